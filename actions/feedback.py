@@ -1,0 +1,69 @@
+"""Feedback, suggestions and scores given outside a survey: thanked, and recorded."""
+
+from __future__ import annotations
+
+import logging
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.common import channel_of, first_entity_value, latest_intent, latest_text, satisfaction_of
+from actions.messages import say
+from actions.services import get_services
+
+logger = logging.getLogger(__name__)
+
+KIND_BY_INTENT = {"give_feedback": "feedback", "suggest": "suggestion", "give_rating": "rating"}
+
+
+class ActionRecordFeedback(Action):
+    def name(self) -> str:
+        return "action_record_feedback"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        intent = latest_intent(tracker) or "give_feedback"
+        kind = KIND_BY_INTENT.get(intent, "feedback")
+        rating = first_entity_value(tracker, "rating")
+        rating = rating if isinstance(rating, int) and 1 <= rating <= 5 else None
+        label, _ = satisfaction_of(tracker.latest_message)
+        services = await get_services()
+        if kind in ("rating", "feedback"):
+            # A score or a verdict while a survey awaits one (or lately expired) answers the survey.
+            survey = await services.surveys.awaiting_answer(tracker.sender_id)
+            if survey is not None:
+                from actions.surveys import record_answer
+
+                text = latest_text(tracker)
+                return await record_answer(
+                    dispatcher,
+                    tracker,
+                    survey_id=survey.id,
+                    rating=rating,
+                    comment=None if text.startswith("/") else text,
+                )
+        try:
+            await services.feedback.record(
+                sender_id=tracker.sender_id,
+                channel=channel_of(tracker),
+                kind=kind,
+                text=latest_text(tracker),
+                rating=rating,
+                satisfaction=label,
+            )
+        except Exception:
+            logger.exception("could not record %s from %s", kind, tracker.sender_id)
+        if kind == "suggestion":
+            say(dispatcher, "thanks_for_suggestion")
+        elif kind == "rating" and rating is not None:
+            say(dispatcher, "thanks_for_rating", rating=rating)
+            if rating <= 2:
+                say(dispatcher, "sorry_for_feedback")
+        elif label == "dissatisfied":
+            say(dispatcher, "sorry_for_feedback")
+        else:
+            say(dispatcher, "thanks_for_feedback")
+        return []

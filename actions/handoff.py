@@ -1,0 +1,65 @@
+"""Handing the conversation to a person: queue it, tell the customer where they stand, pause the bot."""
+
+from __future__ import annotations
+
+import logging
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ConversationPaused, EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.common import channel_of, format_local, latest_text
+from actions.messages import say
+from actions.services import get_services
+
+logger = logging.getLogger(__name__)
+
+
+async def hand_to_a_person(
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    reason: str,
+    *,
+    case_number: str | None = None,
+    priority: str | None = None,
+) -> list[EventType]:
+    """Queue for a person and pause the bot; if that fails, say so and stay with the customer."""
+    services = await get_services()
+    try:
+        ticket = await services.handoffs.request(
+            tracker.sender_id,
+            channel_of(tracker),
+            reason,
+            case_number=case_number,
+            priority=priority,
+            summary=latest_text(tracker)[:200],
+        )
+    except Exception:
+        logger.exception("could not queue %s for a person", tracker.sender_id)
+        say(dispatcher, "handoff_failed")
+        return []
+    if not ticket.open_now and ticket.opens_at is not None:
+        say(
+            dispatcher,
+            "handoff_after_hours",
+            opens=format_local(ticket.opens_at, services.cases.tz),
+            case=f"（编号 {ticket.case_number}）" if ticket.case_number else "",
+        )
+    elif ticket.place <= 1:
+        say(dispatcher, "handoff_next")
+    else:
+        say(dispatcher, "handoff_queued", ahead=ticket.place - 1, minutes=ticket.wait_minutes)
+    # Paused: from here the bot says nothing; the customer's messages go to the agent.
+    return [SlotSet("human_offered", False), ConversationPaused()]
+
+
+class ActionRequestHuman(Action):
+    def name(self) -> str:
+        return "action_request_human"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        reason = "survey_bad" if tracker.get_slot("human_offered") else "customer_request"
+        return await hand_to_a_person(dispatcher, tracker, reason)

@@ -1,0 +1,405 @@
+"""Complaint intake: the form's slot extraction and validation, its questions, submit and cancel."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.common import (
+    PRIORITY_LABELS,
+    channel_of,
+    first_entity_value,
+    format_local,
+    latest_entities,
+    latest_intent,
+    latest_text,
+    satisfaction_of,
+    user_messages_since_form_start,
+)
+from actions.messages import catalogue, render, say
+from actions.services import get_services
+from bot.cases.intake import (
+    is_angry,
+    is_cancellation,
+    is_substantive_description,
+    safety_terms,
+    says_no_order,
+    trim_description,
+)
+from bot.cases.model import CATEGORIES, CATEGORY_LABELS, CaseDraft
+from bot.nlu.patterns import find_category_mention, mask_phone, normalise_order_id, normalise_phone
+
+logger = logging.getLogger(__name__)
+
+FORM = "complaint_form"
+INTAKE_SLOTS = ("complaint_description", "complaint_category", "order_id", "phone", "complaint_confirmed")
+NO_ORDER = "none"
+#: A message with one of these intents is a digression, never a slot value.
+DIGRESSIONS = {
+    "deny",
+    "ask_case_status",
+    "request_human",
+    "bot_challenge",
+    "out_of_scope",
+    "greet",
+    "thank",
+    "goodbye",
+    "suggest",
+    "give_rating",
+}
+#: The category model is trusted from this confidence on; below it the bot asks.
+CATEGORY_CONFIDENCE = 0.45
+#: An out-of-context "inform" this likely to be a complaint is treated as one.
+PROBLEM_LIKELIHOOD = 0.2
+
+
+def _is_payload(text: str) -> bool:
+    return text.startswith("/")
+
+
+class ValidateComplaintForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_complaint_form"
+
+    # --- description ---------------------------------------------------------------------
+
+    async def extract_complaint_description(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        text, intent = latest_text(tracker), latest_intent(tracker)
+        if _is_payload(text) or intent in DIGRESSIONS:
+            return {}
+        current = tracker.get_slot("complaint_description")
+        requested = tracker.get_slot("requested_slot")
+        if current is None and requested in (None, "complaint_description"):
+            value = text
+        elif (
+            current is not None
+            and requested != "complaint_description"
+            and intent in ("complain", "give_feedback")
+            and text not in current
+        ):
+            value = f"{current}\n{text}"  # more detail later in the intake is added, not lost
+        else:
+            return {}
+        if current is None and is_substantive_description(text):
+            say(dispatcher, "ack_complaint")
+        await self._advise_on_safety(dispatcher, text, current or "")
+        return {"complaint_description": value}
+
+    @staticmethod
+    async def _advise_on_safety(dispatcher: CollectingDispatcher, new: str, before: str) -> None:
+        """Gas, electricity, fire, injury: safety advice comes before any question (once)."""
+        policy = (await get_services()).policy
+        if safety_terms(policy, new) and not safety_terms(policy, before):
+            say(dispatcher, "safety_first")
+
+    async def validate_complaint_description(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        text = str(value or "")
+        if not is_substantive_description(text):
+            if tracker.get_slot("requested_slot") == "complaint_description":
+                say(dispatcher, "description_too_short")
+            return {"complaint_description": None}
+        return {"complaint_description": trim_description(text)}
+
+    # --- category ------------------------------------------------------------------------
+
+    async def extract_complaint_category(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        requested = tracker.get_slot("requested_slot")
+        current = tracker.get_slot("complaint_category")
+        for entity in latest_entities(tracker, "complaint_category"):
+            from_model = entity.get("extractor") == "ComplaintCategoryClassifier" and latest_intent(
+                tracker
+            ) in ("complain", "give_feedback")
+            if from_model and (current or (entity.get("confidence_entity") or 0) < CATEGORY_CONFIDENCE):
+                continue  # a guess never overrides an answer, and a weak guess is asked about
+            return {"complaint_category": entity.get("value")}
+        if requested == "complaint_category" and latest_intent(tracker) not in DIGRESSIONS:
+            return {"complaint_category": latest_text(tracker)}
+        return {}
+
+    async def validate_complaint_category(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if value in CATEGORIES:
+            return {"complaint_category": value}
+        named = find_category_mention(str(value or ""))
+        if named:
+            return {"complaint_category": named}
+        return {"complaint_category": None}  # asked again, with the buttons
+
+    # --- order number --------------------------------------------------------------------
+
+    async def extract_order_id(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        value = first_entity_value(tracker, "order_id")
+        if value:
+            return {"order_id": value}
+        if tracker.get_slot("requested_slot") != "order_id":
+            return {}
+        text, intent = latest_text(tracker), latest_intent(tracker)
+        if text == "/deny" or says_no_order(text) or (intent == "deny" and not is_cancellation(text)):
+            return {"order_id": NO_ORDER}
+        if intent in DIGRESSIONS or _is_payload(text):
+            return {}
+        return {"order_id": text}
+
+    async def validate_order_id(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if value == NO_ORDER:
+            return {"order_id": NO_ORDER}
+        order = normalise_order_id(str(value or ""))
+        if order is None:
+            say(dispatcher, "invalid_order_id")
+        return {"order_id": order}
+
+    # --- phone ---------------------------------------------------------------------------
+
+    async def extract_phone(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        value = first_entity_value(tracker, "phone")
+        if value:
+            return {"phone": value}  # also a correction at any step ("不对，手机号是…")
+        requested = tracker.get_slot("requested_slot")
+        if requested is None and tracker.get_slot("phone") is None:
+            known = await (await get_services()).cases.known_phone(tracker.sender_id)
+            return {"phone": known} if known else {}
+        if requested != "phone" or latest_intent(tracker) in DIGRESSIONS:
+            return {}
+        text = latest_text(tracker)
+        return {} if _is_payload(text) else {"phone": text}
+
+    async def validate_phone(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        phone = normalise_phone(str(value or ""))
+        if phone is None:
+            say(dispatcher, "invalid_phone")
+        return {"phone": phone}
+
+    # --- confirmation --------------------------------------------------------------------
+
+    async def extract_complaint_confirmed(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if tracker.get_slot("requested_slot") != "complaint_confirmed":
+            return {}
+        intent, text = latest_intent(tracker), latest_text(tracker)
+        corrected = any(latest_entities(tracker, e) for e in ("phone", "order_id")) or (
+            intent == "inform" and latest_entities(tracker, "complaint_category")
+        )
+        if intent == "affirm" and not corrected:
+            return {"complaint_confirmed": True}
+        if intent == "deny" and not is_cancellation(text):
+            return {"complaint_confirmed": False}  # something is wrong: ask what
+        return {}
+
+    async def validate_complaint_confirmed(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return {"complaint_confirmed": True if value is True else None}
+
+
+class _AskFromCatalogue(Action):
+    """A form question that is just a catalogue message."""
+
+    key = ""
+
+    def name(self) -> str:
+        return f"action_{self.key}"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        say(dispatcher, self.key)
+        return []
+
+
+class ActionAskComplaintDescription(_AskFromCatalogue):
+    key = "ask_complaint_description"
+
+
+class ActionAskOrderId(_AskFromCatalogue):
+    key = "ask_order_id"
+
+
+class ActionAskPhone(_AskFromCatalogue):
+    key = "ask_phone"
+
+
+class ActionAskComplaintCategory(Action):
+    def name(self) -> str:
+        return "action_ask_complaint_category"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        buttons = [
+            {"title": CATEGORY_LABELS[c], "payload": f'/inform{{"complaint_category":"{c}"}}'}
+            for c in CATEGORIES
+        ]
+        say(dispatcher, "ask_complaint_category", buttons=buttons)
+        return []
+
+
+def summary(tracker: Tracker) -> str:
+    order = tracker.get_slot("order_id")
+    phone = tracker.get_slot("phone") or ""
+    description = tracker.get_slot("complaint_description") or ""
+    if len(description) > 120:
+        description = description[:119] + "…"
+    return render(
+        "confirm_complaint",
+        description=description,
+        category=CATEGORY_LABELS.get(tracker.get_slot("complaint_category") or "", "未选择"),
+        order="无" if order in (None, NO_ORDER) else order,
+        phone=mask_phone(phone),
+    )
+
+
+class ActionAskComplaintConfirmed(Action):
+    def name(self) -> str:
+        return "action_ask_complaint_confirmed"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        denied_summary = (
+            latest_intent(tracker) == "deny"
+            and not is_cancellation(latest_text(tracker))
+            and requested_when_customer_wrote(tracker) == "complaint_confirmed"
+        )
+        if denied_summary:  # "不对" to the summary: ask what to change instead of repeating it
+            say(dispatcher, "ask_what_to_change")
+            return []
+        dispatcher.utter_message(text=summary(tracker), buttons=catalogue()["confirm_complaint"]["buttons"])
+        return []
+
+
+def requested_when_customer_wrote(tracker: Tracker) -> str | None:
+    """The slot the form had asked for when the latest message arrived."""
+    requested = at_last_message = None
+    for event in tracker.events:
+        if event.get("event") == "slot" and event.get("name") == "requested_slot":
+            requested = event.get("value")
+        elif event.get("event") == "user":
+            at_last_message = requested
+    return at_last_message
+
+
+def _worst_satisfaction(tracker: Tracker) -> tuple[str | None, float | None]:
+    """The angriest the customer sounded during this intake (for priority)."""
+    worst: tuple[str | None, float | None] = (None, None)
+    for event in user_messages_since_form_start(tracker, FORM):
+        label, confidence = satisfaction_of(event.get("parse_data") or {})
+        if label == "dissatisfied" and (worst[0] != "dissatisfied" or (confidence or 0) > (worst[1] or 0)):
+            worst = (label, confidence)
+        elif worst[0] is None and label:
+            worst = (label, confidence)
+    return worst
+
+
+def _reset_intake() -> list[EventType]:
+    return [SlotSet(slot, None) for slot in INTAKE_SLOTS] + [SlotSet("requested_slot", None)]
+
+
+class ActionSubmitComplaint(Action):
+    def name(self) -> str:
+        return "action_submit_complaint"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        services = await get_services()
+        order = tracker.get_slot("order_id")
+        label, confidence = _worst_satisfaction(tracker)
+        try:
+            case = await services.cases.open_case(
+                CaseDraft(
+                    sender_id=tracker.sender_id,
+                    channel=channel_of(tracker),
+                    description=tracker.get_slot("complaint_description") or "",
+                    category=tracker.get_slot("complaint_category") or "other",
+                    phone=tracker.get_slot("phone") or "",
+                    order_id=None if order in (None, NO_ORDER) else order,
+                    satisfaction=label,
+                    satisfaction_confidence=confidence,
+                )
+            )
+        except Exception:  # the customer must never see a trace, and must not lose the intake
+            logger.exception("could not open a case for %s", tracker.sender_id)
+            say(dispatcher, "case_creation_failed")
+            return [SlotSet("complaint_confirmed", None), FollowupAction(FORM)]
+        events = _reset_intake()
+        say(
+            dispatcher,
+            "case_created",
+            case_number=case.number,
+            category_label=CATEGORY_LABELS[case.category],
+            priority=PRIORITY_LABELS[case.priority.value],
+            first_response_due=format_local(case.first_response_due, services.cases.tz),
+            phone_tail=case.phone[-4:],
+        )
+        angry = any(
+            is_angry(e.get("text") or "", *satisfaction_of(e.get("parse_data") or {}))
+            for e in user_messages_since_form_start(tracker, FORM)
+        )
+        if case.priority.value == "P1" or angry:
+            # Safety, or a very angry customer: a person takes over at once.
+            from actions.handoff import hand_to_a_person
+
+            events += await hand_to_a_person(
+                dispatcher,
+                tracker,
+                "p1_case" if case.priority.value == "P1" else "angry",
+                case_number=case.number,
+                priority=case.priority.value,
+            )
+        return events
+
+
+class ActionCancelComplaint(Action):
+    def name(self) -> str:
+        return "action_cancel_complaint"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        say(dispatcher, "complaint_cancelled")
+        return [ActiveLoop(None), *_reset_intake()]
+
+
+class ActionRouteInform(Action):
+    """Information with no question open: a described problem starts the intake, a case number
+    gets its status, anything else gets a question about what the customer wants."""
+
+    def name(self) -> str:
+        return "action_route_inform"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        parse = tracker.latest_message
+        ranking = {r.get("name"): r.get("confidence", 0.0) for r in parse.get("intent_ranking") or []}
+        label, confidence = satisfaction_of(parse)
+        describes_problem = ranking.get("complain", 0.0) >= PROBLEM_LIKELIHOOD or (
+            label == "dissatisfied" and (confidence or 0.0) >= 0.6
+        )
+        if describes_problem and is_substantive_description(latest_text(tracker)):
+            return [FollowupAction(FORM)]
+        if latest_entities(tracker, "case_number"):
+            return [FollowupAction("action_case_status")]
+        say(dispatcher, "inform_without_context")
+        return []

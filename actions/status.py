@@ -1,0 +1,81 @@
+"""Case status questions: "我的投诉怎么样了" lists open cases; a number looks one up."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.common import PRIORITY_LABELS, first_entity_value, format_local
+from actions.messages import render, say
+from actions.services import get_services
+from bot.cases.errors import CaseNotFound
+from bot.cases.model import CATEGORY_LABELS, STATUS_LABELS, Case
+from bot.cases.rules import normalise_case_number
+
+logger = logging.getLogger(__name__)
+MAX_LISTED = 5
+
+
+def describe(case: Case, tz: object, now: datetime) -> str:
+    """One case as the customer sees it: never internal notes, owners or other customers."""
+    lines = [
+        f"编号 {case.number}（{CATEGORY_LABELS.get(case.category, case.category)}）",
+        f"状态：{STATUS_LABELS[case.status]}",
+        f"优先级：{PRIORITY_LABELS[case.priority.value]}",
+        f"登记时间：{format_local(case.created_at, tz)}",
+    ]
+    if case.is_open:
+        if case.first_responded_at is None:
+            due, what = case.first_response_due, "联系您"
+        else:
+            due, what = case.resolution_due, "处理完毕"
+        if now > due:
+            lines.append(render("status_overdue", due=format_local(due, tz), what=what))
+        else:
+            lines.append(render("status_expected", due=format_local(due, tz), what=what))
+    elif case.resolved_at is not None:
+        lines.append(f"解决时间：{format_local(case.resolved_at, tz)}")
+    return "\n".join(lines)
+
+
+class ActionCaseStatus(Action):
+    def name(self) -> str:
+        return "action_case_status"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        services = await get_services()
+        tz = services.cases.tz
+        now = datetime.now(timezone.utc)
+        raw_number = first_entity_value(tracker, "case_number")
+        try:
+            if raw_number:
+                number = normalise_case_number(str(raw_number)) or str(raw_number)
+                try:
+                    case = await services.cases.case_for_customer(tracker.sender_id, number)
+                except CaseNotFound:
+                    say(dispatcher, "case_not_found", case_number=number)
+                    return []
+                dispatcher.utter_message(text=describe(case, tz, now))
+                return []
+            cases = await services.cases.open_cases_for(tracker.sender_id)
+        except Exception:
+            logger.exception("status lookup failed for %s", tracker.sender_id)
+            say(dispatcher, "status_unavailable")
+            return []
+        if not cases:
+            say(dispatcher, "no_open_cases")
+            return []
+        shown = cases[:MAX_LISTED]
+        header = f"您有 {len(cases)} 个处理中的投诉" + (
+            f"，最近的 {MAX_LISTED} 个：" if len(cases) > MAX_LISTED else "："
+        )
+        # One message, not several: WeChat counts every message against a small allowance.
+        dispatcher.utter_message(text="\n—————\n".join([header] + [describe(c, tz, now) for c in shown]))
+        return []

@@ -1,0 +1,388 @@
+"""Satisfaction callbacks (回访): start, ask, understand the answer, act on a bad one, opt out."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.common import (
+    channel_of,
+    first_entity_value,
+    format_local,
+    latest_intent,
+    latest_text,
+    satisfaction_of,
+)
+from actions.messages import catalogue, render, say
+from actions.services import get_services
+from bot.cases.intake import is_cancellation
+from bot.cases.model import CATEGORIES
+from bot.surveys.errors import SurveyError
+from bot.surveys.model import SERVICE_LABELS, Survey
+from bot.surveys.rules import declines_survey, score_from_satisfaction, starts_new_matter
+from bot.surveys.service import AnswerOutcome
+
+logger = logging.getLogger(__name__)
+
+FORM = "survey_form"
+SURVEY_SLOTS = ("survey_id", "survey_delivery", "survey_score", "survey_comment")
+NO_COMMENT = "-"
+#: A message with one of these intents is not an answer to the survey.
+DIGRESSIONS = {
+    "ask_case_status",
+    "request_human",
+    "opt_out",
+    "bot_challenge",
+    "out_of_scope",
+    "greet",
+    "thank",
+    "goodbye",
+    "EXTERNAL_survey_start",
+    "EXTERNAL_survey_reminder",
+}
+#: The score of a survey the customer declined ("不想评"): ends it, records nothing.
+DECLINED = 0.0
+
+
+def _survey_id(tracker: Tracker) -> int | None:
+    raw = first_entity_value(tracker, "survey_id") or tracker.get_slot("survey_id")
+    try:
+        return int(raw) if raw is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _rating(tracker: Tracker) -> int | None:
+    value = first_entity_value(tracker, "rating")
+    try:
+        rating = int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+    return rating if rating is not None and 1 <= rating <= 5 else None
+
+
+def _service_words(survey: Survey) -> str:
+    who = f"（服务人员：{survey.technician}）" if survey.technician and survey.subject == "service" else ""
+    if survey.subject == "case":
+        return f"投诉{survey.case_number or ''}的处理{who}"
+    return f"{SERVICE_LABELS.get(survey.service_type, '服务')}{who}"
+
+
+def _score_buttons() -> list[dict[str, str]]:
+    return catalogue()["survey_question"]["buttons"]
+
+
+def _template_data(survey: Survey, tz: Any, reminder: bool) -> dict[str, Any]:
+    """Fields of the configured template (first / keyword1 / keyword2 / remark)."""
+    return {
+        "template": {
+            "data": {
+                "first": {
+                    "value": render("survey_template_first" if not reminder else "survey_template_reminder")
+                },
+                "keyword1": {"value": _service_words(survey)},
+                "keyword2": {"value": format_local(survey.sent_at or survey.created_at, tz)},
+                "remark": {"value": render("survey_template_remark")},
+            }
+        }
+    }
+
+
+class ActionStartSurvey(Action):
+    """Started by the worker (trigger_intent). Marks the survey sent exactly once, then the form asks."""
+
+    def name(self) -> str:
+        return "action_start_survey"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        services = await get_services()
+        survey_id = _survey_id(tracker)
+        via = str(first_entity_value(tracker, "survey_delivery") or "customer_service")
+        survey = await services.surveys.mark_sent(survey_id, via) if survey_id else None
+        if survey is None:  # already sent (a retried trigger) or gone: say nothing
+            logger.info("survey %s not started again", survey_id)
+            return [FollowupAction("action_listen")]
+        return [
+            SlotSet("survey_id", str(survey.id)),
+            SlotSet("survey_delivery", via),
+            SlotSet("survey_score", None),
+            SlotSet("survey_comment", None),
+        ]
+
+
+class ActionRemindSurvey(Action):
+    """The one reminder after 24 h; the form then asks again, in reminder words."""
+
+    def name(self) -> str:
+        return "action_remind_survey"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        services = await get_services()
+        survey_id = _survey_id(tracker)
+        survey = await services.surveys.mark_reminded(survey_id) if survey_id else None
+        if survey is None:
+            return [FollowupAction("action_listen")]
+        via = str(first_entity_value(tracker, "survey_delivery") or "customer_service")
+        return [
+            SlotSet("survey_id", str(survey.id)),
+            SlotSet("survey_delivery", via),
+            SlotSet("survey_score", None),
+            SlotSet("survey_comment", None),
+        ]
+
+
+class ActionAskSurveyScore(Action):
+    """The score question: a menu of 1-5 in the window, the configured template outside it."""
+
+    def name(self) -> str:
+        return "action_ask_survey_score"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        services = await get_services()
+        survey_id = _survey_id(tracker)
+        try:
+            survey = await services.surveys.get(survey_id) if survey_id else None
+        except SurveyError:
+            survey = None
+        intent = latest_intent(tracker)
+        pushed = intent in ("EXTERNAL_survey_start", "EXTERNAL_survey_reminder")
+        if survey is None:
+            say(dispatcher, "survey_question_generic", buttons=_score_buttons())
+        elif pushed and tracker.get_slot("survey_delivery") == "template":
+            reminder = intent == "EXTERNAL_survey_reminder"
+            dispatcher.utter_message(
+                json_message=_template_data(survey, services.cases.tz, reminder=reminder)
+            )
+        elif intent == "EXTERNAL_survey_reminder":
+            say(dispatcher, "survey_reminder", buttons=_score_buttons(), service=_service_words(survey))
+        else:
+            say(dispatcher, "survey_question", buttons=_score_buttons(), service=_service_words(survey))
+        return []
+
+
+class ActionAskSurveyComment(Action):
+    def name(self) -> str:
+        return "action_ask_survey_comment"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        say(dispatcher, "survey_ask_comment")
+        return []
+
+
+class ValidateSurveyForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_survey_form"
+
+    async def extract_survey_score(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if tracker.get_slot("requested_slot") != "survey_score":
+            return {}
+        intent, text = latest_intent(tracker), latest_text(tracker)
+        rating = _rating(tracker)
+        if rating is not None:
+            comment = _comment_around_score(text, tracker)
+            return {"survey_score": float(rating), **({"survey_comment": comment} if comment else {})}
+        if intent in ("deny",) or declines_survey(text):
+            return {"survey_score": DECLINED, "survey_comment": NO_COMMENT}
+        if intent in DIGRESSIONS or text.startswith("/") or not text.strip():
+            return {}
+        if intent == "complain" and starts_new_matter(text):
+            return {}  # about something else: the complaint rule takes it, the survey waits
+        # Free text without a number: scored from the satisfaction label; the words are the comment.
+        label, confidence = satisfaction_of(tracker.latest_message)
+        score = score_from_satisfaction(label, confidence)
+        return {"survey_score": float(score), "survey_comment": text} if score else {}
+
+    async def validate_survey_score(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if value is None:  # a reset for a new survey, not an answer
+            return {"survey_score": None}
+        try:
+            score = int(float(value))
+        except (TypeError, ValueError):
+            score = -1
+        if score == DECLINED:
+            return {"survey_score": DECLINED}
+        if not 1 <= score <= 5:
+            say(dispatcher, "survey_score_invalid")
+            return {"survey_score": None}
+        return {"survey_score": float(score)}
+
+    async def extract_survey_comment(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if tracker.get_slot("requested_slot") != "survey_comment":
+            return {}
+        intent, text = latest_intent(tracker), latest_text(tracker)
+        if text in ("/deny",) or (intent == "deny" and not is_cancellation(text)) or _says_nothing_more(text):
+            return {"survey_comment": NO_COMMENT}
+        if intent in DIGRESSIONS - {"deny", "thank", "goodbye"} or text.startswith("/"):
+            return {}
+        return {"survey_comment": text}
+
+    async def validate_survey_comment(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return {"survey_comment": None if value is None else str(value)[:4000]}
+
+
+def _says_nothing_more(text: str) -> bool:
+    return text.strip().rstrip("。.!！~") in (
+        "没有",
+        "没了",
+        "没有了",
+        "无",
+        "不用了",
+        "没什么",
+        "没啥",
+        "没事",
+        "就这样",
+    )
+
+
+def _comment_around_score(text: str, tracker: Tracker) -> str | None:
+    """ "2分，师傅迟到了两个小时": the words besides the score are a comment, kept verbatim."""
+    if text.startswith("/"):
+        return None
+    entity = next(
+        (e for e in tracker.latest_message.get("entities") or [] if e.get("entity") == "rating"), None
+    )
+    rest = text
+    if entity and entity.get("start") is not None:
+        rest = text[: entity["start"]] + text[entity["end"] :]
+    meaningful = [c for c in rest if c.isalnum()]
+    return text.strip() if len(meaningful) >= 4 else None
+
+
+async def record_answer(
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    *,
+    survey_id: int | None,
+    rating: int | None,
+    comment: str | None,
+) -> list[EventType]:
+    """Record a survey answer and say what follows: thanks, or an apology, a case and a person."""
+    services = await get_services()
+    label, confidence = satisfaction_of(tracker.latest_message)
+    categories = [
+        e.get("value")
+        for e in tracker.latest_message.get("entities") or []
+        if e.get("entity") == "complaint_category"
+    ]
+    try:
+        outcome: AnswerOutcome = await services.surveys.answer(
+            tracker.sender_id,
+            survey_id=survey_id,
+            rating=rating,
+            label=label,
+            confidence=confidence,
+            comment=comment,
+            category=next((c for c in categories if c in CATEGORIES), None),
+        )
+    except SurveyError:
+        logger.exception("could not record a survey answer from %s", tracker.sender_id)
+        say(dispatcher, "survey_answer_kept")
+        return []
+    if not outcome.bad:
+        say(dispatcher, "survey_thanks")
+        return [SlotSet("human_offered", False)]
+    case = outcome.remediation_case or outcome.reopened_case
+    key = "survey_sorry_reopened" if outcome.reopened_case else "survey_sorry"
+    due = format_local(case.first_response_due, services.cases.tz) if case else ""
+    say(dispatcher, key, number=case.number if case else "", due=due)
+    return [SlotSet("human_offered", True)]
+
+
+class ActionSubmitSurvey(Action):
+    def name(self) -> str:
+        return "action_submit_survey"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        score = tracker.get_slot("survey_score")
+        comment = tracker.get_slot("survey_comment")
+        resets = [SlotSet(s, None) for s in SURVEY_SLOTS] + [SlotSet("requested_slot", None)]
+        if score == DECLINED:
+            survey_id = _survey_id(tracker)
+            if survey_id:
+                await (await get_services()).surveys.decline(survey_id)
+            say(dispatcher, "survey_declined")
+            return resets
+        events = await record_answer(
+            dispatcher,
+            tracker,
+            survey_id=_survey_id(tracker),
+            rating=int(score) if score else None,
+            comment=None if comment in (None, NO_COMMENT) else comment,
+        )
+        return events + resets
+
+
+class ActionPauseSurvey(Action):
+    """The customer has something else to say (a complaint, "算了"): the survey steps aside.
+
+    It stays open: a score given later still counts, and it expires after 72 h if none comes."""
+
+    def name(self) -> str:
+        return "action_pause_survey"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        if latest_intent(tracker) == "deny":
+            say(dispatcher, "survey_declined")
+        return [
+            ActiveLoop(None),
+            SlotSet("requested_slot", None),
+            SlotSet("survey_score", None),
+            SlotSet("survey_comment", None),
+        ]
+
+
+class ActionOptOut(Action):
+    def name(self) -> str:
+        return "action_opt_out"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        services = await get_services()
+        try:
+            await services.surveys.opt_out(tracker.sender_id, channel_of(tracker))
+        except Exception:
+            logger.exception("could not opt %s out of surveys", tracker.sender_id)
+            say(dispatcher, "opt_out_failed")
+            return []
+        say(dispatcher, "opt_out_done")
+        return [ActiveLoop(None), SlotSet("requested_slot", None), *[SlotSet(s, None) for s in SURVEY_SLOTS]]
+
+
+class ActionDeclineHuman(Action):
+    def name(self) -> str:
+        return "action_decline_human"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        say(dispatcher, "human_declined")
+        return [SlotSet("human_offered", False)]
+
+
+__all__ = ["record_answer", "score_from_satisfaction"]

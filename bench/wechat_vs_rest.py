@@ -1,0 +1,321 @@
+"""The WeChat channel against Rasa's stock REST channel, same model, same stack, side by side.
+
+Starts the whole stack (`python -m bot run --no-train`, SQLite + embedded Redis unless DATABASE_URL /
+REDIS_URL are set, the local WeChat stand-in in safe mode) and drives the same scripted conversations
+through both channels: N customers x M messages at each concurrency level. A customer sends the next
+message once the bot has answered the previous one.
+
+Printed per channel and concurrency:
+  callback   time until the webhook answered (REST: the whole answer; WeChat: "success")
+  reply      time until the bot's reply reached the customer (REST: the HTTP answer; WeChat: the
+             customer-service message arriving at the stand-in)
+  throughput messages handled per second, and the WeChat/REST ratio
+With --retries R every WeChat callback is posted 1+R times (WeChat's retries, same MsgId): the run
+then also checks that no reply was lost and none was sent twice.
+
+Usage: python bench/wechat_vs_rest.py [--customers 200] [--messages 5] [--concurrency 20 100] [--retries 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+import redis.asyncio as aioredis
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from wechatpy.crypto import WeChatCrypto  # noqa: E402
+
+from bot.redis_embedded import free_port  # noqa: E402
+from bot.wechat.standin_config import DEFAULT_ACCOUNT_ID, DEV_APPID, DEV_TOKEN, Mode  # noqa: E402
+from bot.wechat.standin_xml import callback_request  # noqa: E402
+
+SCRIPT = ["你好", "我的投诉处理得怎么样了", "你是机器人吗", "谢谢你", "再见"]
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+@dataclass
+class Run:
+    channel: str
+    concurrency: int
+    callback_ms: list[float] = field(default_factory=list)
+    reply_ms: list[float] = field(default_factory=list)
+    elapsed: float = 0.0
+    messages: int = 0
+    replies: int = 0
+    lost: int = 0
+    duplicated: int = 0
+
+    @property
+    def throughput(self) -> float:
+        return self.messages / self.elapsed if self.elapsed else 0.0
+
+
+def start_stack(tmp: Path) -> tuple[subprocess.Popen, dict[str, str]]:
+    ports = {name: free_port() for name in ("rasa", "actions", "ops", "redis")}
+    env = {
+        **os.environ,
+        "CARELOOP_VAR_DIR": str(tmp),
+        "CARELOOP_RASA_PORT": str(ports["rasa"]),
+        "CARELOOP_ACTION_PORT": str(ports["actions"]),
+        "CARELOOP_OPS_PORT": str(ports["ops"]),
+        "CARELOOP_EMBEDDED_REDIS_PORT": str(ports["redis"]),
+        "CARELOOP_API_KEYS": "bench",
+        "RASA_TELEMETRY_ENABLED": "false",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.setdefault("DATABASE_URL", f"sqlite:///{tmp / 'careloop.db'}")
+    log = open(tmp / "stack.log", "wb")  # the child keeps it open
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", "--no-train"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if "CareLoop is running." in (tmp / "stack.log").read_text(errors="replace"):
+            break
+        if proc.poll() is not None:
+            raise SystemExit(f"the stack exited; see {tmp / 'stack.log'}")
+        time.sleep(1)
+    else:
+        raise SystemExit("the stack did not start in 300 s")
+    urls = {
+        "rest": f"http://127.0.0.1:{ports['rasa']}/webhooks/rest/webhook",
+        "wechat": f"http://127.0.0.1:{ports['rasa']}/webhooks/wechat/webhook",
+        "standin": f"http://127.0.0.1:{ports['ops']}/standin",
+        "redis": os.environ.get("REDIS_URL") or f"redis://127.0.0.1:{ports['redis']}/0",
+        "aes": (tmp / "dev-wechat-aes-key").read_text().strip(),
+    }
+    return proc, urls
+
+
+def stop_stack(proc: subprocess.Popen) -> None:
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+async def rest_customer(http: aiohttp.ClientSession, url: str, sender: str, run: Run) -> None:
+    for text in SCRIPT:
+        started = time.perf_counter()
+        async with http.post(url, json={"sender": sender, "message": text}) as resp:
+            body = await resp.json()
+        ms = (time.perf_counter() - started) * 1000
+        run.callback_ms.append(ms)
+        run.reply_ms.append(ms)
+        run.messages += 1
+        run.replies += len(body)
+        run.lost += 0 if body else 1
+
+
+class Replies:
+    """Every customer-service message the stand-in receives, with the time it arrived."""
+
+    def __init__(self, redis_url: str) -> None:
+        self._redis = aioredis.from_url(redis_url, decode_responses=True)
+        self._waiters: dict[str, asyncio.Queue[float]] = {}
+        self.counts: dict[str, int] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._pubsub = self._redis.pubsub()
+        await self._pubsub.psubscribe("standin:events:*")
+        self._task = asyncio.create_task(self._listen())
+
+    async def _listen(self) -> None:
+        async for message in self._pubsub.listen():
+            if message.get("type") != "pmessage":
+                continue
+            item = json.loads(message["data"])
+            if item.get("direction") != "to_user":
+                continue
+            openid = item.get("openid") or message["channel"].rsplit(":", 1)[-1]
+            self.counts[openid] = self.counts.get(openid, 0) + 1
+            self._waiters.setdefault(openid, asyncio.Queue()).put_nowait(time.perf_counter())
+
+    def queue(self, openid: str) -> asyncio.Queue[float]:
+        return self._waiters.setdefault(openid, asyncio.Queue())
+
+    async def close(self) -> None:
+        if self._task:
+            self._task.cancel()
+        await self._pubsub.close()
+        await self._redis.close()
+
+
+def encrypted_callback(aes_key: str, openid: str, text: str, msg_id: int) -> tuple[str, bytes]:
+    """Signed and AES-encrypted, as WeChat posts in safe mode (the stand-in's WeChat-side code)."""
+    now = int(time.time())
+    fields = [
+        ("ToUserName", DEFAULT_ACCOUNT_ID),
+        ("FromUserName", openid),
+        ("CreateTime", now),
+        ("MsgType", "text"),
+        ("Content", text),
+        ("MsgId", msg_id),
+    ]
+    callback = callback_request(
+        mode=Mode.SAFE,
+        token=DEV_TOKEN,
+        crypto=WeChatCrypto(DEV_TOKEN, aes_key, DEV_APPID),
+        fields=fields,
+        openid=openid,
+        timestamp=str(now),
+        nonce=secrets.token_hex(5),
+    )
+    return urllib.parse.urlencode(callback.query), callback.body.encode()
+
+
+async def wechat_customer(
+    http: aiohttp.ClientSession, urls: dict[str, str], openid: str, run: Run, replies: Replies, retries: int
+) -> None:
+    queue = replies.queue(openid)
+    for text in SCRIPT:
+        msg_id = secrets.randbits(62)
+        started = time.perf_counter()
+        for attempt in range(1 + retries):
+            query, body = encrypted_callback(urls["aes"], openid, text, msg_id)
+            t0 = time.perf_counter()
+            async with http.post(f"{urls['wechat']}?{query}", data=body) as resp:
+                answer = await resp.text()
+            if attempt == 0:
+                run.callback_ms.append((time.perf_counter() - t0) * 1000)
+            if answer != "success":
+                raise RuntimeError(f"callback answered {resp.status} {answer!r}")
+        try:
+            arrived = await asyncio.wait_for(queue.get(), timeout=60)
+        except asyncio.TimeoutError:
+            run.lost += 1
+            continue
+        run.reply_ms.append((arrived - started) * 1000)
+        run.messages += 1
+
+
+async def register(http: aiohttp.ClientSession, standin: str, openids: list[str]) -> None:
+    for openid in openids:
+        async with http.post(
+            f"{standin}/control/user", json={"openid": openid, "subscribed": True, "last_inbound_ago": 0}
+        ) as resp:
+            resp.raise_for_status()
+
+
+async def drive(channel: str, urls: dict[str, str], customers: int, concurrency: int, retries: int) -> Run:
+    run = Run(channel, concurrency)
+    tag = uuid.uuid4().hex[:6]
+    ids = [f"o_b{tag}{i:04d}" for i in range(customers)]
+    limit = asyncio.Semaphore(concurrency)
+    timeout = aiohttp.ClientTimeout(total=120)
+    connector = aiohttp.TCPConnector(limit=concurrency * 2)
+    async with aiohttp.ClientSession(timeout=timeout, connector=connector) as http:
+        replies = None
+        if channel == "wechat":
+            await register(http, urls["standin"], ids)
+            replies = Replies(urls["redis"])
+            await replies.start()
+
+        async def one(customer: str) -> None:
+            async with limit:
+                if channel == "rest":
+                    await rest_customer(http, urls["rest"], customer, run)
+                else:
+                    assert replies is not None
+                    await wechat_customer(http, urls, customer, run, replies, retries)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one(c) for c in ids))
+        run.elapsed = time.perf_counter() - started
+        if replies is not None:
+            await asyncio.sleep(3)  # late duplicates would arrive now
+            run.replies = sum(replies.counts.get(c, 0) for c in ids)
+            run.duplicated = max(0, run.replies - customers * len(SCRIPT))
+            await replies.close()
+    return run
+
+
+def report(runs: list[Run]) -> None:
+    print()
+    print(
+        f"{'channel':8} {'conc':>5} {'msgs':>5} {'callback p50/p99 ms':>20} {'reply p50/p99 ms':>18} "
+        f"{'msg/s':>7} {'lost':>5} {'dup':>4}"
+    )
+    for r in runs:
+        print(
+            f"{r.channel:8} {r.concurrency:>5} {r.messages:>5} "
+            f"{pct(r.callback_ms, 50):>9.1f}/{pct(r.callback_ms, 99):<9.1f} "
+            f"{pct(r.reply_ms, 50):>8.0f}/{pct(r.reply_ms, 99):<8.0f} "
+            f"{r.throughput:>7.1f} {r.lost:>5} {r.duplicated:>4}"
+        )
+    print()
+    for conc in sorted({r.concurrency for r in runs}):
+        pair = {r.channel: r for r in runs if r.concurrency == conc}
+        if "rest" in pair and "wechat" in pair:
+            print(
+                f"concurrency {conc}: WeChat/REST throughput ratio "
+                f"{pair['wechat'].throughput / pair['rest'].throughput:.2f}; "
+                f"WeChat callback p99 {pct(pair['wechat'].callback_ms, 99):.1f} ms "
+                f"(mean {statistics.mean(pair['wechat'].callback_ms):.1f} ms)"
+            )
+
+
+async def main_async(args: argparse.Namespace, urls: dict[str, str]) -> list[Run]:
+    # Warm up both paths (model, action server, token fetch) before measuring.
+    await drive("rest", urls, 4, 4, 0)
+    await drive("wechat", urls, 4, 4, 0)
+    runs = []
+    for conc in args.concurrency:
+        for channel in ("rest", "wechat"):
+            run = await drive(channel, urls, args.customers, conc, args.retries if channel == "wechat" else 0)
+            print(
+                f"{channel} at concurrency {conc}: {run.messages} messages in {run.elapsed:.1f} s", flush=True
+            )
+            runs.append(run)
+    return runs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--customers", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[20, 100])
+    parser.add_argument("--retries", type=int, default=2, help="extra posts of every WeChat callback")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="careloop-bench-") as tmp:
+        proc, urls = start_stack(Path(tmp))
+        try:
+            runs = asyncio.run(main_async(args, urls))
+        finally:
+            stop_stack(proc)
+    report(runs)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""Rules of the intake conversation that are about language, not about Rasa."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from bot.cases.model import Priority
+from bot.cases.rules import SlaPolicy, mentions
+
+MAX_DESCRIPTION = 4000
+
+_GENERIC = re.compile(
+    r"^(我?(要|想|需要)?(投诉|反映|反馈)(一下|个|下)?(问题|情况)?|有(个)?问题(要反映)?|投诉|在吗|你好)[。！!？?~～，,\s]*$"
+)
+_CANCEL_WORDS = (
+    "取消",
+    "算了",
+    "不投诉",
+    "不用了",
+    "不要了",
+    "不弄了",
+    "不需要了",
+    "撤销",
+    "撤回",
+    "不办了",
+    "不想投诉",
+)
+_NO_ORDER = re.compile(
+    r"^(没有|没|无|木有|没得|不知道|忘了|找不到|记不得|记不清|不记得|没订单|没有订单|没单号)"
+)
+
+
+def _clean(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).strip()
+
+
+def is_substantive_description(text: str) -> bool:
+    """False for "我要投诉" and the like: a complaint with nothing in it yet."""
+    cleaned = _clean(text)
+    if len(cleaned) < 4 or _GENERIC.match(cleaned):
+        return False
+    meaningful = [c for c in cleaned if c.isalnum()]
+    return len(meaningful) >= 3
+
+
+def is_cancellation(text: str) -> bool:
+    """ "算了，不投诉了" cancels; a bare "不对" only means something is wrong."""
+    cleaned = _clean(text)
+    return cleaned.startswith("/deny") or any(w in cleaned for w in _CANCEL_WORDS)
+
+
+def says_no_order(text: str) -> bool:
+    return bool(_NO_ORDER.match(_clean(text)))
+
+
+def safety_terms(policy: SlaPolicy, text: str) -> list[str]:
+    """The P1 (safety) words in a complaint, so the bot can give safety advice at once."""
+    folded = _clean(text)
+    return [t for t in policy.urgent_terms.get(Priority.P1, ()) if mentions(folded, t, policy.negations)]
+
+
+def trim_description(text: str) -> str:
+    cleaned = text.strip()
+    return cleaned if len(cleaned) <= MAX_DESCRIPTION else cleaned[: MAX_DESCRIPTION - 1] + "…"
+
+
+_ANGER = re.compile(
+    r"气死|太气人|火大|垃圾|骗子|坑人|坑爹|滚|妈的|他妈|tmd|TMD|nmsl|无良|黑心|欺负人|忍无可忍|受够了|"
+    r"什么破|破公司|再也不|曝光你们|12315|消协|律师|起诉|媒体|记者|报警"
+)
+
+
+def is_angry(text: str, satisfaction: str | None, confidence: float | None) -> bool:
+    """Strong displeasure, not just a complaint: angry words, threats or shouting, and the NLU hearing
+    a dissatisfied customer. Such customers are handed to a person."""
+    if satisfaction != "dissatisfied" or (confidence or 0.0) < 0.8:
+        return False
+    shouting = text.count("!") + text.count("！") >= 3 or text.count("?") + text.count("？") >= 4
+    return bool(_ANGER.search(text)) or shouting

@@ -1,0 +1,200 @@
+"""Case rules: status transitions, case numbers, priority and SLA deadlines.
+
+Plain Python on purpose: these are the rules the business argues about, so they are tested
+without a database, a bot or a web server in the way.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.cases.errors import IllegalTransition, InvalidCaseData
+from bot.cases.model import CATEGORIES, Priority, Status
+
+# --- status transitions -------------------------------------------------------------------
+
+ALLOWED_TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.NEW: frozenset({Status.ACKNOWLEDGED}),
+    Status.ACKNOWLEDGED: frozenset({Status.IN_PROGRESS}),
+    Status.IN_PROGRESS: frozenset({Status.RESOLVED}),
+    Status.RESOLVED: frozenset({Status.CLOSED, Status.REOPENED}),
+    Status.CLOSED: frozenset({Status.REOPENED}),
+    Status.REOPENED: frozenset({Status.IN_PROGRESS}),
+}
+
+
+def check_transition(number: str, current: Status, requested: Status) -> None:
+    """Raise :class:`IllegalTransition` unless ``current → requested`` is in the workflow."""
+    if requested not in ALLOWED_TRANSITIONS[current]:
+        raise IllegalTransition(number, current.value, requested.value)
+
+
+def next_statuses(current: Status) -> list[Status]:
+    """Where a case may go from here, in workflow order (for consoles and APIs)."""
+    return [s for s in Status if s in ALLOWED_TRANSITIONS[current]]
+
+
+# --- case numbers -------------------------------------------------------------------------
+
+_CASE_NUMBER = re.compile(r"(?<![A-Za-z0-9])[Cc]\s*(\d{8})\s*[-－—_]?\s*(\d{4,6})(?!\d)")
+
+
+def format_case_number(day: date, sequence: int) -> str:
+    """``C20261120-0007``: the day the case was opened and its place that day."""
+    if not 1 <= sequence <= 999_999:
+        raise InvalidCaseData(f"case sequence out of range: {sequence}")
+    return f"C{day:%Y%m%d}-{sequence:04d}"
+
+
+def find_case_numbers(text: str) -> list[tuple[int, int, str]]:
+    """Case numbers in free text as ``(start, end, canonical)``; tolerates c/全角/missing dash."""
+    normalised = unicodedata.normalize("NFKC", text)
+    if len(normalised) != len(text):  # NFKC changed lengths: spans would lie, so match raw
+        normalised = text
+    found = []
+    for match in _CASE_NUMBER.finditer(normalised):
+        day, seq = match.groups()
+        try:
+            datetime.strptime(day, "%Y%m%d")
+        except ValueError:
+            continue
+        found.append((match.start(), match.end(), f"C{day}-{seq}"))
+    return found
+
+
+def normalise_case_number(raw: str) -> str | None:
+    """The canonical form of a typed case number, or None if it is not one."""
+    found = find_case_numbers(raw.strip())
+    return found[0][2] if found else None
+
+
+# --- SLA policy and priority -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    first_response_hours: float
+    resolution_hours: float
+
+
+@dataclass(frozen=True)
+class SlaPolicy:
+    """Deadlines per priority and the words that make a complaint urgent (from YAML)."""
+
+    deadlines: Mapping[Priority, Deadlines]
+    category_priority: Mapping[str, Priority]
+    default_priority: Priority
+    urgent_terms: Mapping[Priority, tuple[str, ...]]
+    angry_raises_priority: bool = True
+    angry_confidence: float = 0.85
+    negations: tuple[str, ...] = ("没有", "没", "不", "无", "未", "别")
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, Any]) -> SlaPolicy:
+        try:
+            deadlines = {
+                Priority(p): Deadlines(float(v["first_response_hours"]), float(v["resolution_hours"]))
+                for p, v in raw["priorities"].items()
+            }
+            missing = set(Priority) - set(deadlines)
+            if missing:
+                raise InvalidCaseData(f"SLA policy lacks priorities {sorted(m.value for m in missing)}")
+            category_priority = {c: Priority(p) for c, p in (raw.get("category_priority") or {}).items()}
+            unknown = set(category_priority) - set(CATEGORIES)
+            if unknown:
+                raise InvalidCaseData(f"SLA policy names unknown categories {sorted(unknown)}")
+            urgent = {
+                Priority(p): tuple(str(t) for t in terms)
+                for p, terms in (raw.get("urgent_terms") or {}).items()
+            }
+            return cls(
+                deadlines=deadlines,
+                category_priority=category_priority,
+                default_priority=Priority(raw.get("default_priority", "P3")),
+                urgent_terms=urgent,
+                angry_raises_priority=bool(raw.get("angry_raises_priority", True)),
+                angry_confidence=float(raw.get("angry_confidence", 0.85)),
+                negations=tuple(raw.get("negations", cls.negations)),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, InvalidCaseData):
+                raise
+            raise InvalidCaseData(f"malformed SLA policy: {exc}") from exc
+
+    @classmethod
+    def load(cls, path: Path) -> SlaPolicy:
+        with open(path, encoding="utf-8") as fh:
+            return cls.from_mapping(yaml.safe_load(fh))
+
+
+@dataclass(frozen=True)
+class PriorityAssessment:
+    priority: Priority
+    reasons: list[str] = field(default_factory=list)
+
+
+def mentions(text: str, term: str, negations: Iterable[str]) -> bool:
+    """True if ``term`` occurs and at least one occurrence is not negated just before it."""
+    start = text.find(term)
+    while start != -1:
+        window = text[max(0, start - 3) : start]
+        if not any(window.endswith(n) or window[-2:-1] == n for n in negations):
+            return True
+        start = text.find(term, start + 1)
+    return False
+
+
+def assess_priority(
+    policy: SlaPolicy,
+    category: str,
+    text: str,
+    satisfaction: str | None = None,
+    satisfaction_confidence: float | None = None,
+) -> PriorityAssessment:
+    """Priority from the category, urgency words and how angry the customer is.
+
+    The most urgent matching term wins; an angry customer raises the priority one step, but
+    anger alone never makes a P1 (that is for safety).
+    """
+    if category not in CATEGORIES:
+        raise InvalidCaseData(f"unknown category {category!r}")
+    priority = policy.category_priority.get(category, policy.default_priority)
+    reasons = [f"category:{category}={priority.value}"]
+    normalised = unicodedata.normalize("NFKC", text)
+    for level in sorted(policy.urgent_terms, key=lambda p: p.rank):
+        hits = [t for t in policy.urgent_terms[level] if mentions(normalised, t, policy.negations)]
+        if hits and level.rank < priority.rank:
+            priority = level
+            reasons.append(f"urgent:{'/'.join(hits)}={level.value}")
+            break
+    if (
+        policy.angry_raises_priority
+        and satisfaction == "dissatisfied"
+        and (satisfaction_confidence or 0.0) >= policy.angry_confidence
+        and priority.rank > 2
+    ):
+        priority = priority.raised()
+        reasons.append(f"angry={priority.value}")
+    return PriorityAssessment(priority, reasons)
+
+
+def deadlines_for(policy: SlaPolicy, priority: Priority, opened_at: datetime) -> tuple[datetime, datetime]:
+    """First-response and resolution deadlines for a case opened at ``opened_at``."""
+    d = policy.deadlines[priority]
+    return (
+        opened_at + timedelta(hours=d.first_response_hours),
+        opened_at + timedelta(hours=d.resolution_hours),
+    )
+
+
+def is_breached(due: datetime, done_at: datetime | None, now: datetime) -> bool:
+    """A deadline is breached if it passed before the thing was done (or is still not done)."""
+    return (done_at or now) > due

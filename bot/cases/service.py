@@ -1,0 +1,263 @@
+"""The case service: opens cases, answers status questions, moves cases through the workflow."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from bot.cases.errors import CaseNotFound, InvalidCaseData
+from bot.cases.model import CATEGORIES, Attachment, Case, CaseDraft, CaseEvent, Priority, Status
+from bot.cases.ports import UnitOfWork
+from bot.cases.rules import (
+    PriorityAssessment,
+    SlaPolicy,
+    assess_priority,
+    check_transition,
+    deadlines_for,
+    format_case_number,
+    normalise_case_number,
+)
+from bot.nlu.patterns import normalise_phone
+
+logger = logging.getLogger(__name__)
+UowFactory = Callable[..., UnitOfWork]
+UNFILED_ATTACHMENTS = timedelta(hours=24)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class CaseService:
+    def __init__(
+        self,
+        uow: UowFactory,
+        policy: SlaPolicy,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        timezone_name: str = "Asia/Shanghai",
+    ) -> None:
+        self._uow = uow
+        self._policy = policy
+        self._clock = clock
+        self.tz = ZoneInfo(timezone_name)
+        #: Called after a case is resolved (the survey service schedules its callback here).
+        self.on_resolved: list[Callable[[Case], Awaitable[None]]] = []
+
+    async def open_case(self, draft: CaseDraft) -> Case:
+        """Create a numbered case with priority and deadlines, and its first audit event."""
+        if draft.category not in CATEGORIES:
+            raise InvalidCaseData(f"unknown category {draft.category!r}")
+        phone = normalise_phone(draft.phone)
+        if phone is None and (draft.source == "chat" or draft.phone):
+            raise InvalidCaseData("a case needs a valid mainland mobile number")
+        description = draft.description.strip()
+        if not description:
+            raise InvalidCaseData("a case needs a description")
+        now = self._clock()
+        assessment = assess_priority(
+            self._policy,
+            draft.category,
+            description,
+            draft.satisfaction,
+            draft.satisfaction_confidence,
+        )
+        if draft.escalate and assessment.priority.rank > 2:  # P1 stays for safety
+            assessment = PriorityAssessment(
+                assessment.priority.raised(), [*assessment.reasons, f"escalated:{draft.source}"]
+            )
+        first_due, resolution_due = deadlines_for(self._policy, assessment.priority, now)
+        day = now.astimezone(self.tz).date()
+        async with self._uow() as uow:
+            # The sequence bump comes first: it takes the write lock before anything is read.
+            sequence = await uow.cases.next_sequence(day.strftime("%Y%m%d"))
+            customer_id = await uow.cases.ensure_customer(draft.sender_id, draft.channel, now, phone)
+            parent = None
+            if draft.parent_case_number:
+                parent = await uow.cases.get(draft.parent_case_number)
+                if parent is None:
+                    raise CaseNotFound(draft.parent_case_number)
+            case = Case(
+                number=format_case_number(day, sequence),
+                sender_id=draft.sender_id,
+                channel=draft.channel,
+                category=draft.category,
+                description=description,
+                phone=phone,
+                order_id=draft.order_id,
+                priority=assessment.priority,
+                priority_reasons=assessment.reasons,
+                status=Status.NEW,
+                satisfaction=draft.satisfaction,
+                source=draft.source,
+                parent_case_number=parent.number if parent else None,
+                created_at=now,
+                updated_at=now,
+                first_response_due=first_due,
+                resolution_due=resolution_due,
+            )
+            case.events.append(
+                CaseEvent(
+                    kind="created",
+                    at=now,
+                    actor=f"customer:{draft.sender_id}",
+                    to_value=Status.NEW.value,
+                    data={
+                        "priority": assessment.priority.value,
+                        "reasons": assessment.reasons,
+                        "source": draft.source,
+                    },
+                )
+            )
+            case = await uow.cases.add(case, customer_id)
+            # Photos sent before the complaint was filed belong to it.
+            await uow.cases.link_unfiled_attachments(draft.sender_id, case, now - UNFILED_ATTACHMENTS)
+            await uow.commit()
+        return case
+
+    async def known_phone(self, sender_id: str) -> str | None:
+        """The phone a returning customer gave last time, so intake need not ask again."""
+        async with self._uow(readonly=True) as uow:
+            return await uow.cases.customer_phone(sender_id)
+
+    async def open_cases_for(self, sender_id: str) -> list[Case]:
+        async with self._uow(readonly=True) as uow:
+            return await uow.cases.for_sender(sender_id, open_only=True)
+
+    async def cases_for(self, sender_id: str) -> list[Case]:
+        async with self._uow(readonly=True) as uow:
+            return await uow.cases.for_sender(sender_id, open_only=False)
+
+    async def case_for_customer(self, sender_id: str, raw_number: str) -> Case:
+        """The customer's own case; anybody else's looks exactly like a missing one."""
+        number = normalise_case_number(raw_number)
+        if number is None:
+            raise CaseNotFound(raw_number)
+        async with self._uow(readonly=True) as uow:
+            case = await uow.cases.get(number)
+        if case is None or case.sender_id != sender_id:
+            raise CaseNotFound(number)
+        return case
+
+    async def get(self, number: str) -> Case:
+        async with self._uow(readonly=True) as uow:
+            case = await uow.cases.get(number)
+            if case is None:
+                raise CaseNotFound(number)
+            case.events = await uow.cases.events(number)
+        return case
+
+    async def search(self, *, status: Status | None = None, limit: int = 50, offset: int = 0) -> list[Case]:
+        async with self._uow(readonly=True) as uow:
+            return await uow.cases.search(status=status, limit=limit, offset=offset)
+
+    async def change_status(self, number: str, to: Status, *, actor: str, note: str | None = None) -> Case:
+        """Move a case along the workflow; illegal moves raise and change nothing."""
+        now = self._clock()
+        async with self._uow() as uow:
+            case = await uow.cases.get(number, for_update=True)
+            if case is None:
+                raise CaseNotFound(number)
+            check_transition(case.number, case.status, to)
+            event = CaseEvent(
+                kind="status_changed",
+                at=now,
+                actor=actor,
+                from_value=case.status.value,
+                to_value=to.value,
+                note=note,
+            )
+            updated = replace(case, status=to, updated_at=now)
+            if to is Status.ACKNOWLEDGED and updated.first_responded_at is None:
+                updated.first_responded_at = now
+            elif to is Status.RESOLVED:
+                updated.resolved_at = now
+            elif to is Status.CLOSED:
+                updated.closed_at = now
+            elif to is Status.REOPENED:
+                updated.resolved_at = None
+                updated.closed_at = None
+            await uow.cases.save(updated, [event])
+            await uow.commit()
+        if to is Status.RESOLVED:
+            for listener in self.on_resolved:
+                try:
+                    await listener(updated)
+                except Exception:  # the case is resolved either way; the listener reports its own trouble
+                    logger.exception("a listener for resolved case %s failed", number)
+        return updated
+
+    async def change_priority(
+        self, number: str, to: Priority, *, actor: str, note: str | None = None
+    ) -> Case:
+        """Re-prioritise; the deadlines follow the new priority from the case's creation time."""
+        now = self._clock()
+        async with self._uow() as uow:
+            case = await uow.cases.get(number, for_update=True)
+            if case is None:
+                raise CaseNotFound(number)
+            if case.priority is to:
+                return case
+            first_due, resolution_due = deadlines_for(self._policy, to, case.created_at)
+            event = CaseEvent(
+                kind="priority_changed",
+                at=now,
+                actor=actor,
+                from_value=case.priority.value,
+                to_value=to.value,
+                note=note,
+            )
+            updated = replace(
+                case,
+                priority=to,
+                first_response_due=first_due,
+                resolution_due=resolution_due,
+                updated_at=now,
+            )
+            await uow.cases.save(updated, [event])
+            await uow.commit()
+        return updated
+
+    async def add_note(self, number: str, note: str, *, actor: str) -> Case:
+        now = self._clock()
+        async with self._uow() as uow:
+            case = await uow.cases.get(number, for_update=True)
+            if case is None:
+                raise CaseNotFound(number)
+            updated = replace(case, updated_at=now)
+            await uow.cases.save(updated, [CaseEvent(kind="note", at=now, actor=actor, note=note)])
+            await uow.commit()
+        return updated
+
+    async def attach(self, attachment: Attachment) -> Attachment:
+        """Keep a customer's file with their newest open case (or unfiled until they open one)."""
+        async with self._uow() as uow:
+            open_cases = await uow.cases.for_sender(attachment.sender_id, open_only=True)
+            if open_cases:
+                case = open_cases[0]
+                attachment.case_number = case.number
+                await uow.cases.save(
+                    replace(case, updated_at=attachment.created_at),
+                    [
+                        CaseEvent(
+                            kind="attachment",
+                            at=attachment.created_at,
+                            actor=f"customer:{attachment.sender_id}",
+                            note=attachment.kind,
+                            data={"media_id": attachment.media_id, "path": attachment.stored_path},
+                        )
+                    ],
+                )
+            attachment = await uow.cases.add_attachment(attachment)
+            await uow.commit()
+        return attachment
+
+    async def attachments(self, number: str) -> list[Attachment]:
+        async with self._uow(readonly=True) as uow:
+            return await uow.cases.attachments(number)
+
+    def local_time(self, moment: datetime) -> datetime:
+        return moment.astimezone(self.tz)

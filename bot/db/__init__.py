@@ -1,0 +1,1 @@
+"""Database edge: engine and session factory, ORM tables, migrations."""

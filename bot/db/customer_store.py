@@ -1,0 +1,82 @@
+"""SQL storage for customer facts the channels learn (inbound times, subscription)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.customers import CustomerStanding
+from bot.db.case_repository import _insert
+from bot.db.engine import session_factory
+from bot.db.models import CustomerRow
+
+
+class SqlCustomerStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._sessions = session_factory(engine)
+
+    async def _ensure(self, session, sender_id: str, channel: str, at: datetime) -> None:  # type: ignore[no-untyped-def]
+        stmt = _insert(session, CustomerRow.__table__).values(
+            sender_id=sender_id, channel=channel, created_at=at
+        )
+        await session.execute(stmt.on_conflict_do_nothing(index_elements=["sender_id"]))
+
+    async def record_inbound(self, sender_id: str, channel: str, at: datetime) -> None:
+        async with self._sessions() as session, session.begin():
+            await self._ensure(session, sender_id, channel, at)
+            await session.execute(
+                sa.update(CustomerRow)
+                .where(CustomerRow.sender_id == sender_id)
+                .where(sa.or_(CustomerRow.last_inbound_at.is_(None), CustomerRow.last_inbound_at < at))
+                .values(last_inbound_at=at)
+            )
+
+    async def set_subscribed(self, sender_id: str, channel: str, subscribed: bool, at: datetime) -> None:
+        async with self._sessions() as session, session.begin():
+            await self._ensure(session, sender_id, channel, at)
+            await session.execute(
+                sa.update(CustomerRow)
+                .where(CustomerRow.sender_id == sender_id)
+                .values(unsubscribed_at=None if subscribed else at)
+            )
+
+    async def last_inbound(self, sender_id: str) -> datetime | None:
+        async with self._sessions() as session:
+            return await session.scalar(
+                sa.select(CustomerRow.last_inbound_at).where(CustomerRow.sender_id == sender_id)
+            )
+
+    async def is_unsubscribed(self, sender_id: str) -> bool:
+        async with self._sessions() as session:
+            value = await session.scalar(
+                sa.select(CustomerRow.unsubscribed_at).where(CustomerRow.sender_id == sender_id)
+            )
+            return value is not None
+
+    async def opt_out_of_surveys(self, sender_id: str, channel: str, at: datetime) -> bool:
+        async with self._sessions() as session, session.begin():
+            await self._ensure(session, sender_id, channel, at)
+            result = await session.execute(
+                sa.update(CustomerRow)
+                .where(CustomerRow.sender_id == sender_id, CustomerRow.surveys_opted_out_at.is_(None))
+                .values(surveys_opted_out_at=at)
+            )
+            return bool(result.rowcount)
+
+    async def standing(self, sender_id: str) -> CustomerStanding:
+        async with self._sessions() as session:
+            row = (
+                await session.execute(
+                    sa.select(
+                        CustomerRow.unsubscribed_at,
+                        CustomerRow.surveys_opted_out_at,
+                        CustomerRow.last_inbound_at,
+                        CustomerRow.channel,
+                    ).where(CustomerRow.sender_id == sender_id)
+                )
+            ).first()
+        if row is None:
+            return CustomerStanding(False, False, False, None, None)
+        return CustomerStanding(True, row[0] is not None, row[1] is not None, row[2], row[3])

@@ -1,0 +1,1 @@
+"""Human takeover: the queue, assignment, pausing the bot, live routing, handing back."""

@@ -1,0 +1,119 @@
+"""Queue order, waiting estimates, business hours and timeouts: plain Python, tested alone."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.handoff.model import Handoff, HandoffStatus
+
+PRIORITY_RANK = {"P1": 1, "P2": 2, "P3": 3, "P4": 4}
+
+
+@dataclass(frozen=True)
+class HandoffPolicy:
+    opens: time | None = time(9, 0)
+    closes: time | None = time(21, 0)
+    weekdays: frozenset[int] = frozenset(range(7))  # Monday = 0
+    agent_idle: timedelta = timedelta(minutes=10)
+    customer_idle: timedelta = timedelta(minutes=30)
+    minutes_per_customer: float = 4.0  # a rough handling time for the wait estimate
+    timezone: str = "Asia/Shanghai"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], timezone: str = "Asia/Shanghai") -> HandoffPolicy:
+        hours = env.get("HANDOFF_HOURS", "09:00-21:00").strip()
+        opens = closes = None
+        if hours:
+            try:
+                a, b = (p.strip() for p in hours.split("-"))
+                opens, closes = time.fromisoformat(a), time.fromisoformat(b)
+            except ValueError as exc:
+                raise ValueError(f"HANDOFF_HOURS looks like 09:00-21:00, got {hours!r}") from exc
+        days = env.get("HANDOFF_DAYS", "1-7").strip()
+        try:
+            first, _, last = days.partition("-")
+            weekdays = frozenset(range(int(first) - 1, int(last or first)))
+        except ValueError as exc:
+            raise ValueError(f"HANDOFF_DAYS looks like 1-5 (Monday to Friday), got {days!r}") from exc
+
+        def minutes(name: str, default: float) -> timedelta:
+            raw = env.get(name, "").strip()
+            return timedelta(minutes=float(raw) if raw else default)
+
+        return cls(
+            opens=opens,
+            closes=closes,
+            weekdays=weekdays,
+            agent_idle=minutes("HANDOFF_AGENT_IDLE_MINUTES", 10),
+            customer_idle=minutes("HANDOFF_CUSTOMER_IDLE_MINUTES", 30),
+            timezone=timezone,
+        )
+
+
+def queue_order(handoffs: Sequence[Handoff]) -> list[Handoff]:
+    """Waiting conversations: the most urgent first, then the longest waiting."""
+    waiting = [h for h in handoffs if h.status is HandoffStatus.WAITING]
+    return sorted(waiting, key=lambda h: (PRIORITY_RANK.get(h.priority, 9), h.queued_at, h.id or 0))
+
+
+def place_in_queue(handoff: Handoff, handoffs: Sequence[Handoff]) -> int:
+    """1 = next. 0 if not waiting."""
+    order = queue_order(handoffs)
+    return next((i + 1 for i, h in enumerate(order) if h.id == handoff.id), 0)
+
+
+def wait_estimate(place: int, agents_online: int, policy: HandoffPolicy) -> int:
+    """Rough minutes until an agent takes the conversation (at least 1)."""
+    agents = max(agents_online, 1)
+    return max(1, math.ceil(place / agents * policy.minutes_per_customer))
+
+
+def within_hours(moment: datetime, policy: HandoffPolicy) -> bool:
+    if policy.opens is None or policy.closes is None:
+        return True
+    local = moment.astimezone(policy.tz)
+    return local.weekday() in policy.weekdays and policy.opens <= local.time() < policy.closes
+
+
+def next_opening(moment: datetime, policy: HandoffPolicy) -> datetime:
+    """When agents are back (``moment`` itself if they are there)."""
+    if within_hours(moment, policy):
+        return moment
+    assert policy.opens is not None
+    local = moment.astimezone(policy.tz)
+    for days in range(8):
+        day = (local + timedelta(days=days)).date()
+        start = datetime.combine(day, policy.opens, tzinfo=policy.tz)
+        if start > local and start.weekday() in policy.weekdays:
+            return start.astimezone(moment.tzinfo)
+    raise ValueError("no business hours configured on any day")
+
+
+def agent_gone_quiet(handoff: Handoff, now: datetime, policy: HandoffPolicy) -> bool:
+    """The customer has been waiting for the agent's answer (or first word) too long."""
+    if handoff.status is not HandoffStatus.ACTIVE or handoff.accepted_at is None:
+        return False
+    agent_last = handoff.last_agent_at or handoff.accepted_at
+    if handoff.last_customer_at and handoff.last_customer_at > agent_last:
+        waiting_since = handoff.last_customer_at
+    elif handoff.last_agent_at is None:
+        waiting_since = handoff.accepted_at  # accepted, but not a word yet
+    else:
+        return False  # the agent spoke last: the customer's turn
+    return now - waiting_since > policy.agent_idle
+
+
+def customer_gone_quiet(handoff: Handoff, now: datetime, policy: HandoffPolicy) -> bool:
+    """A customer silent too long ends the conversation (the bot takes over again)."""
+    if not handoff.status.open:
+        return False
+    last = max(filter(None, [handoff.last_customer_at, handoff.queued_at]))
+    return now - last > policy.customer_idle

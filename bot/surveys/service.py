@@ -1,0 +1,515 @@
+"""The survey service: schedules callbacks, decides when and how to send them, records answers and
+turns bad ones into remediation."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
+from typing import Any, Protocol
+
+from bot.cases.errors import CaseError, IllegalTransition
+from bot.cases.model import CATEGORIES, Case, CaseDraft, Status
+from bot.cases.service import CaseService
+from bot.customers import CustomerService, CustomerStanding
+from bot.surveys.errors import InvalidServiceEvent, SurveyNotFound
+from bot.surveys.model import SERVICE_LABELS, SERVICE_TYPES, ServiceEvent, Survey, SurveyChange, SurveyStatus
+from bot.surveys.rules import (
+    Delivery,
+    SurveyPolicy,
+    check_transition,
+    choose_delivery,
+    first_send_time,
+    in_quiet_hours,
+    is_bad,
+    next_allowed,
+    score_from_satisfaction,
+)
+
+logger = logging.getLogger(__name__)
+LATE_ANSWERS = timedelta(days=7)
+SERVICE_CATEGORY = {
+    "repair": "installation_repair",
+    "installation": "installation_repair",
+    "maintenance": "installation_repair",
+    "delivery": "delivery",
+    "retail": "product_quality",
+    "cleaning": "service_attitude",
+    "agent": "service_attitude",
+    "telecom": "other",
+    "case": "other",
+    "other": "other",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class SurveyStore(Protocol):
+    async def add_service_event(self, event: ServiceEvent) -> tuple[ServiceEvent, bool]: ...
+    async def survey_for_service_event(self, service_event_id: int) -> Survey | None: ...
+    async def add(self, survey: Survey) -> Survey: ...  # once per service event: a repeat returns the first
+    async def get(self, survey_id: int) -> Survey | None: ...
+    async def save(
+        self, survey: Survey, changes: list[SurveyChange], *, expect: SurveyStatus | None = None
+    ) -> bool: ...
+    async def latest_for(self, sender_id: str, statuses: list[SurveyStatus]) -> Survey | None: ...
+    async def recent_contact(self, sender_id: str, since: datetime) -> bool: ...
+    async def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[Survey]: ...
+    async def claim_reminders(
+        self, sent_before: datetime, now: datetime, limit: int, lease: timedelta
+    ) -> list[Survey]: ...
+    async def claim_expired(
+        self, sent_before: datetime, now: datetime, limit: int, lease: timedelta
+    ) -> list[Survey]: ...
+    async def release(self, survey_id: int) -> None: ...
+    async def search(
+        self, *, status: SurveyStatus | None = None, sender_id: str | None = None, limit: int = 100
+    ) -> list[Survey]: ...
+    async def for_stats(self, since: datetime, until: datetime) -> list[Survey]: ...
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to do with a due survey now."""
+
+    action: str  # send | postpone | unreachable | cancel
+    delivery: Delivery | None = None
+    until: datetime | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """Where the customer's conversation stands (from the Rasa tracker)."""
+
+    busy_reason: str | None = None  # intake_in_progress | with_agent | survey_in_progress
+
+
+@dataclass(frozen=True)
+class AnswerOutcome:
+    survey: Survey | None
+    score: int | None
+    bad: bool
+    late: bool = False
+    remediation_case: Case | None = None
+    reopened_case: Case | None = None
+
+
+@dataclass(frozen=True)
+class EventIntake:
+    event: ServiceEvent
+    survey: Survey | None
+    created: bool
+
+
+def plan(
+    survey: Survey,
+    standing: CustomerStanding,
+    conversation: Conversation,
+    now: datetime,
+    policy: SurveyPolicy,
+    *,
+    template_configured: bool,
+) -> Plan:
+    """The send-time decision, in the order the rules rank: consent, attention, hour, window."""
+    if standing.unsubscribed:
+        return Plan("cancel", reason="unsubscribed")
+    if standing.opted_out:
+        return Plan("cancel", reason="opted_out")
+    if conversation.busy_reason:
+        return Plan("postpone", until=now + policy.busy_postpone, reason=conversation.busy_reason)
+    if in_quiet_hours(now, policy):
+        return Plan("postpone", until=next_allowed(now, policy), reason="quiet_hours")
+    delivery, reason = choose_delivery(
+        standing.last_inbound,
+        now,
+        template_configured=template_configured,
+        can_push=survey.channel == "wechat",
+    )
+    if delivery is Delivery.UNREACHABLE:
+        return Plan("unreachable", reason=reason)
+    return Plan("send", delivery=delivery, reason=reason)
+
+
+class SurveyService:
+    def __init__(
+        self,
+        store: SurveyStore,
+        customers: CustomerService,
+        cases: CaseService,
+        policy: SurveyPolicy,
+        *,
+        template_configured: bool = False,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._store = store
+        self._customers = customers
+        self._cases = cases
+        self.policy = policy
+        self.template_configured = template_configured
+        self._clock = clock
+
+    # --- where surveys come from ---------------------------------------------------------------
+
+    async def record_service_event(self, event: ServiceEvent) -> EventIntake:
+        """Idempotent by external id: a repeated post changes nothing and says so."""
+        now = self._clock()
+        validate_service_event(event, now)
+        stored, created = await self._store.add_service_event(replace(event, received_at=now))
+        if not created:
+            existing = await self._store.survey_for_service_event(stored.id or 0)
+            if existing is not None:
+                return EventIntake(stored, existing, False)
+            # The first post stored the event but its survey is not there (yet, or ever: it failed).
+            # Scheduling here is safe: the store keeps one survey per event, so a race yields one.
+        survey = await self._schedule(
+            sender_id=stored.sender_id,
+            channel=stored.channel,
+            subject="service",
+            service_type=stored.service_type,
+            technician=stored.technician,
+            completed_at=stored.completed_at,
+            service_event_id=stored.id,
+        )
+        return EventIntake(stored, survey, created)
+
+    async def schedule_for_case(self, case: Case) -> Survey:
+        """A resolved case gets a callback about how it was handled."""
+        return await self._schedule(
+            sender_id=case.sender_id,
+            channel=case.channel,
+            subject="case",
+            service_type="case",
+            technician=case.owner,
+            completed_at=case.resolved_at or self._clock(),
+            case_number=case.number,
+        )
+
+    async def schedule_for_agent(self, sender_id: str, channel: str, agent: str) -> Survey:
+        """A conversation a person handled gets a callback about the person's help."""
+        return await self._schedule(
+            sender_id=sender_id,
+            channel=channel,
+            subject="agent",
+            service_type="agent",
+            technician=agent,
+            completed_at=self._clock(),
+        )
+
+    async def _schedule(
+        self,
+        *,
+        sender_id: str,
+        channel: str,
+        subject: str,
+        service_type: str,
+        technician: str | None,
+        completed_at: datetime,
+        service_event_id: int | None = None,
+        case_number: str | None = None,
+    ) -> Survey:
+        now = self._clock()
+        due = max(first_send_time(completed_at, self.policy), now)
+        survey = Survey(
+            sender_id=sender_id,
+            channel=channel,
+            subject=subject,
+            service_type=service_type,
+            technician=technician,
+            service_event_id=service_event_id,
+            case_number=case_number,
+            status=SurveyStatus.SCHEDULED,
+            due_at=due,
+            created_at=now,
+            updated_at=now,
+        )
+        standing = await self._customers.standing(sender_id)
+        refusal = None
+        if standing.unsubscribed:
+            refusal = "unsubscribed"
+        elif standing.opted_out:
+            refusal = "opted_out"
+        elif await self._store.recent_contact(sender_id, due - self.policy.frequency):
+            refusal = "frequency_cap"
+        if refusal:
+            survey.status, survey.reason = SurveyStatus.CANCELLED, refusal
+            survey.history = [
+                SurveyChange(now, None, SurveyStatus.SCHEDULED.value, "created"),
+                SurveyChange(now, SurveyStatus.SCHEDULED.value, SurveyStatus.CANCELLED.value, refusal),
+            ]
+        else:
+            survey.history = [SurveyChange(now, None, SurveyStatus.SCHEDULED.value, f"due {due.isoformat()}")]
+        return await self._store.add(survey)
+
+    # --- sending (the worker) ------------------------------------------------------------------
+
+    async def claim_due(self, limit: int = 50, lease: timedelta = timedelta(minutes=5)) -> list[Survey]:
+        return await self._store.claim_due(self._clock(), limit, lease)
+
+    async def plan_for(self, survey: Survey, conversation: Conversation) -> Plan:
+        standing = await self._customers.standing(survey.sender_id)
+        return plan(
+            survey,
+            standing,
+            conversation,
+            self._clock(),
+            self.policy,
+            template_configured=self.template_configured,
+        )
+
+    async def postpone(self, survey: Survey, until: datetime, reason: str) -> None:
+        # ``attempts`` counts failed tries in a row; waiting out quiet hours or a busy chat is not one.
+        await self._move(survey, SurveyStatus.SCHEDULED, reason, due_at=until, attempts=0)
+
+    async def give_up(self, survey: Survey, status: SurveyStatus, reason: str) -> None:
+        await self._move(survey, status, reason)
+
+    async def mark_sent(self, survey_id: int, via: str) -> Survey | None:
+        """scheduled → sent, exactly once: the caller sends only if this returns the survey."""
+        survey = await self._store.get(survey_id)
+        if survey is None or survey.status is not SurveyStatus.SCHEDULED:
+            return None
+        now = self._clock()
+        updated = replace(
+            survey, status=SurveyStatus.SENT, sent_at=now, sent_via=via, updated_at=now, reason=None
+        )
+        change = SurveyChange(now, SurveyStatus.SCHEDULED.value, SurveyStatus.SENT.value, f"via {via}")
+        return updated if await self._store.save(updated, [change], expect=SurveyStatus.SCHEDULED) else None
+
+    async def release(self, survey: Survey) -> None:
+        await self._store.release(survey.id or 0)
+
+    async def claim_reminders(self, limit: int = 50) -> list[Survey]:
+        now = self._clock()
+        return await self._store.claim_reminders(
+            now - self.policy.reminder_after, now, limit, timedelta(minutes=5)
+        )
+
+    async def mark_reminded(self, survey_id: int) -> Survey | None:
+        survey = await self._store.get(survey_id)
+        if survey is None or survey.status is not SurveyStatus.SENT:
+            return None
+        now = self._clock()
+        updated = replace(survey, status=SurveyStatus.REMINDED, reminded_at=now, updated_at=now)
+        change = SurveyChange(
+            now, SurveyStatus.SENT.value, SurveyStatus.REMINDED.value, "no answer after 24 h"
+        )
+        return updated if await self._store.save(updated, [change], expect=SurveyStatus.SENT) else None
+
+    async def expire_due(self, limit: int = 200) -> int:
+        now = self._clock()
+        expired = 0
+        for survey in await self._store.claim_expired(
+            now - self.policy.expire_after, now, limit, timedelta(minutes=5)
+        ):
+            await self._move(survey, SurveyStatus.EXPIRED, "no answer after 72 h")
+            expired += 1
+        return expired
+
+    # --- answers -------------------------------------------------------------------------------
+
+    async def awaiting_answer(self, sender_id: str) -> Survey | None:
+        """The survey a rating or feedback from this customer answers: open, or expired lately."""
+        survey = await self._store.latest_for(sender_id, [SurveyStatus.SENT, SurveyStatus.REMINDED])
+        if survey is not None:
+            return survey
+        expired = await self._store.latest_for(sender_id, [SurveyStatus.EXPIRED])
+        if expired is not None and expired.sent_at and self._clock() - expired.sent_at <= LATE_ANSWERS:
+            return expired
+        return None
+
+    async def answer(
+        self,
+        sender_id: str,
+        *,
+        survey_id: int | None,
+        rating: int | None,
+        label: str | None,
+        confidence: float | None,
+        comment: str | None,
+        category: str | None = None,
+        phone: str | None = None,
+    ) -> AnswerOutcome:
+        """Record an answer; a bad one reopens the resolved case or opens a remediation case."""
+        survey = await self._store.get(survey_id) if survey_id else await self.awaiting_answer(sender_id)
+        if survey is None or survey.sender_id != sender_id:
+            raise SurveyNotFound(f"no survey awaiting an answer from {sender_id}")
+        if survey.status is SurveyStatus.ANSWERED:
+            return AnswerOutcome(survey, survey.score, is_bad(survey.score, survey.satisfaction))
+        check_transition(survey.id, survey.status, SurveyStatus.ANSWERED)
+        score = rating if rating is not None else score_from_satisfaction(label, confidence)
+        late = survey.status is SurveyStatus.EXPIRED
+        now = self._clock()
+        answered = replace(
+            survey,
+            status=SurveyStatus.ANSWERED,
+            answered_at=now,
+            score=score,
+            satisfaction=label,
+            comment=(comment or "").strip()[:4000] or None,
+            updated_at=now,
+        )
+        bad = is_bad(score, label)
+        remediation = reopened = None
+        if bad:
+            remediation, reopened = await self._remediate(answered, category, phone)
+            answered.remediation_case_number = remediation.number if remediation else None
+        change = SurveyChange(
+            now,
+            survey.status.value,
+            SurveyStatus.ANSWERED.value,
+            ("late " if late else "") + f"score {score}",
+        )
+        await self._store.save(answered, [change])
+        return AnswerOutcome(answered, score, bad, late, remediation, reopened)
+
+    async def _remediate(
+        self, survey: Survey, category: str | None, phone: str | None
+    ) -> tuple[Case | None, Case | None]:
+        actor = f"survey:{survey.id}"
+        text = survey.comment or "（未留言）"
+        if survey.subject == "case" and survey.case_number:
+            try:
+                case = await self._cases.get(survey.case_number)
+                if case.status in (Status.RESOLVED, Status.CLOSED):
+                    case = await self._cases.change_status(
+                        case.number,
+                        Status.REOPENED,
+                        actor=actor,
+                        note=f"回访不满意（{survey.score}分）：{text}",
+                    )
+                if case.priority.rank > 2:  # never to P1 on dissatisfaction: that is for safety
+                    case = await self._cases.change_priority(
+                        case.number, case.priority.raised(), actor=actor, note="回访不满意，提高优先级"
+                    )
+                return None, case
+            except (CaseError, IllegalTransition):
+                logger.exception("could not reopen case %s after survey %s", survey.case_number, survey.id)
+        label = SERVICE_LABELS.get(survey.service_type, "服务")
+        who = f"，服务人员：{survey.technician}" if survey.technician else ""
+        draft = CaseDraft(
+            sender_id=survey.sender_id,
+            channel=survey.channel,
+            source="survey",
+            escalate=True,
+            description=f"回访不满意（{survey.score}分）：{text}（{label}{who}，回访#{survey.id}）",
+            category=category
+            if category in CATEGORIES
+            else SERVICE_CATEGORY.get(survey.service_type, "other"),
+            phone=phone or await self._cases.known_phone(survey.sender_id),
+            satisfaction=survey.satisfaction,
+            parent_case_number=survey.case_number,
+        )
+        return await self._cases.open_case(draft), None
+
+    async def decline(self, survey_id: int) -> bool:
+        """ "不想评": the survey ends here, without a reminder."""
+        survey = await self._store.get(survey_id)
+        if survey is None or not survey.status.awaiting_answer:
+            return False
+        await self._move(survey, SurveyStatus.CANCELLED, "declined")
+        return True
+
+    async def opt_out(self, sender_id: str, channel: str) -> int:
+        """No more surveys: the customer is marked and every pending survey cancelled."""
+        await self._customers.opt_out_of_surveys(sender_id, channel, self._clock())
+        cancelled = 0
+        for survey in await self._store.search(sender_id=sender_id, limit=1000):
+            if survey.status in (SurveyStatus.SCHEDULED, SurveyStatus.SENT, SurveyStatus.REMINDED):
+                await self._move(survey, SurveyStatus.CANCELLED, "opted_out")
+                cancelled += 1
+        return cancelled
+
+    async def get(self, survey_id: int) -> Survey:
+        survey = await self._store.get(survey_id)
+        if survey is None:
+            raise SurveyNotFound(str(survey_id))
+        return survey
+
+    async def search(self, **kwargs: Any) -> list[Survey]:
+        return await self._store.search(**kwargs)
+
+    # --- figures -------------------------------------------------------------------------------
+
+    async def stats(self, group_by: str, since: datetime, until: datetime) -> list[dict[str, Any]]:
+        """Response rate, average score and CSAT (share of 4–5) per week, service type or technician."""
+        groups: dict[str, list[Survey]] = defaultdict(list)
+        for survey in await self._store.for_stats(since, until):
+            groups[group_key(survey, group_by, self.policy)].append(survey)
+        rows = []
+        for key in sorted(groups):
+            surveys = groups[key]
+            scores = [s.score for s in surveys if s.status is SurveyStatus.ANSWERED and s.score is not None]
+            answered = sum(s.status is SurveyStatus.ANSWERED for s in surveys)
+            rows.append(
+                {
+                    group_by: key,
+                    "sent": len(surveys),
+                    "answered": answered,
+                    "response_rate": round(answered / len(surveys), 4) if surveys else None,
+                    "average_score": round(sum(scores) / len(scores), 2) if scores else None,
+                    "csat": round(sum(s >= 4 for s in scores) / len(scores), 4) if scores else None,
+                    "remediation_cases": sum(1 for s in surveys if s.remediation_case_number),
+                }
+            )
+        return rows
+
+    # --- internals -----------------------------------------------------------------------------
+
+    async def _move(
+        self,
+        survey: Survey,
+        to: SurveyStatus,
+        reason: str,
+        *,
+        due_at: datetime | None = None,
+        attempts: int | None = None,
+    ) -> None:
+        check_transition(survey.id, survey.status, to)
+        now = self._clock()
+        updated = replace(
+            survey,
+            status=to,
+            reason=reason,
+            updated_at=now,
+            due_at=due_at or survey.due_at,
+            attempts=survey.attempts if attempts is None else attempts,
+        )
+        await self._store.save(
+            updated, [SurveyChange(now, survey.status.value, to.value, reason)], expect=survey.status
+        )
+
+
+def group_key(survey: Survey, group_by: str, policy: SurveyPolicy) -> str:
+    if group_by == "week":
+        local = (survey.sent_at or survey.created_at).astimezone(policy.tz)
+        year, week, _ = local.isocalendar()
+        return f"{year}-W{week:02d}"
+    if group_by == "service_type":
+        return survey.service_type
+    if group_by == "technician":
+        return survey.technician or "(none)"
+    raise ValueError(f"cannot group by {group_by!r}")
+
+
+def validate_service_event(event: ServiceEvent, now: datetime) -> None:
+    if not event.external_id or len(event.external_id) > 128:
+        raise InvalidServiceEvent("external_id", "required, at most 128 characters")
+    if not event.sender_id or len(event.sender_id) > 128:
+        raise InvalidServiceEvent("openid", "required, at most 128 characters")
+    if event.service_type not in SERVICE_TYPES:
+        raise InvalidServiceEvent("service_type", f"one of {list(SERVICE_TYPES)}")
+    if event.completed_at.tzinfo is None:
+        raise InvalidServiceEvent("completed_at", "needs a time zone (ISO 8601 with offset)")
+    if event.completed_at > now + timedelta(minutes=5):
+        raise InvalidServiceEvent("completed_at", "is in the future")
+    if event.technician is not None and len(event.technician) > 64:
+        raise InvalidServiceEvent("technician", "at most 64 characters")
+    if event.order_id is not None and len(event.order_id) > 64:
+        raise InvalidServiceEvent("order_id", "at most 64 characters")
+    if not event.channel or len(event.channel) > 32:
+        raise InvalidServiceEvent("channel", "required, at most 32 characters")

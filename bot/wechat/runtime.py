@@ -1,0 +1,64 @@
+"""Everything the WeChat connector uses at run time, built once per process on server start."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+
+from bot.config import Settings
+from bot.customers import CustomerService
+from bot.db.outbox_store import SqlOutboxStore
+from bot.redis_client import create_redis
+from bot.wechat.gateway import WeChatGateway
+from bot.wechat.inbox import Inbox
+from bot.wechat.protocol import CallbackVerifier
+from bot.wechat.session import WeChatSession
+from bot.wiring import Services, build_services
+
+logger = logging.getLogger(__name__)
+
+
+def build_gateway(
+    settings: Settings, services: Services, redis: aioredis.Redis
+) -> tuple[WeChatSession, WeChatGateway, CustomerService]:
+    """The gateway and what it leans on; shared by the connector and the worker."""
+    customers = services.customers
+    session = WeChatSession(settings.wechat, settings.redis_url)
+    gateway = WeChatGateway(
+        session,
+        redis,
+        SqlOutboxStore(services.engine),
+        template_id=settings.wechat.template_id,
+        last_inbound_from_db=customers.last_inbound,
+    )
+    return session, gateway, customers
+
+
+@dataclass
+class WeChatRuntime:
+    settings: Settings
+    services: Services
+    redis: aioredis.Redis
+    session: WeChatSession
+    gateway: WeChatGateway
+    inbox: Inbox
+    verifier: CallbackVerifier
+    customers: CustomerService
+
+    @classmethod
+    def build(cls, settings: Settings) -> WeChatRuntime:
+        services = build_services(settings)
+        redis = create_redis(settings.redis_url)
+        session, gateway, customers = build_gateway(settings, services, redis)
+        wechat = settings.wechat
+        verifier = CallbackVerifier(
+            wechat.token, wechat.appid, wechat.encoding_aes_key, wechat.max_timestamp_skew
+        )
+        return cls(settings, services, redis, session, gateway, Inbox(redis), verifier, customers)
+
+    async def close(self) -> None:
+        await self.redis.close()
+        self.session.close()
+        await self.services.close()

@@ -1,0 +1,137 @@
+"""The one session with the WeChat API (aiogram-style): every call goes through ``call``.
+
+wechatpy is synchronous (requests), so calls run in a worker thread. The access token is shared by
+all processes through Redis (wechatpy's RedisStorage) and fetched under a Redis lock, because
+fetching a new token invalidates the old one: one fetch per expiry, never one per message. A
+rejected token is refreshed and the call retried once. WeChat errcodes become typed exceptions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import redis
+import requests
+from wechatpy import WeChatClient
+from wechatpy.exceptions import WeChatClientException
+from wechatpy.session.redisstorage import RedisStorage
+
+from bot.config import WeChatSettings
+from bot.wechat.errors import (
+    ConfigurationError,
+    PermanentError,
+    TokenError,
+    TransientError,
+    WeChatError,
+    classify,
+)
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+TOKEN_LOCK_SECONDS = 10
+
+
+class _Client(WeChatClient):  # type: ignore[misc]
+    """wechatpy's client with its base URL configurable and its endless auto-retry off."""
+
+    def __init__(self, settings: WeChatSettings, storage: RedisStorage, lock: Callable[[], Any]) -> None:
+        self.API_BASE_URL = settings.api_base_url
+        super().__init__(settings.appid, settings.secret, session=storage, timeout=10, auto_retry=False)
+        self._lock = lock
+
+    def fetch_access_token(self) -> dict[str, Any]:
+        """Fetch under a cross-process lock; a valid token already stored (by whoever held the lock
+        before us) is reused, because fetching another would revoke it for everybody else."""
+        with self._lock():
+            current = self.session.get(self.access_token_key)
+            if current and (self.expires_at or 0) - time.time() > 60:
+                return {"access_token": current}
+            logger.info("fetching a new WeChat access token")
+            # wechatpy hard-codes api.weixin.qq.com here; honour the configured base URL instead.
+            return self._fetch_access_token(
+                url=f"{self.API_BASE_URL}token",
+                params={"grant_type": "client_credential", "appid": self.appid, "secret": self.secret},
+            )
+
+
+class WeChatSession:
+    def __init__(self, settings: WeChatSettings, redis_url: str, prefix: str = "careloop:wechat") -> None:
+        self.settings = settings
+        self._redis = redis.Redis.from_url(redis_url)
+        self._prefix = prefix
+        self.client = _Client(
+            settings, RedisStorage(self._redis, prefix=f"{prefix}:session"), self._token_lock
+        )
+
+    def _token_lock(self) -> Any:
+        return self._redis.lock(f"{self._prefix}:token-lock", timeout=TOKEN_LOCK_SECONDS, blocking_timeout=15)
+
+    def _token_in_use(self) -> str | None:
+        token = self.client.session.get(self.client.access_token_key)
+        return str(token) if token else None
+
+    def _invalidate(self, rejected: str | None) -> None:
+        """Forget the rejected token, unless another process already replaced it."""
+        with self._token_lock():
+            if self._token_in_use() == rejected:
+                self.client.session.delete(self.client.access_token_key)
+                self.client.session.delete(f"{self.client.access_token_key}_expires_at")
+
+    def _call_sync(self, fn: Callable[[_Client], T]) -> T:
+        for attempt in (1, 2):
+            used: str | None = None
+            try:
+                used = str(self.client.access_token)  # fetched (under the lock) if missing or expiring
+                return fn(self.client)
+            except WeChatClientException as exc:
+                if exc.errcode is None:  # an HTTP failure wechatpy wrapped
+                    status = getattr(exc.response, "status_code", None)
+                    if status is not None and status < 500 and status not in (408, 429):
+                        raise PermanentError(f"HTTP {status} from the WeChat API") from exc
+                    raise TransientError(f"HTTP {status} from the WeChat API") from exc
+                error = classify(int(exc.errcode), str(exc.errmsg))
+            except requests.RequestException as exc:
+                raise TransientError(f"network: {type(exc).__name__}: {exc}") from exc
+            except redis.RedisError as exc:
+                raise TransientError(f"redis: {exc}") from exc
+            if isinstance(error, TokenError) and attempt == 1:
+                logger.warning("WeChat rejected the access token (%s); refreshing once", error.code)
+                self._invalidate(used)
+                continue
+            raise error
+        raise TokenError("the access token was rejected twice")
+
+    async def call(self, fn: Callable[[_Client], T]) -> T:
+        """Run one wechatpy call off the event loop; failures arrive as typed errors."""
+        started = time.perf_counter()
+        try:
+            return await asyncio.to_thread(self._call_sync, fn)
+        finally:
+            logger.debug("wechat call took %.1f ms", (time.perf_counter() - started) * 1000)
+
+    async def download_media(self, media_id: str) -> tuple[bytes, str]:
+        """(bytes, content type) of a customer's image or voice."""
+
+        def fetch(client: _Client) -> tuple[bytes, str]:
+            resp = client.media.download(media_id)
+            if "json" in resp.headers.get("Content-Type", "") or resp.content[:1] == b"{":
+                data = resp.json()
+                raise WeChatClientException(data.get("errcode", -1), data.get("errmsg", ""))
+            return resp.content, resp.headers.get("Content-Type", "application/octet-stream")
+
+        return await self.call(fetch)
+
+    def close(self) -> None:
+        self._redis.close()
+
+
+def new_menu_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+__all__ = ["ConfigurationError", "WeChatError", "WeChatSession", "new_menu_id"]

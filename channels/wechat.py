@@ -1,0 +1,334 @@
+"""WeChat official account (公众号) channel for Rasa.
+
+The callback answers ``success`` at once: it only verifies the request (signature in constant time,
+timestamp, AES in safe/compatible mode), refuses anything doubtful (403/400, never reaching Rasa),
+and queues the message in Redis, de-duplicated by MsgId. The message is then handled in the
+background, per customer in arrival order, and the bot's replies go out through the gateway
+(customer-service API) rather than the 5-second passive reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import mimetypes
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
+from typing import Any
+
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from sanic import Blueprint, Request, Sanic
+from sanic.response import HTTPResponse, json, text
+
+from bot.cases.intake import is_cancellation
+from bot.cases.model import Attachment
+from bot.config import Settings
+from bot.handoff.model import Handoff, HandoffStatus
+from bot.wechat.inbox import Sweeper
+from bot.wechat.protocol import InboundMessage, ProtocolError
+from bot.wechat.runtime import WeChatRuntime
+
+logger = logging.getLogger(__name__)
+
+ANSWERS = {
+    "voice_unclear": "抱歉，这条语音我没能听清，麻烦您打字告诉我，谢谢🙏",
+    "unsupported": "抱歉，这类消息我暂时处理不了，请用文字描述您的问题，或发送图片。",
+    "image_filed": "图片收到了，已附在您的投诉 {number} 中，处理人员会一并查看。",
+    "image_unfiled": "图片收到了👌 请再用文字简单描述一下遇到的问题，我帮您登记投诉，图片会一起附上。",
+    "trouble": "抱歉，系统开小差了，您的消息已记录，我们会尽快处理。着急的话请回复“转人工”。",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class WeChatOutput(OutputChannel):
+    """Sends what the bot says through the gateway (recorded in the outbox, window-checked)."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "wechat"
+
+    def __init__(self, runtime: WeChatRuntime) -> None:
+        self._gateway = runtime.gateway
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        # Not split at blank lines like Rasa's REST channel: each message counts against WeChat's allowance.
+        await self._gateway.send_text(recipient_id, text)
+
+    async def send_text_with_buttons(
+        self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
+    ) -> None:
+        await self._gateway.send_menu(recipient_id, text, [(b["title"], b["payload"]) for b in buttons])
+
+    async def send_quick_replies(
+        self, recipient_id: str, text: str, quick_replies: list[dict[str, Any]], **kwargs: Any
+    ) -> None:
+        await self.send_text_with_buttons(recipient_id, text, quick_replies)
+
+    async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
+        await self._gateway.send_image_url(recipient_id, image)
+
+    async def send_attachment(self, recipient_id: str, attachment: str, **kwargs: Any) -> None:
+        await self._gateway.send_text(recipient_id, str(attachment))
+
+    async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:
+        if "template" in json_message:  # the configured template message (outside the 48 h window)
+            template = json_message["template"]
+            await self._gateway.send_template(recipient_id, template.get("data", {}), url=template.get("url"))
+            return
+        kind = str(json_message.get("msgtype") or "custom")
+        await self._gateway.deliver(recipient_id, kind, json_message)
+
+
+class WeChatInput(InputChannel):
+    """Registered in credentials.yml as ``channels.wechat.WeChatInput``; webhook /webhooks/wechat/webhook."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "wechat"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> WeChatInput:
+        return cls(Settings.from_env())
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.runtime: WeChatRuntime | None = None
+        self._sweeper: Sweeper | None = None
+        self._app: Sanic | None = None
+        self._on_new_message: Callable[[UserMessage], Awaitable[Any]] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._menu = dict(settings.wechat.menu_intents)
+
+    def get_output_channel(self) -> OutputChannel:
+        assert self.runtime is not None, "the WeChat channel has not started"
+        return WeChatOutput(self.runtime)
+
+    # --- the webhook ----------------------------------------------------------------------------
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        self._on_new_message = on_new_message
+        bp = Blueprint("wechat_webhook", __name__)
+
+        @bp.listener("before_server_start")
+        async def _start(app: Sanic, _loop: Any) -> None:
+            if not self.settings.wechat.configured:
+                logger.warning(
+                    "WECHAT_APPID / WECHAT_APPSECRET / WECHAT_TOKEN unset: WeChat callbacks get 503"
+                )
+                return
+            self._app = app
+            self.runtime = WeChatRuntime.build(self.settings)
+            self._sweeper = Sweeper(self.runtime.inbox, self._handle)
+            self._sweeper.start()
+
+        @bp.listener("after_server_stop")
+        async def _stop(_app: Sanic, _loop: Any) -> None:
+            if self._sweeper is not None:
+                await self._sweeper.stop()
+            if self._tasks:
+                await asyncio.wait(self._tasks, timeout=10)
+            if self.runtime is not None:
+                await self.runtime.close()
+
+        @bp.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return json({"status": "ok" if self.runtime else "not configured"})
+
+        @bp.route("/webhook", methods=["GET"])
+        async def verify(request: Request) -> HTTPResponse:
+            if self.runtime is None:
+                return text("not configured", status=503)
+            try:
+                return text(self.runtime.verifier.verify_url(_query(request)))
+            except ProtocolError as exc:
+                logger.warning("WeChat URL verification refused: %s", exc)
+                return text(str(exc), status=exc.status)
+
+        @bp.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            if self.runtime is None:
+                return text("not configured", status=503)
+            try:
+                message = self.runtime.verifier.open(_query(request), request.body or b"")
+            except ProtocolError as exc:
+                logger.warning("WeChat callback refused (%s): %s", exc.status, exc)
+                return text(str(exc), status=exc.status)
+            try:
+                fresh = await self.runtime.inbox.accept(message)
+            except Exception:  # Redis down: say so, and WeChat will retry the callback
+                logger.exception("could not queue a WeChat message")
+                return text("temporarily unavailable", status=503)
+            if fresh:
+                self._spawn(self.runtime.inbox.drain(message.openid, self._handle))
+            return text("success")
+
+        return bp
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- handling one message, in the background ------------------------------------------------
+
+    async def _handle(self, message: InboundMessage) -> None:
+        runtime = self.runtime
+        assert runtime is not None
+        now = utcnow()
+        try:
+            if message.kind == "event":
+                await self._handle_event(message, now)
+                return
+            await runtime.gateway.customer_wrote(message.openid, message.created or time.time())
+            await runtime.customers.customer_wrote(message.openid, self.name(), now)
+            await runtime.gateway.flush_deferred(message.openid)
+            handoff = await runtime.services.handoffs.open_for(message.openid)
+            if handoff is not None:
+                await self._to_the_person(message, handoff, now)
+                return
+            if message.kind == "text":
+                payload = await runtime.gateway.menu_payload(message.openid, message.menu_id)
+                await self._to_rasa(message, payload or message.content)
+            elif message.kind == "voice":
+                if message.recognition.strip():
+                    await self._to_rasa(message, message.recognition.strip())
+                else:
+                    await self._reply_outside_rasa(message, "[语音]", ANSWERS["voice_unclear"])
+            elif message.kind == "image":
+                await self._handle_image(message, now)
+            else:
+                await self._reply_outside_rasa(message, f"[{message.kind}]", ANSWERS["unsupported"])
+        except Exception:
+            logger.exception("WeChat message %s from %s failed", message.dedupe_key, message.openid)
+            await runtime.gateway.send_text(message.openid, ANSWERS["trouble"], purpose="error")
+            raise
+
+    async def _to_the_person(self, message: InboundMessage, handoff: Handoff, now: datetime) -> None:
+        """A person holds (or is about to hold) the conversation: Rasa, paused, only records the
+        message; the agent sees it live. "算了" while still waiting goes back to the bot."""
+        runtime = self.runtime
+        assert runtime is not None
+        if message.kind == "text":
+            shown = message.content
+            for_rasa = await runtime.gateway.menu_payload(message.openid, message.menu_id) or message.content
+        elif message.kind == "voice":
+            shown = for_rasa = message.recognition.strip() or "[语音]"
+        elif message.kind == "image":
+            attachment = await self._keep_image(message, now)
+            shown = for_rasa = f"[图片] {attachment.stored_path or message.pic_url}"
+        else:
+            shown = for_rasa = f"[{message.kind}]"
+        if message.kind != "image":
+            await self._to_rasa(message, for_rasa)
+        if handoff.status is HandoffStatus.WAITING and is_cancellation(shown):
+            await runtime.services.handoffs.cancel(message.openid)
+            return
+        await runtime.services.handoffs.customer_wrote(handoff, shown)
+
+    async def _handle_event(self, message: InboundMessage, now: datetime) -> None:
+        runtime = self.runtime
+        assert runtime is not None
+        if message.event == "unsubscribe":
+            await runtime.customers.unsubscribed(message.openid, self.name(), now)
+            return
+        if message.event in ("subscribe", "subscribe_scan", "click", "scan"):
+            await runtime.gateway.customer_wrote(message.openid, message.created or time.time())
+            await runtime.customers.customer_wrote(message.openid, self.name(), now)
+        if message.event in ("subscribe", "subscribe_scan"):
+            await runtime.customers.subscribed(message.openid, self.name(), now)
+            await self._to_rasa(message, "/greet")
+        elif message.event == "click":
+            intent = self._menu.get(message.event_key)
+            if intent is None:
+                logger.warning("menu key %r is not mapped to an intent", message.event_key)
+                intent = "greet"
+            await self._to_rasa(message, f"/{intent}")
+        else:  # VIEW, TEMPLATESENDJOBFINISH, LOCATION reports...: nothing to say
+            logger.debug("WeChat event %s from %s ignored", message.event, message.openid)
+
+    async def _handle_image(self, message: InboundMessage, now: datetime) -> None:
+        attachment = await self._keep_image(message, now)
+        answer = (
+            ANSWERS["image_filed"].format(number=attachment.case_number)
+            if attachment.case_number
+            else ANSWERS["image_unfiled"]
+        )
+        await self._reply_outside_rasa(message, "[图片]", answer)
+
+    async def _keep_image(self, message: InboundMessage, now: datetime) -> Attachment:
+        """Download the customer's photo and keep it with their open case."""
+        runtime = self.runtime
+        assert runtime is not None
+        stored, content_type, size = None, None, None
+        try:
+            data, content_type = await runtime.session.download_media(message.media_id)
+            ext = mimetypes.guess_extension(content_type.split(";")[0]) or ".jpg"
+            folder = runtime.settings.var_dir / "media" / message.openid
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"{message.msg_id or int(now.timestamp())}{ext}"
+            await asyncio.to_thread(path.write_bytes, data)
+            stored, size = str(path), len(data)
+        except Exception:  # kept by reference: WeChat holds media for three days
+            logger.exception("could not download image %s", message.media_id)
+        return await runtime.services.cases.attach(
+            Attachment(
+                sender_id=message.openid,
+                channel=self.name(),
+                kind="image",
+                created_at=now,
+                media_id=message.media_id,
+                source_url=message.pic_url or None,
+                stored_path=stored,
+                content_type=content_type,
+                size=size,
+            )
+        )
+
+    async def _to_rasa(self, message: InboundMessage, text_for_rasa: str) -> None:
+        assert self._on_new_message is not None
+        await self._on_new_message(
+            UserMessage(
+                text_for_rasa,
+                self.get_output_channel(),
+                message.openid,
+                input_channel=self.name(),
+                message_id=message.msg_id,
+                metadata={"wechat": {"kind": message.kind, "msg_id": message.msg_id, "event": message.event}},
+            )
+        )
+
+    async def _reply_outside_rasa(self, message: InboundMessage, user_text: str, answer: str) -> None:
+        """Answer directly, and still write both turns into the Rasa transcript."""
+        runtime = self.runtime
+        assert runtime is not None
+        await runtime.gateway.send_text(message.openid, answer)
+        agent = getattr(getattr(self._app, "ctx", None), "agent", None)
+        if agent is None or agent.processor is None:
+            return
+        from rasa.shared.core.events import BotUttered, UserUttered
+
+        processor = agent.processor
+        async with processor.lock_store.lock(message.openid):
+            tracker = await processor.fetch_tracker_with_initial_session(
+                message.openid, output_channel=self.get_output_channel()
+            )
+            tracker.update(
+                UserUttered(
+                    user_text,
+                    input_channel=self.name(),
+                    metadata={"wechat": {"kind": message.kind, "msg_id": message.msg_id}},
+                )
+            )
+            tracker.update(BotUttered(answer, metadata={"wechat": "direct"}))
+            await processor.save_tracker(tracker)
+
+
+def _query(request: Request) -> dict[str, str]:
+    return {k: v[0] for k, v in request.args.items() if v}
+
+
+__all__ = ["WeChatInput", "WeChatOutput"]

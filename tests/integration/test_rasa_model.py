@@ -1,0 +1,160 @@
+"""The trained model and the Rasa project: data validation, test conversations, NLU quality."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from bot.config import PROJECT_ROOT
+from tests.conftest import MODEL_PATH
+
+pytestmark = pytest.mark.model
+RASA = str(Path(sys.executable).parent / "rasa")
+
+
+def run_rasa(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [RASA, *args],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={
+            "RASA_TELEMETRY_ENABLED": "false",
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(Path.home()),
+            "TF_CPP_MIN_LOG_LEVEL": "3",
+        },
+    )
+
+
+def test_training_data_validates_without_warnings() -> None:
+    result = run_rasa("data", "validate", "--fail-on-warnings")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def test_the_test_conversations_are_predicted_exactly(tmp_path: Path) -> None:
+    result = run_rasa(
+        "test",
+        "core",
+        "--stories",
+        "tests/conversations",
+        "--model",
+        str(MODEL_PATH),
+        "--fail-on-prediction-errors",
+        "--out",
+        str(tmp_path),
+        "--no-plot",
+    )
+    failed = tmp_path / "failed_test_stories.yml"
+    assert result.returncode == 0, failed.read_text() if failed.exists() else result.stderr[-3000:]
+    stories = sum(
+        len(yaml.safe_load(p.read_text())["stories"])
+        for p in (PROJECT_ROOT / "tests/conversations").glob("*.yml")
+    )
+    assert stories >= 15
+
+
+@pytest.fixture(scope="module")
+async def agent() -> AsyncIterator[Any]:
+    from rasa.core.agent import Agent
+
+    yield Agent.load(str(MODEL_PATH))
+
+
+def conversation_turns() -> list[tuple[str, str, list[tuple[str, str]]]]:
+    """(text, intent, [(entity, text)]) for every user turn of the test conversations."""
+    from rasa.shared.nlu.training_data.entities_parser import parse_training_example
+    from rasa.shared.utils.io import read_yaml
+
+    turns = []
+    for path in sorted((PROJECT_ROOT / "tests/conversations").glob("*.yml")):
+        for story in read_yaml(path.read_text(encoding="utf-8"))["stories"]:
+            for step in story["steps"]:
+                if "user" in step:
+                    turns.append((step["user"].strip(), step["intent"]))
+    return [
+        (
+            m.get("text"),
+            intent,
+            [(e["entity"], m.get("text")[e["start"] : e["end"]]) for e in m.get("entities", [])],
+        )
+        for m, intent in ((parse_training_example(t, i), i) for t, i in turns)
+    ]
+
+
+@pytest.mark.parametrize(("text", "intent", "entities"), conversation_turns())
+async def test_the_model_understands_the_test_conversations(
+    agent: Any, text: str, intent: str, entities: list[tuple[str, str]]
+) -> None:
+    parse = await agent.parse_message(text)
+    assert parse["intent"]["name"] == intent
+    found = {(e["entity"], text[e["start"] : e["end"]]) for e in parse["entities"]}
+    assert set(entities) <= found
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "😂😂😂",
+        "？？？？",
+        "a" * 5000,
+        "投诉" * 2500,
+        "'; DROP TABLE cases; --",
+        "<script>alert(1)</script>",
+        "SELECT * FROM customers WHERE 1=1",
+        "\u0000\u200b\ufeff",
+        "１３８１２３４５６７８",
+    ],
+)
+async def test_odd_messages_parse_to_something_sensible(agent: Any, text: str) -> None:
+    parse = await agent.parse_message(text)
+    assert parse["satisfaction"]["label"] in ("satisfied", "neutral", "dissatisfied")
+    assert 0.0 <= parse["satisfaction"]["confidence"] <= 1.0
+    assert parse["intent"]["name"] is None or isinstance(parse["intent"]["name"], str)
+
+
+async def test_every_parse_carries_satisfaction_and_the_contract_entities(agent: Any) -> None:
+    parse = await agent.parse_message("燃气灶装好就漏气，订单JD2026112012345，电话13812345678，太气人了")
+    assert parse["intent"]["name"] == "complain"
+    values = {e["entity"]: e["value"] for e in parse["entities"]}
+    assert values["order_id"] == "JD2026112012345"
+    assert values["phone"] == "13812345678"
+    assert values["complaint_category"] in ("installation_repair", "product_quality")
+    assert parse["satisfaction"]["label"] == "dissatisfied"
+    rating = await agent.parse_message("打四分吧")
+    assert rating["intent"]["name"] == "give_rating"
+    assert [e["value"] for e in rating["entities"] if e["entity"] == "rating"] == [4]
+
+
+async def test_nlu_quality_on_held_out_data() -> None:
+    """The figures the README quotes, measured the way bench/nlu_figures.py measures them."""
+    sys.path.insert(0, str(PROJECT_ROOT / "bench"))
+    import argparse
+
+    from nlu_figures import measure
+
+    args = argparse.Namespace(
+        model=MODEL_PATH,
+        test=PROJECT_ROOT / "tests/nlu/test_nlu.yml",
+        satisfaction=PROJECT_ROOT / "tests/nlu/satisfaction.tsv",
+        waimai=PROJECT_ROOT.parent / "shared/eval/waimai_10k.csv",
+        per_label=1000,
+        seed=20261121,
+    )
+    figures = await measure(args)
+    assert figures["intent_macro_f1"] >= 0.92, figures
+    assert figures["category_accuracy"] >= 0.85, figures
+    assert figures["satisfaction_3way_accuracy"] >= 0.85, figures
+    if "waimai_agreement" in figures:
+        # The target is 0.85 (0.90 for surveys); the model reaches about 0.83 (README, "Figures"). This
+        # keeps it from sliding back while the gap is worked on; SnowNLP gets 0.79 on the same sample.
+        assert figures["waimai_agreement"] >= 0.82, figures
+        assert figures["waimai_agreement"] > figures["waimai_snownlp_baseline"], figures

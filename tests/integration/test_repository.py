@@ -1,0 +1,126 @@
+"""Case storage on a real database: SQLite always, PostgreSQL when DATABASE_URL is set."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from bot.cases.model import CaseDraft, Status
+from bot.cases.rules import SlaPolicy
+from bot.cases.service import CaseService
+from bot.db.engine import create_engine
+from bot.db.migrate import downgrade, upgrade
+from bot.db.models import metadata
+from bot.db.uow import SqlUnitOfWorkFactory
+from tests.conftest import Clock
+
+
+def draft(sender: str = "wx-1", **kw: object) -> CaseDraft:
+    base = dict(
+        sender_id=sender,
+        channel="wechat",
+        description="空调不制冷",
+        category="installation_repair",
+        phone="13812345678",
+    )
+    base.update(kw)
+    return CaseDraft(**base)  # type: ignore[arg-type]
+
+
+async def test_case_numbers_stay_unique_under_concurrent_creation_from_several_processes(
+    migrated: str, policy: SlaPolicy, clock: Clock
+) -> None:
+    engines = [create_engine(migrated) for _ in range(3)]  # three "processes", each with its own pool
+    services = [CaseService(SqlUnitOfWorkFactory(e), policy, clock=clock) for e in engines]
+    try:
+        cases = await asyncio.gather(*[services[i % 3].open_case(draft(f"wx-{i % 7}")) for i in range(30)])
+    finally:
+        for e in engines:
+            await e.dispose()
+    numbers = sorted(c.number for c in cases)
+    assert numbers == [f"C20261120-{i:04d}" for i in range(1, 31)]
+
+
+async def test_a_case_reads_back_as_written_with_its_audit_trail(
+    migrated: str, policy: SlaPolicy, clock: Clock
+) -> None:
+    engine = create_engine(migrated)
+    service = CaseService(SqlUnitOfWorkFactory(engine), policy, clock=clock)
+    try:
+        parent = await service.open_case(draft())
+        child = await service.open_case(
+            draft(
+                description="家里一股煤气味",
+                order_id="JD2026112012345",
+                satisfaction="dissatisfied",
+                parent_case_number=parent.number,
+            )
+        )
+        clock.now += timedelta(hours=2)
+        await service.change_status(child.number, Status.ACKNOWLEDGED, actor="agent:li", note="已电话联系")
+        stored = await service.get(child.number)
+        assert stored.description == "家里一股煤气味"
+        assert stored.order_id == "JD2026112012345"
+        assert stored.priority.value == "P1"
+        assert stored.parent_case_number == parent.number
+        assert stored.first_responded_at == clock.now
+        assert stored.first_response_due == child.created_at + timedelta(hours=1)
+        assert [(e.kind, e.to_value, e.note) for e in stored.events] == [
+            ("created", "new", None),
+            ("status_changed", "acknowledged", "已电话联系"),
+        ]
+        assert stored.events[0].data["reasons"][-1].startswith("urgent:")
+        assert [c.number for c in await service.search(status=Status.ACKNOWLEDGED)] == [child.number]
+        assert {c.number for c in await service.open_cases_for("wx-1")} == {parent.number, child.number}
+        assert await service.known_phone("wx-1") == "13812345678"
+    finally:
+        await engine.dispose()
+
+
+async def test_long_and_hostile_text_is_stored_verbatim(
+    migrated: str, policy: SlaPolicy, clock: Clock
+) -> None:
+    engine = create_engine(migrated)
+    service = CaseService(SqlUnitOfWorkFactory(engine), policy, clock=clock)
+    hostile = "'); DROP TABLE cases; -- 😡" + "投诉" * 1900
+    try:
+        case = await service.open_case(draft(description=hostile))
+        assert (await service.get(case.number)).description == hostile
+    finally:
+        await engine.dispose()
+
+
+async def test_a_failed_unit_of_work_leaves_no_trace(migrated: str, policy: SlaPolicy, clock: Clock) -> None:
+    engine = create_engine(migrated)
+    uow = SqlUnitOfWorkFactory(engine)
+    try:
+        async with uow() as unit:
+            await unit.cases.next_sequence("20261120")
+            await unit.cases.ensure_customer("wx-9", "wechat", clock.now, "13812345678")
+            # no commit: as if the process died here
+        async with engine.connect() as conn:
+            assert (await conn.execute(sa.text("SELECT count(*) FROM customers"))).scalar() == 0
+            assert (await conn.execute(sa.text("SELECT count(*) FROM case_number_sequences"))).scalar() == 0
+    finally:
+        await engine.dispose()
+
+
+async def test_migrations_match_the_models_and_go_both_ways(migrated: str) -> None:
+    engine = create_engine(migrated)
+    try:
+        async with engine.connect() as conn:
+            diff = await conn.run_sync(
+                lambda sync: compare_metadata(MigrationContext.configure(sync), metadata)
+            )
+        assert diff == []
+        await downgrade(migrated)
+        async with engine.connect() as conn:
+            tables = await conn.run_sync(lambda sync: sa.inspect(sync).get_table_names())
+        assert not {"cases", "customers", "case_events"} & set(tables)
+        await upgrade(migrated)
+    finally:
+        await engine.dispose()

@@ -1,0 +1,400 @@
+"""The WeChat connector (channels/wechat.py) against WeChat's side of the protocol.
+
+The connector runs in-process on a Sanic server as Rasa mounts it; Rasa itself is replaced by a
+recorder of the UserMessages it would have received. Replies go to the local WeChat stand-in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import random
+import time
+import urllib.parse
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import sqlalchemy as sa
+from rasa.core.channels.channel import UserMessage
+from sanic import Sanic
+
+from bot.config import Settings
+from bot.db.engine import create_engine
+from bot.db.migrate import upgrade
+from bot.redis_embedded import free_port
+from channels.wechat import WeChatInput
+from tests.helpers import http, start, stop, wait_until
+from tests.wechat_side import WeChatSide, event_message, sha1_sign, text_message
+
+APPID, SECRET, TOKEN = "wxtest00000000001", "secret-for-tests-0001", "tokenfortests"
+AES_KEY = base64.b64encode(b"k" * 32).decode()[:43]
+
+
+@pytest.fixture(scope="module")
+def standin(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[str]:
+    tmp = tmp_path_factory.mktemp("standin")
+    port = free_port()
+    proc = start(
+        ["-m", "bot", "standin", "--port", str(port)],
+        {
+            "WECHAT_APPID": APPID,
+            "WECHAT_APPSECRET": SECRET,
+            "WECHAT_TOKEN": TOKEN,
+            "REDIS_URL": redis_url,
+            "CARELOOP_VAR_DIR": str(tmp),
+        },
+        tmp / "standin.log",
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: http("GET", f"{base}/standin/control/stats")[0] == 200, 30, "stand-in", proc)
+        yield base
+    finally:
+        stop(proc)
+
+
+@dataclass
+class Harness:
+    url: str
+    side: WeChatSide
+    channel: WeChatInput
+    settings: Settings
+    received: list[UserMessage] = field(default_factory=list)
+    handler_delay: float = 0.0
+    standin: str = ""
+
+    async def post(self, query: dict[str, str], body: bytes) -> tuple[int, str, float]:
+        started = time.perf_counter()
+        async with (
+            aiohttp.ClientSession() as http_session,
+            http_session.post(f"{self.url}?{urllib.parse.urlencode(query)}", data=body) as resp,
+        ):
+            return resp.status, await resp.text(), (time.perf_counter() - started) * 1000
+
+    async def send(self, fields: dict[str, str | int]) -> tuple[int, str, float]:
+        """Post as WeChat does; the stand-in (WeChat's API side) learns the customer just wrote."""
+        http(
+            "POST",
+            f"{self.standin}/standin/control/user",
+            {
+                "openid": fields["FromUserName"],
+                "subscribed": True,
+                "last_inbound_ago": 0,
+                "sent_since_inbound": 0,
+            },
+        )
+        return await self.post(*self.side.post(fields))
+
+    async def settle(self, count: int, timeout: float = 10) -> None:
+        """Wait for ``count`` messages to reach "Rasa", then a little longer for any extra ones."""
+        deadline = time.monotonic() + timeout
+        while len(self.received) < count and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)
+
+    def at_standin(self, openid: str) -> list[dict[str, Any]]:
+        _, body = http("GET", f"{self.standin}/standin/sim/messages?openid={openid}")
+        return [i["message"] for i in body["items"] if i["direction"] == "to_user"]
+
+
+@pytest.fixture(params=["plaintext", "safe", "compatible"])
+async def harness(
+    request: pytest.FixtureRequest, tmp_path: Path, redis_url: str, standin: str
+) -> AsyncIterator[Harness]:
+    mode = request.param
+    db = f"sqlite:///{tmp_path / 'careloop.db'}"
+    await upgrade(db)
+    env = {
+        "DATABASE_URL": db,
+        "REDIS_URL": redis_url,
+        "CARELOOP_VAR_DIR": str(tmp_path),
+        "WECHAT_APPID": APPID,
+        "WECHAT_APPSECRET": SECRET,
+        "WECHAT_TOKEN": TOKEN,
+        "WECHAT_API_BASE_URL": f"{standin}/standin/cgi-bin/",
+    }
+    if mode != "plaintext":
+        env["WECHAT_ENCODING_AES_KEY"] = AES_KEY
+    settings = Settings.from_env(env)
+    channel = WeChatInput(settings)
+    port = free_port()
+    h = Harness(
+        f"http://127.0.0.1:{port}/webhooks/wechat/webhook",
+        WeChatSide(TOKEN, APPID, AES_KEY if mode != "plaintext" else "", mode),
+        channel,
+        settings,
+        standin=standin,
+    )
+
+    async def on_new_message(message: UserMessage) -> None:
+        if h.handler_delay:
+            await asyncio.sleep(h.handler_delay)
+        h.received.append(message)
+        if message.text == "/wants_buttons":
+            await message.output_channel.send_text_with_buttons(
+                message.sender_id,
+                "满意吗？",
+                [{"title": "满意", "payload": "/affirm"}, {"title": "不满意", "payload": "/deny"}],
+            )
+        elif not message.text.startswith("/"):
+            await message.output_channel.send_text_message(message.sender_id, f"收到：{message.text}")
+
+    Sanic.test_mode = True
+    app = Sanic(f"wechat_{uuid.uuid4().hex[:8]}")
+    app.blueprint(channel.blueprint(on_new_message), url_prefix="/webhooks/wechat")  # as Rasa mounts it
+    server = await app.create_server(
+        host="127.0.0.1", port=port, return_asyncio_server=True, access_log=False
+    )
+    await server.startup()
+    await server.before_start()
+    await server.after_start()
+    try:
+        yield h
+    finally:
+        await server.before_stop()
+        server.close()
+        await server.wait_closed()
+        await server.after_stop()
+
+
+def openid() -> str:
+    return f"o_{uuid.uuid4().hex[:12]}"
+
+
+async def test_a_message_is_answered_success_at_once_and_reaches_rasa(harness: Harness) -> None:
+    user = openid()
+    status, body, _ = await harness.send(text_message(user, "空调不制冷了"))
+    assert (status, body) == (200, "success")
+    await harness.settle(1)
+    (message,) = harness.received
+    assert (message.text, message.sender_id, message.input_channel) == ("空调不制冷了", user, "wechat")
+    await asyncio.sleep(0.5)
+    assert {"msgtype": "text", "text": {"content": "收到：空调不制冷了"}}.items() <= harness.at_standin(user)[
+        0
+    ].items()
+
+
+async def test_the_callback_does_not_wait_for_the_bot(harness: Harness) -> None:
+    harness.handler_delay = 2.0  # a slow model or action server
+    status, body, ms = await harness.send(text_message(openid(), "在吗"))
+    assert (status, body) == (200, "success") and ms < 500
+    await harness.settle(1)
+    assert len(harness.received) == 1
+
+
+async def test_a_retried_callback_is_handled_once(harness: Harness) -> None:
+    user = openid()
+    fields = text_message(user, "快递丢了")
+    answers = [await harness.send(fields) for _ in range(3)]  # WeChat's retries: same MsgId
+    assert [a[:2] for a in answers] == [(200, "success")] * 3
+    await harness.settle(1)
+    assert [m.text for m in harness.received] == ["快递丢了"]
+    await asyncio.sleep(0.5)
+    assert len(harness.at_standin(user)) == 1
+
+
+async def test_events_are_deduplicated_by_sender_and_time(harness: Harness) -> None:
+    user = openid()
+    created = int(time.time())
+    for _ in range(2):
+        await harness.send(event_message(user, "CLICK", "case_status", created=created))
+    await harness.send(event_message(user, "CLICK", "human", created=created + 1))
+    await harness.settle(2)
+    assert [m.text for m in harness.received] == ["/ask_case_status", "/request_human"]
+
+
+async def test_one_customers_messages_are_handled_in_arrival_order(harness: Harness) -> None:
+    user = openid()
+    harness.handler_delay = 0.05
+    for i in range(12):
+        await harness.send(text_message(user, f"第{i}条"))
+    await harness.settle(12)
+    assert [m.text for m in harness.received] == [f"第{i}条" for i in range(12)]
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    ["no_signature", "wrong_signature", "stale", "future", "wrong_token"],
+)
+async def test_forged_and_replayed_requests_get_403_and_never_reach_rasa(
+    harness: Harness, tamper: str
+) -> None:
+    fields = text_message(openid(), "我是伪造的")
+    if tamper == "stale":
+        query, body = harness.side.post(fields, timestamp=int(time.time()) - 3600)  # a replay an hour later
+    elif tamper == "future":
+        query, body = harness.side.post(fields, timestamp=int(time.time()) + 3600)
+    elif tamper == "wrong_token":
+        query, body = WeChatSide("not-the-token", APPID, harness.side.aes_key, harness.side.mode).post(fields)
+    else:
+        query, body = harness.side.post(fields)
+        if tamper == "no_signature":
+            query.pop("signature")
+        else:
+            query["signature"] = "0" * 40
+    status, _, _ = await harness.post(query, body)
+    assert status == 403
+    await asyncio.sleep(0.3)
+    assert harness.received == []
+
+
+async def test_encrypted_messages_need_the_right_msg_signature_and_account(harness: Harness) -> None:
+    if harness.side.mode == "plaintext":
+        pytest.skip("safe and compatible modes only")
+    query, body = harness.side.post(text_message(openid(), "加密消息"))
+    status, _, _ = await harness.post({**query, "msg_signature": "f" * 40}, body)
+    assert status == 403
+    other_account = WeChatSide(TOKEN, "wxsomebodyelse0001", AES_KEY, harness.side.mode)
+    status, _, _ = await harness.post(*other_account.post(text_message(openid(), "别人的消息")))
+    assert status == 403
+    plain_query, plain_body = WeChatSide(TOKEN, APPID).post(text_message(openid(), "未加密"))
+    status, _, _ = await harness.post(plain_query, plain_body)
+    assert status == 400  # safe mode takes encrypted messages only
+    await asyncio.sleep(0.3)
+    assert harness.received == []
+
+
+BILLION_LAUGHS = (
+    '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">\n'
+    '<!ENTITY lol2 "&lol;&lol;&lol;&lol;"><!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;">]>\n'
+    "<xml><ToUserName>a</ToUserName><FromUserName>b</FromUserName><CreateTime>1</CreateTime>\n"
+    "<MsgType>text</MsgType><Content>&lol3;</Content><MsgId>1</MsgId></xml>"
+)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<xml><ToUserName>",
+        b"not xml at all",
+        b"<xml></xml>",
+        BILLION_LAUGHS.encode(),
+        b"<xml><Content>" + "投".encode() * 30_000 + b"</Content></xml>",
+        b"",
+    ],
+    ids=["truncated", "not_xml", "empty_xml", "entity_expansion", "oversized", "no_body"],
+)
+async def test_malformed_or_hostile_xml_gets_400(harness: Harness, body: bytes) -> None:
+    ts, nonce = str(int(time.time())), "n0nce"
+    query = {"signature": sha1_sign(TOKEN, ts, nonce), "timestamp": ts, "nonce": nonce}
+    if harness.side.mode != "plaintext":
+        query.update(encrypt_type="aes", msg_signature=sha1_sign(TOKEN, ts, nonce, ""))
+    status, _, _ = await harness.post(query, body)
+    assert status in (400, 403) if harness.side.mode != "plaintext" else status == 400
+    await asyncio.sleep(0.2)
+    assert harness.received == []
+
+
+async def test_url_verification(harness: Harness) -> None:
+    ts, nonce = str(int(time.time())), "123456"
+    good = {"signature": sha1_sign(TOKEN, ts, nonce), "timestamp": ts, "nonce": nonce, "echostr": "echo-4711"}
+    async with aiohttp.ClientSession() as s:
+        async with s.get(harness.url, params=good) as resp:
+            assert (resp.status, await resp.text()) == (200, "echo-4711")
+        async with s.get(harness.url, params={**good, "signature": "bad"}) as resp:
+            assert resp.status == 403
+        async with s.get(
+            harness.url,
+            params={
+                **good,
+                "timestamp": str(int(ts) - 86400),
+                "signature": sha1_sign(TOKEN, str(int(ts) - 86400), nonce),
+            },
+        ) as resp:
+            assert resp.status == 403
+
+
+async def test_voice_with_recognition_is_text_and_without_it_a_polite_request(harness: Harness) -> None:
+    user = openid()
+    voice = {
+        "ToUserName": "gh_careloop000001",
+        "FromUserName": user,
+        "CreateTime": int(time.time()),
+        "MsgType": "voice",
+        "MediaId": "m1",
+        "Format": "amr",
+        "MsgId": random.randint(2**60, 2**62),
+    }
+    await harness.send({**voice, "Recognition": "我要投诉"})
+    await harness.send({**voice, "MsgId": int(voice["MsgId"]) + 1})
+    await harness.settle(1)
+    assert [m.text for m in harness.received] == ["我要投诉"]
+    await asyncio.sleep(0.5)
+    assert "打字" in harness.at_standin(user)[-1]["text"]["content"]
+
+
+async def test_subscribe_greets_unsubscribe_marks_the_customer_and_menu_keys_map_to_intents(
+    harness: Harness,
+) -> None:
+    user = openid()
+    await harness.send(event_message(user, "subscribe"))
+    for key in ("complain", "case_status", "human"):
+        await harness.send(event_message(user, "CLICK", key, created=int(time.time()) + len(key)))
+    await harness.send(event_message(user, "VIEW", "https://example.com", created=int(time.time()) + 30))
+    await harness.send(event_message(user, "unsubscribe", created=int(time.time()) + 60))
+    await harness.settle(4)
+    assert [m.text for m in harness.received] == ["/greet", "/complain", "/ask_case_status", "/request_human"]
+    engine = create_engine(harness.settings.database_url)
+    try:
+        async with engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.text(
+                        "SELECT unsubscribed_at IS NOT NULL, last_inbound_at IS NOT NULL "
+                        "FROM customers WHERE sender_id=:s"
+                    ),
+                    {"s": user},
+                )
+            ).one()
+    finally:
+        await engine.dispose()
+    assert tuple(row) == (True, True)
+
+
+async def test_buttons_become_a_msgmenu_and_a_tap_comes_back_as_the_payload(harness: Harness) -> None:
+    user = openid()
+    await harness.send(text_message(user, "/wants_buttons"))
+    await harness.settle(1)
+    await asyncio.sleep(0.5)
+    menu = harness.at_standin(user)[-1]
+    assert menu["msgtype"] == "msgmenu" and [o["content"] for o in menu["msgmenu"]["list"]] == [
+        "满意",
+        "不满意",
+    ]
+    tapped = menu["msgmenu"]["list"][1]
+    await harness.send(text_message(user, tapped["content"], bizmsgmenuid=tapped["id"]))
+    await harness.settle(2)
+    assert harness.received[-1].text == "/deny"
+
+
+async def test_an_image_is_acknowledged_and_kept(harness: Harness) -> None:
+    user = openid()
+    jpeg = b"\xff\xd8\xff\xe0" + b"careloop-test-image" * 50
+    runtime = harness.channel.runtime
+    assert runtime is not None
+    # The customer's photo, as WeChat holds it: temporary media fetched with media/get.
+    uploaded = await runtime.session.call(lambda c: c.media.upload("image", ("damage.jpg", io.BytesIO(jpeg))))
+    await harness.send(
+        {
+            "ToUserName": "gh_careloop000001",
+            "FromUserName": user,
+            "CreateTime": int(time.time()),
+            "MsgType": "image",
+            "PicUrl": "http://example.invalid/p.jpg",
+            "MediaId": uploaded["media_id"],
+            "MsgId": random.randint(2**60, 2**62),
+        }
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not harness.at_standin(user):  # noqa: ASYNC110
+        await asyncio.sleep(0.1)
+    assert "图片收到了" in harness.at_standin(user)[-1]["text"]["content"]
+    stored = list((harness.settings.var_dir / "media" / user).glob("*"))
+    assert [p.read_bytes() for p in stored] == [jpeg]
+    assert harness.received == []  # a photo is not a message for the NLU

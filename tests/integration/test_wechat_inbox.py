@@ -1,0 +1,198 @@
+"""The per-customer inbox against a real Redis: de-duplication, order, exactly-once, crash recovery.
+
+Every test works under its own key prefix, so a shared Redis is never flushed and other users'
+queues are never touched (the sweeper only sees this test's customers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+import redis.asyncio as aioredis
+
+from bot.redis_client import create_redis
+from bot.wechat.inbox import Inbox, Sweeper, encode
+from bot.wechat.protocol import InboundMessage
+
+ACCOUNT = "gh_careloop000001"
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    client = create_redis(redis_url)
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+async def prefix(redis: aioredis.Redis, unique: str) -> AsyncIterator[str]:
+    """A key space of this test's own; its keys are deleted afterwards."""
+    name = f"careloop-test:{unique}"
+    yield name
+    keys = [k async for k in redis.scan_iter(match=f"{name}:*", count=500)]
+    if keys:
+        await redis.delete(*keys)
+
+
+def text(openid: str, n: int, created: int = 1_763_600_000) -> InboundMessage:
+    return InboundMessage(
+        openid=openid,
+        account=ACCOUNT,
+        kind="text",
+        created=created + n,
+        msg_id=f"{zlib.crc32(openid.encode())}{n:05d}",
+        content=f"第{n}条",
+    )
+
+
+def event(openid: str, created: int, name: str = "subscribe") -> InboundMessage:
+    return InboundMessage(openid=openid, account=ACCOUNT, kind="event", created=created, event=name)
+
+
+class Recorder:
+    """A handler that records what it handled, optionally slowly, optionally failing."""
+
+    def __init__(self, delay: float = 0.0, fail_on: set[str] | None = None) -> None:
+        self.handled: list[str] = []
+        self.seen: list[tuple[str, str]] = []
+        self.delay = delay
+        self.fail_on = fail_on or set()
+        self.busy = 0
+        self.overlap = False
+
+    async def __call__(self, message: InboundMessage) -> None:
+        self.busy += 1
+        self.overlap |= self.busy > 1
+        try:
+            if self.delay:
+                await asyncio.sleep(random.uniform(0, self.delay))
+            self.handled.append(message.content or message.event)
+            self.seen.append((message.openid, message.content or message.event))
+            if message.content in self.fail_on:
+                raise RuntimeError(f"the handler broke on {message.content}")
+        finally:
+            self.busy -= 1
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
+
+
+async def test_a_message_accepted_twice_is_queued_once(redis: aioredis.Redis, prefix: str) -> None:
+    """WeChat retries a callback with the same MsgId: handled once."""
+    inbox, handler = Inbox(redis, prefix=prefix), Recorder()
+    first = text("o_dup", 1)
+    assert await inbox.accept(first) is True
+    assert await inbox.accept(text("o_dup", 1)) is False  # the retry
+    assert await inbox.accept(text("o_dup", 2)) is True
+    assert await inbox.drain("o_dup", handler) == 2
+    assert handler.handled == ["第1条", "第2条"]
+    assert await inbox.accept(first) is False  # still remembered after handling
+
+
+async def test_events_are_deduplicated_by_sender_time_and_event(redis: aioredis.Redis, prefix: str) -> None:
+    inbox, handler = Inbox(redis, prefix=prefix), Recorder()
+    assert await inbox.accept(event("o_evt", 1_763_600_000)) is True
+    assert await inbox.accept(event("o_evt", 1_763_600_000)) is False  # WeChat's retry
+    assert await inbox.accept(event("o_evt", 1_763_600_001)) is True  # a later subscribe
+    assert await inbox.accept(event("o_evt", 1_763_600_000, "unsubscribe")) is True  # another event
+    assert await inbox.accept(event("o_evt_other", 1_763_600_000)) is True  # another follower
+    assert await inbox.drain("o_evt", handler) == 3
+    assert handler.handled == ["subscribe", "subscribe", "unsubscribe"]
+    assert await inbox.drain("o_evt_other", handler) == 1
+
+
+async def test_two_drainers_handle_fifty_messages_once_and_in_order(
+    redis_url: str, redis: aioredis.Redis, prefix: str
+) -> None:
+    """Two servers (separate connections) drain the same customer at the same time."""
+    other = create_redis(redis_url)
+    try:
+        a, b = Inbox(redis, prefix=prefix), Inbox(other, prefix=prefix)
+        for n in range(50):
+            assert await (a if n % 2 else b).accept(text("o_busy", n))
+        handler = Recorder(delay=0.004)
+        counts = await asyncio.gather(*(inbox.drain("o_busy", handler) for inbox in (a, b, a, b)))
+        assert sum(counts) == 50
+        assert handler.handled == [f"第{n}条" for n in range(50)]
+        assert not handler.overlap, "two messages of one customer were handled at the same time"
+        assert await a.pending() == []
+    finally:
+        await other.close()
+
+
+async def test_messages_arriving_while_others_drain_are_not_stranded(
+    redis_url: str, redis: aioredis.Redis, prefix: str
+) -> None:
+    """Like the connector: every callback accepts, then drains in the background, on either server."""
+    other = create_redis(redis_url)
+    try:
+        servers = (Inbox(redis, prefix=prefix), Inbox(other, prefix=prefix))
+        handler = Recorder(delay=0.006)
+        drains = []
+        for n in range(50):
+            server = servers[random.randrange(2)]
+            assert await server.accept(text("o_live", n))
+            drains.append(asyncio.create_task(server.drain("o_live", handler)))
+            await asyncio.sleep(random.uniform(0, 0.004))
+        counts = await asyncio.gather(*drains)
+        assert sum(counts) == 50
+        assert handler.handled == [f"第{n}条" for n in range(50)]
+        assert await redis.llen(f"{prefix}:inbox:o_live") == 0
+    finally:
+        await other.close()
+
+
+async def test_a_failing_message_does_not_stop_the_queue(redis: aioredis.Redis, prefix: str) -> None:
+    inbox, handler = Inbox(redis, prefix=prefix), Recorder(fail_on={"第2条"})
+    for n in range(1, 5):
+        await inbox.accept(text("o_fail", n))
+    assert await inbox.drain("o_fail", handler) == 4
+    assert handler.handled == ["第1条", "第2条", "第3条", "第4条"]
+    failed = await inbox.failed()
+    assert [(m.openid, m.content, m.msg_id) for m in failed] == [
+        ("o_fail", "第2条", text("o_fail", 2).msg_id)
+    ]
+    assert await inbox.drain("o_fail", handler) == 0  # nothing is handled twice
+
+
+async def test_a_message_left_by_a_dead_process_is_handled_first(redis: aioredis.Redis, prefix: str) -> None:
+    """A process took message 1 into its working list and died before finishing it."""
+    inbox, handler = Inbox(redis, prefix=prefix), Recorder()
+    for n in range(1, 4):
+        await inbox.accept(text("o_crash", n))
+    moved = await redis.lmove(f"{prefix}:inbox:o_crash", f"{prefix}:inbox-working:o_crash", "LEFT", "RIGHT")
+    assert moved == encode(text("o_crash", 1))
+    await inbox.accept(text("o_crash", 4))
+    assert await inbox.drain("o_crash", handler) == 4
+    assert handler.handled == ["第1条", "第2条", "第3条", "第4条"]
+    assert await redis.llen(f"{prefix}:inbox-working:o_crash") == 0
+    assert await inbox.drain("o_crash", handler) == 0
+
+
+async def test_the_sweeper_drains_a_queue_nobody_drained(redis: aioredis.Redis, prefix: str) -> None:
+    inbox, handler = Inbox(redis, prefix=prefix), Recorder()
+    for openid in ("o_lost_a", "o_lost_b"):
+        for n in range(3):
+            await inbox.accept(text(openid, n))
+    assert await inbox.pending() == ["o_lost_a", "o_lost_b"]
+    sweeper = Sweeper(inbox, handler, interval=0.05)
+    sweeper.start()
+
+    async def swept() -> bool:
+        return len(handler.seen) >= 6 and not await inbox.pending()
+
+    try:
+        await eventually(swept)
+    finally:
+        await sweeper.stop()
+    assert handler.seen == [(o, f"第{n}条") for o in ("o_lost_a", "o_lost_b") for n in range(3)]
+    for openid in ("o_lost_a", "o_lost_b"):
+        assert await redis.llen(f"{prefix}:inbox:{openid}") == 0

@@ -1,0 +1,314 @@
+"""Actions driven as the action server drives them: a tracker in, messages and events out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import yaml
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import services as action_services
+from actions.feedback import ActionRecordFeedback
+from actions.intake import (
+    ActionAskComplaintConfirmed,
+    ActionCancelComplaint,
+    ActionSubmitComplaint,
+    ValidateComplaintForm,
+)
+from actions.status import ActionCaseStatus
+from bot.cases.model import CaseDraft
+from bot.config import PROJECT_ROOT
+from bot.wiring import Services
+from tests.fakes import FakeUowFactory
+
+DOMAIN = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(autouse=True)
+def wired(fake_services: Services) -> Iterator[Services]:
+    action_services.use_services(fake_services)
+    yield fake_services
+    action_services.use_services(None)
+
+
+def tracker(
+    text: str,
+    intent: str,
+    entities: list[dict[str, Any]] | None = None,
+    slots: dict[str, Any] | None = None,
+    requested: str | None = None,
+    sender: str = "wx-1",
+    satisfaction: tuple[str, float] = ("neutral", 0.9),
+) -> Tracker:
+    message = {
+        "text": text,
+        "intent": {"name": intent, "confidence": 0.9},
+        "entities": entities or [],
+        "satisfaction": {"label": satisfaction[0], "confidence": satisfaction[1]},
+    }
+    all_slots = {"requested_slot": requested, **(slots or {})}
+    events = [
+        {"event": "user", "text": text, "parse_data": message},
+        {"event": "active_loop", "name": "complaint_form"},
+    ]
+    return Tracker(
+        sender, all_slots, message, events, False, None, {"name": "complaint_form"}, "action_listen"
+    )
+
+
+def entity(name: str, value: Any, confidence: float = 1.0, extractor: str = "PatternEntityExtractor") -> dict:
+    return {"entity": name, "value": value, "confidence_entity": confidence, "extractor": extractor}
+
+
+async def validate(t: Tracker) -> tuple[dict[str, Any], list[str]]:
+    dispatcher = CollectingDispatcher()
+    events = await ValidateComplaintForm().run(dispatcher, t, DOMAIN)
+    slots = {e["name"]: e["value"] for e in events if e["event"] == "slot"}
+    return slots, [m["text"] for m in dispatcher.messages]
+
+
+async def test_the_first_message_fills_what_it_can(wired: Services) -> None:
+    slots, said = await validate(
+        tracker(
+            "空调修完第二天又不制冷了，电话13812345678",
+            "complain",
+            [
+                entity("complaint_category", "installation_repair", 0.8, "ComplaintCategoryClassifier"),
+                entity("phone", "13812345678"),
+            ],
+        )
+    )
+    assert slots["complaint_description"] == "空调修完第二天又不制冷了，电话13812345678"
+    assert slots["complaint_category"] == "installation_repair"
+    assert slots["phone"] == "13812345678"
+    assert said == ["收到，非常抱歉给您添麻烦了，我马上帮您登记投诉。"]  # acknowledged once, no questions yet
+
+
+async def test_a_weak_category_guess_is_asked_about_instead(wired: Services) -> None:
+    slots, _ = await validate(
+        tracker(
+            "东西有问题",
+            "complain",
+            [entity("complaint_category", "other", 0.2, "ComplaintCategoryClassifier")],
+        )
+    )
+    assert "complaint_category" not in slots
+
+
+async def test_an_empty_complaint_leaves_the_description_to_be_asked(wired: Services) -> None:
+    slots, said = await validate(tracker("我要投诉", "complain"))
+    assert slots.get("complaint_description") is None
+    assert said == []  # the form's own question follows; no scolding
+
+
+async def test_a_safety_complaint_gets_safety_advice_at_once(wired: Services) -> None:
+    _, said = await validate(tracker("刚装的燃气灶有煤气味", "complain"))
+    assert any("关闭总阀" in s for s in said)
+
+
+async def test_no_order_number_is_an_answer(wired: Services) -> None:
+    slots, _ = await validate(
+        tracker(
+            "没有",
+            "deny",
+            requested="order_id",
+            slots={"complaint_description": "x坏了很久", "complaint_category": "other"},
+        )
+    )
+    assert slots["order_id"] == "none"
+
+
+async def test_a_bad_phone_is_refused_with_a_hint(wired: Services) -> None:
+    slots, said = await validate(tracker("123456", "inform", requested="phone"))
+    assert slots["phone"] is None
+    assert any("11位手机号" in s for s in said)
+
+
+async def test_a_correction_at_the_confirmation_replaces_the_phone(wired: Services) -> None:
+    slots, _ = await validate(
+        tracker(
+            "不对，手机号是13912345678",
+            "inform",
+            [entity("phone", "13912345678")],
+            requested="complaint_confirmed",
+            slots={"phone": "13812345678"},
+        )
+    )
+    assert slots["phone"] == "13912345678"
+    assert slots.get("complaint_confirmed") is None  # asked again, with the new summary
+
+
+async def test_a_returning_customer_is_not_asked_for_the_phone_again(wired: Services) -> None:
+    await wired.cases.open_case(CaseDraft("wx-1", "rest", "快递丢了", "delivery", "13700001111"))
+    slots, _ = await validate(tracker("又一个快递没到", "complain"))
+    assert slots["phone"] == "13700001111"
+
+
+async def test_cancel_words_at_the_confirmation_are_left_to_the_cancel_rule(wired: Services) -> None:
+    slots, _ = await validate(tracker("算了，不投诉了", "deny", requested="complaint_confirmed"))
+    assert "complaint_confirmed" not in slots  # the form rejects; the rule cancels
+
+
+async def test_the_summary_masks_the_phone(wired: Services) -> None:
+    dispatcher = CollectingDispatcher()
+    t = tracker(
+        "",
+        "complain",
+        requested="complaint_confirmed",
+        slots={
+            "complaint_description": "空调不制冷",
+            "complaint_category": "installation_repair",
+            "order_id": "none",
+            "phone": "13812345678",
+        },
+    )
+    await ActionAskComplaintConfirmed().run(dispatcher, t, DOMAIN)
+    text = dispatcher.messages[0]["text"]
+    assert "138****5678" in text and "13812345678" not in text
+    assert "订单号：无" in text
+    assert [b["payload"] for b in dispatcher.messages[0]["buttons"]] == ["/affirm", "/deny"]
+
+
+@pytest.mark.parametrize(("asked", "shows_summary"), [("order_id", True), ("complaint_confirmed", False)])
+async def test_a_no_to_the_summary_asks_what_to_change_but_a_no_to_the_order_question_does_not(
+    asked: str, shows_summary: bool
+) -> None:
+    dispatcher = CollectingDispatcher()
+    slots = {
+        "complaint_description": "空调不制冷",
+        "complaint_category": "installation_repair",
+        "order_id": "none",
+        "phone": "13812345678",
+    }
+    t = tracker("不对", "deny", requested="complaint_confirmed", slots=slots)
+    t.events[:0] = [{"event": "slot", "name": "requested_slot", "value": asked}]
+    await ActionAskComplaintConfirmed().run(dispatcher, t, DOMAIN)
+    assert ("请确认投诉信息" in dispatcher.messages[0]["text"]) is shows_summary
+
+
+async def test_submitting_creates_the_case_and_tells_the_number(
+    wired: Services, fake_uow: FakeUowFactory
+) -> None:
+    dispatcher = CollectingDispatcher()
+    t = tracker(
+        "确认",
+        "affirm",
+        slots={
+            "complaint_description": "空调修完又坏了，家里老人一个人在家",
+            "complaint_category": "installation_repair",
+            "order_id": "JD2026112012345",
+            "phone": "13812345678",
+            "complaint_confirmed": True,
+        },
+        satisfaction=("dissatisfied", 0.97),
+    )
+    events = await ActionSubmitComplaint().run(dispatcher, t, DOMAIN)
+    (case,) = fake_uow.store.cases.values()
+    assert case.order_id == "JD2026112012345" and case.sender_id == "wx-1"
+    assert case.priority.value == "P2"  # 老人 is an urgency word
+    reply = dispatcher.messages[0]["text"]
+    assert case.number in reply and "P2" in reply and "尾号5678" in reply
+    assert {e["name"]: e["value"] for e in events if e["event"] == "slot"}["complaint_description"] is None
+
+
+async def test_a_failed_submit_keeps_the_intake_and_says_so(
+    wired: Services, fake_uow: FakeUowFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*_: Any, **__: Any) -> None:
+        raise ConnectionError("database down")
+
+    monkeypatch.setattr(wired.cases, "open_case", broken)
+    dispatcher = CollectingDispatcher()
+    t = tracker(
+        "确认",
+        "affirm",
+        slots={
+            "complaint_description": "快递丢了",
+            "complaint_category": "delivery",
+            "phone": "13812345678",
+            "order_id": "none",
+        },
+    )
+    events = await ActionSubmitComplaint().run(dispatcher, t, DOMAIN)
+    assert "保留" in dispatcher.messages[0]["text"]
+    assert {"event": "followup", "name": "complaint_form"} in [
+        {k: e.get(k) for k in ("event", "name")} for e in events
+    ]
+    assert not any(e["event"] == "slot" and e["name"] == "complaint_description" for e in events)
+
+
+async def test_cancelling_clears_the_form_and_creates_nothing(
+    wired: Services, fake_uow: FakeUowFactory
+) -> None:
+    dispatcher = CollectingDispatcher()
+    events = await ActionCancelComplaint().run(dispatcher, tracker("算了，不投诉了", "deny"), DOMAIN)
+    assert events[0] == {"event": "active_loop", "name": None, "timestamp": None}
+    assert "取消" in dispatcher.messages[0]["text"]
+    assert fake_uow.store.cases == {}
+
+
+async def status(text: str, entities: list[dict] | None = None, sender: str = "wx-1") -> str:
+    dispatcher = CollectingDispatcher()
+    await ActionCaseStatus().run(
+        dispatcher, tracker(text, "ask_case_status", entities, sender=sender), DOMAIN
+    )
+    return "\n".join(m["text"] for m in dispatcher.messages)
+
+
+async def test_status_lists_the_customers_open_cases(wired: Services) -> None:
+    assert "没有处理中的投诉" in await status("我的投诉怎么样了")
+    a = await wired.cases.open_case(
+        CaseDraft("wx-1", "rest", "空调坏了", "installation_repair", "13812345678")
+    )
+    await wired.cases.open_case(CaseDraft("wx-2", "rest", "快递丢了", "delivery", "13912345678"))
+    reply = await status("我的投诉怎么样了")
+    assert a.number in reply and "已登记，等待受理" in reply and "快递丢了" not in reply
+
+
+async def test_status_by_number_discloses_nothing_about_others(wired: Services) -> None:
+    theirs = await wired.cases.open_case(CaseDraft("wx-2", "rest", "快递丢了", "delivery", "13912345678"))
+    reply = await status(f"查一下{theirs.number}", [entity("case_number", theirs.number)])
+    unknown = await status("查一下C20991231-0001", [entity("case_number", "C20991231-0001")])
+    assert "没有查到" in reply and "物流" not in reply and "1391" not in reply
+    assert reply.replace(theirs.number, "X") == unknown.replace("C20991231-0001", "X")
+
+
+async def test_suggestions_are_recorded(wired: Services, fake_uow: FakeUowFactory) -> None:
+    dispatcher = CollectingDispatcher()
+    t = tracker("建议周末也能上门", "suggest")
+    await ActionRecordFeedback().run(dispatcher, t, DOMAIN)
+    (entry,) = fake_uow.store.feedback
+    assert entry.kind == "suggestion" and entry.text == "建议周末也能上门"
+    assert "建议" in dispatcher.messages[0]["text"]
+
+
+@pytest.mark.parametrize(
+    ("text", "ranking", "entities", "expected"),
+    [
+        ("洗衣机安装完一直漏水", {"inform": 0.49, "complain": 0.41}, [], "followup:complaint_form"),
+        ("13812345678", {"inform": 0.98, "complain": 0.01}, [entity("phone", "13812345678")], "ask"),
+        (
+            "C20261120-0007",
+            {"inform": 0.7, "ask_case_status": 0.2},
+            [entity("case_number", "C20261120-0007")],
+            "followup:action_case_status",
+        ),
+    ],
+)
+async def test_information_out_of_context_is_routed(
+    text: str, ranking: dict[str, float], entities: list[dict], expected: str
+) -> None:
+    from actions.intake import ActionRouteInform
+
+    t = tracker(text, "inform", entities)
+    t.latest_message["intent_ranking"] = [{"name": k, "confidence": v} for k, v in ranking.items()]
+    dispatcher = CollectingDispatcher()
+    events = await ActionRouteInform().run(dispatcher, t, DOMAIN)
+    if expected == "ask":
+        assert events == [] and "投诉" in dispatcher.messages[0]["text"]
+    else:
+        assert [f"followup:{e['name']}" for e in events if e["event"] == "followup"] == [expected]
+        assert dispatcher.messages == []

@@ -1,0 +1,135 @@
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+
+from bot.cases.errors import IllegalTransition, InvalidCaseData
+from bot.cases.model import Priority, Status
+from bot.cases.rules import (
+    SlaPolicy,
+    assess_priority,
+    check_transition,
+    deadlines_for,
+    format_case_number,
+    is_breached,
+    next_statuses,
+    normalise_case_number,
+)
+
+LEGAL = [
+    (Status.NEW, Status.ACKNOWLEDGED),
+    (Status.ACKNOWLEDGED, Status.IN_PROGRESS),
+    (Status.IN_PROGRESS, Status.RESOLVED),
+    (Status.RESOLVED, Status.CLOSED),
+    (Status.RESOLVED, Status.REOPENED),
+    (Status.CLOSED, Status.REOPENED),
+    (Status.REOPENED, Status.IN_PROGRESS),
+]
+
+
+@pytest.mark.parametrize(("current", "requested"), LEGAL)
+def test_workflow_allows_its_steps(current: Status, requested: Status) -> None:
+    check_transition("C20261120-0001", current, requested)
+
+
+@pytest.mark.parametrize(
+    ("current", "requested"),
+    [(a, b) for a in Status for b in Status if (a, b) not in LEGAL],
+)
+def test_everything_else_is_refused_with_a_typed_error(current: Status, requested: Status) -> None:
+    with pytest.raises(IllegalTransition) as err:
+        check_transition("C20261120-0001", current, requested)
+    assert err.value.current == current.value
+    assert err.value.requested == requested.value
+
+
+def test_next_statuses_follow_the_workflow() -> None:
+    assert next_statuses(Status.RESOLVED) == [Status.CLOSED, Status.REOPENED]
+    assert next_statuses(Status.NEW) == [Status.ACKNOWLEDGED]
+
+
+def test_case_numbers_carry_the_day_and_the_sequence() -> None:
+    assert format_case_number(date(2026, 11, 20), 7) == "C20261120-0007"
+    assert format_case_number(date(2026, 11, 20), 12345) == "C20261120-12345"
+    with pytest.raises(InvalidCaseData):
+        format_case_number(date(2026, 11, 20), 0)
+
+
+@pytest.mark.parametrize(
+    ("typed", "canonical"),
+    [
+        ("C20261120-0007", "C20261120-0007"),
+        ("c20261120-0007", "C20261120-0007"),
+        ("C202611200007", "C20261120-0007"),
+        ("编号ｃ２０２６１１２０－０００７", "C20261120-0007"),
+        ("C20261320-0007", None),  # no 13th month
+        ("JC20261120-0007", None),  # part of something else
+        ("C2026112-0007", None),
+    ],
+)
+def test_typed_case_numbers_are_normalised(typed: str, canonical: str | None) -> None:
+    assert normalise_case_number(typed) == canonical
+
+
+def test_category_sets_the_base_priority(policy: SlaPolicy) -> None:
+    assert assess_priority(policy, "delivery", "快递三天没到").priority is Priority.P3
+    assert assess_priority(policy, "other", "公众号菜单点不开").priority is Priority.P4
+
+
+@pytest.mark.parametrize(
+    "text", ["家里有煤气味，师傅装的灶漏气", "热水器漏电了！", "插座冒烟", "孩子被烫伤了"]
+)
+def test_safety_words_make_a_p1(policy: SlaPolicy, text: str) -> None:
+    result = assess_priority(policy, "installation_repair", text)
+    assert result.priority is Priority.P1
+    assert any(r.startswith("urgent:") for r in result.reasons)
+
+
+@pytest.mark.parametrize("text", ["检查过了没有漏电，就是不制热", "不是漏气，是打不着火"])
+def test_negated_safety_words_do_not(policy: SlaPolicy, text: str) -> None:
+    assert assess_priority(policy, "installation_repair", text).priority is Priority.P3
+
+
+def test_escalation_threats_make_a_p2(policy: SlaPolicy) -> None:
+    assert assess_priority(policy, "billing", "多扣我200，不退我就打12315").priority is Priority.P2
+
+
+def test_an_angry_customer_raises_one_step_but_never_to_p1(policy: SlaPolicy) -> None:
+    assert assess_priority(policy, "delivery", "太慢了", "dissatisfied", 0.95).priority is Priority.P2
+    assert assess_priority(policy, "delivery", "太慢了", "dissatisfied", 0.5).priority is Priority.P3
+    assert assess_priority(policy, "billing", "打12315", "dissatisfied", 0.99).priority is Priority.P2
+
+
+def test_unknown_category_is_refused(policy: SlaPolicy) -> None:
+    with pytest.raises(InvalidCaseData):
+        assess_priority(policy, "weather", "下雨了")
+
+
+def test_deadlines_follow_the_policy(policy: SlaPolicy) -> None:
+    opened = datetime(2026, 11, 20, 2, 0, tzinfo=timezone.utc)
+    first, resolution = deadlines_for(policy, Priority.P3, opened)
+    assert first - opened == timedelta(hours=24)
+    assert resolution - opened == timedelta(hours=72)
+    first, _ = deadlines_for(policy, Priority.P1, opened)
+    assert first - opened == timedelta(hours=1)
+
+
+def test_breach_is_judged_on_when_it_was_done() -> None:
+    due = datetime(2026, 11, 20, 3, 0, tzinfo=timezone.utc)
+    assert not is_breached(due, due - timedelta(minutes=1), due + timedelta(days=1))
+    assert is_breached(due, None, due + timedelta(seconds=1))
+
+
+def test_a_policy_missing_a_priority_is_refused() -> None:
+    with pytest.raises(InvalidCaseData):
+        SlaPolicy.from_mapping({"priorities": {"P1": {"first_response_hours": 1, "resolution_hours": 2}}})
+
+
+def test_a_policy_naming_an_unknown_category_is_refused() -> None:
+    raw = {
+        "priorities": {
+            p: {"first_response_hours": 1, "resolution_hours": 2} for p in ("P1", "P2", "P3", "P4")
+        },
+        "category_priority": {"weather": "P1"},
+    }
+    with pytest.raises(InvalidCaseData):
+        SlaPolicy.from_mapping(raw)

@@ -1,0 +1,124 @@
+from datetime import timedelta
+
+import pytest
+
+from bot.cases.errors import CaseNotFound, IllegalTransition, InvalidCaseData
+from bot.cases.model import CaseDraft, Priority, Status
+from bot.cases.rules import SlaPolicy
+from bot.cases.service import CaseService
+from tests.conftest import Clock
+from tests.fakes import FakeUowFactory
+
+
+def draft(**kw: object) -> CaseDraft:
+    base = dict(
+        sender_id="wx-1",
+        channel="wechat",
+        description="空调修完第二天又不制冷了",
+        category="installation_repair",
+        phone="138 1234 5678",
+        order_id="JD2026112012345",
+    )
+    base.update(kw)
+    return CaseDraft(**base)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def service(fake_uow: FakeUowFactory, policy: SlaPolicy, clock: Clock) -> CaseService:
+    return CaseService(fake_uow, policy, clock=clock)
+
+
+async def test_a_case_gets_a_number_priority_deadlines_and_an_audit_event(
+    service: CaseService, fake_uow: FakeUowFactory, clock: Clock
+) -> None:
+    case = await service.open_case(draft())
+    assert case.number == "C20261120-0001"
+    assert case.priority is Priority.P3
+    assert case.status is Status.NEW
+    assert case.phone == "13812345678"  # normalised
+    assert case.first_response_due == clock.now + timedelta(hours=24)
+    stored = fake_uow.store.cases["C20261120-0001"]
+    assert [e.kind for e in stored.events] == ["created"]
+    assert fake_uow.store.customers["wx-1"]["phone"] == "13812345678"
+
+
+async def test_numbers_count_up_per_local_day(service: CaseService, clock: Clock) -> None:
+    first = await service.open_case(draft())
+    second = await service.open_case(draft())
+    clock.now += timedelta(hours=16)  # 02:30 UTC + 16 h = next day 02:30 in Shanghai
+    third = await service.open_case(draft())
+    assert [first.number, second.number, third.number] == [
+        "C20261120-0001",
+        "C20261120-0002",
+        "C20261121-0001",
+    ]
+
+
+async def test_a_safety_complaint_is_p1_with_a_one_hour_response(service: CaseService, clock: Clock) -> None:
+    case = await service.open_case(draft(description="燃气灶装完一直有煤气味"))
+    assert case.priority is Priority.P1
+    assert case.first_response_due == clock.now + timedelta(hours=1)
+
+
+@pytest.mark.parametrize("bad", [dict(category="weather"), dict(phone="12345"), dict(description="   ")])
+async def test_bad_drafts_create_nothing(service: CaseService, fake_uow: FakeUowFactory, bad: dict) -> None:
+    with pytest.raises(InvalidCaseData):
+        await service.open_case(draft(**bad))
+    assert fake_uow.store.cases == {}
+
+
+async def test_a_customer_sees_own_cases_only(service: CaseService) -> None:
+    mine = await service.open_case(draft())
+    theirs = await service.open_case(draft(sender_id="wx-2"))
+    assert [c.number for c in await service.open_cases_for("wx-1")] == [mine.number]
+    assert (await service.case_for_customer("wx-1", mine.number.lower())).number == mine.number
+    with pytest.raises(CaseNotFound):
+        await service.case_for_customer("wx-1", theirs.number)
+    with pytest.raises(CaseNotFound):
+        await service.case_for_customer("wx-1", "C20991231-9999")
+    with pytest.raises(CaseNotFound):
+        await service.case_for_customer("wx-1", "'; DROP TABLE cases; --")
+
+
+async def test_status_changes_are_recorded_and_stamped(service: CaseService, clock: Clock) -> None:
+    case = await service.open_case(draft())
+    clock.now += timedelta(minutes=30)
+    acked = await service.change_status(case.number, Status.ACKNOWLEDGED, actor="agent:li")
+    assert acked.first_responded_at == clock.now
+    await service.change_status(case.number, Status.IN_PROGRESS, actor="agent:li")
+    resolved = await service.change_status(case.number, Status.RESOLVED, actor="agent:li", note="换了压缩机")
+    assert resolved.resolved_at == clock.now
+    assert [c.number for c in await service.open_cases_for("wx-1")] == []
+    reopened = await service.change_status(case.number, Status.REOPENED, actor="customer:wx-1")
+    assert reopened.resolved_at is None
+    full = await service.get(case.number)
+    assert [(e.kind, e.from_value, e.to_value) for e in full.events] == [
+        ("created", None, "new"),
+        ("status_changed", "new", "acknowledged"),
+        ("status_changed", "acknowledged", "in_progress"),
+        ("status_changed", "in_progress", "resolved"),
+        ("status_changed", "resolved", "reopened"),
+    ]
+    assert full.events[3].note == "换了压缩机"
+
+
+async def test_an_illegal_change_changes_nothing(service: CaseService) -> None:
+    case = await service.open_case(draft())
+    with pytest.raises(IllegalTransition):
+        await service.change_status(case.number, Status.CLOSED, actor="agent:li")
+    full = await service.get(case.number)
+    assert full.status is Status.NEW
+    assert len(full.events) == 1
+
+
+async def test_priority_change_moves_the_deadlines(service: CaseService, clock: Clock) -> None:
+    case = await service.open_case(draft())
+    raised = await service.change_priority(case.number, Priority.P1, actor="agent:li", note="老人独居")
+    assert raised.first_response_due == case.created_at + timedelta(hours=1)
+    assert (await service.get(case.number)).events[-1].kind == "priority_changed"
+
+
+async def test_returning_customers_phone_is_remembered(service: CaseService) -> None:
+    assert await service.known_phone("wx-1") is None
+    await service.open_case(draft())
+    assert await service.known_phone("wx-1") == "13812345678"

@@ -1,0 +1,73 @@
+"""The console's reading of a Rasa tracker and of live events (plain functions, no server)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from bot.api.console.transcript import live_turn, local, turn_to_dict, turns_from_tracker
+from bot.api.console.views import duration
+
+NAMES = {"wang": "小王"}
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def test_turns_keep_order_and_tell_agents_from_the_bot() -> None:
+    tracker = {
+        "events": [
+            {"event": "action", "name": "action_listen", "timestamp": 1.0},
+            {"event": "user", "text": "在吗", "timestamp": 1763605800.0},
+            {"event": "user", "text": "", "timestamp": 1763605801.0},  # an empty message is no turn
+            {
+                "event": "bot",
+                "text": "请选择",
+                "timestamp": 1763605802.0,
+                "data": {"buttons": [{"title": "查进度", "payload": "/ask_case_status"}, {"payload": "/x"}]},
+            },
+            {"event": "pause", "timestamp": 1763605803.0},
+            {"event": "bot", "text": "我是小王", "timestamp": 1763605804.0, "metadata": {"agent": "wang"}},
+            {"event": "bot", "text": "我是新人", "timestamp": 1763605805.0, "metadata": {"agent": "zhao"}},
+            {"event": "bot", "timestamp": 1763605806.0, "data": {"image": "https://example.com/a.png"}},
+            {"event": "bot", "timestamp": 1763605807.0},  # nothing to show
+            "garbage",
+        ]
+    }
+    turns = turns_from_tracker(tracker, NAMES)
+    assert [(t.who, t.text, t.agent_name) for t in turns] == [
+        ("customer", "在吗", None),
+        ("bot", "请选择", None),
+        ("system", "机器人已暂停，等待人工客服", None),
+        ("agent", "我是小王", "小王"),
+        ("agent", "我是新人", "zhao"),  # unknown agents keep their username
+        ("bot", "[图片]", None),
+    ]
+    assert turns[1].buttons == ["查进度", "/x"]
+    assert local(turns[0].at, SHANGHAI) == "11-20 10:30:00"
+
+
+def test_live_events_become_the_same_turns() -> None:
+    agent = live_turn(
+        {"type": "agent", "agent": "wang", "text": "好的", "at": "2025-11-20T02:30:00+00:00"}, NAMES
+    )
+    assert agent is not None
+    assert turn_to_dict(agent, SHANGHAI) == {
+        "who": "agent",
+        "text": "好的",
+        "time": "11-20 10:30:00",
+        "agent": "wang",
+        "agent_name": "小王",
+        "buttons": [],
+    }
+    status = live_turn({"type": "status", "status": "bot"}, NAMES)
+    assert status is not None and (status.who, status.text) == ("system", "对话已交还机器人")
+    assert live_turn({"type": "customer", "text": ""}, NAMES) is None
+    assert live_turn({"type": "typing"}, NAMES) is None
+
+
+def test_durations_read_naturally() -> None:
+    assert duration(timedelta(seconds=20)) == "不到 1 分钟"
+    assert duration(timedelta(minutes=12)) == "12 分钟"
+    assert duration(timedelta(hours=1, minutes=5)) == "1 小时 5 分钟"
+    assert duration(timedelta(hours=2)) == "2 小时"
+    assert duration(timedelta(days=2, hours=3)) == "2 天 3 小时"
+    assert duration(timedelta(seconds=-5)) == "不到 1 分钟"

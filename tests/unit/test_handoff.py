@@ -1,0 +1,195 @@
+"""Handoff rules and the handoff service over fakes."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, time, timedelta, timezone
+
+import pytest
+
+from bot.cases.model import CaseDraft
+from bot.handoff.errors import AlreadyTaken, NotYourConversation
+from bot.handoff.model import Agent, Handoff, HandoffStatus, Role
+from bot.handoff.rules import (
+    HandoffPolicy,
+    agent_gone_quiet,
+    customer_gone_quiet,
+    next_opening,
+    queue_order,
+    wait_estimate,
+    within_hours,
+)
+from bot.wiring import Services
+from tests.conftest import Clock
+
+SHANGHAI = timezone(timedelta(hours=8))
+T0 = datetime(2026, 11, 20, 10, 0, tzinfo=SHANGHAI)  # a Friday
+
+
+def handoff(
+    n: int, priority: str, minutes_ago: int, status: HandoffStatus = HandoffStatus.WAITING
+) -> Handoff:
+    queued = T0 - timedelta(minutes=minutes_ago)
+    return Handoff(
+        sender_id=f"c{n}",
+        channel="wechat",
+        reason="customer_request",
+        priority=priority,
+        status=status,
+        queued_at=queued,
+        updated_at=queued,
+        id=n,
+    )
+
+
+def test_the_queue_is_priority_first_then_waiting_time() -> None:
+    order = queue_order(
+        [
+            handoff(1, "P3", 30),
+            handoff(2, "P1", 1),
+            handoff(3, "P3", 40),
+            handoff(4, "P2", 5),
+            handoff(5, "P1", 3, HandoffStatus.ACTIVE),
+        ]
+    )
+    assert [h.id for h in order] == [2, 4, 3, 1]
+
+
+def test_wait_estimates() -> None:
+    policy = HandoffPolicy()
+    assert (
+        wait_estimate(1, 1, policy) == 4
+        and wait_estimate(5, 2, policy) == 10
+        and wait_estimate(1, 0, policy) >= 1
+    )
+
+
+def test_business_hours_and_when_agents_are_back() -> None:
+    weekdays = HandoffPolicy(opens=time(9), closes=time(18), weekdays=frozenset(range(5)))
+    assert within_hours(T0, weekdays)
+    evening = T0.replace(hour=19)
+    assert not within_hours(evening, weekdays)
+    assert next_opening(evening, weekdays) == datetime(2026, 11, 23, 9, 0, tzinfo=SHANGHAI)  # Monday
+    assert next_opening(T0, weekdays) == T0
+    assert within_hours(evening, HandoffPolicy(opens=None, closes=None))
+    policy = HandoffPolicy.from_env({"HANDOFF_HOURS": "08:30-20:00", "HANDOFF_DAYS": "1-5"})
+    assert (policy.opens, policy.closes, policy.weekdays) == (time(8, 30), time(20), frozenset(range(5)))
+    with pytest.raises(ValueError):
+        HandoffPolicy.from_env({"HANDOFF_HOURS": "all day"})
+
+
+def test_silence_rules() -> None:
+    policy = HandoffPolicy()
+    h = handoff(1, "P3", 0, HandoffStatus.ACTIVE)
+    h.accepted_at = T0
+    assert not agent_gone_quiet(h, T0 + timedelta(minutes=9), policy)
+    assert agent_gone_quiet(h, T0 + timedelta(minutes=11), policy)  # accepted, never said a word
+    h.last_agent_at = T0 + timedelta(minutes=1)
+    assert not agent_gone_quiet(h, T0 + timedelta(hours=1), policy)  # the customer's turn
+    h.last_customer_at = T0 + timedelta(minutes=2)
+    assert agent_gone_quiet(h, T0 + timedelta(minutes=13), policy)
+    assert not customer_gone_quiet(h, T0 + timedelta(minutes=31), policy)
+    assert customer_gone_quiet(h, T0 + timedelta(minutes=33), policy)
+
+
+AGENT = Agent("li", "小李", Role.AGENT)
+OTHER = Agent("wang", "小王", Role.AGENT)
+BOSS = Agent("zhao", "赵主管", Role.SUPERVISOR)
+
+
+async def test_asking_twice_queues_once_and_tells_the_place(fake_services: Services) -> None:
+    h = fake_services.handoffs
+    first = await h.request("c1", "wechat", "customer_request")
+    urgent = await h.request("c2", "wechat", "p1_case", priority="P1")
+    again = await h.request("c1", "wechat", "customer_request")
+    assert again.existing and again.handoff.id == first.handoff.id
+    assert (urgent.place, again.place) == (1, 2)  # the P1 jumps the queue
+
+
+async def test_exactly_one_of_twenty_concurrent_accepts_wins(fake_services: Services) -> None:
+    ticket = await fake_services.handoffs.request("c1", "wechat", "customer_request")
+    agents = [Agent(f"a{i}", f"客服{i}", Role.AGENT) for i in range(20)]
+
+    async def accept(agent: Agent) -> str | None:
+        try:
+            return (await fake_services.handoffs.accept(ticket.handoff.id, agent)).agent
+        except AlreadyTaken:
+            return None
+
+    winners = [w for w in await asyncio.gather(*(accept(a) for a in agents)) if w]
+    assert len(winners) == 1
+    assert (await fake_services.handoffs.get(ticket.handoff.id)).agent == winners[0]
+
+
+async def test_replies_go_through_rasa_marked_with_the_agent(fake_services: Services) -> None:
+    ticket = await fake_services.handoffs.request("c1", "wechat", "customer_request")
+    await fake_services.handoffs.accept(ticket.handoff.id, AGENT)
+    await fake_services.handoffs.reply(ticket.handoff.id, AGENT, "您好，我来帮您看看")
+    calls = [c for c in fake_services.rasa.calls if c[0] == "events"]  # type: ignore[attr-defined]
+    (_, sender, events, channel, side_effects) = calls[-1]
+    assert (sender, channel, side_effects) == ("c1", "wechat", True)
+    assert events[0]["event"] == "bot" and events[0]["text"] == "您好，我来帮您看看"
+    assert events[0]["metadata"] == {"agent": "li"}
+
+
+async def test_only_the_holder_or_a_supervisor_may_act(fake_services: Services) -> None:
+    ticket = await fake_services.handoffs.request("c1", "wechat", "customer_request")
+    await fake_services.handoffs.accept(ticket.handoff.id, AGENT)
+    with pytest.raises(NotYourConversation):
+        await fake_services.handoffs.reply(ticket.handoff.id, OTHER, "我来插一句")
+    with pytest.raises(NotYourConversation):
+        await fake_services.handoffs.hand_back(ticket.handoff.id, OTHER)
+    moved = await fake_services.handoffs.transfer(ticket.handoff.id, BOSS, OTHER)  # a supervisor reassigns
+    assert moved.agent == "wang"
+    with pytest.raises(NotYourConversation):
+        await fake_services.handoffs.reply(ticket.handoff.id, AGENT, "还是我")
+
+
+async def test_handing_back_resumes_the_bot_and_schedules_a_survey(fake_services: Services) -> None:
+    fake_services.handoffs.on_handed_back.append(
+        lambda h: fake_services.surveys.schedule_for_agent(h.sender_id, h.channel, h.agent or "")
+    )
+    ticket = await fake_services.handoffs.request("c1", "wechat", "customer_request")
+    await fake_services.handoffs.accept(ticket.handoff.id, AGENT)
+    closed = await fake_services.handoffs.hand_back(ticket.handoff.id, AGENT, note="已解决")
+    assert closed.status is HandoffStatus.CLOSED and closed.outcome == "handed_back"
+    calls = fake_services.rasa.calls  # type: ignore[attr-defined]
+    resume = next(c for c in calls if c[0] == "events" and c[2][0]["event"] == "resume")
+    assert [e["event"] for e in resume[2]] == ["resume", "action"] and resume[2][1]["name"] == "action_listen"
+    assert calls[-1][:3] == ("trigger", "c1", "EXTERNAL_handback") and calls[-1][4] == "wechat"
+    (survey,) = await fake_services.surveys.search(sender_id="c1")
+    assert (survey.subject, survey.technician) == ("agent", "li")
+
+
+async def test_the_customer_can_go_back_to_the_bot_while_waiting(fake_services: Services) -> None:
+    await fake_services.handoffs.request("c1", "wechat", "customer_request")
+    assert await fake_services.handoffs.cancel("c1")
+    assert await fake_services.handoffs.open_for("c1") is None
+    said = [c for c in fake_services.rasa.calls if c[0] == "events" and c[2][0]["event"] == "bot"]  # type: ignore[attr-defined]
+    assert "取消转人工" in said[-1][2][0]["text"]
+
+
+async def test_after_hours_a_case_keeps_the_request(fake_services: Services, clock: Clock) -> None:
+    fake_services.handoffs.policy = HandoffPolicy(
+        opens=time(9), closes=time(9, 30)
+    )  # it is 10:30 in Shanghai
+    await fake_services.cases.open_case(CaseDraft("c1", "wechat", "宽带断了三天", "other", "13812345678"))
+    ticket = await fake_services.handoffs.request("c1", "wechat", "customer_request")
+    assert not ticket.open_now and ticket.opens_at is not None and ticket.case_number is not None
+    fresh = await fake_services.handoffs.request("c9", "wechat", "customer_request", summary="要找人")
+    assert fresh.case_number is not None and fresh.case_number != ticket.case_number
+    assert "要找人" in (await fake_services.cases.get(fresh.case_number)).description
+
+
+async def test_silent_agents_and_customers(fake_services: Services, clock: Clock) -> None:
+    h = fake_services.handoffs
+    a = await h.request("c1", "wechat", "customer_request")
+    b = await h.request("c2", "wechat", "customer_request")
+    await h.accept(a.handoff.id, AGENT)
+    clock.now += timedelta(minutes=11)
+    await h.customer_wrote(await h.get(b.handoff.id), "还在吗")
+    assert await h.enforce_timeouts() == (1, 0)  # li never answered c1: back to the queue
+    assert (await h.get(a.handoff.id)).status is HandoffStatus.WAITING
+    clock.now += timedelta(minutes=31)
+    assert await h.enforce_timeouts() == (0, 2)  # both customers silent for 30 min: back to the bot
+    assert await h.open_for("c1") is None and await h.open_for("c2") is None

@@ -1,0 +1,47 @@
+import pytest
+
+from bot.cases.intake import (
+    MAX_DESCRIPTION,
+    is_cancellation,
+    is_substantive_description,
+    safety_terms,
+    says_no_order,
+    trim_description,
+)
+from bot.cases.rules import SlaPolicy
+
+
+@pytest.mark.parametrize("text", ["我要投诉", "投诉", "我想反映个问题", "在吗", "漏水"])
+def test_empty_complaints_are_not_descriptions(text: str) -> None:
+    assert not is_substantive_description(text)
+
+
+@pytest.mark.parametrize("text", ["空调坏了", "快递三天还没到", "师傅态度太差了我要投诉"])
+def test_real_descriptions(text: str) -> None:
+    assert is_substantive_description(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "cancels"),
+    [("算了，不投诉了", True), ("取消投诉", True), ("/deny", True), ("不对", False), ("不是这个", False)],
+)
+def test_cancelling_is_told_apart_from_disagreeing(text: str, cancels: bool) -> None:
+    assert is_cancellation(text) is cancels
+
+
+@pytest.mark.parametrize(
+    ("text", "none"),
+    [("没有", True), ("没有订单号", True), ("忘了", True), ("JD2026112012345", False), ("有的", False)],
+)
+def test_no_order_answers(text: str, none: bool) -> None:
+    assert says_no_order(text) is none
+
+
+def test_safety_terms_for_immediate_advice(policy: SlaPolicy) -> None:
+    assert safety_terms(policy, "厨房一股煤气味") == ["煤气味"]
+    assert safety_terms(policy, "没有漏电，就是不制热") == []
+
+
+def test_long_descriptions_are_kept_up_to_the_limit() -> None:
+    assert len(trim_description("啊" * 10_000)) == MAX_DESCRIPTION
+    assert trim_description("  空调坏了  ") == "空调坏了"

@@ -1,0 +1,140 @@
+import pytest
+
+from bot.nlu.patterns import (
+    find_category_mention,
+    find_order_ids,
+    find_phones,
+    find_rating,
+    mask_phone,
+    normalise_order_id,
+    normalise_phone,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "phone"),
+    [
+        ("我手机13812345678", "13812345678"),
+        ("138 1234 5678 找王先生", "13812345678"),
+        ("电话：138-1234-5678", "13812345678"),
+        ("+86 139-1234-5678", "13912345678"),
+        ("电hua17377201846", "17377201846"),
+        ("１３８１２３４５６７８", "13812345678"),
+    ],
+)
+def test_phones_are_found_however_typed(text: str, phone: str) -> None:
+    assert [s.value for s in find_phones(text)] == [phone]
+
+
+@pytest.mark.parametrize("text", ["12812345678", "1381234567", "138123456789", "订单JD13812345678"])
+def test_things_that_are_not_mobile_numbers(text: str) -> None:
+    assert find_phones(text) == []
+
+
+def test_phone_spans_point_into_the_original_text() -> None:
+    text = "电话：138-1234-5678，谢谢"
+    (span,) = find_phones(text)
+    assert text[span.start : span.end] == "138-1234-5678"
+
+
+def test_phone_normalisation_and_masking() -> None:
+    assert normalise_phone(" 138 1234 5678 ") == "13812345678"
+    assert normalise_phone("1381234567") is None
+    assert normalise_phone("13812345678 13912345678") is None
+    assert mask_phone("13812345678") == "138****5678"
+
+
+@pytest.mark.parametrize(
+    ("text", "order"),
+    [
+        ("订单号 JD2026112012345", "JD2026112012345"),
+        ("单号SF1402847563921", "SF1402847563921"),
+        ("2026112058473621", "2026112058473621"),
+        ("订单12345678", "12345678"),
+        ("order no. tb20261118009 please", "TB20261118009"),
+    ],
+)
+def test_order_numbers(text: str, order: str) -> None:
+    assert [s.value for s in find_order_ids(text)] == [order]
+
+
+@pytest.mark.parametrize("text", ["13812345678", "C20261120-0007", "花了200块", "12345678", "等了3天"])
+def test_not_order_numbers(text: str) -> None:
+    assert find_order_ids(text) == []
+
+
+def test_order_normalisation() -> None:
+    assert normalise_order_id("jd2026112012345") == "JD2026112012345"
+    assert normalise_order_id("好的") is None
+    assert normalise_order_id("123") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("5分", 5),
+        ("五星", 5),
+        ("打四分", 4),
+        ("满分", 5),
+        ("3", 3),
+        ("4吧", 4),
+        ("三吧，也就那样", 3),
+        ("给两星吧", 2),
+        ("⭐⭐⭐", 3),
+        ("⭐️⭐️⭐️⭐️⭐️好评", 5),
+        ("5⭐", 5),
+        ("4/5", 4),
+        ("我打5", 5),
+        ("评分：2", 2),
+        ("就打1吧，没法再低了", 1),
+        ("💯", 5),
+        ("给100分", 5),
+        ("零分", 1),
+        ("满分5分我打4分", 4),
+        ("5分制的话3分", 3),
+        ("两分不能再多了", 2),
+        ("仨星", 3),
+    ],
+)
+def test_scores_however_written(text: str, value: int) -> None:
+    found = find_rating(text)
+    assert found is not None and found.value == value
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "等了5分钟",
+        "一星期了还没到",
+        "3天了",
+        "十分满意",
+        "一分钱一分货",
+        "1+1等于几",
+        "3.14",
+        "五点到",
+        "三分糖",
+        "多给两根葱",
+        "1楼漏水",
+        "发给4S店",
+        "保修期内一分没花",
+        "一般般",
+    ],
+)
+def test_not_scores(text: str) -> None:
+    assert find_rating(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("是质量问题", "product_quality"),
+        ("快递的问题", "delivery"),
+        ("收费不对", "billing"),
+        ("属于安装维修", "installation_repair"),
+        ("其他", "other"),
+        ("随便", None),
+        ("快递收费", None),
+    ],
+)
+def test_categories_named_outright(text: str, category: str | None) -> None:
+    assert find_category_mention(text) == category

@@ -1,0 +1,211 @@
+"""Survey actions as the action server runs them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import yaml
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import services as action_services
+from actions.feedback import ActionRecordFeedback
+from actions.surveys import ActionOptOut, ActionStartSurvey, ActionSubmitSurvey, ValidateSurveyForm
+from bot.config import PROJECT_ROOT
+from bot.surveys.model import ServiceEvent, SurveyStatus
+from bot.wiring import Services
+from tests.conftest import Clock
+from tests.fakes import FakeUowFactory
+
+DOMAIN = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(autouse=True)
+def wired(fake_services: Services) -> Iterator[Services]:
+    action_services.use_services(fake_services)
+    yield fake_services
+    action_services.use_services(None)
+
+
+def tracker(
+    text: str,
+    intent: str,
+    entities: list[dict[str, Any]] | None = None,
+    slots: dict | None = None,
+    requested: str | None = None,
+    satisfaction: tuple[str, float] = ("neutral", 0.9),
+    loop: str | None = "survey_form",
+) -> Tracker:
+    message = {
+        "text": text,
+        "intent": {"name": intent, "confidence": 0.9},
+        "entities": entities or [],
+        "satisfaction": {"label": satisfaction[0], "confidence": satisfaction[1]},
+    }
+    return Tracker(
+        "wx-1",
+        {"requested_slot": requested, **(slots or {})},
+        message,
+        [{"event": "user", "text": text, "parse_data": message}],
+        False,
+        None,
+        {"name": loop} if loop else {},
+        "action_listen",
+    )
+
+
+async def a_sent_survey(services: Services, clock: Clock) -> int:
+    intake = await services.surveys.record_service_event(
+        ServiceEvent("WO-9", "wx-1", "wechat", "installation", clock.now, technician="张师傅")
+    )
+    await services.surveys.mark_sent(intake.survey.id, "customer_service")  # type: ignore[union-attr]
+    return intake.survey.id  # type: ignore[union-attr]
+
+
+async def validate(t: Tracker) -> tuple[dict[str, Any], list[str]]:
+    dispatcher = CollectingDispatcher()
+    events = await ValidateSurveyForm().run(dispatcher, t, DOMAIN)
+    return {e["name"]: e["value"] for e in events if e["event"] == "slot"}, [
+        m["text"] for m in dispatcher.messages
+    ]
+
+
+async def test_a_score_with_words_fills_score_and_comment() -> None:
+    text = "2分，师傅迟到了两个小时"
+    rating = {"entity": "rating", "value": 2, "start": 0, "end": 2}
+    slots, _ = await validate(tracker(text, "give_rating", [rating], requested="survey_score"))
+    assert slots["survey_score"] == 2.0 and slots["survey_comment"] == text
+
+
+async def test_a_bare_score_leaves_the_comment_to_be_asked() -> None:
+    slots, _ = await validate(
+        tracker(
+            "4",
+            "give_rating",
+            [{"entity": "rating", "value": 4, "start": 0, "end": 1}],
+            requested="survey_score",
+        )
+    )
+    assert slots == {"survey_score": 4.0}
+
+
+async def test_free_text_is_scored_from_its_satisfaction() -> None:
+    slots, _ = await validate(
+        tracker(
+            "装得挺好的，师傅很耐心",
+            "give_feedback",
+            requested="survey_score",
+            satisfaction=("satisfied", 0.93),
+        )
+    )
+    assert slots == {"survey_score": 5.0, "survey_comment": "装得挺好的，师傅很耐心"}
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "expected"),
+    [("没有", "deny", "-"), ("没有了", "inform", "-"), ("下次早点来就好", "suggest", "下次早点来就好")],
+)
+async def test_the_optional_comment(text: str, intent: str, expected: str) -> None:
+    slots, _ = await validate(tracker(text, intent, requested="survey_comment", slots={"survey_score": 4.0}))
+    assert slots["survey_comment"] == expected
+
+
+async def test_a_complaint_is_not_taken_for_an_answer() -> None:
+    slots, _ = await validate(tracker("我另外还要投诉快递", "complain", requested="survey_score"))
+    assert slots == {}
+
+
+async def test_starting_twice_asks_once(wired: Services, clock: Clock) -> None:
+    survey_id = await a_sent_survey(wired, clock)  # already sent
+    dispatcher = CollectingDispatcher()
+    t = tracker(
+        "EXTERNAL_survey_start",
+        "EXTERNAL_survey_start",
+        [{"entity": "survey_id", "value": str(survey_id)}],
+        loop=None,
+    )
+    events = await ActionStartSurvey().run(dispatcher, t, DOMAIN)
+    assert events == [{"event": "followup", "timestamp": None, "name": "action_listen"}]
+
+
+async def test_a_bad_answer_gets_an_apology_a_case_and_the_offer_of_a_person(
+    wired: Services, clock: Clock, fake_uow: FakeUowFactory
+) -> None:
+    survey_id = await a_sent_survey(wired, clock)
+    dispatcher = CollectingDispatcher()
+    t = tracker(
+        "没有",
+        "deny",
+        slots={"survey_id": str(survey_id), "survey_score": 2.0, "survey_comment": "2分，师傅迟到了两个小时"},
+    )
+    events = await ActionSubmitSurvey().run(dispatcher, t, DOMAIN)
+    (case,) = fake_uow.store.cases.values()
+    assert case.source == "survey" and "师傅迟到了两个小时" in case.description
+    reply = dispatcher.messages[0]
+    assert case.number in reply["text"] and "人工" in reply["text"]
+    assert [b["payload"] for b in reply["buttons"]] == ["/affirm", "/deny"]
+    assert {"event": "slot", "timestamp": None, "name": "human_offered", "value": True} in events
+    assert (await wired.surveys.get(survey_id)).status is SurveyStatus.ANSWERED
+
+
+async def test_a_late_score_outside_the_form_still_answers_the_survey(wired: Services, clock: Clock) -> None:
+    survey_id = await a_sent_survey(wired, clock)
+    clock.now += timedelta(hours=80)
+    await wired.surveys.expire_due()
+    dispatcher = CollectingDispatcher()
+    await ActionRecordFeedback().run(
+        dispatcher, tracker("5分！", "give_rating", [{"entity": "rating", "value": 5}], loop=None), DOMAIN
+    )
+    survey = await wired.surveys.get(survey_id)
+    assert (survey.status, survey.score) == (SurveyStatus.ANSWERED, 5)
+    assert "感谢" in dispatcher.messages[0]["text"]
+
+
+async def test_opting_out_is_confirmed_in_one_message(wired: Services, clock: Clock) -> None:
+    await a_sent_survey(wired, clock)
+    dispatcher = CollectingDispatcher()
+    events = await ActionOptOut().run(dispatcher, tracker("别再发了", "opt_out"), DOMAIN)
+    assert len(dispatcher.messages) == 1 and "不再" in dispatcher.messages[0]["text"]
+    assert events[0] == {"event": "active_loop", "timestamp": None, "name": None}
+    assert (await wired.customers.standing("wx-1")).opted_out
+
+
+async def test_a_complaint_about_the_service_is_the_answer_but_a_new_matter_is_not() -> None:
+    about = await validate(
+        tracker(
+            "等了一下午都没人来", "complain", requested="survey_score", satisfaction=("dissatisfied", 0.97)
+        )
+    )
+    assert about[0] == {"survey_score": 1.0, "survey_comment": "等了一下午都没人来"}
+    other = await validate(
+        tracker(
+            "另外我要投诉快递丢件", "complain", requested="survey_score", satisfaction=("dissatisfied", 0.97)
+        )
+    )
+    assert other[0] == {}
+
+
+async def test_declining_ends_the_survey_without_a_reminder(wired: Services, clock: Clock) -> None:
+    survey_id = await a_sent_survey(wired, clock)
+    slots, _ = await validate(tracker("不想评，没空", "give_rating", requested="survey_score"))
+    assert slots == {"survey_score": 0.0, "survey_comment": "-"}
+    dispatcher = CollectingDispatcher()
+    await ActionSubmitSurvey().run(
+        dispatcher, tracker("不想评", "deny", slots={"survey_id": str(survey_id), **slots}), DOMAIN
+    )
+    assert "不打扰" in dispatcher.messages[0]["text"]
+    survey = await wired.surveys.get(survey_id)
+    assert (survey.status, survey.reason) == (SurveyStatus.CANCELLED, "declined")
+    clock.now += timedelta(hours=30)
+    assert await wired.surveys.claim_reminders() == []
+
+
+async def test_a_new_survey_starts_with_nothing_answered() -> None:
+    """action_start_survey resets the slots; the reset must not read as an answer (or a refusal)."""
+    t = tracker("EXTERNAL_survey_start", "EXTERNAL_survey_start", requested=None)
+    t.events.append({"event": "slot", "name": "survey_score", "value": None})
+    slots, said = await validate(t)
+    assert slots.get("survey_score") is None and said == []

@@ -1,0 +1,165 @@
+from datetime import datetime, time, timedelta, timezone
+
+import pytest
+
+from bot.surveys.errors import IllegalSurveyTransition
+from bot.surveys.model import SurveyStatus
+from bot.surveys.rules import (
+    Delivery,
+    SurveyPolicy,
+    check_transition,
+    choose_delivery,
+    first_send_time,
+    in_quiet_hours,
+    is_bad,
+    next_allowed,
+    parse_quiet_hours,
+    score_from_satisfaction,
+    within_frequency_cap,
+)
+
+SHANGHAI = timezone(timedelta(hours=8))
+POLICY = SurveyPolicy()
+
+
+def at(hour: int, minute: int = 0, day: int = 20) -> datetime:
+    return datetime(2026, 11, day, hour, minute, tzinfo=SHANGHAI)
+
+
+@pytest.mark.parametrize(
+    ("moment", "quiet"),
+    [
+        (at(20, 59), False),
+        (at(21, 0), True),
+        (at(23, 30), True),
+        (at(0, 0), True),
+        (at(8, 59), True),
+        (at(9, 0), False),
+        (at(14, 0), False),
+    ],
+)
+def test_quiet_hours_across_midnight(moment: datetime, quiet: bool) -> None:
+    assert in_quiet_hours(moment, POLICY) is quiet
+
+
+def test_quiet_hours_within_a_day_and_disabled() -> None:
+    lunch = SurveyPolicy(quiet_start=time(12, 0), quiet_end=time(14, 0))
+    assert in_quiet_hours(at(12, 30), lunch) and not in_quiet_hours(at(14, 0), lunch)
+    assert not in_quiet_hours(at(23, 0), SurveyPolicy(quiet_start=None, quiet_end=None))
+    assert parse_quiet_hours("") == (None, None)
+    with pytest.raises(ValueError):
+        parse_quiet_hours("after dinner")
+
+
+def test_a_survey_due_in_quiet_hours_waits_for_the_morning() -> None:
+    assert next_allowed(at(22, 15), POLICY) == at(9, 0, day=21)
+    assert next_allowed(at(2, 0, day=21), POLICY) == at(9, 0, day=21)
+    assert next_allowed(at(15, 0), POLICY) == at(15, 0)
+
+
+def test_first_send_is_the_delay_after_completion_outside_quiet_hours() -> None:
+    assert first_send_time(at(10, 0), POLICY) == at(12, 0)
+    assert first_send_time(at(19, 30), POLICY) == at(9, 0, day=21)  # 21:30 is quiet
+    assert first_send_time(at(10, 0), SurveyPolicy(delay=timedelta(0))) == at(10, 0)
+
+
+def test_frequency_cap() -> None:
+    now = at(10, 0, day=20)
+    assert within_frequency_cap(None, now, POLICY)
+    assert not within_frequency_cap(now - timedelta(days=6, hours=23), now, POLICY)
+    assert within_frequency_cap(now - timedelta(days=7), now, POLICY)
+
+
+@pytest.mark.parametrize(
+    ("hours_since_last_message", "template", "push", "expected"),
+    [
+        (1, False, True, Delivery.CUSTOMER_SERVICE),
+        (47.9, False, True, Delivery.CUSTOMER_SERVICE),
+        (48.1, True, True, Delivery.TEMPLATE),
+        (48.1, False, True, Delivery.UNREACHABLE),
+        (None, True, True, Delivery.TEMPLATE),
+        (1, True, False, Delivery.UNREACHABLE),
+    ],
+)
+def test_the_48_hour_window_decides_how_to_ask(
+    hours_since_last_message: float | None, template: bool, push: bool, expected: Delivery
+) -> None:
+    now = at(10, 0)
+    last = None if hours_since_last_message is None else now - timedelta(hours=hours_since_last_message)
+    delivery, reason = choose_delivery(last, now, template_configured=template, can_push=push)
+    assert delivery is expected
+    assert (reason is None) is (expected is Delivery.CUSTOMER_SERVICE)
+
+
+@pytest.mark.parametrize(
+    ("label", "confidence", "score"),
+    [
+        ("satisfied", 0.95, 5),
+        ("satisfied", 0.6, 4),
+        ("neutral", 0.9, 3),
+        ("dissatisfied", 0.6, 2),
+        ("dissatisfied", 0.9, 1),
+        (None, None, None),
+    ],
+)
+def test_free_text_is_scored_from_the_satisfaction_label(
+    label: str | None, confidence: float | None, score: int | None
+) -> None:
+    assert score_from_satisfaction(label, confidence) == score
+
+
+def test_what_counts_as_bad() -> None:
+    assert is_bad(2, "satisfied") and is_bad(1, None)
+    assert not is_bad(3, "dissatisfied")  # a number decides over the tone
+    assert is_bad(None, "dissatisfied") and not is_bad(None, "neutral")
+
+
+def test_transitions() -> None:
+    check_transition(1, SurveyStatus.SCHEDULED, SurveyStatus.SENT)
+    check_transition(1, SurveyStatus.EXPIRED, SurveyStatus.ANSWERED)  # a late answer
+    for current, requested in [
+        (SurveyStatus.ANSWERED, SurveyStatus.SENT),
+        (SurveyStatus.CANCELLED, SurveyStatus.SENT),
+        (SurveyStatus.SENT, SurveyStatus.SCHEDULED),
+    ]:
+        with pytest.raises(IllegalSurveyTransition):
+            check_transition(1, current, requested)
+
+
+def test_policy_from_the_environment() -> None:
+    policy = SurveyPolicy.from_env(
+        {"SURVEY_DELAY_MINUTES": "30", "SURVEY_QUIET_HOURS": "", "SURVEY_FREQUENCY_DAYS": "14"}
+    )
+    assert (policy.delay, policy.quiet_start, policy.frequency) == (
+        timedelta(minutes=30),
+        None,
+        timedelta(days=14),
+    )
+    assert SurveyPolicy.from_env({}).quiet_start == time(21, 0)
+    with pytest.raises(ValueError):
+        SurveyPolicy.from_env({"SURVEY_DELAY_MINUTES": "soon"})
+
+
+@pytest.mark.parametrize(
+    ("text", "declines"),
+    [("不想评", True), ("没空，以后再说", True), ("算了吧", True), ("师傅不错", False), ("不太满意", False)],
+)
+def test_declining_a_survey(text: str, declines: bool) -> None:
+    from bot.surveys.rules import declines_survey
+
+    assert declines_survey(text) is declines
+
+
+@pytest.mark.parametrize(
+    ("text", "new"),
+    [
+        ("等了一下午都没人来", False),
+        ("太差了", False),
+        ("另外我还要投诉快递", True),
+        ("先不说这个，冰箱又坏了", True),
+    ],
+)
+def test_a_complaint_in_a_survey_is_an_answer_unless_it_changes_the_subject(text: str, new: bool) -> None:
+    from bot.surveys.rules import starts_new_matter
+
+    assert starts_new_matter(text) is new

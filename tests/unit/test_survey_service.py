@@ -1,0 +1,235 @@
+"""The survey service over in-memory fakes: scheduling, sending once, answers, opt-out, figures."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from bot.cases.model import CaseDraft, Priority, Status
+from bot.surveys.errors import InvalidServiceEvent
+from bot.surveys.model import ServiceEvent, SurveyStatus
+from bot.surveys.rules import Delivery
+from bot.surveys.service import Conversation
+from bot.wiring import Services
+from tests.conftest import Clock
+
+
+def event(
+    external_id: str = "WO-1", sender: str = "wx-1", done: datetime | None = None, **kw: object
+) -> ServiceEvent:
+    return ServiceEvent(
+        external_id=external_id,
+        sender_id=sender,
+        channel="wechat",
+        service_type=str(kw.pop("service_type", "repair")),
+        technician=kw.pop("technician", "王师傅"),
+        completed_at=done or datetime.now().astimezone(),
+        **kw,
+    )  # type: ignore[arg-type]
+
+
+async def test_a_service_event_schedules_a_survey_once(fake_services: Services, clock: Clock) -> None:
+    first = await fake_services.surveys.record_service_event(event(done=clock.now))
+    again = await fake_services.surveys.record_service_event(event(done=clock.now))
+    assert first.created and not again.created
+    assert again.survey is not None and again.survey.id == first.survey.id  # type: ignore[union-attr]
+    assert first.survey.status is SurveyStatus.SCHEDULED  # type: ignore[union-attr]
+    assert first.survey.due_at == clock.now + timedelta(hours=2)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("field", "kw"),
+    [
+        ("service_type", {"service_type": "haircut"}),
+        ("external_id", {"external_id": ""}),
+        ("openid", {"sender": ""}),
+    ],
+)
+async def test_bad_service_events_name_the_field(fake_services: Services, field: str, kw: dict) -> None:
+    with pytest.raises(InvalidServiceEvent) as err:
+        await fake_services.surveys.record_service_event(event(**kw))
+    assert err.value.field == field
+
+
+async def test_unsubscribed_opted_out_and_recently_surveyed_customers_get_none(
+    fake_services: Services, clock: Clock
+) -> None:
+    customers = fake_services.customers
+    await customers.unsubscribed("gone", "wechat", clock.now)
+    await customers.opt_out_of_surveys("quiet", "wechat", clock.now)
+    reasons = []
+    for n, sender in enumerate(["gone", "quiet", "busy", "busy"]):
+        intake = await fake_services.surveys.record_service_event(event(f"WO-{n}", sender, clock.now))
+        reasons.append((intake.survey.status.value, intake.survey.reason))  # type: ignore[union-attr]
+    assert reasons == [
+        ("cancelled", "unsubscribed"),
+        ("cancelled", "opted_out"),
+        ("scheduled", None),
+        ("cancelled", "frequency_cap"),
+    ]
+
+
+async def test_the_send_time_decision(fake_services: Services, clock: Clock) -> None:
+    surveys = fake_services.surveys
+    await fake_services.customers.customer_wrote("wx-1", "wechat", clock.now - timedelta(hours=1))
+    survey = (await surveys.record_service_event(event(done=clock.now - timedelta(hours=3)))).survey
+    assert survey is not None
+    assert (await surveys.plan_for(survey, Conversation())).delivery is Delivery.CUSTOMER_SERVICE
+    busy = await surveys.plan_for(survey, Conversation("intake_in_progress"))
+    assert (busy.action, busy.reason) == ("postpone", "intake_in_progress")
+    assert busy.until == clock.now + timedelta(minutes=30)
+    clock.now = clock.now.replace(hour=14)  # 22:30 in Shanghai
+    night = await surveys.plan_for(survey, Conversation())
+    assert (night.action, night.reason) == ("postpone", "quiet_hours")
+    clock.now = clock.now + timedelta(days=3)  # the customer's last message is now days old
+    clock.now = clock.now.replace(hour=3)  # 11:00 in Shanghai
+    assert (await surveys.plan_for(survey, Conversation())).action == "unreachable"  # no template configured
+
+
+async def test_a_survey_is_marked_sent_exactly_once(fake_services: Services, clock: Clock) -> None:
+    survey = (await fake_services.surveys.record_service_event(event(done=clock.now))).survey
+    assert survey is not None and survey.id is not None
+    assert await fake_services.surveys.mark_sent(survey.id, "customer_service") is not None
+    assert await fake_services.surveys.mark_sent(survey.id, "customer_service") is None  # a retried trigger
+
+
+async def sent_survey(services: Services, clock: Clock, **kw: object):  # type: ignore[no-untyped-def]
+    survey = (await services.surveys.record_service_event(event(done=clock.now, **kw))).survey
+    return await services.surveys.mark_sent(survey.id, "customer_service")
+
+
+async def test_a_bad_answer_opens_an_escalated_remediation_case(
+    fake_services: Services, clock: Clock
+) -> None:
+    survey = await sent_survey(fake_services, clock)
+    outcome = await fake_services.surveys.answer(
+        "wx-1",
+        survey_id=None,
+        rating=2,
+        label="dissatisfied",
+        confidence=0.9,
+        comment="2分，师傅迟到了两个小时",
+    )
+    assert outcome.bad and outcome.score == 2 and outcome.remediation_case is not None
+    case = outcome.remediation_case
+    assert case.priority is Priority.P2 and "escalated:survey" in case.priority_reasons
+    assert case.category == "installation_repair" and case.source == "survey"
+    assert "师傅迟到了两个小时" in case.description and "王师傅" in case.description
+    stored = await fake_services.surveys.get(survey.id)
+    assert (stored.status, stored.score, stored.comment) == (
+        SurveyStatus.ANSWERED,
+        2,
+        "2分，师傅迟到了两个小时",
+    )
+    assert stored.remediation_case_number == case.number
+
+
+async def test_a_good_answer_is_thanked_and_opens_nothing(fake_services: Services, clock: Clock) -> None:
+    await sent_survey(fake_services, clock)
+    outcome = await fake_services.surveys.answer(
+        "wx-1", survey_id=None, rating=None, label="satisfied", confidence=0.95, comment="师傅很专业"
+    )
+    assert (outcome.bad, outcome.score, outcome.remediation_case) == (False, 5, None)
+
+
+async def test_a_bad_answer_about_a_resolved_case_reopens_it(fake_services: Services, clock: Clock) -> None:
+    cases = fake_services.cases
+    case = await cases.open_case(CaseDraft("wx-1", "wechat", "宽带经常掉线", "other", "13812345678"))
+    for status in (Status.ACKNOWLEDGED, Status.IN_PROGRESS, Status.RESOLVED):
+        await cases.change_status(case.number, status, actor="agent:li")
+    (survey,) = await fake_services.surveys.search(sender_id="wx-1")  # scheduled by the resolution
+    assert survey.subject == "case" and survey.case_number == case.number
+    await fake_services.surveys.mark_sent(survey.id, "customer_service")
+    outcome = await fake_services.surveys.answer(
+        "wx-1", survey_id=survey.id, rating=None, label="dissatisfied", confidence=0.95, comment="根本没修好"
+    )
+    assert outcome.reopened_case is not None and outcome.remediation_case is None
+    reopened = await cases.get(case.number)
+    assert reopened.status is Status.REOPENED and reopened.priority is Priority.P3  # P4 → P3
+    assert any(e.kind == "status_changed" and "根本没修好" in (e.note or "") for e in reopened.events)
+
+
+async def test_an_answer_after_expiry_still_counts(fake_services: Services, clock: Clock) -> None:
+    survey = await sent_survey(fake_services, clock)
+    clock.now += timedelta(hours=73)
+    assert await fake_services.surveys.expire_due() == 1
+    assert (await fake_services.surveys.get(survey.id)).status is SurveyStatus.EXPIRED
+    outcome = await fake_services.surveys.answer(
+        "wx-1", survey_id=None, rating=4, label="satisfied", confidence=0.8, comment=None
+    )
+    assert outcome.late and (await fake_services.surveys.get(survey.id)).status is SurveyStatus.ANSWERED
+
+
+async def test_one_reminder_after_24_hours(fake_services: Services, clock: Clock) -> None:
+    survey = await sent_survey(fake_services, clock)
+    assert await fake_services.surveys.claim_reminders() == []
+    clock.now += timedelta(hours=25)
+    (due,) = await fake_services.surveys.claim_reminders()
+    assert await fake_services.surveys.mark_reminded(due.id) is not None
+    assert await fake_services.surveys.mark_reminded(due.id) is None
+    assert await fake_services.surveys.claim_reminders() == []
+    assert (await fake_services.surveys.get(survey.id)).status is SurveyStatus.REMINDED
+
+
+async def test_opting_out_cancels_what_is_pending(fake_services: Services, clock: Clock) -> None:
+    await sent_survey(fake_services, clock)
+    assert await fake_services.surveys.opt_out("wx-1", "wechat") == 1
+    clock.now += timedelta(days=30)
+    later = await fake_services.surveys.record_service_event(event("WO-2", done=clock.now))
+    assert later.survey.reason == "opted_out"  # type: ignore[union-attr]
+    cancelled = await fake_services.surveys.search(sender_id="wx-1", status=SurveyStatus.CANCELLED)
+    assert len(cancelled) == 2
+    first = await fake_services.surveys.get(min(s.id for s in cancelled))
+    assert [(c.from_status, c.to_status, c.reason) for c in first.history][-1] == (
+        "sent",
+        "cancelled",
+        "opted_out",
+    )
+
+
+async def test_figures_by_week_service_type_and_technician(fake_services: Services, clock: Clock) -> None:
+    scores = {"A": 5, "B": 4, "C": 1, "D": None}
+    for n, (sender, score) in enumerate(scores.items()):
+        survey = await sent_survey(
+            fake_services,
+            clock,
+            external_id=f"WO-{n}",
+            sender=sender,
+            technician="王师傅" if n < 2 else "李师傅",
+        )
+        if score is not None:
+            await fake_services.surveys.answer(
+                sender, survey_id=survey.id, rating=score, label=None, confidence=None, comment=None
+            )
+    since, until = clock.now - timedelta(days=1), clock.now + timedelta(days=1)
+    by_tech = {r["technician"]: r for r in await fake_services.surveys.stats("technician", since, until)}
+    assert by_tech["王师傅"] | {} == {
+        **by_tech["王师傅"],
+        "sent": 2,
+        "answered": 2,
+        "response_rate": 1.0,
+        "average_score": 4.5,
+        "csat": 1.0,
+    }
+    assert (by_tech["李师傅"]["response_rate"], by_tech["李师傅"]["csat"]) == (0.5, 0.0)
+    (week,) = await fake_services.surveys.stats("week", since, until)
+    assert (week["sent"], week["answered"], week["average_score"], week["csat"]) == (4, 3, 3.33, 0.6667)
+    assert week["remediation_cases"] == 1
+
+
+async def test_waiting_out_quiet_hours_does_not_use_up_the_tries(
+    fake_services: Services, clock: Clock
+) -> None:
+    """Five postponements and then one Rasa hiccup must not fail the survey: only failures count."""
+    intake = await fake_services.surveys.record_service_event(event(done=clock.now))
+    survey = intake.survey
+    assert survey is not None
+    store = fake_services.surveys._store  # type: ignore[attr-defined]
+    store.surveys[survey.id].attempts = 5  # claimed five times, postponed each time
+    await fake_services.surveys.postpone(
+        store.surveys[survey.id], clock.now + timedelta(hours=1), "quiet_hours"
+    )
+    after = await store.get(survey.id)
+    assert (after.status, after.attempts, after.reason) == (SurveyStatus.SCHEDULED, 0, "quiet_hours")
+    assert after.due_at == clock.now + timedelta(hours=1)

@@ -1,0 +1,57 @@
+from pathlib import Path
+
+import pytest
+
+from bot.nlu.satisfaction import SatisfactionModel, emphasise_turn, load_labelled_tsv
+from bot.nlu.textclf import TextClassifier
+
+TEXTS = ["很好很满意", "师傅很专业", "太差了", "等了一天没人来", "还行吧", "一般般", "好评", "差评"] * 3
+LABELS = [
+    "satisfied",
+    "satisfied",
+    "dissatisfied",
+    "dissatisfied",
+    "neutral",
+    "neutral",
+    "satisfied",
+    "dissatisfied",
+] * 3
+
+
+def test_a_saved_model_predicts_exactly_as_before(tmp_path: Path) -> None:
+    model = TextClassifier(min_df=1).fit(TEXTS, LABELS)
+    model.save(tmp_path)
+    loaded = TextClassifier.load(tmp_path)
+    probe = ["非常满意", "太慢了", "凑合", "😀"]
+    for got, expected in zip(loaded.predict_proba(probe), model.predict_proba(probe), strict=True):
+        assert got == pytest.approx(expected, abs=1e-6)  # stored as float32
+    assert not list(tmp_path.glob("*.pkl"))  # nothing that runs code on load
+
+
+def test_the_turn_is_emphasised() -> None:
+    assert emphasise_turn("味道不错，就是送得太慢") == "味道不错，就是送得太慢 ⟪送得太慢⟫ ⟦就是送得太慢⟧"
+    assert emphasise_turn("等了一个小时，下次不点了") == "等了一个小时，下次不点了 ⟦下次不点了⟧"
+    assert emphasise_turn("很好") == "很好"
+
+
+def test_an_explicit_score_decides_unless_the_words_disagree(tmp_path: Path) -> None:
+    model = SatisfactionModel.train(TEXTS, LABELS)
+    assert model.judge("5分", 5, "5分")[0] == "satisfied"
+    assert model.judge("2", 2, "2")[0] == "dissatisfied"
+    assert model.judge("3分吧", 3, "3分")[0] == "neutral"
+    assert model.judge("/affirm") == ("neutral", 1.0)
+    assert model.judge("", None) == ("neutral", 1.0)
+
+
+def test_labelled_files_are_checked(tmp_path: Path) -> None:
+    good = tmp_path / "good.tsv"
+    good.write_text("satisfied\t好\nneutral\t嗯\n", encoding="utf-8")
+    assert load_labelled_tsv(good) == (["好", "嗯"], ["satisfied", "neutral"])
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("happy\t好\n", encoding="utf-8")
+    try:
+        load_labelled_tsv(bad)
+    except ValueError as exc:
+        assert "bad.tsv:1" in str(exc)
+    else:
+        raise AssertionError("an unknown label must be refused")
