@@ -112,8 +112,12 @@ def agent_gone_quiet(handoff: Handoff, now: datetime, policy: HandoffPolicy) -> 
 
 
 def customer_gone_quiet(handoff: Handoff, now: datetime, policy: HandoffPolicy) -> bool:
-    """A customer silent too long ends the conversation (the bot takes over again)."""
-    if not handoff.status.open:
+    """A customer silent too long after the agent's last word ends the conversation (the bot takes
+    over again). A customer still waiting in the queue is waiting for us, not the other way round:
+    that conversation stays queued, overnight included."""
+    if handoff.status is not HandoffStatus.ACTIVE or handoff.accepted_at is None:
         return False
-    last = max(filter(None, [handoff.last_customer_at, handoff.queued_at]))
-    return now - last > policy.customer_idle
+    agent_last = handoff.last_agent_at or handoff.accepted_at
+    if handoff.last_customer_at and handoff.last_customer_at > agent_last:
+        return False  # the agent's turn: agent_gone_quiet decides
+    return now - agent_last > policy.customer_idle

@@ -88,8 +88,15 @@ def test_silence_rules() -> None:
     assert not agent_gone_quiet(h, T0 + timedelta(hours=1), policy)  # the customer's turn
     h.last_customer_at = T0 + timedelta(minutes=2)
     assert agent_gone_quiet(h, T0 + timedelta(minutes=13), policy)
-    assert not customer_gone_quiet(h, T0 + timedelta(minutes=31), policy)
-    assert customer_gone_quiet(h, T0 + timedelta(minutes=33), policy)
+    assert not customer_gone_quiet(h, T0 + timedelta(hours=2), policy)  # the agent's turn, not theirs
+    h.last_agent_at = T0 + timedelta(minutes=3)  # the agent answered; now the customer is silent
+    assert not customer_gone_quiet(h, T0 + timedelta(minutes=32), policy)
+    assert customer_gone_quiet(h, T0 + timedelta(minutes=34), policy)
+
+
+def test_a_customer_waiting_in_the_queue_is_never_dropped_for_silence() -> None:
+    waiting = handoff(1, "P3", 0, HandoffStatus.WAITING)
+    assert not customer_gone_quiet(waiting, T0 + timedelta(hours=12), HandoffPolicy())
 
 
 AGENT = Agent("li", "小李", Role.AGENT)
@@ -191,5 +198,12 @@ async def test_silent_agents_and_customers(fake_services: Services, clock: Clock
     assert await h.enforce_timeouts() == (1, 0)  # li never answered c1: back to the queue
     assert (await h.get(a.handoff.id)).status is HandoffStatus.WAITING
     clock.now += timedelta(minutes=31)
-    assert await h.enforce_timeouts() == (0, 2)  # both customers silent for 30 min: back to the bot
-    assert await h.open_for("c1") is None and await h.open_for("c2") is None
+    assert await h.enforce_timeouts() == (0, 0)  # waiting customers wait for us: nobody is dropped
+    await h.accept(b.handoff.id, OTHER)
+    await h.reply(b.handoff.id, OTHER, "您好，我是小王")
+    clock.now += timedelta(minutes=29)
+    assert await h.enforce_timeouts() == (0, 0)
+    clock.now += timedelta(minutes=2)
+    assert await h.enforce_timeouts() == (0, 1)  # c2 silent 30 min after the agent's answer: back to the bot
+    assert await h.open_for("c2") is None
+    assert (await h.open_for("c1")).status is HandoffStatus.WAITING
