@@ -69,6 +69,9 @@ class WeChatSettings:
         ("human", "request_human"),
     )
     max_timestamp_skew: int = 300
+    #: Messages handled at once per Rasa process. Rasa's inference runs on the event loop: more at once
+    #: only makes every webhook answer wait longer (bench/wechat_vs_rest.py).
+    concurrency: int = 2
 
     @property
     def configured(self) -> bool:
@@ -100,6 +103,7 @@ class WeChatSettings:
             template_id=env.get("WECHAT_TEMPLATE_ID", "").strip(),
             menu_intents=menu,
             max_timestamp_skew=_int(env, "WECHAT_MAX_TIMESTAMP_SKEW", 300),
+            concurrency=max(1, _int(env, "WECHAT_CONCURRENCY", 2)),
         )
 
 

@@ -101,6 +101,7 @@ class WeChatInput(InputChannel):
         self._app: Sanic | None = None
         self._on_new_message: Callable[[UserMessage], Awaitable[Any]] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._slots: asyncio.Semaphore | None = None
         self._menu = dict(settings.wechat.menu_intents)
 
     def get_output_channel(self) -> OutputChannel:
@@ -122,7 +123,7 @@ class WeChatInput(InputChannel):
                 return
             self._app = app
             self.runtime = WeChatRuntime.build(self.settings)
-            self._sweeper = Sweeper(self.runtime.inbox, self._handle)
+            self._sweeper = Sweeper(self.runtime.inbox, self._handle_in_turn)
             self._sweeper.start()
 
         @bp.listener("after_server_stop")
@@ -163,10 +164,20 @@ class WeChatInput(InputChannel):
                 logger.exception("could not queue a WeChat message")
                 return text("temporarily unavailable", status=503)
             if fresh:
-                self._spawn(self.runtime.inbox.drain(message.openid, self._handle))
+                self._spawn(self.runtime.inbox.drain(message.openid, self._handle_in_turn))
             return text("success")
 
         return bp
+
+    async def _handle_in_turn(self, message: InboundMessage) -> None:
+        """A bounded number of messages at a time, first come first served: Rasa's inference runs on
+        this event loop, so the fewer in flight, the sooner every webhook call is answered. The rest
+        wait, in order and safe, in Redis. A slot is per message, not per customer, so a chatty
+        customer cannot hold one while the others wait."""
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.settings.wechat.concurrency)
+        async with self._slots:
+            await self._handle(message)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
