@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import re
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -63,6 +65,32 @@ def test_the_case_api_refuses_without_a_valid_key(ops: tuple[str, str], headers:
     for path in ("/api/v1/cases", "/api/v1/cases/C20261120-0001"):
         status, body = http("GET", f"{ops[0]}{path}", headers=headers)
         assert status == 401 and "cases" not in body
+
+
+def api_routes() -> list[tuple[str, str]]:
+    """(method, path with sample parameters) of every /api route the ops app has."""
+    from bot.api.app import create_app
+
+    app = create_app(
+        Settings.from_env({"CARELOOP_VAR_DIR": "/nonexistent"}), name=f"probe_{uuid.uuid4().hex}"
+    )
+    samples = {"int": "1", "str": "C20261120-0001"}
+    found = []
+    for route in app.router.routes:
+        path = "/" + route.path
+        if path.startswith("/api/"):
+            path = re.sub(r"<(\w+)(?::(\w+))?>", lambda m: samples.get(m.group(2) or "str", "x"), path)
+            found += [(method, path) for method in sorted(route.methods)]
+    return found
+
+
+def test_every_api_route_refuses_without_a_valid_key(ops: tuple[str, str]) -> None:
+    routes = api_routes()
+    assert {p for _, p in routes} >= {"/api/v1/cases", "/api/v1/service-events", "/api/v1/outbox"}
+    for method, path in routes:
+        for headers in ({}, {"X-API-Key": "wrong"}):
+            status, body = http(method, f"{ops[0]}{path}", {} if method == "POST" else None, headers=headers)
+            assert status == 401, (method, path, status, body)
 
 
 def test_cases_are_listed_newest_first(ops: tuple[str, str]) -> None:
