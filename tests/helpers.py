@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 from typing import Any
 
-from bot.config import PROJECT_ROOT
+from bot.config import PROJECT_ROOT, Settings
 
 
 def http(
@@ -72,3 +74,22 @@ def stop(proc: subprocess.Popen, sig: int = signal.SIGINT, timeout: float = 30) 
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     return proc.returncode
+
+
+def app_routes(*prefixes: str) -> list[tuple[str, str, Any]]:
+    """(method, path with sample parameters, route) for every ops-app route under the prefixes, read from
+    the app's own router so a route added later is covered without touching the tests."""
+    from bot.api.app import create_app
+
+    app = create_app(
+        Settings.from_env({"CARELOOP_VAR_DIR": "/nonexistent"}), name=f"probe_{uuid.uuid4().hex}"
+    )
+    samples = {"int": "1", "str": "C20261120-0001"}
+    found = []
+    for route in app.router.routes:
+        path = "/" + route.path
+        if not any(path == p.rstrip("/") or path.startswith(p) for p in prefixes):
+            continue
+        path = re.sub(r"<(\w+)(?::(\w+))?>", lambda m: samples.get(m.group(2) or "str", "x"), path)
+        found += [(method, path, route) for method in sorted(route.methods)]
+    return found

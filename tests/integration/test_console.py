@@ -33,7 +33,7 @@ from bot.handoff.rules import HandoffPolicy
 from bot.redis_embedded import free_port
 from bot.surveys.model import ServiceEvent
 from bot.wiring import Services, build_services
-from tests.helpers import http, start, stop, wait_until
+from tests.helpers import app_routes, http, start, stop, wait_until
 
 KEY = "console-key-789"
 PASSWORD = "correct-horse-42"
@@ -386,21 +386,7 @@ async def signed_in(console: Console, *names: str) -> AsyncIterator[list[Browser
 
 def console_routes() -> list[tuple[str, str, str]]:
     """(method, path with sample parameters, kind) of every /console route the app has."""
-    from bot.api.app import create_app
-
-    app = create_app(
-        Settings.from_env({"CARELOOP_VAR_DIR": "/nonexistent"}), name=f"probe_{uuid.uuid4().hex}"
-    )
-    samples = {"int": "1", "str": "C20261120-0001"}
-    found = []
-    for route in app.router.routes:
-        path = "/" + route.path
-        if not (path == "/console" or path.startswith("/console/")):
-            continue
-        path = re.sub(r"<(\w+):(\w+)>", lambda m: samples[m.group(2)], path)
-        for method in sorted(route.methods):
-            found.append((method, path, getattr(route.ctx, "kind", "MISSING")))
-    return found
+    return [(m, p, getattr(r.ctx, "kind", "MISSING")) for m, p, r in app_routes("/console/")]
 
 
 def test_every_console_route_declares_its_kind() -> None:

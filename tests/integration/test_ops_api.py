@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -15,7 +13,7 @@ from bot.db.migrate import upgrade
 from bot.redis_embedded import free_port
 from bot.wiring import build_services
 from tests.conftest import reset_schema
-from tests.helpers import http, start, stop, wait_until
+from tests.helpers import app_routes, http, start, stop, wait_until
 
 KEY = "test-key-123"
 
@@ -67,25 +65,8 @@ def test_the_case_api_refuses_without_a_valid_key(ops: tuple[str, str], headers:
         assert status == 401 and "cases" not in body
 
 
-def api_routes() -> list[tuple[str, str]]:
-    """(method, path with sample parameters) of every /api route the ops app has."""
-    from bot.api.app import create_app
-
-    app = create_app(
-        Settings.from_env({"CARELOOP_VAR_DIR": "/nonexistent"}), name=f"probe_{uuid.uuid4().hex}"
-    )
-    samples = {"int": "1", "str": "C20261120-0001"}
-    found = []
-    for route in app.router.routes:
-        path = "/" + route.path
-        if path.startswith("/api/"):
-            path = re.sub(r"<(\w+)(?::(\w+))?>", lambda m: samples.get(m.group(2) or "str", "x"), path)
-            found += [(method, path) for method in sorted(route.methods)]
-    return found
-
-
 def test_every_api_route_refuses_without_a_valid_key(ops: tuple[str, str]) -> None:
-    routes = api_routes()
+    routes = [(m, p) for m, p, _ in app_routes("/api/")]
     assert {p for _, p in routes} >= {"/api/v1/cases", "/api/v1/service-events", "/api/v1/outbox"}
     for method, path in routes:
         for headers in ({}, {"X-API-Key": "wrong"}):
