@@ -101,7 +101,7 @@ class WeChatInput(InputChannel):
         self._app: Sanic | None = None
         self._on_new_message: Callable[[UserMessage], Awaitable[Any]] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._slots: asyncio.Semaphore | None = None
+        self._slots = asyncio.Semaphore(settings.wechat.concurrency)
         self._menu = dict(settings.wechat.menu_intents)
 
     def get_output_channel(self) -> OutputChannel:
@@ -174,8 +174,6 @@ class WeChatInput(InputChannel):
         this event loop, so the fewer in flight, the sooner every webhook call is answered. The rest
         wait, in order and safe, in Redis. A slot is per message, not per customer, so a chatty
         customer cannot hold one while the others wait."""
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(self.settings.wechat.concurrency)
         async with self._slots:
             await self._handle(message)
 

@@ -68,6 +68,8 @@ class Harness:
     received: list[UserMessage] = field(default_factory=list)
     handler_delay: float = 0.0
     standin: str = ""
+    in_flight: int = 0
+    most_in_flight: int = 0
 
     async def post(self, query: dict[str, str], body: bytes) -> tuple[int, str, float]:
         started = time.perf_counter()
@@ -133,8 +135,13 @@ async def harness(
     )
 
     async def on_new_message(message: UserMessage) -> None:
-        if h.handler_delay:
-            await asyncio.sleep(h.handler_delay)
+        h.in_flight += 1
+        h.most_in_flight = max(h.most_in_flight, h.in_flight)
+        try:
+            if h.handler_delay:
+                await asyncio.sleep(h.handler_delay)
+        finally:
+            h.in_flight -= 1
         h.received.append(message)
         if message.text == "/wants_buttons":
             await message.output_channel.send_text_with_buttons(
@@ -186,6 +193,15 @@ async def test_the_callback_does_not_wait_for_the_bot(harness: Harness) -> None:
     assert (status, body) == (200, "success") and ms < 500
     await harness.settle(1)
     assert len(harness.received) == 1
+
+
+async def test_a_burst_is_answered_at_once_and_handled_a_few_at_a_time(harness: Harness) -> None:
+    harness.handler_delay = 0.3
+    answers = await asyncio.gather(*(harness.send(text_message(openid(), f"第{i}条")) for i in range(8)))
+    assert all((status, body) == (200, "success") and ms < 1000 for status, body, ms in answers)
+    await harness.settle(8)
+    assert sorted(m.text for m in harness.received) == sorted(f"第{i}条" for i in range(8))
+    assert harness.most_in_flight == harness.settings.wechat.concurrency == 2  # WECHAT_CONCURRENCY
 
 
 async def test_a_retried_callback_is_handled_once(harness: Harness) -> None:
