@@ -169,14 +169,14 @@ def announce_when_ready(timeout: float = 600) -> int:
                     f"  Chat (REST):   curl -XPOST {settings.rasa_url}/webhooks/rest/webhook "
                     '-d \'{"sender":"demo","message":"空调修完又不制冷了"}\'',
                     f"  Ops API:       {ops}/api/v1/cases  (header X-API-Key: see var/dev-api-key)",
-                    *(
-                        [f"  Phone simulator (WeChat, safe mode): {ops}/simulator"]
-                        if settings.wechat_standin
-                        else []
-                    ),
                     f"  Agent console: {ops}/console  (accounts: python -m bot agents add NAME --role agent)",
                     f"  Health:        {ops}/health",
                     "  Stop:          Ctrl-C",
+                    *(
+                        ["", f"Try it as a WeChat customer (phone simulator, safe mode): {ops}/simulator"]
+                        if settings.wechat_standin
+                        else []
+                    ),
                     "",
                 ]
             ),
