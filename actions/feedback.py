@@ -12,6 +12,7 @@ from rasa_sdk.types import DomainDict
 from actions.common import channel_of, first_entity_value, latest_intent, latest_text, satisfaction_of
 from actions.messages import say
 from actions.services import get_services
+from bot.cases.intake import is_angry
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +57,11 @@ class ActionRecordFeedback(Action):
             )
         except Exception:
             logger.exception("could not record %s from %s", kind, tracker.sender_id)
+        if is_angry(latest_text(tracker), *satisfaction_of(tracker.latest_message)):
+            from actions.handoff import hand_to_a_person
+
+            say(dispatcher, "angry_no_case")
+            return await hand_to_a_person(dispatcher, tracker, "angry")
         if kind == "suggestion":
             say(dispatcher, "thanks_for_suggestion")
         elif kind == "rating" and rating is not None:

@@ -66,6 +66,66 @@ class ValidateComplaintForm(FormValidationAction):
     def name(self) -> str:
         return "validate_complaint_form"
 
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        text = latest_text(tracker)
+        if not _is_payload(text) and is_angry(text, *satisfaction_of(tracker.latest_message)):
+            return await self._hand_over_in_anger(dispatcher, tracker)
+        return await super().run(dispatcher, tracker, domain)
+
+    async def _hand_over_in_anger(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> list[EventType]:
+        """A customer writing in strong anger gets a person at once, not more questions: what the
+        intake has so far becomes a case (so nothing is forgotten), and the conversation is queued."""
+        from actions.handoff import hand_to_a_person
+
+        services = await get_services()
+        text = latest_text(tracker)
+        before = tracker.get_slot("complaint_description") or ""
+        await self._advise_on_safety(dispatcher, text, before)
+        category = tracker.get_slot("complaint_category") or first_entity_value(tracker, "complaint_category")
+        phone = tracker.get_slot("phone") or await services.cases.known_phone(tracker.sender_id)
+        order = tracker.get_slot("order_id")
+        label, confidence = satisfaction_of(tracker.latest_message)
+        case = None
+        try:
+            case = await services.cases.open_case(
+                CaseDraft(
+                    sender_id=tracker.sender_id,
+                    channel=channel_of(tracker),
+                    description=trim_description(
+                        f"{before}\n{text}" if before and text not in before else text
+                    ),
+                    category=category if category in CATEGORIES else "other",
+                    phone=phone,
+                    order_id=None if order in (None, NO_ORDER) else order,
+                    satisfaction=label,
+                    satisfaction_confidence=confidence,
+                    source="chat" if phone else "handoff",
+                )
+            )
+        except Exception:  # the person still comes; after hours the queue opens a case itself
+            logger.exception("could not open a case for an angry customer %s", tracker.sender_id)
+        if case is not None:
+            say(
+                dispatcher,
+                "angry_case_created",
+                case_number=case.number,
+                priority=PRIORITY_LABELS[case.priority.value],
+            )
+        else:
+            say(dispatcher, "angry_no_case")
+        handed = await hand_to_a_person(
+            dispatcher,
+            tracker,
+            "angry",
+            case_number=case.number if case else None,
+            priority=case.priority.value if case else None,
+        )
+        return [*_reset_intake(), ActiveLoop(None), *handed]
+
     # --- description ---------------------------------------------------------------------
 
     async def extract_complaint_description(
@@ -352,20 +412,12 @@ class ActionSubmitComplaint(Action):
             first_response_due=format_local(case.first_response_due, services.cases.tz),
             phone_tail=case.phone[-4:],
         )
-        angry = any(
-            is_angry(e.get("text") or "", *satisfaction_of(e.get("parse_data") or {}))
-            for e in user_messages_since_form_start(tracker, FORM)
-        )
-        if case.priority.value == "P1" or angry:
-            # Safety, or a very angry customer: a person takes over at once.
+        if case.priority.value == "P1":
+            # Safety: a person takes over at once. (Anger is handed over before this, mid-intake.)
             from actions.handoff import hand_to_a_person
 
             events += await hand_to_a_person(
-                dispatcher,
-                tracker,
-                "p1_case" if case.priority.value == "P1" else "angry",
-                case_number=case.number,
-                priority=case.priority.value,
+                dispatcher, tracker, "p1_case", case_number=case.number, priority=case.priority.value
             )
         return events
 

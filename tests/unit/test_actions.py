@@ -189,6 +189,46 @@ async def test_a_no_to_the_summary_asks_what_to_change_but_a_no_to_the_order_que
     assert ("请确认投诉信息" in dispatcher.messages[0]["text"]) is shows_summary
 
 
+async def test_an_angry_first_message_gets_a_case_and_a_person_at_once(
+    wired: Services, fake_uow: FakeUowFactory
+) -> None:
+    dispatcher = CollectingDispatcher()
+    t = tracker(
+        "你们装的空调三天就坏了，气死我了！！！再不处理我就打12315",
+        "complain",
+        [entity("complaint_category", "installation_repair", 0.9, "ComplaintCategoryClassifier")],
+        satisfaction=("dissatisfied", 0.96),
+    )
+    events = await ValidateComplaintForm().run(dispatcher, t, DOMAIN)
+    (case,) = fake_uow.store.cases.values()
+    assert (case.category, case.source, case.phone) == ("installation_repair", "handoff", None)
+    assert "气死我了" in case.description
+    said = "\n".join(m["text"] for m in dispatcher.messages)
+    assert case.number in said and "人工" in said and "手机" not in said  # no more intake questions
+    kinds = [(e["event"], e.get("name")) for e in events]
+    assert ("active_loop", None) in kinds and ("pause", None) in kinds
+    handoff = await wired.handoffs.open_for("wx-1")
+    assert handoff is not None and (handoff.reason, handoff.case_number) == ("angry", case.number)
+
+
+async def test_a_merely_unhappy_complaint_goes_on_with_the_intake(
+    wired: Services, fake_uow: FakeUowFactory
+) -> None:
+    slots, said = await validate(
+        tracker("空调装好三天就不制冷了，很失望", "complain", satisfaction=("dissatisfied", 0.97))
+    )
+    assert slots["complaint_description"] and fake_uow.store.cases == {}
+    assert not any("人工" in m for m in said) and await wired.handoffs.open_for("wx-1") is None
+
+
+async def test_angry_feedback_is_handed_to_a_person(wired: Services) -> None:
+    dispatcher = CollectingDispatcher()
+    t = tracker("什么破服务，垃圾公司，再也不用了！", "give_feedback", satisfaction=("dissatisfied", 0.95))
+    events = await ActionRecordFeedback().run(dispatcher, t, DOMAIN)
+    assert ("pause", None) in [(e["event"], e.get("name")) for e in events]
+    assert (await wired.handoffs.open_for("wx-1")).reason == "angry"
+
+
 async def test_submitting_creates_the_case_and_tells_the_number(
     wired: Services, fake_uow: FakeUowFactory
 ) -> None:
