@@ -96,6 +96,17 @@ def test_a_complaint_through_the_rest_channel_becomes_a_case_row(stack: Stack) -
     assert number in [c["number"] for c in listing["cases"]]
 
 
+def test_an_angry_complaint_gets_a_case_and_a_person_and_the_bot_falls_silent(stack: Stack) -> None:
+    sender = f"e2e-{uuid.uuid4().hex[:8]}"
+    reply = say(stack, sender, "你们装的热水器漏水把地板都泡了，气死我了！！！再不处理我就打12315投诉你们")
+    number = re.search(r"C\d{8}-\d{4}", reply).group()  # type: ignore[union-attr]
+    assert "人工" in reply and "手机" not in reply  # no more intake questions
+    assert asyncio.run(cases_of(stack.database_url, sender)) == [number]
+    # A person holds the conversation now: the bot says nothing, whatever the customer writes.
+    assert say(stack, sender, "人呢？快点") == ""
+    assert say(stack, sender, "你好") == ""
+
+
 def test_an_encrypted_wechat_complaint_retried_three_times_is_one_case_and_one_set_of_replies(
     stack: Stack,
 ) -> None:
