@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import secrets
 import time
 from dataclasses import dataclass
@@ -10,6 +9,13 @@ from dataclasses import dataclass
 import xmltodict
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import WeChatSigner
+
+
+def new_msg_id() -> int:
+    """Unique across runs: WeChat de-duplication remembers MsgIds in Redis for days, and a library
+    that seeds the global ``random`` (the Rasa model does) would replay the same ids run after run."""
+    return 2**60 + secrets.randbelow(2**62)
+
 
 ACCOUNT = "gh_careloop000001"
 
@@ -36,7 +42,7 @@ def text_message(openid: str, content: str, msg_id: int | None = None, **extra: 
         "CreateTime": int(time.time()),
         "MsgType": "text",
         "Content": content,
-        "MsgId": msg_id or random.randint(2**60, 2**63 - 1),
+        "MsgId": msg_id or new_msg_id(),
         **extra,
     }
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
-import random
 import time
 import urllib.parse
 import uuid
@@ -30,7 +29,7 @@ from bot.db.migrate import upgrade
 from bot.redis_embedded import free_port
 from channels.wechat import WeChatInput
 from tests.helpers import http, start, stop, wait_until
-from tests.wechat_side import WeChatSide, event_message, sha1_sign, text_message
+from tests.wechat_side import WeChatSide, event_message, new_msg_id, sha1_sign, text_message
 
 APPID, SECRET, TOKEN = "wxtest00000000001", "secret-for-tests-0001", "tokenfortests"
 AES_KEY = base64.b64encode(b"k" * 32).decode()[:43]
@@ -335,7 +334,7 @@ async def test_voice_with_recognition_is_text_and_without_it_a_polite_request(ha
         "MsgType": "voice",
         "MediaId": "m1",
         "Format": "amr",
-        "MsgId": random.randint(2**60, 2**62),
+        "MsgId": new_msg_id(),
     }
     await harness.send({**voice, "Recognition": "我要投诉"})
     await harness.send({**voice, "MsgId": int(voice["MsgId"]) + 1})
@@ -404,7 +403,7 @@ async def test_an_image_is_acknowledged_and_kept(harness: Harness) -> None:
             "MsgType": "image",
             "PicUrl": "http://example.invalid/p.jpg",
             "MediaId": uploaded["media_id"],
-            "MsgId": random.randint(2**60, 2**62),
+            "MsgId": new_msg_id(),
         }
     )
     deadline = time.monotonic() + 10
