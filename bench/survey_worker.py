@@ -199,6 +199,7 @@ async def run_size(n: int, workers: int, base_url: str, redis_url: str, standin_
         for services, session, *_ in stacks:
             session.close()
             await services.close()
+        await forget_bench_customers(redis, openids)
         await redis.close()
         per = [m for m in claim_ms if m > 0]
         return {
@@ -215,6 +216,19 @@ async def run_size(n: int, workers: int, base_url: str, redis_url: str, standin_
         }
     finally:
         await drop_database(base_url, name)
+
+
+async def forget_bench_customers(redis: Any, openids: list[str]) -> None:
+    """The scratch database is dropped; leave the (possibly shared) Redis as tidy: no window or menu
+    keys for the bench's made-up customers."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for i, openid in enumerate(openids):
+            pipe.delete(f"careloop:wechat:window:{openid}")
+            if i % 5000 == 4999:
+                await pipe.execute()
+        await pipe.execute()
+    async for key in redis.scan_iter(match="careloop:wechat:menu:o_bench*", count=1000):
+        await redis.delete(key)
 
 
 def main() -> None:
