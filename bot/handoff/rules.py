@@ -97,27 +97,27 @@ def next_opening(moment: datetime, policy: HandoffPolicy) -> datetime:
     raise ValueError("no business hours configured on any day")
 
 
+def _whose_turn(handoff: Handoff) -> tuple[str, datetime] | None:
+    """In a conversation a person holds: who owes the next word ("agent" or "customer"), and since
+    when. None while it is still queued: a waiting customer owes nothing."""
+    if handoff.status is not HandoffStatus.ACTIVE or handoff.accepted_at is None:
+        return None
+    if handoff.last_agent_at is None:
+        return "agent", max(filter(None, [handoff.accepted_at, handoff.last_customer_at]))  # no word yet
+    if handoff.last_customer_at and handoff.last_customer_at > handoff.last_agent_at:
+        return "agent", handoff.last_customer_at
+    return "customer", handoff.last_agent_at
+
+
 def agent_gone_quiet(handoff: Handoff, now: datetime, policy: HandoffPolicy) -> bool:
     """The customer has been waiting for the agent's answer (or first word) too long."""
-    if handoff.status is not HandoffStatus.ACTIVE or handoff.accepted_at is None:
-        return False
-    agent_last = handoff.last_agent_at or handoff.accepted_at
-    if handoff.last_customer_at and handoff.last_customer_at > agent_last:
-        waiting_since = handoff.last_customer_at
-    elif handoff.last_agent_at is None:
-        waiting_since = handoff.accepted_at  # accepted, but not a word yet
-    else:
-        return False  # the agent spoke last: the customer's turn
-    return now - waiting_since > policy.agent_idle
+    turn = _whose_turn(handoff)
+    return turn is not None and turn[0] == "agent" and now - turn[1] > policy.agent_idle
 
 
 def customer_gone_quiet(handoff: Handoff, now: datetime, policy: HandoffPolicy) -> bool:
     """A customer silent too long after the agent's last word ends the conversation (the bot takes
     over again). A customer still waiting in the queue is waiting for us, not the other way round:
     that conversation stays queued, overnight included."""
-    if handoff.status is not HandoffStatus.ACTIVE or handoff.accepted_at is None:
-        return False
-    agent_last = handoff.last_agent_at or handoff.accepted_at
-    if handoff.last_customer_at and handoff.last_customer_at > agent_last:
-        return False  # the agent's turn: agent_gone_quiet decides
-    return now - agent_last > policy.customer_idle
+    turn = _whose_turn(handoff)
+    return turn is not None and turn[0] == "customer" and now - turn[1] > policy.customer_idle

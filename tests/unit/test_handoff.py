@@ -94,6 +94,14 @@ def test_silence_rules() -> None:
     assert customer_gone_quiet(h, T0 + timedelta(minutes=34), policy)
 
 
+def test_before_the_agents_first_word_only_the_agent_can_be_too_slow() -> None:
+    patient = HandoffPolicy(agent_idle=timedelta(hours=2), customer_idle=timedelta(minutes=30))
+    h = handoff(1, "P3", 0, HandoffStatus.ACTIVE)
+    h.accepted_at = T0
+    assert not customer_gone_quiet(h, T0 + timedelta(hours=1), patient)  # they await the agent
+    assert agent_gone_quiet(h, T0 + timedelta(hours=3), patient)
+
+
 def test_a_customer_waiting_in_the_queue_is_never_dropped_for_silence() -> None:
     waiting = handoff(1, "P3", 0, HandoffStatus.WAITING)
     assert not customer_gone_quiet(waiting, T0 + timedelta(hours=12), HandoffPolicy())
