@@ -58,6 +58,13 @@ CATEGORY_CONFIDENCE = 0.45
 PROBLEM_LIKELIHOOD = 0.2
 
 
+def _with_more_detail(description: str | None, text: str) -> str:
+    """The description so far with the customer's new words added (once), nothing dropped."""
+    if not description:
+        return text
+    return description if text in description else f"{description}\n{text}"
+
+
 def _is_payload(text: str) -> bool:
     return text.startswith("/")
 
@@ -95,9 +102,7 @@ class ValidateComplaintForm(FormValidationAction):
                 CaseDraft(
                     sender_id=tracker.sender_id,
                     channel=channel_of(tracker),
-                    description=trim_description(
-                        f"{before}\n{text}" if before and text not in before else text
-                    ),
+                    description=trim_description(_with_more_detail(before, text)),
                     category=category if category in CATEGORIES else "other",
                     phone=phone,
                     order_id=None if order in (None, NO_ORDER) else order,
@@ -144,7 +149,7 @@ class ValidateComplaintForm(FormValidationAction):
             and intent in ("complain", "give_feedback")
             and text not in current
         ):
-            value = f"{current}\n{text}"  # more detail later in the intake is added, not lost
+            value = _with_more_detail(current, text)  # more detail later in the intake is added, not lost
         else:
             return {}
         if current is None and is_substantive_description(text):
