@@ -10,10 +10,12 @@ Printed per channel and concurrency:
   reply      time until the bot's reply reached the customer (REST: the HTTP answer; WeChat: the
              customer-service message arriving at the stand-in)
   throughput messages handled per second, and the WeChat/REST ratio
+WeChat callbacks go to the front process (`python -m bot wechat`, as `make run` sets WeChat up), or
+with --via rasa to the webhook on the Rasa server itself.
 With --retries R every WeChat callback is posted 1+R times (WeChat's retries, same MsgId): the run
 then also checks that no reply was lost and none was sent twice.
 
-Usage: python bench/wechat_vs_rest.py [--customers 200] [--messages 5] [--concurrency 20 100] [--retries 2]
+Usage: python bench/wechat_vs_rest.py [--customers 200] [--concurrency 20 100] [--retries 2] [--via front]
 """
 
 from __future__ import annotations
@@ -73,8 +75,8 @@ class Run:
         return self.messages / self.elapsed if self.elapsed else 0.0
 
 
-def start_stack(tmp: Path) -> tuple[subprocess.Popen, dict[str, str]]:
-    ports = {name: free_port() for name in ("rasa", "actions", "ops", "redis")}
+def start_stack(tmp: Path, via: str) -> tuple[subprocess.Popen, dict[str, str]]:
+    ports = {name: free_port() for name in ("rasa", "actions", "ops", "redis", "front")}
     env = {
         **os.environ,
         "CARELOOP_VAR_DIR": str(tmp),
@@ -82,6 +84,7 @@ def start_stack(tmp: Path) -> tuple[subprocess.Popen, dict[str, str]]:
         "CARELOOP_ACTION_PORT": str(ports["actions"]),
         "CARELOOP_OPS_PORT": str(ports["ops"]),
         "CARELOOP_EMBEDDED_REDIS_PORT": str(ports["redis"]),
+        "CARELOOP_WECHAT_PORT": str(ports["front"]),
         "CARELOOP_API_KEYS": "bench",
         "RASA_TELEMETRY_ENABLED": "false",
         "PYTHONUNBUFFERED": "1",
@@ -107,11 +110,14 @@ def start_stack(tmp: Path) -> tuple[subprocess.Popen, dict[str, str]]:
         raise SystemExit("the stack did not start in 300 s")
     urls = {
         "rest": f"http://127.0.0.1:{ports['rasa']}/webhooks/rest/webhook",
-        "wechat": f"http://127.0.0.1:{ports['rasa']}/webhooks/wechat/webhook",
+        "wechat": f"http://127.0.0.1:{ports['front']}/webhooks/wechat/webhook",
+        "wechat-on-rasa": f"http://127.0.0.1:{ports['rasa']}/webhooks/wechat/webhook",
         "standin": f"http://127.0.0.1:{ports['ops']}/standin",
         "redis": os.environ.get("REDIS_URL") or f"redis://127.0.0.1:{ports['redis']}/0",
         "aes": (tmp / "dev-wechat-aes-key").read_text().strip(),
     }
+    if via == "rasa":
+        urls["wechat"] = urls["wechat-on-rasa"]
     return proc, urls
 
 
@@ -291,7 +297,7 @@ async def main_async(args: argparse.Namespace, urls: dict[str, str]) -> list[Run
     await drive("wechat", urls, 4, 4, 0)
     runs = []
     for conc in args.concurrency:
-        for channel in ("rest", "wechat"):
+        for channel in args.channels:
             run = await drive(channel, urls, args.customers, conc, args.retries if channel == "wechat" else 0)
             print(
                 f"{channel} at concurrency {conc}: {run.messages} messages in {run.elapsed:.1f} s", flush=True
@@ -306,10 +312,19 @@ def main() -> None:
     )
     parser.add_argument("--customers", type=int, default=200)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[20, 100])
+    parser.add_argument("--channels", nargs="+", choices=["rest", "wechat"], default=["rest", "wechat"])
     parser.add_argument("--retries", type=int, default=2, help="extra posts of every WeChat callback")
+    parser.add_argument(
+        "--via",
+        choices=["front", "rasa"],
+        default="front",
+        help="post WeChat callbacks to the front process (as make run does) or to the Rasa server's webhook",
+    )
     args = parser.parse_args()
+    where = "the front (python -m bot wechat)" if args.via == "front" else "the Rasa server's webhook"
+    print(f"WeChat callbacks go to {where}")
     with tempfile.TemporaryDirectory(prefix="careloop-bench-") as tmp:
-        proc, urls = start_stack(Path(tmp))
+        proc, urls = start_stack(Path(tmp), args.via)
         try:
             runs = asyncio.run(main_async(args, urls))
         finally:

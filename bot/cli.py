@@ -47,6 +47,20 @@ def _cmd_standin(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_wechat(args: argparse.Namespace) -> int:
+    from bot.wechat.front import create_front_app
+
+    settings = Settings.from_env()
+    app = create_front_app(settings)
+    app.run(
+        host=args.host or settings.wechat_front_host,
+        port=args.port or settings.wechat_front_port,
+        workers=args.workers,
+        access_log=False,
+    )
+    return 0
+
+
 def _cmd_worker(args: argparse.Namespace) -> int:
     from bot.worker import main as worker_main
 
@@ -183,6 +197,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--port", type=int, help="default 8090")
     p.add_argument("--workers", type=int, default=1, help="state is in Redis, so several may share it")
     p.set_defaults(func=_cmd_standin)
+
+    p = sub.add_parser("wechat", help="the WeChat callback front: answers WeChat at once, queues for Rasa")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int, help="default 5006 (CARELOOP_WECHAT_PORT)")
+    p.add_argument("--workers", type=int, default=1, help="it keeps no state, so several may run")
+    p.set_defaults(func=_cmd_wechat)
 
     p = sub.add_parser("worker", help="scheduled jobs: outbox retries (and surveys)")
     p.set_defaults(func=_cmd_worker)

@@ -48,6 +48,14 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """The variable's value, or the first choice when unset; anything else is a ConfigError."""
+    value = env.get(name, "").strip().lower() or choices[0]
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value
+
+
 WECHAT_API = "https://api.weixin.qq.com/cgi-bin/"
 
 
@@ -72,6 +80,8 @@ class WeChatSettings:
     #: Messages handled at once per Rasa process. Rasa's inference runs on the event loop: more at once
     #: only makes every webhook answer wait longer (bench/wechat_vs_rest.py).
     concurrency: int = 2
+    #: ``direct``: the Rasa server sends replies itself; ``queue``: the worker does (bot/wechat/outbound.py).
+    outbound: str = "direct"
 
     @property
     def configured(self) -> bool:
@@ -104,6 +114,7 @@ class WeChatSettings:
             menu_intents=menu,
             max_timestamp_skew=_int(env, "WECHAT_MAX_TIMESTAMP_SKEW", 300),
             concurrency=max(1, _int(env, "WECHAT_CONCURRENCY", 2)),
+            outbound=_choice(env, "WECHAT_OUTBOUND", ("direct", "queue")),
         )
 
 
@@ -122,6 +133,9 @@ class Settings:
     action_port: int = 5055
     ops_host: str = "127.0.0.1"
     ops_port: int = 8080
+    #: The WeChat callback front (``python -m bot wechat``): WeChat's callback URL points here.
+    wechat_front_host: str = "127.0.0.1"
+    wechat_front_port: int = 5006
     timezone: str = "Asia/Shanghai"
     sla_policy_path: Path = field(default=PROJECT_ROOT / "bot" / "cases" / "sla_policy.yml")
     #: Keys accepted in ``X-API-Key`` by the ops API (``CARELOOP_API_KEYS``, comma-separated).
@@ -159,6 +173,8 @@ class Settings:
             action_port=_int(env, "CARELOOP_ACTION_PORT", 5055),
             ops_host=env.get("CARELOOP_OPS_HOST", "").strip() or "127.0.0.1",
             ops_port=_int(env, "CARELOOP_OPS_PORT", 8080),
+            wechat_front_host=env.get("CARELOOP_WECHAT_HOST", "").strip() or "127.0.0.1",
+            wechat_front_port=_int(env, "CARELOOP_WECHAT_PORT", 5006),
             timezone=env.get("CARELOOP_TIMEZONE", "").strip() or "Asia/Shanghai",
             sla_policy_path=Path(
                 env.get("CARELOOP_SLA_POLICY") or PROJECT_ROOT / "bot" / "cases" / "sla_policy.yml"

@@ -27,6 +27,7 @@ def child_env(settings: Settings) -> dict[str, str]:
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env.setdefault("PYTHONUNBUFFERED", "1")
     env["CARELOOP_VAR_DIR"] = str(settings.var_dir)
+    env.setdefault("WECHAT_OUTBOUND", "queue")  # the worker sends; the Rasa server only runs the model
     return env
 
 
@@ -81,9 +82,16 @@ def processes(settings: Settings) -> dict[str, str]:
     )
     procs["actions"] = f"{rasa} run actions --actions actions --port {settings.action_port}"
     procs["ops"] = f"{py} -m bot serve"
+    if settings.wechat.configured:
+        procs["wechat"] = f"{py} -m bot wechat"
     procs["worker"] = f"{py} -m bot worker"
     procs["ready"] = f"{py} -m bot announce"
     return procs
+
+
+def front_url(settings: Settings) -> str:
+    """Where WeChat posts callbacks: the front process (bot/wechat/front.py)."""
+    return f"http://127.0.0.1:{settings.wechat_front_port}/webhooks/wechat/webhook"
 
 
 def dev_wechat_environment(settings: Settings) -> dict[str, str]:
@@ -103,7 +111,7 @@ def dev_wechat_environment(settings: Settings) -> dict[str, str]:
         "WECHAT_ENCODING_AES_KEY": aes_file.read_text().strip(),
         "WECHAT_API_BASE_URL": f"http://127.0.0.1:{settings.ops_port}/standin/cgi-bin/",
         "CARELOOP_WECHAT_STANDIN": "1",
-        "CARELOOP_WECHAT_CONNECTOR_URL": f"http://127.0.0.1:{settings.rasa_port}/webhooks/wechat/webhook",
+        "CARELOOP_WECHAT_CONNECTOR_URL": front_url(settings),
     }
 
 
@@ -153,6 +161,8 @@ def announce_when_ready(timeout: float = 600) -> int:
         "actions": f"http://127.0.0.1:{settings.action_port}/health",
         "ops": f"{ops}/health",
     }
+    if settings.wechat.configured:
+        checks["wechat"] = f"http://127.0.0.1:{settings.wechat_front_port}/health"
     deadline = time.monotonic() + timeout
     pending = dict(checks)
     while pending and time.monotonic() < deadline:
@@ -171,6 +181,7 @@ def announce_when_ready(timeout: float = 600) -> int:
                     f"  Ops API:       {ops}/api/v1/cases  (header X-API-Key: see var/dev-api-key)",
                     f"  Agent console: {ops}/console  (accounts: python -m bot agents add NAME --role agent)",
                     f"  Health:        {ops}/health",
+                    *([f"  WeChat URL:    {front_url(settings)}"] if settings.wechat.configured else []),
                     "  Stop:          Ctrl-C",
                     *(
                         ["", f"Try it as a WeChat customer (phone simulator, safe mode): {ops}/simulator"]

@@ -1,6 +1,7 @@
 """The worker: jobs that run on a schedule rather than in answer to a message.
 
 - outbox: retry WeChat messages that failed transiently, with backoff, until sent or dead;
+- with ``WECHAT_OUTBOUND=queue``, send the replies the Rasa server queued (bot/wechat/outbound.py), at once;
 - surveys: start due satisfaction surveys in Rasa (trigger_intent), postpone or give up as the rules say;
 - survey_reminders: one reminder after 24 h without an answer, expiry after 72 h;
 - handoffs: a conversation an agent left unanswered goes back to the queue, a silent customer's ends.
@@ -102,11 +103,16 @@ async def main(settings: Settings | None = None) -> None:
     redis = create_redis(settings.redis_url)
     jobs: list[Job] = []
     session = None
+    sender = None
     if settings.wechat.configured:
+        from bot.wechat.outbound import DirectOutbound, OutboundQueue, Sender
         from bot.wechat.runtime import build_gateway
 
-        session, gateway, _ = build_gateway(settings, services, redis)
+        session, gateway, customers = build_gateway(settings, services, redis)
         jobs.append(OutboxRetries(SqlOutboxStore(services.engine), gateway))
+        if settings.wechat.outbound == "queue":  # the Rasa server queues its replies for us
+            sender = Sender(OutboundQueue(redis), DirectOutbound(gateway, customers))
+            sender.start()
     rasa = services.rasa
     jobs += [
         SurveyDispatch(services.surveys, rasa),
@@ -120,6 +126,8 @@ async def main(settings: Settings | None = None) -> None:
     try:
         await worker.run_forever()
     finally:
+        if sender is not None:
+            await sender.stop()
         await redis.close()
         if session is not None:
             session.close()

@@ -5,6 +5,10 @@ timestamp, AES in safe/compatible mode), refuses anything doubtful (403/400, nev
 and queues the message in Redis, de-duplicated by MsgId. The message is then handled in the
 background, per customer in arrival order, and the bot's replies go out through the gateway
 (customer-service API) rather than the 5-second passive reply.
+
+Callbacks can come here (``/webhooks/wechat/webhook`` on the Rasa server) or, better under load, to
+the front process (bot/wechat/front.py), which queues the same way and announces the customer;
+this channel then handles the message exactly as if it had taken the callback itself.
 """
 
 from __future__ import annotations
@@ -25,8 +29,9 @@ from bot.cases.intake import is_cancellation
 from bot.cases.model import Attachment
 from bot.config import Settings
 from bot.handoff.model import Handoff, HandoffStatus
-from bot.wechat.inbox import Sweeper
-from bot.wechat.protocol import InboundMessage, ProtocolError
+from bot.wechat.front import query_of
+from bot.wechat.inbox import Listener, Sweeper
+from bot.wechat.protocol import InboundMessage
 from bot.wechat.runtime import WeChatRuntime
 
 logger = logging.getLogger(__name__)
@@ -45,23 +50,24 @@ def utcnow() -> datetime:
 
 
 class WeChatOutput(OutputChannel):
-    """Sends what the bot says through the gateway (recorded in the outbox, window-checked)."""
+    """Sends what the bot says through the gateway (recorded in the outbox, window-checked), now or
+    queued for the worker (``WECHAT_OUTBOUND``)."""
 
     @classmethod
     def name(cls) -> str:
         return "wechat"
 
     def __init__(self, runtime: WeChatRuntime) -> None:
-        self._gateway = runtime.gateway
+        self._out = runtime.outbound
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         # Not split at blank lines like Rasa's REST channel: each message counts against WeChat's allowance.
-        await self._gateway.send_text(recipient_id, text)
+        await self._out.send_text(recipient_id, text)
 
     async def send_text_with_buttons(
         self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
     ) -> None:
-        await self._gateway.send_menu(recipient_id, text, [(b["title"], b["payload"]) for b in buttons])
+        await self._out.send_menu(recipient_id, text, [(b["title"], b["payload"]) for b in buttons])
 
     async def send_quick_replies(
         self, recipient_id: str, text: str, quick_replies: list[dict[str, Any]], **kwargs: Any
@@ -69,22 +75,25 @@ class WeChatOutput(OutputChannel):
         await self.send_text_with_buttons(recipient_id, text, quick_replies)
 
     async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
-        await self._gateway.send_image_url(recipient_id, image)
+        await self._out.send_image_url(recipient_id, image)
 
     async def send_attachment(self, recipient_id: str, attachment: str, **kwargs: Any) -> None:
-        await self._gateway.send_text(recipient_id, str(attachment))
+        await self._out.send_text(recipient_id, str(attachment))
 
     async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:
         if "template" in json_message:  # the configured template message (outside the 48 h window)
             template = json_message["template"]
-            await self._gateway.send_template(recipient_id, template.get("data", {}), url=template.get("url"))
+            await self._out.send_template(recipient_id, template.get("data", {}), template.get("url"))
             return
         kind = str(json_message.get("msgtype") or "custom")
-        await self._gateway.deliver(recipient_id, kind, json_message)
+        await self._out.deliver(recipient_id, kind, json_message)
 
 
 class WeChatInput(InputChannel):
     """Registered in credentials.yml as ``channels.wechat.WeChatInput``; webhook /webhooks/wechat/webhook."""
+
+    #: Seconds between looks for queues nobody is draining (after a crash or a lost announcement).
+    sweep_interval: float = 2.0
 
     @classmethod
     def name(cls) -> str:
@@ -98,6 +107,7 @@ class WeChatInput(InputChannel):
         self.settings = settings
         self.runtime: WeChatRuntime | None = None
         self._sweeper: Sweeper | None = None
+        self._listener: Listener | None = None
         self._app: Sanic | None = None
         self._on_new_message: Callable[[UserMessage], Awaitable[Any]] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -123,13 +133,16 @@ class WeChatInput(InputChannel):
                 return
             self._app = app
             self.runtime = WeChatRuntime.build(self.settings)
-            self._sweeper = Sweeper(self.runtime.inbox, self._handle_in_turn)
+            self._sweeper = Sweeper(self.runtime.inbox, self._handle_in_turn, self.sweep_interval)
             self._sweeper.start()
+            self._listener = Listener(self.runtime.inbox, self._drain)  # callbacks taken by the front
+            self._listener.start()
 
         @bp.listener("after_server_stop")
         async def _stop(_app: Sanic, _loop: Any) -> None:
-            if self._sweeper is not None:
-                await self._sweeper.stop()
+            for background in (self._listener, self._sweeper):
+                if background is not None:
+                    await background.stop()
             if self._tasks:
                 await asyncio.wait(self._tasks, timeout=10)
             if self.runtime is not None:
@@ -143,29 +156,17 @@ class WeChatInput(InputChannel):
         async def verify(request: Request) -> HTTPResponse:
             if self.runtime is None:
                 return text("not configured", status=503)
-            try:
-                return text(self.runtime.verifier.verify_url(_query(request)))
-            except ProtocolError as exc:
-                logger.warning("WeChat URL verification refused: %s", exc)
-                return text(str(exc), status=exc.status)
+            answer = self.runtime.desk.verify_url(query_of(request))
+            return text(answer.body, status=answer.status)
 
         @bp.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
             if self.runtime is None:
                 return text("not configured", status=503)
-            try:
-                message = self.runtime.verifier.open(_query(request), request.body or b"")
-            except ProtocolError as exc:
-                logger.warning("WeChat callback refused (%s): %s", exc.status, exc)
-                return text(str(exc), status=exc.status)
-            try:
-                fresh = await self.runtime.inbox.accept(message)
-            except Exception:  # Redis down: say so, and WeChat will retry the callback
-                logger.exception("could not queue a WeChat message")
-                return text("temporarily unavailable", status=503)
-            if fresh:
-                self._spawn(self.runtime.inbox.drain(message.openid, self._handle_in_turn))
-            return text("success")
+            answer = await self.runtime.desk.receive(query_of(request), request.body or b"")
+            if answer.fresh is not None:
+                self._drain(answer.fresh.openid)
+            return text(answer.body, status=answer.status)
 
         return bp
 
@@ -176,6 +177,10 @@ class WeChatInput(InputChannel):
         customer cannot hold one while the others wait."""
         async with self._slots:
             await self._handle(message)
+
+    def _drain(self, openid: str) -> None:
+        assert self.runtime is not None
+        self._spawn(self.runtime.inbox.drain(openid, self._handle_in_turn))
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -192,9 +197,7 @@ class WeChatInput(InputChannel):
             if message.kind == "event":
                 await self._handle_event(message, now)
                 return
-            await runtime.gateway.customer_wrote(message.openid, message.created or time.time())
-            await runtime.customers.customer_wrote(message.openid, self.name(), now)
-            await runtime.gateway.flush_deferred(message.openid)
+            await runtime.outbound.customer_wrote(message.openid, message.created or time.time(), now)
             handoff = await runtime.services.handoffs.open_for(message.openid)
             if handoff is not None:
                 await self._to_the_person(message, handoff, now)
@@ -213,7 +216,7 @@ class WeChatInput(InputChannel):
                 await self._reply_outside_rasa(message, f"[{message.kind}]", ANSWERS["unsupported"])
         except Exception:
             logger.exception("WeChat message %s from %s failed", message.dedupe_key, message.openid)
-            await runtime.gateway.send_text(message.openid, ANSWERS["trouble"], purpose="error")
+            await runtime.outbound.send_text(message.openid, ANSWERS["trouble"], purpose="error")
             raise
 
     async def _to_the_person(self, message: InboundMessage, handoff: Handoff, now: datetime) -> None:
@@ -245,8 +248,7 @@ class WeChatInput(InputChannel):
             await runtime.customers.unsubscribed(message.openid, self.name(), now)
             return
         if message.event in ("subscribe", "subscribe_scan", "click", "scan"):
-            await runtime.gateway.customer_wrote(message.openid, message.created or time.time())
-            await runtime.customers.customer_wrote(message.openid, self.name(), now)
+            await runtime.outbound.customer_wrote(message.openid, message.created or time.time(), now)
         if message.event in ("subscribe", "subscribe_scan"):
             await runtime.customers.subscribed(message.openid, self.name(), now)
             await self._to_rasa(message, "/greet")
@@ -314,7 +316,7 @@ class WeChatInput(InputChannel):
         """Answer directly, and still write both turns into the Rasa transcript."""
         runtime = self.runtime
         assert runtime is not None
-        await runtime.gateway.send_text(message.openid, answer)
+        await runtime.outbound.send_text(message.openid, answer)
         agent = getattr(getattr(self._app, "ctx", None), "agent", None)
         if agent is None or agent.processor is None:
             return
@@ -334,10 +336,6 @@ class WeChatInput(InputChannel):
             )
             tracker.update(BotUttered(answer, metadata={"wechat": "direct"}))
             await processor.save_tracker(tracker)
-
-
-def _query(request: Request) -> dict[str, str]:
-    return {k: v[0] for k, v in request.args.items() if v}
 
 
 __all__ = ["WeChatInput", "WeChatOutput"]

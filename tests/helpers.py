@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -12,6 +13,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -93,3 +95,21 @@ def app_routes(*prefixes: str) -> list[tuple[str, str, Any]]:
         path = re.sub(r"<(\w+)(?::(\w+))?>", lambda m: samples.get(m.group(2) or "str", "x"), path)
         found += [(method, path, route) for method in sorted(route.methods)]
     return found
+
+
+@contextlib.asynccontextmanager
+async def serving(app: Any, port: int) -> AsyncIterator[None]:
+    """Run a Sanic app on this event loop, with its listeners, for the length of the block."""
+    server = await app.create_server(
+        host="127.0.0.1", port=port, return_asyncio_server=True, access_log=False
+    )
+    await server.startup()
+    await server.before_start()
+    await server.after_start()
+    try:
+        yield
+    finally:
+        await server.before_stop()
+        server.close()
+        await server.wait_closed()
+        await server.after_stop()

@@ -16,6 +16,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
+from typing import Any, Generic, TypeVar
 
 import redis.asyncio as aioredis
 
@@ -23,14 +24,31 @@ from bot.wechat.protocol import InboundMessage
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
 Handler = Callable[[InboundMessage], Awaitable[None]]
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
-_REFRESH = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+# Seen-check and queueing in one step: a retry can never find the message "seen" but not queued.
+_ACCEPT = """
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
+redis.call('RPUSH', KEYS[2], ARGV[2])
+redis.call('SADD', KEYS[3], ARGV[3])
+if ARGV[4] == '1' then redis.call('RPUSH', KEYS[4], ARGV[3]) end
+return 1
+"""
+# One item done: off the working list, and the lock extended if still ours.
+_DONE = """
+redis.call('LPOP', KEYS[1])
+if redis.call('GET', KEYS[2]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
 return 0
+"""
+# Nothing left: the customer is no longer pending (unless something arrived meanwhile).
+_IDLE = """
+if redis.call('LLEN', KEYS[1]) > 0 then return 0 end
+redis.call('SREM', KEYS[2], ARGV[1])
+return 1
 """
 
 
@@ -44,45 +62,50 @@ def decode(raw: str | bytes) -> InboundMessage:
     return InboundMessage(**json.loads(raw))
 
 
-class Inbox:
+class CustomerQueues(Generic[T]):
+    """Per-customer FIFO queues in Redis, each drained by one process at a time, crash-safe.
+
+    Inbound messages (``Inbox``) and outbound commands (bot/wechat/outbound.py) both need exactly
+    this: arrival order per customer, customers in parallel, nothing lost when a process dies."""
+
     def __init__(
         self,
         redis: aioredis.Redis,
-        prefix: str = "careloop:wechat",
-        dedupe_seconds: int = 24 * 3600,
+        prefix: str,
+        name: str,
+        encoder: Callable[[T], str],
+        decoder: Callable[[str | bytes], T],
         lock_ms: int = 120_000,
     ) -> None:
         self._redis = redis
-        self._p = prefix
-        self._dedupe_seconds = dedupe_seconds
+        self._p = f"{prefix}:{name}"
+        self._encode = encoder
+        self._decode = decoder
         self._lock_ms = lock_ms
         self._release = redis.register_script(_RELEASE)
-        self._refresh = redis.register_script(_REFRESH)
+        self._done = redis.register_script(_DONE)
+        self._idle = redis.register_script(_IDLE)
+        self._pending = f"{self._p}-pending"
+        self._ready = f"{self._p}-ready"
+        self._failed = f"{self._p}-failed"
 
     def _queue(self, openid: str) -> str:
-        return f"{self._p}:inbox:{openid}"
+        return f"{self._p}:{openid}"
 
     def _working(self, openid: str) -> str:
-        return f"{self._p}:inbox-working:{openid}"
+        return f"{self._p}-working:{openid}"
 
     def _lock(self, openid: str) -> str:
-        return f"{self._p}:inbox-lock:{openid}"
+        return f"{self._p}-lock:{openid}"
 
-    async def accept(self, message: InboundMessage) -> bool:
-        """Queue a message unless it was seen before (a WeChat retry). True if queued."""
-        fresh = await self._redis.set(
-            f"{self._p}:seen:{message.dedupe_key}", "1", nx=True, ex=self._dedupe_seconds
-        )
-        if not fresh:
-            return False
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.rpush(self._queue(message.openid), encode(message))
-            pipe.sadd(f"{self._p}:pending", message.openid)
-            await pipe.execute()
-        return True
+    async def next_ready(self, timeout: float = 5.0) -> str | None:
+        """The next customer announced as having something queued, waiting up to ``timeout``
+        seconds; each announcement goes to one taker (the per-customer lock keeps the order anyway)."""
+        item = await self._redis.blpop([self._ready], timeout=timeout)
+        return None if item is None else item[1]
 
-    async def drain(self, openid: str, handler: Handler) -> int:
-        """Handle this customer's queued messages in order, if nobody else is; returns how many."""
+    async def drain(self, openid: str, handler: Callable[[T], Awaitable[None]]) -> int:
+        """Handle this customer's queued items in order, if nobody else is; returns how many."""
         handled = 0
         while True:
             token = uuid.uuid4().hex
@@ -92,43 +115,101 @@ class Inbox:
                 handled += await self._drain_locked(openid, handler, token)
             finally:
                 await self._release(keys=[self._lock(openid)], args=[token])
-            # A message queued between our last look and the release: go round again.
-            if not await self._redis.llen(self._queue(openid)):
-                await self._redis.srem(f"{self._p}:pending", openid)
-                if not await self._redis.llen(self._queue(openid)):
-                    return handled
-                await self._redis.sadd(f"{self._p}:pending", openid)
+            # An item queued between our last look and the release: go round again.
+            if await self._idle(keys=[self._queue(openid), self._pending], args=[openid]):
+                return handled
 
-    async def _drain_locked(self, openid: str, handler: Handler, token: str) -> int:
+    async def _drain_locked(self, openid: str, handler: Callable[[T], Awaitable[None]], token: str) -> int:
         handled = 0
         working = self._working(openid)
+        raw = await self._redis.lindex(working, 0)  # left over by a process that died mid-item
         while True:
-            raw = await self._redis.lindex(working, 0)  # left over by a process that died mid-message
             if raw is None:
                 raw = await self._redis.lmove(self._queue(openid), working, "LEFT", "RIGHT")
             if raw is None:
                 return handled
             try:
-                await handler(decode(raw))
+                await handler(self._decode(raw))
             except Exception:  # the handler reports to the customer; never lose the queue over it
-                logger.exception("handling a WeChat message for %s failed", openid)
-                await self._redis.rpush(f"{self._p}:inbox-failed", raw)
-            await self._redis.lpop(working)
-            await self._refresh(keys=[self._lock(openid)], args=[token, self._lock_ms])
+                logger.exception("handling a queued WeChat item for %s failed", openid)
+                await self._redis.rpush(self._failed, raw)
+            await self._done(keys=[working, self._lock(openid)], args=[token, self._lock_ms])
             handled += 1
+            raw = None
 
     async def pending(self) -> list[str]:
-        members = await self._redis.smembers(f"{self._p}:pending")
+        members = await self._redis.smembers(self._pending)
         return sorted(m.decode() if isinstance(m, bytes) else m for m in members)
 
-    async def failed(self, limit: int = 100) -> list[InboundMessage]:
-        return [decode(r) for r in await self._redis.lrange(f"{self._p}:inbox-failed", 0, limit - 1)]
+    async def failed(self, limit: int = 100) -> list[T]:
+        return [self._decode(r) for r in await self._redis.lrange(self._failed, 0, limit - 1)]
+
+
+class Inbox(CustomerQueues[InboundMessage]):
+    """What customers sent, de-duplicated by MsgId (events: sender + time + event)."""
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        prefix: str = "careloop:wechat",
+        dedupe_seconds: int = 24 * 3600,
+        lock_ms: int = 120_000,
+    ) -> None:
+        super().__init__(redis, prefix, "inbox", encode, decode, lock_ms)
+        self._seen = f"{prefix}:seen"
+        self._dedupe_seconds = dedupe_seconds
+        self._accept = redis.register_script(_ACCEPT)
+
+    async def accept(self, message: InboundMessage, *, announce: bool = False) -> bool:
+        """Queue a message unless it was seen before (a WeChat retry). True if queued.
+
+        ``announce`` tells the Rasa servers (``next_ready``) that a customer has something queued:
+        for a callback taken by the front process, which handles nothing itself."""
+        keys = [f"{self._seen}:{message.dedupe_key}", self._queue(message.openid), self._pending, self._ready]
+        args = [self._dedupe_seconds, encode(message), message.openid, "1" if announce else "0"]
+        return bool(await self._accept(keys=keys, args=args))
+
+
+class Listener:
+    """Drains the queue of every customer announced (by the front, or by a Rasa server for the
+    outbound queue), as soon as they are."""
+
+    def __init__(self, inbox: CustomerQueues[Any], drain: Callable[[str], None]) -> None:
+        self._inbox = inbox
+        self._drain = drain
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                openid = await self._inbox.next_ready()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # Redis away for a moment: the sweeper still covers the queues
+                logger.exception("waiting for announced WeChat messages failed")
+                await asyncio.sleep(1)
+                continue
+            if openid:
+                self._drain(openid)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
 
 
 class Sweeper:
     """Drains queues nobody is draining (after a crash or a lost wake-up), every few seconds."""
 
-    def __init__(self, inbox: Inbox, handler: Handler, interval: float = 2.0) -> None:
+    def __init__(
+        self, inbox: CustomerQueues[Any], handler: Callable[[Any], Awaitable[None]], interval: float = 2.0
+    ) -> None:
         self._inbox = inbox
         self._handler = handler
         self._interval = interval

@@ -11,9 +11,10 @@ from bot.config import Settings
 from bot.customers import CustomerService
 from bot.db.outbox_store import SqlOutboxStore
 from bot.redis_client import create_redis
+from bot.wechat.front import CallbackDesk, verifier_for
 from bot.wechat.gateway import WeChatGateway
 from bot.wechat.inbox import Inbox
-from bot.wechat.protocol import CallbackVerifier
+from bot.wechat.outbound import DirectOutbound, Outbound, OutboundQueue, QueuedOutbound
 from bot.wechat.session import WeChatSession
 from bot.wiring import Services, build_services
 
@@ -44,19 +45,23 @@ class WeChatRuntime:
     session: WeChatSession
     gateway: WeChatGateway
     inbox: Inbox
-    verifier: CallbackVerifier
+    desk: CallbackDesk
     customers: CustomerService
+    outbound: Outbound
 
     @classmethod
     def build(cls, settings: Settings) -> WeChatRuntime:
         services = build_services(settings)
         redis = create_redis(settings.redis_url)
         session, gateway, customers = build_gateway(settings, services, redis)
-        wechat = settings.wechat
-        verifier = CallbackVerifier(
-            wechat.token, wechat.appid, wechat.encoding_aes_key, wechat.max_timestamp_skew
+        inbox = Inbox(redis)
+        desk = CallbackDesk(verifier_for(settings), inbox, announce=False)
+        outbound: Outbound = (
+            QueuedOutbound(gateway, OutboundQueue(redis))
+            if settings.wechat.outbound == "queue"
+            else DirectOutbound(gateway, customers)
         )
-        return cls(settings, services, redis, session, gateway, Inbox(redis), verifier, customers)
+        return cls(settings, services, redis, session, gateway, inbox, desk, customers, outbound)
 
     async def close(self) -> None:
         await self.redis.close()

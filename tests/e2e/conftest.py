@@ -21,6 +21,7 @@ from tests.helpers import start, stop, wait_until
 class Stack:
     rasa: str
     ops: str
+    wechat: str  # the callback front (python -m bot wechat), where make run points WeChat
     database_url: str
     api_key: str
     proc: object
@@ -34,7 +35,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("stack")
     database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{tmp / 'careloop.db'}"
     asyncio.run(reset_schema(database_url))
-    rasa_port, action_port, ops_port, redis_port = (free_port() for _ in range(4))
+    rasa_port, action_port, ops_port, redis_port, front_port = (free_port() for _ in range(5))
     env = {
         "CARELOOP_VAR_DIR": str(tmp),
         "DATABASE_URL": database_url,
@@ -42,6 +43,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "CARELOOP_ACTION_PORT": str(action_port),
         "CARELOOP_OPS_PORT": str(ops_port),
         "CARELOOP_EMBEDDED_REDIS_PORT": str(redis_port),
+        "CARELOOP_WECHAT_PORT": str(front_port),
         "CARELOOP_API_KEYS": "e2e-key",
         "SURVEY_DELAY_MINUTES": "0",  # surveys are due at once, whatever the hour
         "SURVEY_QUIET_HOURS": "",
@@ -52,11 +54,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     s = Stack(
         f"http://127.0.0.1:{rasa_port}",
         f"http://127.0.0.1:{ops_port}",
+        f"http://127.0.0.1:{front_port}",
         database_url,
         "e2e-key",
         proc,
         log,
-        [rasa_port, action_port, ops_port] + ([] if os.environ.get("REDIS_URL") else [redis_port]),
+        [rasa_port, action_port, ops_port, front_port]
+        + ([] if os.environ.get("REDIS_URL") else [redis_port]),
         tmp,
     )
     try:

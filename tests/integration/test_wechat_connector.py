@@ -27,8 +27,10 @@ from bot.config import Settings
 from bot.db.engine import create_engine
 from bot.db.migrate import upgrade
 from bot.redis_embedded import free_port
+from bot.wechat.front import create_front_app
+from bot.wechat.outbound import DirectOutbound, OutboundQueue, QueuedOutbound, Sender
 from channels.wechat import WeChatInput
-from tests.helpers import http, start, stop, wait_until
+from tests.helpers import http, serving, start, stop, wait_until
 from tests.wechat_side import WeChatSide, event_message, new_msg_id, sha1_sign, text_message
 
 APPID, SECRET, TOKEN = "wxtest00000000001", "secret-for-tests-0001", "tokenfortests"
@@ -70,15 +72,15 @@ class Harness:
     in_flight: int = 0
     most_in_flight: int = 0
 
-    async def post(self, query: dict[str, str], body: bytes) -> tuple[int, str, float]:
+    async def post(self, query: dict[str, str], body: bytes, url: str = "") -> tuple[int, str, float]:
         started = time.perf_counter()
         async with (
             aiohttp.ClientSession() as http_session,
-            http_session.post(f"{self.url}?{urllib.parse.urlencode(query)}", data=body) as resp,
+            http_session.post(f"{url or self.url}?{urllib.parse.urlencode(query)}", data=body) as resp,
         ):
             return resp.status, await resp.text(), (time.perf_counter() - started) * 1000
 
-    async def send(self, fields: dict[str, str | int]) -> tuple[int, str, float]:
+    async def send(self, fields: dict[str, str | int], url: str = "") -> tuple[int, str, float]:
         """Post as WeChat does; the stand-in (WeChat's API side) learns the customer just wrote."""
         http(
             "POST",
@@ -90,7 +92,7 @@ class Harness:
                 "sent_since_inbound": 0,
             },
         )
-        return await self.post(*self.side.post(fields))
+        return await self.post(*self.side.post(fields), url=url)
 
     async def settle(self, count: int, timeout: float = 10) -> None:
         """Wait for ``count`` messages to reach "Rasa", then a little longer for any extra ones."""
@@ -104,11 +106,12 @@ class Harness:
         return [i["message"] for i in body["items"] if i["direction"] == "to_user"]
 
 
-@pytest.fixture(params=["plaintext", "safe", "compatible"])
+@pytest.fixture(params=["plaintext", "safe", "compatible", "safe+worker-sends"])
 async def harness(
     request: pytest.FixtureRequest, tmp_path: Path, redis_url: str, standin: str
 ) -> AsyncIterator[Harness]:
-    mode = request.param
+    """The last variant is make run's set-up: replies are queued and the worker's Sender sends them."""
+    mode, _, sends = request.param.partition("+")
     db = f"sqlite:///{tmp_path / 'careloop.db'}"
     await upgrade(db)
     env = {
@@ -122,8 +125,11 @@ async def harness(
     }
     if mode != "plaintext":
         env["WECHAT_ENCODING_AES_KEY"] = AES_KEY
+    if sends == "worker-sends":
+        env["WECHAT_OUTBOUND"] = "queue"
     settings = Settings.from_env(env)
     channel = WeChatInput(settings)
+    channel.sweep_interval = 30.0  # so a message handled at once was announced, not swept up
     port = free_port()
     h = Harness(
         f"http://127.0.0.1:{port}/webhooks/wechat/webhook",
@@ -154,19 +160,18 @@ async def harness(
     Sanic.test_mode = True
     app = Sanic(f"wechat_{uuid.uuid4().hex[:8]}")
     app.blueprint(channel.blueprint(on_new_message), url_prefix="/webhooks/wechat")  # as Rasa mounts it
-    server = await app.create_server(
-        host="127.0.0.1", port=port, return_asyncio_server=True, access_log=False
-    )
-    await server.startup()
-    await server.before_start()
-    await server.after_start()
-    try:
-        yield h
-    finally:
-        await server.before_stop()
-        server.close()
-        await server.wait_closed()
-        await server.after_stop()
+    async with serving(app, port):
+        if sends != "worker-sends":
+            yield h
+            return
+        runtime = channel.runtime
+        assert runtime is not None and isinstance(runtime.outbound, QueuedOutbound)
+        sender = Sender(OutboundQueue(runtime.redis), DirectOutbound(runtime.gateway, runtime.customers))
+        sender.start()
+        try:
+            yield h
+        finally:
+            await sender.stop()
 
 
 def openid() -> str:
@@ -212,6 +217,26 @@ async def test_a_retried_callback_is_handled_once(harness: Harness) -> None:
     assert [m.text for m in harness.received] == ["快递丢了"]
     await asyncio.sleep(0.5)
     assert len(harness.at_standin(user)) == 1
+
+
+async def test_a_callback_taken_by_the_front_is_handled_here_at_once_and_once(harness: Harness) -> None:
+    """make run points WeChat at the front process; the channel hears of each new message from it."""
+    Sanic.test_mode = True
+    front = create_front_app(harness.settings, name=f"front_{uuid.uuid4().hex[:8]}")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/webhooks/wechat/webhook"
+    user = openid()
+    fields = text_message(user, "燃气灶打不着火")
+    async with serving(front, port):
+        started = time.monotonic()
+        answers = [await harness.send(fields, url=url) for _ in range(3)]  # and WeChat's two retries
+        assert [a[:2] for a in answers] == [(200, "success")] * 3
+        await harness.settle(1, timeout=5)
+    assert [m.text for m in harness.received] == ["燃气灶打不着火"]
+    assert time.monotonic() - started < 3  # announced: the next sweep is 30 s away
+    assert (harness.received[0].sender_id, harness.received[0].input_channel) == (user, "wechat")
+    await asyncio.sleep(0.5)
+    assert [m["text"]["content"] for m in harness.at_standin(user)] == ["收到：燃气灶打不着火"]
 
 
 async def test_events_are_deduplicated_by_sender_and_time(harness: Harness) -> None:
