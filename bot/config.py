@@ -77,9 +77,9 @@ class WeChatSettings:
         ("human", "request_human"),
     )
     max_timestamp_skew: int = 300
-    #: Messages handled at once per Rasa process. Rasa's inference runs on the event loop: more at once
-    #: only makes every webhook answer wait longer (bench/wechat_vs_rest.py).
-    concurrency: int = 2
+    #: Messages handled at once per Rasa process. Enough to keep the model busy while some wait on the
+    #: action server or the database; more only reorders and delays replies (bench/wechat_vs_rest.py).
+    concurrency: int = 4
     #: ``direct``: the Rasa server sends replies itself; ``queue``: the worker does (bot/wechat/outbound.py).
     outbound: str = "direct"
 
@@ -113,7 +113,7 @@ class WeChatSettings:
             template_id=env.get("WECHAT_TEMPLATE_ID", "").strip(),
             menu_intents=menu,
             max_timestamp_skew=_int(env, "WECHAT_MAX_TIMESTAMP_SKEW", 300),
-            concurrency=max(1, _int(env, "WECHAT_CONCURRENCY", 2)),
+            concurrency=max(1, _int(env, "WECHAT_CONCURRENCY", 4)),
             outbound=_choice(env, "WECHAT_OUTBOUND", ("direct", "queue")),
         )
 

@@ -171,10 +171,10 @@ class WeChatInput(InputChannel):
         return bp
 
     async def _handle_in_turn(self, message: InboundMessage) -> None:
-        """A bounded number of messages at a time, first come first served: Rasa's inference runs on
-        this event loop, so the fewer in flight, the sooner every webhook call is answered. The rest
-        wait, in order and safe, in Redis. A slot is per message, not per customer, so a chatty
-        customer cannot hold one while the others wait."""
+        """A bounded number of messages at a time (``WECHAT_CONCURRENCY``), first come first served:
+        Rasa's inference runs on this event loop, so a few in flight keep it busy and more only
+        delay everyone's reply. The rest wait, in order and safe, in Redis. A slot is per message,
+        not per customer, so a chatty customer cannot hold one while the others wait."""
         async with self._slots:
             await self._handle(message)
 

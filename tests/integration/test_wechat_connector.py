@@ -205,7 +205,7 @@ async def test_a_burst_is_answered_at_once_and_handled_a_few_at_a_time(harness: 
     assert all((status, body) == (200, "success") and ms < 1000 for status, body, ms in answers)
     await harness.settle(8)
     assert sorted(m.text for m in harness.received) == sorted(f"第{i}条" for i in range(8))
-    assert harness.most_in_flight == harness.settings.wechat.concurrency == 2  # WECHAT_CONCURRENCY
+    assert harness.most_in_flight == harness.settings.wechat.concurrency == 4  # WECHAT_CONCURRENCY
 
 
 async def test_a_retried_callback_is_handled_once(harness: Harness) -> None:
