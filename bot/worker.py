@@ -103,16 +103,16 @@ async def main(settings: Settings | None = None) -> None:
     redis = create_redis(settings.redis_url)
     jobs: list[Job] = []
     session = None
-    sender = None
+    replies = None
     if settings.wechat.configured:
-        from bot.wechat.outbound import DirectOutbound, OutboundQueue, Sender
+        from bot.wechat.outbound import DirectOutbound, OutboundQueue, sender
         from bot.wechat.runtime import build_gateway
 
         session, gateway, customers = build_gateway(settings, services, redis)
         jobs.append(OutboxRetries(SqlOutboxStore(services.engine), gateway))
         if settings.wechat.outbound == "queue":  # the Rasa server queues its replies for us
-            sender = Sender(OutboundQueue(redis), DirectOutbound(gateway, customers))
-            sender.start()
+            replies = sender(OutboundQueue(redis), DirectOutbound(gateway, customers))
+            replies.start()
     rasa = services.rasa
     jobs += [
         SurveyDispatch(services.surveys, rasa),
@@ -126,8 +126,8 @@ async def main(settings: Settings | None = None) -> None:
     try:
         await worker.run_forever()
     finally:
-        if sender is not None:
-            await sender.stop()
+        if replies is not None:
+            await replies.stop()
         await redis.close()
         if session is not None:
             session.close()

@@ -30,7 +30,7 @@ from bot.cases.model import Attachment
 from bot.config import Settings
 from bot.handoff.model import Handoff, HandoffStatus
 from bot.wechat.front import query_of
-from bot.wechat.inbox import Listener, Sweeper
+from bot.wechat.inbox import QueueRunner
 from bot.wechat.protocol import InboundMessage
 from bot.wechat.runtime import WeChatRuntime
 
@@ -106,12 +106,9 @@ class WeChatInput(InputChannel):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.runtime: WeChatRuntime | None = None
-        self._sweeper: Sweeper | None = None
-        self._listener: Listener | None = None
+        self._runner: QueueRunner[InboundMessage] | None = None
         self._app: Sanic | None = None
         self._on_new_message: Callable[[UserMessage], Awaitable[Any]] | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._slots = asyncio.Semaphore(settings.wechat.concurrency)
         self._menu = dict(settings.wechat.menu_intents)
 
     def get_output_channel(self) -> OutputChannel:
@@ -133,18 +130,17 @@ class WeChatInput(InputChannel):
                 return
             self._app = app
             self.runtime = WeChatRuntime.build(self.settings)
-            self._sweeper = Sweeper(self.runtime.inbox, self._handle_in_turn, self.sweep_interval)
-            self._sweeper.start()
-            self._listener = Listener(self.runtime.inbox, self._drain)  # callbacks taken by the front
-            self._listener.start()
+            # WECHAT_CONCURRENCY at a time: Rasa's inference runs on this event loop, so a few in
+            # flight keep it busy and more only delay everyone's reply; the rest wait in Redis.
+            self._runner = QueueRunner(
+                self.runtime.inbox, self._handle, self.settings.wechat.concurrency, self.sweep_interval
+            )
+            self._runner.start()  # takes the customers the front announces, and sweeps
 
         @bp.listener("after_server_stop")
         async def _stop(_app: Sanic, _loop: Any) -> None:
-            for background in (self._listener, self._sweeper):
-                if background is not None:
-                    await background.stop()
-            if self._tasks:
-                await asyncio.wait(self._tasks, timeout=10)
+            if self._runner is not None:
+                await self._runner.stop()
             if self.runtime is not None:
                 await self.runtime.close()
 
@@ -164,28 +160,11 @@ class WeChatInput(InputChannel):
             if self.runtime is None:
                 return text("not configured", status=503)
             answer = await self.runtime.desk.receive(query_of(request), request.body or b"")
-            if answer.fresh is not None:
-                self._drain(answer.fresh.openid)
+            if answer.fresh is not None and self._runner is not None:
+                self._runner.drain(answer.fresh.openid)
             return text(answer.body, status=answer.status)
 
         return bp
-
-    async def _handle_in_turn(self, message: InboundMessage) -> None:
-        """A bounded number of messages at a time (``WECHAT_CONCURRENCY``), first come first served:
-        Rasa's inference runs on this event loop, so a few in flight keep it busy and more only
-        delay everyone's reply. The rest wait, in order and safe, in Redis. A slot is per message,
-        not per customer, so a chatty customer cannot hold one while the others wait."""
-        async with self._slots:
-            await self._handle(message)
-
-    def _drain(self, openid: str) -> None:
-        assert self.runtime is not None
-        self._spawn(self.runtime.inbox.drain(openid, self._handle_in_turn))
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     # --- handling one message, in the background ------------------------------------------------
 

@@ -236,3 +236,43 @@ class Sweeper:
                 await self._task
             except asyncio.CancelledError:
                 pass
+
+
+class QueueRunner(Generic[T]):
+    """Handles what ``queues`` hold: each announced customer at once, anything missed by the
+    sweep, at most ``concurrency`` items at a time. A slot is per item, not per customer, so a
+    chatty customer cannot hold one while the others wait; each customer's items stay in order."""
+
+    def __init__(
+        self,
+        queues: CustomerQueues[T],
+        handler: Callable[[T], Awaitable[None]],
+        concurrency: int,
+        sweep_interval: float = 2.0,
+    ) -> None:
+        self._queues = queues
+        self._handler = handler
+        self._slots = asyncio.Semaphore(concurrency)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._listener = Listener(queues, self.drain)
+        self._sweeper = Sweeper(queues, self._in_turn, sweep_interval)
+
+    def start(self) -> None:
+        self._listener.start()
+        self._sweeper.start()
+
+    async def stop(self) -> None:
+        await self._listener.stop()
+        await self._sweeper.stop()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=10)
+
+    def drain(self, openid: str) -> None:
+        """Handle this customer's queue in the background (nothing happens if someone already is)."""
+        task = asyncio.get_running_loop().create_task(self._queues.drain(openid, self._in_turn))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _in_turn(self, item: T) -> None:
+        async with self._slots:
+            await self._handler(item)

@@ -9,7 +9,6 @@ retries and dead letters are unchanged. ``direct`` needs no worker (single-proce
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from datetime import datetime
@@ -19,7 +18,7 @@ import redis.asyncio as aioredis
 
 from bot.customers import CustomerService
 from bot.wechat.gateway import WeChatGateway
-from bot.wechat.inbox import CustomerQueues, Listener, Sweeper
+from bot.wechat.inbox import CustomerQueues, QueueRunner
 
 logger = logging.getLogger(__name__)
 
@@ -140,36 +139,9 @@ class QueuedOutbound:
         await self._queue.put({"op": "deliver", "openid": openid, "kind": kind, "body": body})
 
 
-class Sender:
-    """The worker's part: takes announced customers at once (and sweeps up after crashes), a
-    bounded number of customers at a time, each customer's commands in order."""
-
-    def __init__(self, queue: OutboundQueue, direct: DirectOutbound, concurrency: int = 8) -> None:
-        self._queue = queue
-        self._direct = direct
-        self._slots = asyncio.Semaphore(concurrency)
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._listener = Listener(queue, self._drain)
-        self._sweeper = Sweeper(queue, self._perform)
-
-    def start(self) -> None:
-        self._listener.start()
-        self._sweeper.start()
-
-    async def stop(self) -> None:
-        await self._listener.stop()
-        await self._sweeper.stop()
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=10)
-
-    def _drain(self, openid: str) -> None:
-        task = asyncio.get_running_loop().create_task(self._queue.drain(openid, self._perform))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _perform(self, command: dict[str, Any]) -> None:
-        async with self._slots:
-            await self._direct.perform(command)
+def sender(queue: OutboundQueue, direct: DirectOutbound, concurrency: int = 8) -> QueueRunner[dict[str, Any]]:
+    """The worker's part: sends what the Rasa servers queued, each customer's replies in order."""
+    return QueueRunner(queue, direct.perform, concurrency)
 
 
-__all__ = ["DirectOutbound", "Outbound", "OutboundQueue", "QueuedOutbound", "Sender"]
+__all__ = ["DirectOutbound", "Outbound", "OutboundQueue", "QueuedOutbound", "sender"]

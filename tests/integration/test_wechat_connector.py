@@ -28,7 +28,7 @@ from bot.db.engine import create_engine
 from bot.db.migrate import upgrade
 from bot.redis_embedded import free_port
 from bot.wechat.front import create_front_app
-from bot.wechat.outbound import DirectOutbound, OutboundQueue, QueuedOutbound, Sender
+from bot.wechat.outbound import DirectOutbound, OutboundQueue, QueuedOutbound, sender
 from channels.wechat import WeChatInput
 from tests.helpers import http, serving, start, stop, wait_until
 from tests.wechat_side import WeChatSide, event_message, new_msg_id, sha1_sign, text_message
@@ -166,12 +166,12 @@ async def harness(
             return
         runtime = channel.runtime
         assert runtime is not None and isinstance(runtime.outbound, QueuedOutbound)
-        sender = Sender(OutboundQueue(runtime.redis), DirectOutbound(runtime.gateway, runtime.customers))
-        sender.start()
+        replies = sender(OutboundQueue(runtime.redis), DirectOutbound(runtime.gateway, runtime.customers))
+        replies.start()
         try:
             yield h
         finally:
-            await sender.stop()
+            await replies.stop()
 
 
 def openid() -> str:
