@@ -25,7 +25,6 @@ from bot.wechat.protocol import InboundMessage
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Handler = Callable[[InboundMessage], Awaitable[None]]
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -170,78 +169,11 @@ class Inbox(CustomerQueues[InboundMessage]):
         return bool(await self._accept(keys=keys, args=args))
 
 
-class Listener:
-    """Drains the queue of every customer announced (by the front, or by a Rasa server for the
-    outbound queue), as soon as they are."""
-
-    def __init__(self, inbox: CustomerQueues[Any], drain: Callable[[str], None]) -> None:
-        self._inbox = inbox
-        self._drain = drain
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                openid = await self._inbox.next_ready()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # Redis away for a moment: the sweeper still covers the queues
-                logger.exception("waiting for announced WeChat messages failed")
-                await asyncio.sleep(1)
-                continue
-            if openid:
-                self._drain(openid)
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-
-
-class Sweeper:
-    """Drains queues nobody is draining (after a crash or a lost wake-up), every few seconds."""
-
-    def __init__(
-        self, inbox: CustomerQueues[Any], handler: Callable[[Any], Awaitable[None]], interval: float = 2.0
-    ) -> None:
-        self._inbox = inbox
-        self._handler = handler
-        self._interval = interval
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                for openid in await self._inbox.pending():
-                    await self._inbox.drain(openid, self._handler)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("inbox sweep failed")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-
-
 class QueueRunner(Generic[T]):
-    """Handles what ``queues`` hold: each announced customer at once, anything missed by the
-    sweep, at most ``concurrency`` items at a time. A slot is per item, not per customer, so a
-    chatty customer cannot hold one while the others wait; each customer's items stay in order."""
+    """Handles what ``queues`` hold: each announced customer at once, and every few seconds any
+    queue nobody is draining (after a crash or a lost announcement); at most ``concurrency`` items
+    at a time. A slot is per item, not per customer, so a chatty customer cannot hold one while the
+    others wait; each customer's items stay in order."""
 
     def __init__(
         self,
@@ -253,17 +185,18 @@ class QueueRunner(Generic[T]):
         self._queues = queues
         self._handler = handler
         self._slots = asyncio.Semaphore(concurrency)
+        self._sweep_interval = sweep_interval
+        self._loops: list[asyncio.Task[None]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._listener = Listener(queues, self.drain)
-        self._sweeper = Sweeper(queues, self._in_turn, sweep_interval)
 
     def start(self) -> None:
-        self._listener.start()
-        self._sweeper.start()
+        loop = asyncio.get_running_loop()
+        self._loops = [loop.create_task(self._listen()), loop.create_task(self._sweep())]
 
     async def stop(self) -> None:
-        await self._listener.stop()
-        await self._sweeper.stop()
+        for task in self._loops:
+            task.cancel()
+        await asyncio.gather(*self._loops, return_exceptions=True)
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=10)
 
@@ -276,3 +209,27 @@ class QueueRunner(Generic[T]):
     async def _in_turn(self, item: T) -> None:
         async with self._slots:
             await self._handler(item)
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                openid = await self._queues.next_ready()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # Redis away for a moment: the sweep still covers the queues
+                logger.exception("waiting for announced WeChat customers failed")
+                await asyncio.sleep(1)
+                continue
+            if openid:
+                self.drain(openid)
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(self._sweep_interval)
+            try:
+                for openid in await self._queues.pending():
+                    await self._queues.drain(openid, self._in_turn)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("queue sweep failed")

@@ -15,7 +15,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from bot.redis_client import create_redis
-from bot.wechat.inbox import Inbox, Sweeper, encode
+from bot.wechat.inbox import Inbox, QueueRunner, encode
 from bot.wechat.protocol import InboundMessage
 
 ACCOUNT = "gh_careloop000001"
@@ -183,7 +183,7 @@ async def test_the_sweeper_drains_a_queue_nobody_drained(redis: aioredis.Redis, 
         for n in range(3):
             await inbox.accept(text(openid, n))
     assert await inbox.pending() == ["o_lost_a", "o_lost_b"]
-    sweeper = Sweeper(inbox, handler, interval=0.05)
+    sweeper = QueueRunner(inbox, handler, concurrency=1, sweep_interval=0.05)
     sweeper.start()
 
     async def swept() -> bool:
