@@ -110,14 +110,11 @@ def start_stack(tmp: Path, via: str) -> tuple[subprocess.Popen, dict[str, str]]:
         raise SystemExit("the stack did not start in 300 s")
     urls = {
         "rest": f"http://127.0.0.1:{ports['rasa']}/webhooks/rest/webhook",
-        "wechat": f"http://127.0.0.1:{ports['front']}/webhooks/wechat/webhook",
-        "wechat-on-rasa": f"http://127.0.0.1:{ports['rasa']}/webhooks/wechat/webhook",
+        "wechat": f"http://127.0.0.1:{ports['front' if via == 'front' else 'rasa']}/webhooks/wechat/webhook",
         "standin": f"http://127.0.0.1:{ports['ops']}/standin",
         "redis": os.environ.get("REDIS_URL") or f"redis://127.0.0.1:{ports['redis']}/0",
         "aes": (tmp / "dev-wechat-aes-key").read_text().strip(),
     }
-    if via == "rasa":
-        urls["wechat"] = urls["wechat-on-rasa"]
     return proc, urls
 
 

@@ -29,12 +29,14 @@ _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
-# Seen-check and queueing in one step: a retry can never find the message "seen" but not queued.
-_ACCEPT = """
-if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
-redis.call('RPUSH', KEYS[2], ARGV[2])
-redis.call('SADD', KEYS[3], ARGV[3])
-if ARGV[4] == '1' then redis.call('RPUSH', KEYS[4], ARGV[3]) end
+# Queue an item and mark its customer pending, in one step; optionally announce the customer to
+# ``next_ready`` takers, and optionally only if the item's de-duplication key was not seen before
+# (so a retry can never find a message "seen" but not queued).
+_ENQUEUE = """
+if KEYS[4] and not redis.call('SET', KEYS[4], '1', 'NX', 'EX', ARGV[4]) then return 0 end
+redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('SADD', KEYS[2], ARGV[2])
+if ARGV[3] == '1' then redis.call('RPUSH', KEYS[3], ARGV[2]) end
 return 1
 """
 # One item done: off the working list, and the lock extended if still ours.
@@ -84,6 +86,7 @@ class CustomerQueues(Generic[T]):
         self._release = redis.register_script(_RELEASE)
         self._done = redis.register_script(_DONE)
         self._idle = redis.register_script(_IDLE)
+        self._enqueue_script = redis.register_script(_ENQUEUE)
         self._pending = f"{self._p}-pending"
         self._ready = f"{self._p}-ready"
         self._failed = f"{self._p}-failed"
@@ -96,6 +99,15 @@ class CustomerQueues(Generic[T]):
 
     def _lock(self, openid: str) -> str:
         return f"{self._p}-lock:{openid}"
+
+    async def enqueue(
+        self, openid: str, item: T, *, announce: bool, seen: str | None = None, seen_seconds: int = 0
+    ) -> bool:
+        """Queue ``item`` for this customer; with ``seen``, only the first time that key comes.
+        True if queued."""
+        keys = [self._queue(openid), self._pending, self._ready, *([seen] if seen else [])]
+        args = [self._encode(item), openid, "1" if announce else "0", seen_seconds]
+        return bool(await self._enqueue_script(keys=keys, args=args))
 
     async def next_ready(self, timeout: float = 5.0) -> str | None:
         """The next customer announced as having something queued, waiting up to ``timeout``
@@ -157,16 +169,19 @@ class Inbox(CustomerQueues[InboundMessage]):
         super().__init__(redis, prefix, "inbox", encode, decode, lock_ms)
         self._seen = f"{prefix}:seen"
         self._dedupe_seconds = dedupe_seconds
-        self._accept = redis.register_script(_ACCEPT)
 
     async def accept(self, message: InboundMessage, *, announce: bool = False) -> bool:
         """Queue a message unless it was seen before (a WeChat retry). True if queued.
 
         ``announce`` tells the Rasa servers (``next_ready``) that a customer has something queued:
         for a callback taken by the front process, which handles nothing itself."""
-        keys = [f"{self._seen}:{message.dedupe_key}", self._queue(message.openid), self._pending, self._ready]
-        args = [self._dedupe_seconds, encode(message), message.openid, "1" if announce else "0"]
-        return bool(await self._accept(keys=keys, args=args))
+        return await self.enqueue(
+            message.openid,
+            message,
+            announce=announce,
+            seen=f"{self._seen}:{message.dedupe_key}",
+            seen_seconds=self._dedupe_seconds,
+        )
 
 
 class QueueRunner(Generic[T]):

@@ -23,12 +23,6 @@ from bot.wechat.inbox import CustomerQueues, QueueRunner
 logger = logging.getLogger(__name__)
 
 CHANNEL = "wechat"
-_PUT = """
-redis.call('RPUSH', KEYS[1], ARGV[1])
-redis.call('SADD', KEYS[2], ARGV[2])
-redis.call('RPUSH', KEYS[3], ARGV[2])
-return 1
-"""
 
 
 class Outbound(Protocol):
@@ -101,14 +95,10 @@ def _decode(raw: str | bytes) -> dict[str, Any]:
 class OutboundQueue(CustomerQueues[dict[str, Any]]):
     def __init__(self, redis: aioredis.Redis, prefix: str = "careloop:wechat") -> None:
         super().__init__(redis, prefix, "outq", _encode, _decode)
-        self._put = redis.register_script(_PUT)
 
     async def put(self, command: dict[str, Any]) -> None:
         """Queue and announce in one step, so a taker always finds what it was told about."""
-        openid = command["openid"]
-        await self._put(
-            keys=[self._queue(openid), self._pending, self._ready], args=[_encode(command), openid]
-        )
+        await self.enqueue(command["openid"], command, announce=True)
 
 
 class QueuedOutbound:
