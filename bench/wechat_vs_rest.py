@@ -10,12 +10,18 @@ Printed per channel and concurrency:
   reply      time until the bot's reply reached the customer (REST: the HTTP answer; WeChat: the
              customer-service message arriving at the stand-in)
   throughput messages handled per second, and the WeChat/REST ratio
+  CPU        CPU milliseconds per message spent by each process (the stack's, PostgreSQL's and Redis's
+             servers when local, and this load generator), to show where a channel's cost goes
 WeChat callbacks go to the front process (`python -m bot wechat`, as `make run` sets WeChat up), or
 with --via rasa to the webhook on the Rasa server itself.
 With --retries R every WeChat callback is posted 1+R times (WeChat's retries, same MsgId): the run
 then also checks that no reply was lost and none was sent twice.
 
-Usage: python bench/wechat_vs_rest.py [--customers 200] [--concurrency 20 100] [--retries 2] [--via front]
+With --repeat K each concurrency runs K rounds, the channels' order alternating between rounds; the
+table pools the rounds (throughput = all messages / all time) and the ratio of each round is printed.
+
+Usage: python bench/wechat_vs_rest.py [--customers 200] [--concurrency 20 100] [--retries 2] [--repeat 3]
+                                      [--via front]
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
+import psutil
 import redis.asyncio as aioredis
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,10 +76,58 @@ class Run:
     replies: int = 0
     lost: int = 0
     duplicated: int = 0
+    cpu_s: dict[str, float] = field(default_factory=dict)
 
     @property
     def throughput(self) -> float:
         return self.messages / self.elapsed if self.elapsed else 0.0
+
+
+# Stack processes by a word in their command line (see bot/run.py), checked in this order.
+ROLES = (
+    ("rasa run actions", "actions"),
+    ("rasa run", "rasa"),
+    ("bot serve", "ops+standin"),
+    ("bot wechat", "front"),
+    ("bot worker", "worker"),
+    ("bot redis", "redis"),
+)
+
+
+def role_of(proc: psutil.Process, stack_pids: set[int]) -> str | None:
+    try:
+        if proc.pid == os.getpid():
+            return "load generator"
+        name = proc.name()
+        if name.startswith("postgres"):
+            return "postgres"
+        if name.startswith("redis-server"):
+            return "redis"
+        if proc.pid in stack_pids:
+            cmdline = " ".join(proc.cmdline())
+            return next((role for word, role in ROLES if word in cmdline), None)
+    except psutil.Error:
+        return None
+    return None
+
+
+def cpu_by_role(stack_pid: int) -> dict[str, float]:
+    """CPU seconds (user + system) used so far, summed per role."""
+    try:
+        stack_pids = {p.pid for p in psutil.Process(stack_pid).children(recursive=True)}
+    except psutil.Error:
+        stack_pids = set()
+    totals: dict[str, float] = {}
+    for proc in psutil.process_iter():
+        role = role_of(proc, stack_pids)
+        if role is None:
+            continue
+        try:
+            times = proc.cpu_times()
+        except psutil.Error:
+            continue
+        totals[role] = totals.get(role, 0.0) + times.user + times.system + times.children_user
+    return totals
 
 
 def start_stack(tmp: Path, via: str) -> tuple[subprocess.Popen, dict[str, str]]:
@@ -197,15 +252,28 @@ def encrypted_callback(aes_key: str, openid: str, text: str, msg_id: int) -> tup
     return urllib.parse.urlencode(callback.query), callback.body.encode()
 
 
-async def wechat_customer(
-    http: aiohttp.ClientSession, urls: dict[str, str], openid: str, run: Run, replies: Replies, retries: int
-) -> None:
-    queue = replies.queue(openid)
+def recorded_callbacks(aes_key: str, openid: str, retries: int) -> list[list[tuple[str, bytes]]]:
+    """Every post of every message of one customer, signed and encrypted before the clock starts:
+    that work is WeChat's, on WeChat's servers, so it should not take this machine's CPU mid-run."""
+    posts = []
     for text in SCRIPT:
         msg_id = secrets.randbits(62)
+        posts.append([encrypted_callback(aes_key, openid, text, msg_id) for _ in range(1 + retries)])
+    return posts
+
+
+async def wechat_customer(
+    http: aiohttp.ClientSession,
+    urls: dict[str, str],
+    openid: str,
+    run: Run,
+    replies: Replies,
+    posts: list[list[tuple[str, bytes]]],
+) -> None:
+    queue = replies.queue(openid)
+    for attempts in posts:
         started = time.perf_counter()
-        for attempt in range(1 + retries):
-            query, body = encrypted_callback(urls["aes"], openid, text, msg_id)
+        for attempt, (query, body) in enumerate(attempts):
             t0 = time.perf_counter()
             async with http.post(f"{urls['wechat']}?{query}", data=body) as resp:
                 answer = await resp.text()
@@ -230,17 +298,23 @@ async def register(http: aiohttp.ClientSession, standin: str, openids: list[str]
             resp.raise_for_status()
 
 
-async def drive(channel: str, urls: dict[str, str], customers: int, concurrency: int, retries: int) -> Run:
+async def drive(
+    channel: str, urls: dict[str, str], customers: int, concurrency: int, retries: int, stack_pid: int = 0
+) -> Run:
     run = Run(channel, concurrency)
     tag = uuid.uuid4().hex[:6]
     ids = [f"o_b{tag}{i:04d}" for i in range(customers)]
     limit = asyncio.Semaphore(concurrency)
     timeout = aiohttp.ClientTimeout(total=120)
-    connector = aiohttp.TCPConnector(limit=concurrency * 2)
+    # Idle connections are dropped before the servers' own 5-second keep-alive ends, so a post never
+    # goes out on a connection the server is closing (a reset that is the client's doing, not the server's).
+    connector = aiohttp.TCPConnector(limit=concurrency * 2, keepalive_timeout=3)
     async with aiohttp.ClientSession(timeout=timeout, connector=connector) as http:
         replies = None
+        recorded: dict[str, list[list[tuple[str, bytes]]]] = {}
         if channel == "wechat":
             await register(http, urls["standin"], ids)
+            recorded = {c: recorded_callbacks(urls["aes"], c, retries) for c in ids}
             replies = Replies(urls["redis"])
             await replies.start()
 
@@ -250,11 +324,15 @@ async def drive(channel: str, urls: dict[str, str], customers: int, concurrency:
                     await rest_customer(http, urls["rest"], customer, run)
                 else:
                     assert replies is not None
-                    await wechat_customer(http, urls, customer, run, replies, retries)
+                    await wechat_customer(http, urls, customer, run, replies, recorded[customer])
 
+        cpu_before = cpu_by_role(stack_pid) if stack_pid else {}
         started = time.perf_counter()
         await asyncio.gather(*(one(c) for c in ids))
         run.elapsed = time.perf_counter() - started
+        if stack_pid:
+            cpu_after = cpu_by_role(stack_pid)
+            run.cpu_s = {k: v - cpu_before.get(k, 0.0) for k, v in cpu_after.items()}
         if replies is not None:
             await asyncio.sleep(3)  # late duplicates would arrive now
             run.replies = sum(replies.counts.get(c, 0) for c in ids)
@@ -286,21 +364,71 @@ def report(runs: list[Run]) -> None:
                 f"WeChat callback p99 {pct(pair['wechat'].callback_ms, 99):.1f} ms "
                 f"(mean {statistics.mean(pair['wechat'].callback_ms):.1f} ms)"
             )
+    print()
+    print("CPU ms per message by process (cores busy = CPU seconds / elapsed seconds):")
+    roles = sorted({k for r in runs for k in r.cpu_s}, key=lambda k: -max(r.cpu_s.get(k, 0) for r in runs))
+    header = " ".join(f"{k[:14]:>14}" for k in roles)
+    print(f"{'channel':8} {'conc':>5} {header} {'total':>7} {'cores':>6}")
+    for r in runs:
+        if not r.cpu_s or not r.messages:
+            continue
+        per = [1000 * r.cpu_s.get(k, 0.0) / r.messages for k in roles]
+        cores = sum(r.cpu_s.values()) / r.elapsed
+        print(
+            f"{r.channel:8} {r.concurrency:>5} "
+            + " ".join(f"{v:>14.1f}" for v in per)
+            + f" {sum(per):>7.1f} {cores:>6.2f}"
+        )
 
 
-async def main_async(args: argparse.Namespace, urls: dict[str, str]) -> list[Run]:
+async def main_async(args: argparse.Namespace, urls: dict[str, str], stack_pid: int) -> list[Run]:
     # Warm up both paths (model, action server, token fetch) before measuring.
     await drive("rest", urls, 4, 4, 0)
     await drive("wechat", urls, 4, 4, 0)
     runs = []
     for conc in args.concurrency:
-        for channel in args.channels:
-            run = await drive(channel, urls, args.customers, conc, args.retries if channel == "wechat" else 0)
-            print(
-                f"{channel} at concurrency {conc}: {run.messages} messages in {run.elapsed:.1f} s", flush=True
-            )
-            runs.append(run)
+        rounds: list[Run] = []
+        for rep in range(args.repeat):
+            # Alternate the order (A B, B A, ...) so a machine that speeds up or slows down during the
+            # run (a shared VM does) does not favour one channel.
+            order = args.channels if rep % 2 == 0 else list(reversed(args.channels))
+            for channel in order:
+                retries = args.retries if channel == "wechat" else 0
+                run = await drive(channel, urls, args.customers, conc, retries, stack_pid)
+                print(
+                    f"{channel} at concurrency {conc} (round {rep + 1}): {run.messages} messages "
+                    f"in {run.elapsed:.1f} s, {run.throughput:.1f} msg/s",
+                    flush=True,
+                )
+                rounds.append(run)
+        ratios = round_ratios(rounds)
+        if ratios:
+            print(f"concurrency {conc}: WeChat/REST ratio per round " + ", ".join(f"{r:.2f}" for r in ratios))
+        runs += [merge([r for r in rounds if r.channel == channel]) for channel in args.channels]
     return runs
+
+
+def round_ratios(rounds: list[Run]) -> list[float]:
+    """WeChat/REST throughput of each round (the two runs next to each other in time)."""
+    rest = [r for r in rounds if r.channel == "rest"]
+    wechat = [r for r in rounds if r.channel == "wechat"]
+    return [w.throughput / r.throughput for r, w in zip(rest, wechat, strict=False) if r.throughput]
+
+
+def merge(rounds: list[Run]) -> Run:
+    """One channel's rounds at one concurrency as one run: all samples, summed time and CPU."""
+    total = Run(rounds[0].channel, rounds[0].concurrency)
+    for r in rounds:
+        total.callback_ms += r.callback_ms
+        total.reply_ms += r.reply_ms
+        total.elapsed += r.elapsed
+        total.messages += r.messages
+        total.replies += r.replies
+        total.lost += r.lost
+        total.duplicated += r.duplicated
+        for k, v in r.cpu_s.items():
+            total.cpu_s[k] = total.cpu_s.get(k, 0.0) + v
+    return total
 
 
 def main() -> None:
@@ -311,6 +439,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[20, 100])
     parser.add_argument("--channels", nargs="+", choices=["rest", "wechat"], default=["rest", "wechat"])
     parser.add_argument("--retries", type=int, default=2, help="extra posts of every WeChat callback")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="rounds per concurrency, channels alternating; figures pooled"
+    )
     parser.add_argument(
         "--via",
         choices=["front", "rasa"],
@@ -323,7 +454,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="careloop-bench-") as tmp:
         proc, urls = start_stack(Path(tmp), args.via)
         try:
-            runs = asyncio.run(main_async(args, urls))
+            runs = asyncio.run(main_async(args, urls, proc.pid))
         finally:
             stop_stack(proc)
     report(runs)

@@ -218,7 +218,7 @@ class SatisfactionClassifier(_TrainedTextComponent):
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        return {"data": ["data/satisfaction"], "extra_corpora": []}
+        return {"data": ["data/satisfaction"], "extra_corpora": [], "extra_weight": 0.5}
 
     @classmethod
     def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
@@ -234,7 +234,12 @@ class SatisfactionClassifier(_TrainedTextComponent):
             labels += lab
         if not texts:
             raise ValueError(f"no satisfaction training data under {self._config['data']}")
-        self._model = SatisfactionModel.train(texts, labels, extra_corpora=self._config["extra_corpora"])
+        self._model = SatisfactionModel.train(
+            texts,
+            labels,
+            extra_corpora=self._config["extra_corpora"],
+            extra_weight=self._config["extra_weight"],
+        )
         return self._persist()
 
     @classmethod

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from bot.nlu.textclf import TextClassifier
@@ -77,15 +77,21 @@ class SatisfactionModel:
         labels: Sequence[str],
         extra_corpora: Iterable[str] = (),
         extra_weight: float = 0.5,
+        c: float = 8.0,
+        held_out: Callable[[str], bool] | None = None,
     ) -> SatisfactionModel:
+        """``held_out`` keeps some extra-corpus sentences out of training, to measure on them
+        (bench/satisfaction_dev.py)."""
         all_texts, all_labels = list(texts), list(labels)
         weights = [1.0] * len(all_texts)
         for name in extra_corpora:
-            t, lab = load_extra_corpus(name)
-            all_texts += t
-            all_labels += lab
-            weights += [extra_weight] * len(t)
-        clf = TextClassifier(char_ngrams=(1, 3), use_words=True, c=8.0, min_df=2)
+            pairs = list(zip(*load_extra_corpus(name), strict=True))
+            if held_out is not None:
+                pairs = [(t, lab) for t, lab in pairs if not held_out(t)]
+            all_texts += [t for t, _ in pairs]
+            all_labels += [lab for _, lab in pairs]
+            weights += [extra_weight] * len(pairs)
+        clf = TextClassifier(char_ngrams=(1, 3), use_words=True, c=c, min_df=2)
         clf.fit([emphasise_turn(t) for t in all_texts], all_labels, weights)
         return cls(clf)
 

@@ -154,7 +154,7 @@ async def test_nlu_quality_on_held_out_data() -> None:
     assert figures["category_accuracy"] >= 0.85, figures
     assert figures["satisfaction_3way_accuracy"] >= 0.85, figures
     if "waimai_agreement" in figures:
-        # The target is 0.85 (0.90 for surveys); the model reaches about 0.83 (README, "Figures"). This
+        # The target is 0.85 (0.90 for surveys); the model reaches about 0.84 (README, "Figures"). This
         # keeps it from sliding back while the gap is worked on; SnowNLP gets 0.79 on the same sample.
-        assert figures["waimai_agreement"] >= 0.82, figures
+        assert figures["waimai_agreement"] >= 0.83, figures
         assert figures["waimai_agreement"] > figures["waimai_snownlp_baseline"], figures

@@ -30,6 +30,21 @@ def test_no_satisfaction_test_answer_is_in_the_training_data() -> None:
     assert [t for t in texts if norm(t) in training] == []
 
 
+def test_no_satisfaction_dev_review_is_in_the_training_data() -> None:
+    """bench/data/reviews_dev.tsv chooses between model settings: it must not be trained on either."""
+    training = {norm(t) for t in load_labelled_tsv(PROJECT_ROOT / "data/satisfaction")[0]}
+    texts, _ = load_labelled_tsv(PROJECT_ROOT / "bench/data/reviews_dev.tsv")
+    assert len(texts) > 950
+    assert [t for t in texts if norm(t) in training] == []
+
+
+def test_no_satisfaction_training_text_carries_two_labels() -> None:
+    labels: dict[str, set[str]] = defaultdict(set)
+    for text, label in zip(*load_labelled_tsv(PROJECT_ROOT / "data/satisfaction"), strict=True):
+        labels[norm(text)].add(label)
+    assert {t: v for t, v in labels.items() if len(v) > 1} == {}
+
+
 def test_no_training_message_carries_two_intents() -> None:
     intents = defaultdict(set)
     for m in load_data(str(PROJECT_ROOT / "data/nlu")).intent_examples:
