@@ -24,15 +24,19 @@ def test_no_intent_test_example_is_in_the_training_data() -> None:
     assert leaked == []
 
 
+def satisfaction_training_texts() -> set[str]:
+    return {norm(t) for t in load_labelled_tsv(PROJECT_ROOT / "data/satisfaction")[0]}
+
+
 def test_no_satisfaction_test_answer_is_in_the_training_data() -> None:
-    training = {norm(t) for t in load_labelled_tsv(PROJECT_ROOT / "data/satisfaction")[0]}
+    training = satisfaction_training_texts()
     texts, _ = load_labelled_tsv(PROJECT_ROOT / "tests/nlu/satisfaction.tsv")
     assert [t for t in texts if norm(t) in training] == []
 
 
 def test_no_satisfaction_dev_review_is_in_the_training_data() -> None:
     """bench/data/reviews_dev.tsv chooses between model settings: it must not be trained on either."""
-    training = {norm(t) for t in load_labelled_tsv(PROJECT_ROOT / "data/satisfaction")[0]}
+    training = satisfaction_training_texts()
     texts, _ = load_labelled_tsv(PROJECT_ROOT / "bench/data/reviews_dev.tsv")
     assert len(texts) > 950
     assert [t for t in texts if norm(t) in training] == []
