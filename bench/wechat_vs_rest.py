@@ -112,7 +112,8 @@ def role_of(proc: psutil.Process, stack_pids: set[int]) -> str | None:
 
 
 def cpu_by_role(stack_pid: int) -> dict[str, float]:
-    """CPU seconds (user + system) used so far, summed per role."""
+    """CPU seconds (user + system) used so far, summed per role. Children are counted as processes of
+    their own (a reaped child's time also lands in its parent's ``children_*``: not added, so never twice)."""
     try:
         stack_pids = {p.pid for p in psutil.Process(stack_pid).children(recursive=True)}
     except psutil.Error:
@@ -126,7 +127,7 @@ def cpu_by_role(stack_pid: int) -> dict[str, float]:
             times = proc.cpu_times()
         except psutil.Error:
             continue
-        totals[role] = totals.get(role, 0.0) + times.user + times.system + times.children_user
+        totals[role] = totals.get(role, 0.0) + times.user + times.system
     return totals
 
 

@@ -110,7 +110,7 @@ class Harness:
 async def harness(
     request: pytest.FixtureRequest, tmp_path: Path, redis_url: str, standin: str
 ) -> AsyncIterator[Harness]:
-    """The last variant is make run's set-up: replies are queued and the worker's Sender sends them."""
+    """The last variant is make run's set-up: replies are queued and the worker's sender() sends them."""
     mode, _, sends = request.param.partition("+")
     db = f"sqlite:///{tmp_path / 'careloop.db'}"
     await upgrade(db)
