@@ -24,13 +24,18 @@ class SqlCustomerStore:
         await session.execute(stmt.on_conflict_do_nothing(index_elements=["sender_id"]))
 
     async def record_inbound(self, sender_id: str, channel: str, at: datetime) -> None:
+        """One statement (this runs for every message): create the customer or move the time forward."""
         async with self._sessions() as session, session.begin():
-            await self._ensure(session, sender_id, channel, at)
+            stmt = _insert(session, CustomerRow.__table__).values(
+                sender_id=sender_id, channel=channel, created_at=at, last_inbound_at=at
+            )
+            current = CustomerRow.__table__.c.last_inbound_at
             await session.execute(
-                sa.update(CustomerRow)
-                .where(CustomerRow.sender_id == sender_id)
-                .where(sa.or_(CustomerRow.last_inbound_at.is_(None), CustomerRow.last_inbound_at < at))
-                .values(last_inbound_at=at)
+                stmt.on_conflict_do_update(
+                    index_elements=["sender_id"],
+                    set_={"last_inbound_at": stmt.excluded.last_inbound_at},
+                    where=sa.or_(current.is_(None), current < stmt.excluded.last_inbound_at),
+                )
             )
 
     async def set_subscribed(self, sender_id: str, channel: str, subscribed: bool, at: datetime) -> None:

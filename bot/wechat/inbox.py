@@ -25,10 +25,6 @@ from bot.wechat.protocol import InboundMessage
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
 # Queue an item and mark its customer pending, in one step; optionally announce the customer to
 # ``next_ready`` takers, and optionally only if the item's de-duplication key was not seen before
 # (so a retry can never find a message "seen" but not queued).
@@ -39,16 +35,25 @@ redis.call('SADD', KEYS[2], ARGV[2])
 if ARGV[3] == '1' then redis.call('RPUSH', KEYS[3], ARGV[2]) end
 return 1
 """
-# One item done: off the working list, and the lock extended if still ours.
-_DONE = """
-redis.call('LPOP', KEYS[1])
-if redis.call('GET', KEYS[2]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
-return 0
+# The next item to handle: one left on the working list by a process that died mid-item, else the
+# queue's first, moved to the working list. One round trip per item: this runs for every message.
+_TAKE = """
+local left = redis.call('LINDEX', KEYS[2], 0)
+if left then return left end
+return redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT')
 """
-# Nothing left: the customer is no longer pending (unless something arrived meanwhile).
-_IDLE = """
-if redis.call('LLEN', KEYS[1]) > 0 then return 0 end
-redis.call('SREM', KEYS[2], ARGV[1])
+# One item done: off the working list, the lock extended if still ours, and the next item taken.
+_DONE_AND_TAKE = """
+redis.call('LPOP', KEYS[2])
+if redis.call('GET', KEYS[3]) == ARGV[1] then redis.call('PEXPIRE', KEYS[3], ARGV[2]) end
+return redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT')
+"""
+# Release the lock if still ours. The customer is no longer pending unless something arrived meanwhile
+# or an item is still on the working list (the drain was interrupted): then 0, and it stays pending.
+_RELEASE_IF_IDLE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+if redis.call('LLEN', KEYS[2]) > 0 or redis.call('LLEN', KEYS[4]) > 0 then return 0 end
+redis.call('SREM', KEYS[3], ARGV[2])
 return 1
 """
 
@@ -83,9 +88,9 @@ class CustomerQueues(Generic[T]):
         self._encode = encoder
         self._decode = decoder
         self._lock_ms = lock_ms
-        self._release = redis.register_script(_RELEASE)
-        self._done = redis.register_script(_DONE)
-        self._idle = redis.register_script(_IDLE)
+        self._take = redis.register_script(_TAKE)
+        self._done_and_take = redis.register_script(_DONE_AND_TAKE)
+        self._release_if_idle = redis.register_script(_RELEASE_IF_IDLE)
         self._enqueue_script = redis.register_script(_ENQUEUE)
         self._pending = f"{self._p}-pending"
         self._ready = f"{self._p}-ready"
@@ -122,31 +127,29 @@ class CustomerQueues(Generic[T]):
             token = uuid.uuid4().hex
             if not await self._redis.set(self._lock(openid), token, nx=True, px=self._lock_ms):
                 return handled
+            idle = False
             try:
                 handled += await self._drain_locked(openid, handler, token)
             finally:
-                await self._release(keys=[self._lock(openid)], args=[token])
-            # An item queued between our last look and the release: go round again.
-            if await self._idle(keys=[self._queue(openid), self._pending], args=[openid]):
+                # An item queued between our last look and the release: go round again.
+                keys = [self._lock(openid), self._queue(openid), self._pending, self._working(openid)]
+                idle = bool(await self._release_if_idle(keys=keys, args=[token, openid]))
+            if idle:
                 return handled
 
     async def _drain_locked(self, openid: str, handler: Callable[[T], Awaitable[None]], token: str) -> int:
         handled = 0
-        working = self._working(openid)
-        raw = await self._redis.lindex(working, 0)  # left over by a process that died mid-item
-        while True:
-            if raw is None:
-                raw = await self._redis.lmove(self._queue(openid), working, "LEFT", "RIGHT")
-            if raw is None:
-                return handled
+        keys = [self._queue(openid), self._working(openid), self._lock(openid)]
+        raw = await self._take(keys=keys[:2])
+        while raw is not None:
             try:
                 await handler(self._decode(raw))
             except Exception:  # the handler reports to the customer; never lose the queue over it
                 logger.exception("handling a queued WeChat item for %s failed", openid)
                 await self._redis.rpush(self._failed, raw)
-            await self._done(keys=[working, self._lock(openid)], args=[token, self._lock_ms])
             handled += 1
-            raw = None
+            raw = await self._done_and_take(keys=keys, args=[token, self._lock_ms])
+        return handled
 
     async def pending(self) -> list[str]:
         members = await self._redis.smembers(self._pending)

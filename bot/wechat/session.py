@@ -19,6 +19,7 @@ import redis
 import requests
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
+from wechatpy.session import SessionStorage
 from wechatpy.session.redisstorage import RedisStorage
 
 from bot.config import WeChatSettings
@@ -34,12 +35,47 @@ from bot.wechat.errors import (
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 TOKEN_LOCK_SECONDS = 10
+#: How long a process trusts the token it last read from Redis. wechatpy reads the token and its expiry
+#: for every call (six Redis round trips per message sent); a token replaced by another process stays
+#: valid at WeChat for five minutes, and a rejected one is dropped at once (``WeChatSession._invalidate``).
+TOKEN_CACHE_SECONDS = 30.0
+
+
+class CachedStorage(SessionStorage):  # type: ignore[misc]
+    """RedisStorage with a short in-process read cache; writes and deletes go through to Redis."""
+
+    def __init__(self, backend: RedisStorage, ttl: float = TOKEN_CACHE_SECONDS) -> None:
+        self.backend = backend
+        self._ttl = ttl
+        self._local: dict[str, tuple[Any, float]] = {}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        hit = self._local.get(key)
+        if hit is not None and hit[1] > time.monotonic():
+            return hit[0]
+        value = self.backend.get(key, None)
+        if value is None:
+            return default
+        self._local[key] = (value, time.monotonic() + self._ttl)
+        return value
+
+    def set(self, key: str, value: Any, ttl: int | None = None) -> None:
+        self.backend.set(key, value, ttl)
+        self._local[key] = (value, time.monotonic() + self._ttl)
+
+    def delete(self, key: str) -> None:
+        self.backend.delete(key)
+        self._local.pop(key, None)
+
+    def forget(self) -> None:
+        """Read Redis again next time (another process may have replaced the token)."""
+        self._local.clear()
 
 
 class _Client(WeChatClient):  # type: ignore[misc]
     """wechatpy's client with its base URL configurable and its endless auto-retry off."""
 
-    def __init__(self, settings: WeChatSettings, storage: RedisStorage, lock: Callable[[], Any]) -> None:
+    def __init__(self, settings: WeChatSettings, storage: CachedStorage, lock: Callable[[], Any]) -> None:
         self.API_BASE_URL = settings.api_base_url
         super().__init__(settings.appid, settings.secret, session=storage, timeout=10, auto_retry=False)
         self._lock = lock
@@ -48,6 +84,7 @@ class _Client(WeChatClient):  # type: ignore[misc]
         """Fetch under a cross-process lock; a valid token already stored (by whoever held the lock
         before us) is reused, because fetching another would revoke it for everybody else."""
         with self._lock():
+            self.session.forget()  # under the lock, Redis is the truth
             current = self.session.get(self.access_token_key)
             if current and (self.expires_at or 0) - time.time() > 60:
                 return {"access_token": current}
@@ -65,19 +102,20 @@ class WeChatSession:
         self._redis = redis.Redis.from_url(redis_url)
         self._prefix = prefix
         self.client = _Client(
-            settings, RedisStorage(self._redis, prefix=f"{prefix}:session"), self._token_lock
+            settings, CachedStorage(RedisStorage(self._redis, prefix=f"{prefix}:session")), self._token_lock
         )
 
     def _token_lock(self) -> Any:
         return self._redis.lock(f"{self._prefix}:token-lock", timeout=TOKEN_LOCK_SECONDS, blocking_timeout=15)
 
     def _token_in_use(self) -> str | None:
-        token = self.client.session.get(self.client.access_token_key)
+        token = self.client.session.backend.get(self.client.access_token_key)
         return str(token) if token else None
 
     def _invalidate(self, rejected: str | None) -> None:
         """Forget the rejected token, unless another process already replaced it."""
         with self._token_lock():
+            self.client.session.forget()
             if self._token_in_use() == rejected:
                 self.client.session.delete(self.client.access_token_key)
                 self.client.session.delete(f"{self.client.access_token_key}_expires_at")

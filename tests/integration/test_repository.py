@@ -124,3 +124,28 @@ async def test_migrations_match_the_models_and_go_both_ways(migrated: str) -> No
         await upgrade(migrated)
     finally:
         await engine.dispose()
+
+
+async def test_a_customers_last_inbound_time_is_created_then_only_moves_forward(migrated: str) -> None:
+    from datetime import datetime, timezone
+
+    from bot.db.customer_store import SqlCustomerStore
+
+    engine = create_engine(migrated)
+    store = SqlCustomerStore(engine)
+    t0 = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
+    try:
+        assert await store.last_inbound("wx-new") is None
+        await store.record_inbound("wx-new", "wechat", t0)  # first message: the customer row is created
+        assert await store.last_inbound("wx-new") == t0
+        await store.record_inbound("wx-new", "wechat", t0 + timedelta(minutes=5))
+        assert await store.last_inbound("wx-new") == t0 + timedelta(minutes=5)
+        await store.record_inbound("wx-new", "wechat", t0 + timedelta(minutes=1))  # late: ignored
+        assert await store.last_inbound("wx-new") == t0 + timedelta(minutes=5)
+        async with engine.connect() as conn:
+            rows = (
+                await conn.execute(sa.text("SELECT count(*) FROM customers WHERE sender_id = 'wx-new'"))
+            ).scalar()
+        assert rows == 1
+    finally:
+        await engine.dispose()

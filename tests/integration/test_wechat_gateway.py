@@ -251,6 +251,29 @@ async def test_a_token_rejected_once_is_refreshed_once_and_the_message_goes_out(
     assert (await world.row(delivery)).status is OutboxStatus.SENT
 
 
+async def test_a_token_another_process_replaced_costs_one_rejected_call_and_no_new_fetch(
+    world: World,
+) -> None:
+    """Each process trusts the token it read for a few seconds (wechatpy would read Redis six times per
+    send). When another process replaced it and WeChat's five-minute grace is over, the stale token is
+    rejected once; the process takes the new token from Redis instead of fetching (and revoking) another."""
+    openid = world.openid()
+    await world.open_window(openid)
+    await world.gateway.send_text(openid, "甲用旧令牌")  # process A fetches token 1 and keeps it
+    b = world.another_gateway()
+    await world.redis.delete(*token_keys())  # token 1 gone from Redis (expired there, say)
+    await b.send_text(openid, "乙取新令牌")  # process B fetches token 2
+    assert world.stats()["token_fetches"] == 2
+    http("POST", f"{world.base}/standin/control/clock", {"advance": 301})  # token 1's grace ends
+    await world.open_window(openid)
+    [delivery] = await world.gateway.send_text(openid, "甲换用新令牌")
+    assert delivery.status is OutboxStatus.SENT
+    stats = world.stats()
+    assert stats["errors"]["custom_send"] == {"40001": 1}
+    assert stats["token_fetches"] == 2
+    assert world.texts(openid) == ["甲用旧令牌", "乙取新令牌", "甲换用新令牌"]
+
+
 async def test_a_token_rejected_every_time_leaves_the_message_retrying(world: World) -> None:
     openid = world.openid()
     await world.open_window(openid)

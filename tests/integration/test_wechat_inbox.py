@@ -177,6 +177,34 @@ async def test_a_message_left_by_a_dead_process_is_handled_first(redis: aioredis
     assert await inbox.drain("o_crash", handler) == 0
 
 
+async def test_a_drain_stopped_mid_message_leaves_the_customer_pending_and_the_message_kept(
+    redis: aioredis.Redis, prefix: str
+) -> None:
+    """A process shutting down cancels the message it is handling: the message stays on the working
+    list, the lock is released and the customer stays pending, so the sweeper (or the next drain)
+    handles it again."""
+    inbox = Inbox(redis, prefix=prefix)
+    await inbox.accept(text("o_stop", 1))
+    started = asyncio.Event()
+
+    async def stuck(message: InboundMessage) -> None:
+        started.set()
+        await asyncio.sleep(60)
+
+    task = asyncio.create_task(inbox.drain("o_stop", stuck))
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await inbox.pending() == ["o_stop"]
+    assert await redis.lrange(f"{prefix}:inbox-working:o_stop", 0, -1) == [encode(text("o_stop", 1))]
+    assert not await redis.exists(f"{prefix}:inbox-lock:o_stop")
+    handler = Recorder()
+    assert await inbox.drain("o_stop", handler) == 1
+    assert handler.handled == ["第1条"]
+    assert await inbox.pending() == []
+
+
 async def test_the_sweeper_drains_a_queue_nobody_drained(redis: aioredis.Redis, prefix: str) -> None:
     inbox, handler = Inbox(redis, prefix=prefix), Recorder()
     for openid in ("o_lost_a", "o_lost_b"):
