@@ -17,11 +17,16 @@ with --via rasa to the webhook on the Rasa server itself.
 With --retries R every WeChat callback is posted 1+R times (WeChat's retries, same MsgId): the run
 then also checks that no reply was lost and none was sent twice.
 
+The first wave of customers starts spread over --ramp-up seconds (default 2; 0 starts all of them in the
+same millisecond, a burst no real account sees: it measures how the front absorbs one).
+The script also prints how busy the Rasa server's event loop was (running, waiting for a CPU, idle):
+it runs the model, so it bounds both channels' throughput.
+
 With --repeat K each concurrency runs K rounds, the channels' order alternating between rounds; the
 table pools the rounds (throughput = all messages / all time) and the ratio of each round is printed.
 
 Usage: python bench/wechat_vs_rest.py [--customers 200] [--concurrency 20 100] [--retries 2] [--repeat 3]
-                                      [--via front]
+                                      [--ramp-up 2] [--via front]
 """
 
 from __future__ import annotations
@@ -77,6 +82,7 @@ class Run:
     lost: int = 0
     duplicated: int = 0
     cpu_s: dict[str, float] = field(default_factory=dict)
+    loop_s: tuple[float, float] = (0.0, 0.0)  # Rasa's event-loop thread: (running, waiting for a CPU)
 
     @property
     def throughput(self) -> float:
@@ -129,6 +135,27 @@ def cpu_by_role(stack_pid: int) -> dict[str, float]:
             continue
         totals[role] = totals.get(role, 0.0) + times.user + times.system
     return totals
+
+
+def rasa_loop_thread(stack_pid: int) -> int | None:
+    """The Rasa server's main thread (its event loop): it runs the model, so it bounds throughput."""
+    try:
+        procs = [p for p in psutil.Process(stack_pid).children(recursive=True) if p.name() != "sh"]
+        rasa = [p for p in procs if role_of(p, {p.pid}) == "rasa"]
+        return max(rasa, key=lambda p: sum(p.cpu_times()[:2])).pid if rasa else None
+    except (psutil.Error, ValueError):
+        return None
+
+
+def loop_times(pid: int | None) -> tuple[float, float]:
+    """(seconds running, seconds runnable but waiting for a CPU) of a thread, from Linux's schedstat."""
+    if pid is None:
+        return 0.0, 0.0
+    try:
+        run_ns, wait_ns = Path(f"/proc/{pid}/task/{pid}/schedstat").read_text().split()[:2]
+    except (OSError, ValueError):
+        return 0.0, 0.0
+    return int(run_ns) / 1e9, int(wait_ns) / 1e9
 
 
 def start_stack(tmp: Path, via: str) -> tuple[subprocess.Popen, dict[str, str]]:
@@ -300,7 +327,13 @@ async def register(http: aiohttp.ClientSession, standin: str, openids: list[str]
 
 
 async def drive(
-    channel: str, urls: dict[str, str], customers: int, concurrency: int, retries: int, stack_pid: int = 0
+    channel: str,
+    urls: dict[str, str],
+    customers: int,
+    concurrency: int,
+    retries: int,
+    stack_pid: int = 0,
+    ramp_up: float = 0.0,
 ) -> Run:
     run = Run(channel, concurrency)
     tag = uuid.uuid4().hex[:6]
@@ -319,8 +352,10 @@ async def drive(
             replies = Replies(urls["redis"])
             await replies.start()
 
-        async def one(customer: str) -> None:
+        async def one(index: int, customer: str) -> None:
             async with limit:
+                if index < concurrency:  # the first wave starts spread over ramp_up seconds
+                    await asyncio.sleep(ramp_up * index / concurrency)
                 if channel == "rest":
                     await rest_customer(http, urls["rest"], customer, run)
                 else:
@@ -328,12 +363,16 @@ async def drive(
                     await wechat_customer(http, urls, customer, run, replies, recorded[customer])
 
         cpu_before = cpu_by_role(stack_pid) if stack_pid else {}
+        loop_thread = rasa_loop_thread(stack_pid) if stack_pid else None
+        loop_before = loop_times(loop_thread)
         started = time.perf_counter()
-        await asyncio.gather(*(one(c) for c in ids))
+        await asyncio.gather(*(one(i, c) for i, c in enumerate(ids)))
         run.elapsed = time.perf_counter() - started
         if stack_pid:
             cpu_after = cpu_by_role(stack_pid)
             run.cpu_s = {k: v - cpu_before.get(k, 0.0) for k, v in cpu_after.items()}
+            loop_after = loop_times(loop_thread)
+            run.loop_s = (loop_after[0] - loop_before[0], loop_after[1] - loop_before[1])
         if replies is not None:
             await asyncio.sleep(3)  # late duplicates would arrive now
             run.replies = sum(replies.counts.get(c, 0) for c in ids)
@@ -380,6 +419,15 @@ def report(runs: list[Run]) -> None:
             + " ".join(f"{v:>14.1f}" for v in per)
             + f" {sum(per):>7.1f} {cores:>6.2f}"
         )
+    print()
+    print("The Rasa server's event loop (the thread that runs the model), share of the run's time:")
+    for r in runs:
+        running, waiting = (t / r.elapsed if r.elapsed else 0.0 for t in r.loop_s)
+        if running:
+            print(
+                f"{r.channel:8} {r.concurrency:>5}  running {running:6.1%}  waiting for a CPU {waiting:6.1%}"
+                f"  idle or blocked {max(0.0, 1 - running - waiting):6.1%}"
+            )
 
 
 async def main_async(args: argparse.Namespace, urls: dict[str, str], stack_pid: int) -> list[Run]:
@@ -395,7 +443,7 @@ async def main_async(args: argparse.Namespace, urls: dict[str, str], stack_pid: 
             order = args.channels if rep % 2 == 0 else list(reversed(args.channels))
             for channel in order:
                 retries = args.retries if channel == "wechat" else 0
-                run = await drive(channel, urls, args.customers, conc, retries, stack_pid)
+                run = await drive(channel, urls, args.customers, conc, retries, stack_pid, args.ramp_up)
                 print(
                     f"{channel} at concurrency {conc} (round {rep + 1}): {run.messages} messages "
                     f"in {run.elapsed:.1f} s, {run.throughput:.1f} msg/s",
@@ -429,6 +477,7 @@ def merge(rounds: list[Run]) -> Run:
         total.duplicated += r.duplicated
         for k, v in r.cpu_s.items():
             total.cpu_s[k] = total.cpu_s.get(k, 0.0) + v
+        total.loop_s = (total.loop_s[0] + r.loop_s[0], total.loop_s[1] + r.loop_s[1])
     return total
 
 
@@ -442,6 +491,12 @@ def main() -> None:
     parser.add_argument("--retries", type=int, default=2, help="extra posts of every WeChat callback")
     parser.add_argument(
         "--repeat", type=int, default=1, help="rounds per concurrency, channels alternating; figures pooled"
+    )
+    parser.add_argument(
+        "--ramp-up",
+        type=float,
+        default=2.0,
+        help="seconds over which the first wave of customers starts (0: all in the same millisecond)",
     )
     parser.add_argument(
         "--via",
