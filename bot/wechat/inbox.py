@@ -127,7 +127,6 @@ class CustomerQueues(Generic[T]):
             token = uuid.uuid4().hex
             if not await self._redis.set(self._lock(openid), token, nx=True, px=self._lock_ms):
                 return handled
-            idle = False
             try:
                 handled += await self._drain_locked(openid, handler, token)
             finally:
