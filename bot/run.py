@@ -6,6 +6,7 @@ import asyncio
 import base64
 import os
 import secrets
+import shlex
 import signal
 import subprocess
 import sys
@@ -76,7 +77,9 @@ def processes(settings: Settings) -> dict[str, str]:
     if settings.uses_embedded_redis:
         procs["redis"] = f"{py} -m bot redis"
     procs["rasa"] = (
-        f"{rasa} run --enable-api --auth-token {settings.rasa_token} -i 127.0.0.1 "
+        # "--auth-token=…" in one word: a generated token may begin with "-", which argparse would
+        # otherwise take for an option (Rasa then exits with "expected one argument").
+        f"{rasa} run --enable-api {shlex.quote('--auth-token=' + settings.rasa_token)} -i 127.0.0.1 "
         f"--port {settings.rasa_port} --model {model} --credentials credentials.yml "
         f"--endpoints {write_endpoints(settings)}"
     )
