@@ -22,11 +22,15 @@ same millisecond, a burst no real account sees: it measures how the front absorb
 The script also prints how busy the Rasa server's event loop was (running, waiting for a CPU, idle):
 it runs the model, so it bounds both channels' throughput.
 
+With --model-cpus 0 the stack runs as with CARELOOP_MODEL_CPUS=0 (the Rasa server alone on CPU 0, the
+other CareLoop processes on the rest) and this script also moves itself and the local PostgreSQL and
+Redis servers off CPU 0 for the run (restored afterwards): the recommended deployment on a small machine.
+
 With --repeat K each concurrency runs K rounds, the channels' order alternating between rounds; the
 table pools the rounds (throughput = all messages / all time) and the ratio of each round is printed.
 
 Usage: python bench/wechat_vs_rest.py [--customers 200] [--concurrency 20 100] [--retries 2] [--repeat 3]
-                                      [--ramp-up 2] [--via front]
+                                      [--ramp-up 2] [--via front] [--model-cpus 0]
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ import tempfile
 import time
 import urllib.parse
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,6 +61,7 @@ sys.path.insert(0, str(ROOT))
 
 from wechatpy.crypto import WeChatCrypto  # noqa: E402
 
+from bot.cpus import available_cpus, format_cpu_list, parse_cpu_list, plan  # noqa: E402
 from bot.redis_embedded import free_port  # noqa: E402
 from bot.wechat.standin_config import DEFAULT_ACCOUNT_ID, DEV_APPID, DEV_TOKEN, Mode  # noqa: E402
 from bot.wechat.standin_xml import callback_request  # noqa: E402
@@ -156,6 +162,37 @@ def loop_times(pid: int | None) -> tuple[float, float]:
     except (OSError, ValueError):
         return 0.0, 0.0
     return int(run_ns) / 1e9, int(wait_ns) / 1e9
+
+
+def _pin_servers(cpus: frozenset[int]) -> None:
+    """Every thread of the local PostgreSQL and Redis servers (new backends inherit the postmaster's)."""
+    for proc in psutil.process_iter():
+        try:
+            if not proc.name().startswith(("postgres", "redis-server")):
+                continue
+            for thread in proc.threads():
+                os.sched_setaffinity(thread.id, cpus)
+        except (psutil.Error, OSError):
+            continue
+
+
+def reserve_model_cpus(model: frozenset[int]) -> Callable[[], None]:
+    """Keep this load generator and the database servers off the model's CPUs; returns the undo."""
+    everything = available_cpus()
+    cpu_plan = plan(model, everything)
+    os.sched_setaffinity(0, cpu_plan.rest)
+    _pin_servers(cpu_plan.rest)
+    model_list, rest_list = format_cpu_list(cpu_plan.model), format_cpu_list(cpu_plan.rest)
+    print(
+        f"CPU {model_list}: the Rasa server alone; CPU {rest_list}: the other CareLoop processes, "
+        "PostgreSQL, Redis and this load generator"
+    )
+
+    def undo() -> None:
+        _pin_servers(everything)
+        os.sched_setaffinity(0, everything)
+
+    return undo
 
 
 def start_stack(tmp: Path, via: str) -> tuple[subprocess.Popen, dict[str, str]]:
@@ -504,15 +541,31 @@ def main() -> None:
         default="front",
         help="post WeChat callbacks to the front process (as make run does) or to the Rasa server's webhook",
     )
+    parser.add_argument(
+        "--model-cpus",
+        type=parse_cpu_list,
+        default=frozenset(),
+        help="CPUs for the Rasa server alone (CARELOOP_MODEL_CPUS); everything else runs on the others",
+    )
     args = parser.parse_args()
+    if args.model_cpus:
+        plan(args.model_cpus, available_cpus())  # a bad list stops here, before the stack starts
+        os.environ["CARELOOP_MODEL_CPUS"] = format_cpu_list(args.model_cpus)
+    undo = None
     where = "the front (python -m bot wechat)" if args.via == "front" else "the Rasa server's webhook"
     print(f"WeChat callbacks go to {where}")
-    with tempfile.TemporaryDirectory(prefix="careloop-bench-") as tmp:
-        proc, urls = start_stack(Path(tmp), args.via)
-        try:
-            runs = asyncio.run(main_async(args, urls, proc.pid))
-        finally:
-            stop_stack(proc)
+    try:
+        with tempfile.TemporaryDirectory(prefix="careloop-bench-") as tmp:
+            proc, urls = start_stack(Path(tmp), args.via)
+            try:
+                # After the start: the stack pins its own processes from every CPU this script may use.
+                undo = reserve_model_cpus(args.model_cpus) if args.model_cpus else None
+                runs = asyncio.run(main_async(args, urls, proc.pid))
+            finally:
+                stop_stack(proc)
+    finally:
+        if undo is not None:
+            undo()
     report(runs)
 
 

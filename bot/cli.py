@@ -76,6 +76,31 @@ def _cmd_redis(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_pin(args: argparse.Namespace) -> int:
+    """Set this process's CPUs, then become the program: its children inherit them (bot/cpus.py)."""
+    import os
+
+    from bot.cpus import CpuListError, can_pin, parse_cpu_list
+
+    program = args.program[1:] if args.program[:1] == ["--"] else args.program
+    if not program:
+        print("pin: no program to run (python -m bot pin CPUS -- PROGRAM ARGS...)", file=sys.stderr)
+        return 2
+    try:
+        cpus = parse_cpu_list(args.cpus)
+    except CpuListError as exc:
+        print(f"pin: {exc}", file=sys.stderr)
+        return 2
+    if cpus and can_pin():
+        try:
+            os.sched_setaffinity(0, cpus)
+        except OSError as exc:
+            print(f"pin: cannot use CPU {args.cpus}: {exc}", file=sys.stderr)
+            return 2
+    os.execvp(program[0], program)
+    return 0  # not reached: execvp replaces this process
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from bot.run import train_if_needed
 
@@ -231,6 +256,13 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("train", help="train the Rasa model unless data and config are unchanged")
     p.add_argument("--force", action="store_true")
     p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser(
+        "pin", help="run a program on the given CPUs (make run uses it for CARELOOP_MODEL_CPUS)"
+    )
+    p.add_argument("cpus", help="a CPU list: 0, 0,2 or 0-1")
+    p.add_argument("program", nargs=argparse.REMAINDER, help="-- then the program and its arguments")
+    p.set_defaults(func=_cmd_pin)
 
     p = sub.add_parser("announce", help=argparse.SUPPRESS)
     p.set_defaults(func=_cmd_announce)

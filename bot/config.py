@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.cpus import CpuListError, parse_cpu_list
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -46,6 +48,13 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _cpus(env: Mapping[str, str], name: str) -> frozenset[int]:
+    try:
+        return parse_cpu_list(env.get(name, ""))
+    except CpuListError as exc:
+        raise ConfigError(f"{name}: {exc}") from exc
 
 
 def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
@@ -143,6 +152,9 @@ class Settings:
     wechat: WeChatSettings = field(default_factory=lambda: WeChatSettings())
     #: Serve the WeChat stand-in and the phone simulator on the ops server (``CARELOOP_WECHAT_STANDIN=1``).
     wechat_standin: bool = False
+    #: CPUs reserved for the Rasa server (``CARELOOP_MODEL_CPUS=0``); the other processes get the rest.
+    #: Empty: no pinning (bot/cpus.py).
+    model_cpus: frozenset[int] = frozenset()
 
     @property
     def redis_url(self) -> str:
@@ -182,4 +194,5 @@ class Settings:
             api_keys=tuple(k.strip() for k in env.get("CARELOOP_API_KEYS", "").split(",") if k.strip()),
             wechat=WeChatSettings.from_env(env),
             wechat_standin=env.get("CARELOOP_WECHAT_STANDIN", "").strip() == "1",
+            model_cpus=_cpus(env, "CARELOOP_MODEL_CPUS"),
         )

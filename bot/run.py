@@ -15,6 +15,7 @@ import urllib.request
 from pathlib import Path
 
 from bot.config import PROJECT_ROOT, Settings
+from bot.cpus import CpuListError, available_cpus, can_pin, format_cpu_list, plan
 from bot.redis_embedded import port_open
 
 MODEL_NAME = "careloop"
@@ -89,7 +90,22 @@ def processes(settings: Settings) -> dict[str, str]:
         procs["wechat"] = f"{py} -m bot wechat"
     procs["worker"] = f"{py} -m bot worker"
     procs["ready"] = f"{py} -m bot announce"
+    if settings.model_cpus:
+        if not can_pin():
+            print("CARELOOP_MODEL_CPUS is ignored: this system cannot pin processes to CPUs", file=sys.stderr)
+        else:
+            procs = pin_to_cpus(procs, settings.model_cpus, available_cpus())
     return procs
+
+
+def pin_to_cpus(procs: dict[str, str], model: frozenset[int], available: frozenset[int]) -> dict[str, str]:
+    """The Rasa server on the model's CPUs, every other process on the remaining ones (bot/cpus.py)."""
+    cpu_plan = plan(model, available)
+    pin = f"{BIN / 'python'} -m bot pin"
+    return {
+        name: f"{pin} {format_cpu_list(cpu_plan.model if name == 'rasa' else cpu_plan.rest)} -- {cmd}"
+        for name, cmd in procs.items()
+    }
 
 
 def front_url(settings: Settings) -> str:
@@ -139,9 +155,14 @@ def run_stack(train: bool = True) -> int:
     if latest_model() is None:
         print("no trained model in models/: run without --no-train", file=sys.stderr)
         return 1
+    try:
+        commands = processes(settings)
+    except CpuListError as exc:
+        print(f"CARELOOP_MODEL_CPUS: {exc}", file=sys.stderr)
+        return 1
     manager = Manager()
     env = child_env(settings)
-    for name, cmd in processes(settings).items():
+    for name, cmd in commands.items():
         manager.add_process(name, cmd, env=env, cwd=str(PROJECT_ROOT))
     manager.loop()
     return manager.returncode or 0

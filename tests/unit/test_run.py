@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from bot.config import Settings
-from bot.run import processes
+from bot.config import PROJECT_ROOT, ConfigError, Settings
+from bot.cpus import CpuListError, available_cpus, can_pin, parse_cpu_list, plan
+from bot.run import pin_to_cpus, processes
 
 
 @pytest.mark.parametrize("token", ["-5kQ2_pZx9", "plain_Token-42", "--looks-like-an-option"])
@@ -23,3 +26,50 @@ def test_the_rasa_server_gets_its_auth_token_whatever_the_token_starts_with(
     args = create_argument_parser().parse_args(argv[1:])
     assert args.auth_token == token
     assert args.enable_api and args.port == settings.rasa_port
+
+
+def test_a_cpu_list_reads_like_linux_cpusets() -> None:
+    assert parse_cpu_list("0") == {0}
+    assert parse_cpu_list("0,2-3") == {0, 2, 3}
+    assert parse_cpu_list(" ") == frozenset()
+    for bad in ("zero", "3-1", "-1", "0-"):
+        with pytest.raises(CpuListError):
+            parse_cpu_list(bad)
+
+
+def test_an_unusable_model_cpu_setting_stops_start_up_with_the_reason() -> None:
+    with pytest.raises(ConfigError, match="CARELOOP_MODEL_CPUS"):
+        Settings.from_env({"CARELOOP_MODEL_CPUS": "first"})
+    with pytest.raises(CpuListError, match="not available"):
+        plan(frozenset({4}), frozenset({0, 1}))
+    with pytest.raises(CpuListError, match="leaves none"):
+        plan(frozenset({0, 1}), frozenset({0, 1}))
+
+
+def test_with_model_cpus_the_rasa_server_runs_on_them_and_everything_else_on_the_other_cpus(
+    tmp_path: Path,
+) -> None:
+    settings = Settings.from_env({"CARELOOP_VAR_DIR": str(tmp_path), "RASA_TOKEN": "t"})
+    plain = processes(settings)
+    pinned = pin_to_cpus(plain, frozenset({0}), frozenset({0, 1, 2}))
+    assert set(pinned) == set(plain)
+    for name, cmd in pinned.items():
+        argv = shlex.split(cmd)
+        cut = argv.index("--")
+        assert argv[1:4] == ["-m", "bot", "pin"]
+        assert argv[4] == ("0" if name == "rasa" else "1,2")
+        assert argv[cut + 1 :] == shlex.split(plain[name])
+
+
+@pytest.mark.skipif(not can_pin() or len(available_cpus()) < 2, reason="needs Linux CPU affinity, 2 CPUs")
+def test_bot_pin_runs_the_program_on_the_given_cpu_only() -> None:
+    cpu = max(available_cpus())
+    show = "import os, sys; print(sorted(os.sched_getaffinity(0)), sys.argv[1:])"
+    out = subprocess.run(
+        [sys.executable, "-m", "bot", "pin", str(cpu), "--", sys.executable, "-c", show, "--auth-token=-x"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=PROJECT_ROOT,
+    ).stdout
+    assert out.strip() == f"[{cpu}] ['--auth-token=-x']"
