@@ -61,7 +61,7 @@ sys.path.insert(0, str(ROOT))
 
 from wechatpy.crypto import WeChatCrypto  # noqa: E402
 
-from bot.cpus import available_cpus, format_cpu_list, parse_cpu_list, plan  # noqa: E402
+from bot.cpus import CpuPlan, available_cpus, format_cpu_list, parse_cpu_list, plan  # noqa: E402
 from bot.redis_embedded import free_port  # noqa: E402
 from bot.wechat.standin_config import DEFAULT_ACCOUNT_ID, DEV_APPID, DEV_TOKEN, Mode  # noqa: E402
 from bot.wechat.standin_xml import callback_request  # noqa: E402
@@ -176,10 +176,9 @@ def _pin_servers(cpus: frozenset[int]) -> None:
             continue
 
 
-def reserve_model_cpus(model: frozenset[int]) -> Callable[[], None]:
+def reserve_model_cpus(cpu_plan: CpuPlan) -> Callable[[], None]:
     """Keep this load generator and the database servers off the model's CPUs; returns the undo."""
-    everything = available_cpus()
-    cpu_plan = plan(model, everything)
+    everything = cpu_plan.model | cpu_plan.rest
     os.sched_setaffinity(0, cpu_plan.rest)
     _pin_servers(cpu_plan.rest)
     model_list, rest_list = format_cpu_list(cpu_plan.model), format_cpu_list(cpu_plan.rest)
@@ -548,9 +547,10 @@ def main() -> None:
         help="CPUs for the Rasa server alone (CARELOOP_MODEL_CPUS); everything else runs on the others",
     )
     args = parser.parse_args()
-    if args.model_cpus:
-        plan(args.model_cpus, available_cpus())  # a bad list stops here, before the stack starts
-        os.environ["CARELOOP_MODEL_CPUS"] = format_cpu_list(args.model_cpus)
+    # A bad list stops here, before the stack starts.
+    cpu_plan = plan(args.model_cpus, available_cpus()) if args.model_cpus else None
+    if cpu_plan is not None:
+        os.environ["CARELOOP_MODEL_CPUS"] = format_cpu_list(cpu_plan.model)
     undo = None
     where = "the front (python -m bot wechat)" if args.via == "front" else "the Rasa server's webhook"
     print(f"WeChat callbacks go to {where}")
@@ -559,7 +559,7 @@ def main() -> None:
             proc, urls = start_stack(Path(tmp), args.via)
             try:
                 # After the start: the stack pins its own processes from every CPU this script may use.
-                undo = reserve_model_cpus(args.model_cpus) if args.model_cpus else None
+                undo = reserve_model_cpus(cpu_plan) if cpu_plan is not None else None
                 runs = asyncio.run(main_async(args, urls, proc.pid))
             finally:
                 stop_stack(proc)
