@@ -61,7 +61,7 @@ sys.path.insert(0, str(ROOT))
 
 from wechatpy.crypto import WeChatCrypto  # noqa: E402
 
-from bot.cpus import CpuPlan, available_cpus, format_cpu_list, parse_cpu_list, plan  # noqa: E402
+from bot.cpus import CpuListError, CpuPlan, available_cpus, format_cpu_list, parse_cpu_list, plan  # noqa: E402
 from bot.redis_embedded import free_port  # noqa: E402
 from bot.wechat.standin_config import DEFAULT_ACCOUNT_ID, DEV_APPID, DEV_TOKEN, Mode  # noqa: E402
 from bot.wechat.standin_xml import callback_request  # noqa: E402
@@ -548,7 +548,10 @@ def main() -> None:
     )
     args = parser.parse_args()
     # A bad list stops here, before the stack starts.
-    cpu_plan = plan(args.model_cpus, available_cpus()) if args.model_cpus else None
+    try:
+        cpu_plan = plan(args.model_cpus, available_cpus()) if args.model_cpus else None
+    except CpuListError as exc:
+        parser.error(f"--model-cpus: {exc}")
     if cpu_plan is not None:
         os.environ["CARELOOP_MODEL_CPUS"] = format_cpu_list(cpu_plan.model)
     undo = None
