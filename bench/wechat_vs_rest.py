@@ -22,9 +22,10 @@ same millisecond, a burst no real account sees: it measures how the front absorb
 The script also prints how busy the Rasa server's event loop was (running, waiting for a CPU, idle):
 it runs the model, so it bounds both channels' throughput.
 
-With --model-cpus 0 the stack runs as with CARELOOP_MODEL_CPUS=0 (the Rasa server alone on CPU 0, the
-other CareLoop processes on the rest) and this script also moves itself and the local PostgreSQL and
-Redis servers off CPU 0 for the run (restored afterwards): the recommended deployment on a small machine.
+With --model-cpus 0 the stack runs as with CARELOOP_MODEL_CPUS=0 (the Rasa server on CPU 0, the
+other CareLoop processes on the rest, the WeChat front on any) and this script also moves itself and
+the local PostgreSQL and Redis servers off CPU 0 for the run (restored afterwards): the recommended
+deployment on a small machine.
 
 With --repeat K each concurrency runs K rounds, the channels' order alternating between rounds; the
 table pools the rounds (throughput = all messages / all time) and the ratio of each round is printed.
@@ -183,8 +184,8 @@ def reserve_model_cpus(cpu_plan: CpuPlan) -> Callable[[], None]:
     _pin_servers(cpu_plan.rest)
     model_list, rest_list = format_cpu_list(cpu_plan.model), format_cpu_list(cpu_plan.rest)
     print(
-        f"CPU {model_list}: the Rasa server alone; CPU {rest_list}: the other CareLoop processes, "
-        "PostgreSQL, Redis and this load generator"
+        f"CPU {model_list}: the Rasa server; CPU {rest_list}: the other CareLoop processes, "
+        "PostgreSQL, Redis and this load generator; the WeChat front: either"
     )
 
     def undo() -> None:

@@ -152,7 +152,8 @@ class Settings:
     wechat: WeChatSettings = field(default_factory=lambda: WeChatSettings())
     #: Serve the WeChat stand-in and the phone simulator on the ops server (``CARELOOP_WECHAT_STANDIN=1``).
     wechat_standin: bool = False
-    #: CPUs reserved for the Rasa server (``CARELOOP_MODEL_CPUS=0``); the other processes get the rest.
+    #: CPUs reserved for the Rasa server (``CARELOOP_MODEL_CPUS=0``); the other processes get the rest
+    #: (the WeChat front any CPU: bot/run.py's ``FLOATING``).
     #: Empty: no pinning (bot/cpus.py).
     model_cpus: frozenset[int] = frozenset()
 

@@ -98,14 +98,22 @@ def processes(settings: Settings) -> dict[str, str]:
     return procs
 
 
+#: Processes that may run on every CPU, the model's too: the WeChat front must answer a burst of
+#: callbacks within milliseconds and costs about 2 ms of CPU per message, so it borrows the model's
+#: CPU for moments rather than queueing behind the worker and the database on the others.
+FLOATING = frozenset({"wechat"})
+
+
 def pin_to_cpus(procs: dict[str, str], model: frozenset[int], available: frozenset[int]) -> dict[str, str]:
-    """The Rasa server on the model's CPUs, every other process on the remaining ones (bot/cpus.py)."""
+    """The Rasa server on the model's CPUs, the front anywhere, every other process on the remaining
+    ones (bot/cpus.py)."""
     cpu_plan = plan(model, available)
     pin = f"{BIN / 'python'} -m bot pin"
-    return {
-        name: f"{pin} {format_cpu_list(cpu_plan.model if name == 'rasa' else cpu_plan.rest)} -- {cmd}"
-        for name, cmd in procs.items()
-    }
+
+    def cpus(name: str) -> frozenset[int]:
+        return cpu_plan.model if name == "rasa" else available if name in FLOATING else cpu_plan.rest
+
+    return {name: f"{pin} {format_cpu_list(cpus(name))} -- {cmd}" for name, cmd in procs.items()}
 
 
 def front_url(settings: Settings) -> str:

@@ -15,7 +15,7 @@ import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict
+from dataclasses import fields
 from typing import Any, Generic, TypeVar
 
 import redis.asyncio as aioredis
@@ -58,10 +58,14 @@ return 1
 """
 
 
+# Every field but ``raw`` (the parsed XML, kept for this process only). Read by name rather than with
+# ``dataclasses.asdict``, which deep-copies ``raw`` only for it to be dropped: an eighth of the front's
+# CPU per callback.
+_WIRE_FIELDS = tuple(f.name for f in fields(InboundMessage) if f.name != "raw")
+
+
 def encode(message: InboundMessage) -> str:
-    data = asdict(message)
-    data.pop("raw", None)
-    return json.dumps(data, ensure_ascii=False)
+    return json.dumps({name: getattr(message, name) for name in _WIRE_FIELDS}, ensure_ascii=False)
 
 
 def decode(raw: str | bytes) -> InboundMessage:

@@ -7,6 +7,7 @@ queues are never touched (the sweeper only sees this test's customers).
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -15,7 +16,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from bot.redis_client import create_redis
-from bot.wechat.inbox import Inbox, QueueRunner, encode
+from bot.wechat.inbox import Inbox, QueueRunner, decode, encode
 from bot.wechat.protocol import InboundMessage
 
 ACCOUNT = "gh_careloop000001"
@@ -83,6 +84,30 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0
     while not await check():
         assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
         await asyncio.sleep(0.05)
+
+
+def test_every_field_but_the_parsed_xml_survives_the_queue() -> None:
+    """What the Rasa server handles is what the front accepted: nothing lost on the way through Redis."""
+    message = InboundMessage(
+        openid="o_all",
+        account=ACCOUNT,
+        kind="event",
+        created=1_763_600_000,
+        msg_id="7001",
+        content="空调不制冷",
+        recognition="空调不制冷。",
+        media_id="m1",
+        pic_url="http://pic/1",
+        event="click",
+        event_key="complain",
+        menu_id="101",
+        raw={"xml": {"nested": ["kept in this process only"]}},
+    )
+    wire = json.loads(encode(message))
+    assert "raw" not in wire
+    back = decode(encode(message))
+    assert back == message and back.raw == {}
+    assert {k: getattr(back, k) for k in wire} == {k: getattr(message, k) for k in wire}
 
 
 async def test_a_message_accepted_twice_is_queued_once(redis: aioredis.Redis, prefix: str) -> None:

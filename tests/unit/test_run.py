@@ -46,18 +46,19 @@ def test_an_unusable_model_cpu_setting_stops_start_up_with_the_reason() -> None:
         plan(frozenset({0, 1}), frozenset({0, 1}))
 
 
-def test_with_model_cpus_the_rasa_server_runs_on_them_and_everything_else_on_the_other_cpus(
+def test_with_model_cpus_the_rasa_server_runs_on_them_the_front_anywhere_and_the_rest_elsewhere(
     tmp_path: Path,
 ) -> None:
-    settings = Settings.from_env({"CARELOOP_VAR_DIR": str(tmp_path), "RASA_TOKEN": "t"})
+    wechat = {"WECHAT_APPID": "wx1", "WECHAT_APPSECRET": "s", "WECHAT_TOKEN": "t"}
+    settings = Settings.from_env({"CARELOOP_VAR_DIR": str(tmp_path), "RASA_TOKEN": "t", **wechat})
     plain = processes(settings)
     pinned = pin_to_cpus(plain, frozenset({0}), frozenset({0, 1, 2}))
-    assert set(pinned) == set(plain)
+    assert set(pinned) == set(plain) and {"rasa", "wechat", "worker"} <= set(pinned)
     for name, cmd in pinned.items():
         argv = shlex.split(cmd)
         cut = argv.index("--")
         assert argv[1:4] == ["-m", "bot", "pin"]
-        assert argv[4] == ("0" if name == "rasa" else "1,2")
+        assert argv[4] == {"rasa": "0", "wechat": "0,1,2"}.get(name, "1,2")
         assert argv[cut + 1 :] == shlex.split(plain[name])
 
 
