@@ -99,8 +99,8 @@ def processes(settings: Settings) -> dict[str, str]:
 
 
 #: Processes that may run on every CPU, the model's too: the WeChat front must answer a burst of
-#: callbacks within milliseconds and costs about 2 ms of CPU per message, so it borrows the model's
-#: CPU for moments rather than queueing behind the worker and the database on the others.
+#: callbacks within milliseconds and costs about half a millisecond of CPU per callback, so it borrows
+#: the model's CPU for moments rather than queueing behind the worker and the database on the others.
 FLOATING = frozenset({"wechat"})
 
 
