@@ -9,13 +9,25 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.customers import CustomerStanding
 from bot.db.case_repository import _insert
-from bot.db.engine import session_factory
+from bot.db.engine import session_factory, single_statements
 from bot.db.models import CustomerRow
+from bot.db.types import UtcDateTime
+
+# Written as SQL (the same on PostgreSQL and SQLite) because SQLAlchemy 1.4 cannot cache the compiled
+# form of its ON CONFLICT constructs, and compiling this one for every message cost more CPU than the
+# database spends running it.
+_RECORD_INBOUND = sa.text(
+    "INSERT INTO customers (sender_id, channel, created_at, last_inbound_at)"
+    " VALUES (:sender_id, :channel, :at, :at)"
+    " ON CONFLICT (sender_id) DO UPDATE SET last_inbound_at = excluded.last_inbound_at"
+    " WHERE customers.last_inbound_at IS NULL OR customers.last_inbound_at < excluded.last_inbound_at"
+).bindparams(sa.bindparam("at", type_=UtcDateTime()))
 
 
 class SqlCustomerStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._sessions = session_factory(engine)
+        self._single = single_statements(engine)
 
     async def _ensure(self, session, sender_id: str, channel: str, at: datetime) -> None:  # type: ignore[no-untyped-def]
         stmt = _insert(session, CustomerRow.__table__).values(
@@ -24,19 +36,10 @@ class SqlCustomerStore:
         await session.execute(stmt.on_conflict_do_nothing(index_elements=["sender_id"]))
 
     async def record_inbound(self, sender_id: str, channel: str, at: datetime) -> None:
-        """One statement (this runs for every message): create the customer or move the time forward."""
-        async with self._sessions() as session, session.begin():
-            stmt = _insert(session, CustomerRow.__table__).values(
-                sender_id=sender_id, channel=channel, created_at=at, last_inbound_at=at
-            )
-            current = CustomerRow.__table__.c.last_inbound_at
-            await session.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["sender_id"],
-                    set_={"last_inbound_at": stmt.excluded.last_inbound_at},
-                    where=sa.or_(current.is_(None), current < stmt.excluded.last_inbound_at),
-                )
-            )
+        """One statement, committed on its own (this runs for every message): create the customer
+        or move the time forward."""
+        async with self._single.connect() as conn:
+            await conn.execute(_RECORD_INBOUND, {"sender_id": sender_id, "channel": channel, "at": at})
 
     async def set_subscribed(self, sender_id: str, channel: str, subscribed: bool, at: datetime) -> None:
         async with self._sessions() as session, session.begin():

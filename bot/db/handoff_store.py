@@ -8,14 +8,24 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import aliased
 
-from bot.db.engine import session_factory
+from bot.db.engine import session_factory, single_statements
 from bot.db.models import AgentRow, CaseRow, HandoffEventRow, HandoffRow
 from bot.handoff.model import Agent, Handoff, HandoffStatus, Role
 
 _Case = aliased(CaseRow)
+_OPEN_FOR = (
+    sa.select(HandoffRow.__table__, _Case.number.label("case_number"))
+    .outerjoin(_Case, _Case.id == HandoffRow.case_id)
+    .where(
+        HandoffRow.sender_id == sa.bindparam("sender_id"),
+        HandoffRow.status.in_([HandoffStatus.WAITING.value, HandoffStatus.ACTIVE.value]),
+    )
+    .order_by(HandoffRow.id.desc())
+    .limit(1)
+)
 
 
-def _handoff(row: HandoffRow, case_number: str | None) -> Handoff:
+def _handoff(row: HandoffRow | sa.engine.Row, case_number: str | None) -> Handoff:
     return Handoff(
         id=row.id,
         sender_id=row.sender_id,
@@ -49,6 +59,7 @@ def _agent(row: AgentRow) -> Agent:
 class SqlHandoffStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._sessions = session_factory(engine)
+        self._single = single_statements(engine)
         self._sqlite = engine.dialect.name == "sqlite"
 
     def _select(self) -> sa.sql.Select:
@@ -90,17 +101,10 @@ class SqlHandoffStore:
             return _handoff(*found) if found else None
 
     async def open_for(self, sender_id: str) -> Handoff | None:
-        open_ = [HandoffStatus.WAITING.value, HandoffStatus.ACTIVE.value]
-        async with self._sessions() as session:
-            found = (
-                await session.execute(
-                    self._select()
-                    .where(HandoffRow.sender_id == sender_id, HandoffRow.status.in_(open_))
-                    .order_by(HandoffRow.id.desc())
-                    .limit(1)
-                )
-            ).first()
-            return _handoff(*found) if found else None
+        """Asked for every message a customer sends: one read, built once, no transaction around it."""
+        async with self._single.connect() as conn:
+            found = (await conn.execute(_OPEN_FOR, {"sender_id": sender_id})).first()
+        return _handoff(found, found.case_number) if found else None
 
     async def transition(
         self,

@@ -12,12 +12,12 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.db.engine import session_factory
+from bot.db.engine import session_factory, single_statements
 from bot.db.models import OutboxRow
 from bot.wechat.outbox import OutboxRecord, OutboxStatus
 
 
-def _record(row: OutboxRow) -> OutboxRecord:
+def _record(row: OutboxRow | sa.engine.Row) -> OutboxRecord:
     return OutboxRecord(
         id=row.id,
         channel=row.channel,
@@ -36,49 +36,59 @@ def _record(row: OutboxRow) -> OutboxRecord:
     )
 
 
+def _progress(record: OutboxRecord) -> dict[str, object]:
+    """The columns a send's progress changes."""
+    return {
+        "status": record.status.value,
+        "reason": record.reason,
+        "attempts": record.attempts,
+        "last_error": record.last_error,
+        "updated_at": record.updated_at,
+        "next_attempt_at": record.next_attempt_at,
+        "sent_at": record.sent_at,
+    }
+
+
 class SqlOutboxStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._sessions = session_factory(engine)
+        self._single = single_statements(engine)
         self._sqlite = engine.dialect.name == "sqlite"
 
+    # add, update and deferred run for every message sent: each is one statement, built once (building
+    # and compiling it cost more CPU than the database spends on it) and committed on its own. The row
+    # is still written before the send, and the send's outcome after it.
+    _ADD = sa.insert(OutboxRow.__table__)
+    _UPDATE = sa.update(OutboxRow.__table__).where(OutboxRow.__table__.c.id == sa.bindparam("row_id"))
+    _DEFERRED = (
+        sa.select(OutboxRow.__table__)
+        .where(
+            OutboxRow.recipient == sa.bindparam("recipient"),
+            OutboxRow.status == OutboxStatus.SKIPPED.value,
+            OutboxRow.reason.in_(["allowance_used", "wechat_45047"]),
+            OutboxRow.created_at >= sa.bindparam("since"),
+        )
+        .order_by(OutboxRow.id)
+    )
+
     async def add(self, record: OutboxRecord) -> OutboxRecord:
-        async with self._sessions() as session, session.begin():
-            row = OutboxRow(
-                channel=record.channel,
-                recipient=record.recipient,
-                kind=record.kind,
-                payload=record.payload,
-                purpose=record.purpose,
-                status=record.status.value,
-                reason=record.reason,
-                attempts=record.attempts,
-                last_error=record.last_error,
-                created_at=record.created_at,
-                updated_at=record.updated_at,
-                next_attempt_at=record.next_attempt_at,
-                sent_at=record.sent_at,
-            )
-            session.add(row)
-            await session.flush()
-            record.id = row.id
+        values = {
+            "channel": record.channel,
+            "recipient": record.recipient,
+            "kind": record.kind,
+            "payload": record.payload,
+            "purpose": record.purpose,
+            "created_at": record.created_at,
+            **_progress(record),
+        }
+        async with self._single.connect() as conn:
+            record.id = (await conn.execute(self._ADD, values)).inserted_primary_key[0]
         return record
 
     async def update(self, record: OutboxRecord) -> None:
-        async with self._sessions() as session, session.begin():
-            await session.execute(
-                sa.update(OutboxRow)
-                .where(OutboxRow.id == record.id)
-                .values(
-                    status=record.status.value,
-                    reason=record.reason,
-                    attempts=record.attempts,
-                    last_error=record.last_error,
-                    updated_at=record.updated_at,
-                    next_attempt_at=record.next_attempt_at,
-                    sent_at=record.sent_at,
-                )
-            )
+        async with self._single.connect() as conn:
+            await conn.execute(self._UPDATE, {"row_id": record.id, **_progress(record)})
 
     async def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[OutboxRecord]:
         due = sa.or_(
@@ -115,15 +125,6 @@ class SqlOutboxStore:
             return [_record(r) for r in (await session.execute(stmt)).scalars().all()]
 
     async def deferred(self, recipient: str, since: datetime) -> list[OutboxRecord]:
-        stmt = (
-            sa.select(OutboxRow)
-            .where(
-                OutboxRow.recipient == recipient,
-                OutboxRow.status == OutboxStatus.SKIPPED.value,
-                OutboxRow.reason.in_(["allowance_used", "wechat_45047"]),
-                OutboxRow.created_at >= since,
-            )
-            .order_by(OutboxRow.id)
-        )
-        async with self._sessions() as session:
-            return [_record(r) for r in (await session.execute(stmt)).scalars().all()]
+        async with self._single.connect() as conn:
+            rows = (await conn.execute(self._DEFERRED, {"recipient": recipient, "since": since})).all()
+        return [_record(r) for r in rows]
