@@ -63,7 +63,6 @@ def ping_when_idle(engine: Engine, idle_seconds: float) -> None:
         returned = record.info.get("returned_at")
         if returned is None or time.monotonic() - returned < idle_seconds:
             return  # new, or in steady use
-        record.info["returned_at"] = None
         try:
             alive = engine.dialect.do_ping(dbapi_conn)
         except engine.dialect.dbapi.Error:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -13,9 +14,17 @@ from bot.db.models import AgentRow, CaseRow, HandoffEventRow, HandoffRow
 from bot.handoff.model import Agent, Handoff, HandoffStatus, Role
 
 _Case = aliased(CaseRow)
+
+
+def _with_case_number(handoff: Any) -> sa.sql.Select:
+    """Handoffs (ORM rows or plain columns) each with its case's number."""
+    return sa.select(handoff, _Case.number.label("case_number")).outerjoin(
+        _Case, _Case.id == HandoffRow.case_id
+    )
+
+
 _OPEN_FOR = (
-    sa.select(HandoffRow.__table__, _Case.number.label("case_number"))
-    .outerjoin(_Case, _Case.id == HandoffRow.case_id)
+    _with_case_number(HandoffRow.__table__)
     .where(
         HandoffRow.sender_id == sa.bindparam("sender_id"),
         HandoffRow.status.in_([HandoffStatus.WAITING.value, HandoffStatus.ACTIVE.value]),
@@ -63,7 +72,7 @@ class SqlHandoffStore:
         self._sqlite = engine.dialect.name == "sqlite"
 
     def _select(self) -> sa.sql.Select:
-        return sa.select(HandoffRow, _Case.number).outerjoin(_Case, _Case.id == HandoffRow.case_id)
+        return _with_case_number(HandoffRow)
 
     async def add(self, handoff: Handoff, event: tuple[str, str, str | None]) -> Handoff:
         async with self._sessions() as session, session.begin():
