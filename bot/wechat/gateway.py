@@ -103,8 +103,9 @@ class WeChatGateway:
 
     # --- inbound bookkeeping ------------------------------------------------------------------
 
-    async def customer_wrote(self, openid: str, at: float | None = None) -> None:
-        await self.window.opened(openid, time.time() if at is None else at)
+    async def customer_wrote(self, openid: str, at: float | None = None) -> bool:
+        """Opens a fresh window; True when ``flush_deferred`` may find something to send."""
+        return await self.window.opened(openid, time.time() if at is None else at)
 
     async def flush_deferred(self, openid: str) -> int:
         """Send, in order, what the allowance held back; called when the customer writes again."""
@@ -127,9 +128,10 @@ class WeChatGateway:
         outbox keeps them) and go out first when the customer next writes; the last piece sent
         now says so."""
         pieces = split_text(text)
-        remaining = await self.window.remaining(openid, time.time())
-        if 0 < remaining < len(pieces):
-            pieces[remaining - 1] += MORE_TO_COME
+        if len(pieces) > 1:  # (one piece needs no notice: skip the Redis round trip)
+            remaining = await self.window.remaining(openid, time.time())
+            if 0 < remaining < len(pieces):
+                pieces[remaining - 1] += MORE_TO_COME
         return [
             await self.deliver(
                 openid, "text", {"msgtype": "text", "text": {"content": piece}}, purpose=purpose
@@ -219,7 +221,7 @@ class WeChatGateway:
         if verdict is WindowVerdict.UNKNOWN and self._last_inbound_from_db is not None:
             last = await self._last_inbound_from_db(openid)
             if last is not None:
-                await self.window.opened(openid, last.timestamp())
+                await self.window.restored(openid, last.timestamp())
                 verdict = await self.window.consume(openid, time.time())
         return WindowVerdict.OUTSIDE_WINDOW if verdict is WindowVerdict.UNKNOWN else verdict
 

@@ -27,12 +27,15 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 # Queue an item and mark its customer pending, in one step; optionally announce the customer to
 # ``next_ready`` takers, and optionally only if the item's de-duplication key was not seen before
-# (so a retry can never find a message "seen" but not queued).
+# (so a retry can never find a message "seen" but not queued). A customer already pending is not
+# announced again: whoever drains them takes this item too (a drain ends only when ``_RELEASE_IF_IDLE``
+# finds the queue empty, atomically with this script), so a second announcement would only cost a
+# taker a wake-up and a failed lock; after a crash, the sweep finds the customer.
 _ENQUEUE = """
 if KEYS[4] and not redis.call('SET', KEYS[4], '1', 'NX', 'EX', ARGV[4]) then return 0 end
 redis.call('RPUSH', KEYS[1], ARGV[1])
-redis.call('SADD', KEYS[2], ARGV[2])
-if ARGV[3] == '1' then redis.call('RPUSH', KEYS[3], ARGV[2]) end
+local fresh = redis.call('SADD', KEYS[2], ARGV[2])
+if ARGV[3] == '1' and fresh == 1 then redis.call('RPUSH', KEYS[3], ARGV[2]) end
 return 1
 """
 # The next item to handle: one left on the working list by a process that died mid-item, else the

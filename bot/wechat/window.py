@@ -19,9 +19,28 @@ local inbound = tonumber(redis.call('HGET', KEYS[1], 'inbound') or '-1')
 if inbound < 0 then return 'unknown' end
 if tonumber(ARGV[1]) - inbound > tonumber(ARGV[2]) then return 'outside_window' end
 local sent = tonumber(redis.call('HGET', KEYS[1], 'sent') or '0')
-if sent >= tonumber(ARGV[3]) then return 'allowance_used' end
+if sent >= tonumber(ARGV[3]) then
+  redis.call('HSET', KEYS[1], 'held', 1)
+  return 'allowance_used'
+end
 redis.call('HINCRBY', KEYS[1], 'sent', 1)
 return 'ok'
+"""
+
+# A fresh window. Answers whether messages may have been held back for the customer's next message:
+# the allowance turned one away (``held``; a used-up allowance counts too, as windows recorded before
+# ``held`` existed say no more), or nothing was recorded (a new customer, or Redis was emptied) and
+# only the database knows. ARGV[3] = 1 keeps ``held`` set: a window rebuilt from the database cannot
+# know what the lost one held back.
+_OPEN = """
+local known = redis.call('EXISTS', KEYS[1]) == 1
+local held = redis.call('HGET', KEYS[1], 'held')
+local sent = tonumber(redis.call('HGET', KEYS[1], 'sent') or '0')
+redis.call('HSET', KEYS[1], 'inbound', ARGV[1], 'sent', 0)
+if ARGV[3] == '1' then redis.call('HSET', KEYS[1], 'held', 1) else redis.call('HDEL', KEYS[1], 'held') end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+if held or not known or sent >= tonumber(ARGV[4]) then return 1 end
+return 0
 """
 
 
@@ -37,17 +56,24 @@ class ServiceWindow:
         self._redis = redis
         self._prefix = prefix
         self._consume = redis.register_script(_CONSUME)
+        self._open = redis.register_script(_OPEN)
 
     def _key(self, openid: str) -> str:
         return f"{self._prefix}:{openid}"
 
-    async def opened(self, openid: str, at: float) -> None:
-        """The customer wrote at ``at`` (epoch seconds): a fresh window and allowance."""
-        key = self._key(openid)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping={"inbound": int(at), "sent": 0})
-            pipe.expire(key, WINDOW_SECONDS + 3600)
-            await pipe.execute()
+    async def opened(self, openid: str, at: float) -> bool:
+        """The customer wrote at ``at`` (epoch seconds): a fresh window and allowance. True when
+        messages may have been held back before it (then, and only then, the outbox is worth a look)."""
+        return await self._reopen(openid, at, keep_held=False)
+
+    async def restored(self, openid: str, at: float) -> None:
+        """The window rebuilt from the customer's last message in the database (Redis lost it); what
+        the lost window held back is unknown, so the customer's next message looks in the outbox."""
+        await self._reopen(openid, at, keep_held=True)
+
+    async def _reopen(self, openid: str, at: float, *, keep_held: bool) -> bool:
+        args = [int(at), WINDOW_SECONDS + 3600, int(keep_held), ALLOWANCE]
+        return bool(await self._open(keys=[self._key(openid)], args=args))
 
     async def consume(self, openid: str, now: float) -> WindowVerdict:
         """Take one message from the allowance if the window allows it."""
@@ -62,7 +88,7 @@ class ServiceWindow:
         """WeChat said the window is closed (45015) or the allowance used (45047): believe it until
         the customer writes again."""
         if allowance_used:
-            await self._redis.hset(self._key(openid), "sent", ALLOWANCE)
+            await self._redis.hset(self._key(openid), mapping={"sent": ALLOWANCE, "held": 1})
         else:
             await self._redis.hset(self._key(openid), "inbound", 0)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import re
 import time
 import urllib.parse
 import uuid
@@ -28,6 +29,7 @@ from bot.db.engine import create_engine
 from bot.db.migrate import upgrade
 from bot.redis_embedded import free_port
 from bot.wechat.front import create_front_app
+from bot.wechat.gateway import MORE_TO_COME
 from bot.wechat.outbound import DirectOutbound, OutboundQueue, QueuedOutbound, sender
 from channels.wechat import WeChatInput
 from tests.helpers import http, serving, start, stop, wait_until
@@ -154,6 +156,8 @@ async def harness(
                 "满意吗？",
                 [{"title": "满意", "payload": "/affirm"}, {"title": "不满意", "payload": "/deny"}],
             )
+        elif message.text == "/wants_long":
+            await message.output_channel.send_text_message(message.sender_id, LONG_REPLY)
         elif not message.text.startswith("/"):
             await message.output_channel.send_text_message(message.sender_id, f"收到：{message.text}")
 
@@ -172,6 +176,10 @@ async def harness(
             yield h
         finally:
             await replies.stop()
+
+
+#: About 15 KB: eight pieces of WeChat's 2 KB, three more than one customer message allows.
+LONG_REPLY = "\n".join(f"第{n}段：" + "请按说明书第三步检查电源和水管。" * 40 for n in range(1, 9))
 
 
 def openid() -> str:
@@ -256,6 +264,27 @@ async def test_one_customers_messages_are_handled_in_arrival_order(harness: Harn
         await harness.send(text_message(user, f"第{i}条"))
     await harness.settle(12)
     assert [m.text for m in harness.received] == [f"第{i}条" for i in range(12)]
+
+
+async def test_a_reply_beyond_the_allowance_arrives_first_when_the_customer_writes_again(
+    harness: Harness,
+) -> None:
+    """Five messages per customer message: the rest of a long reply waits in the outbox, and goes out
+    (before the new reply) only when the customer writes again, once, in every mode."""
+    user = openid()
+    await harness.send(text_message(user, "/wants_long"))
+    await harness.settle(1)
+    await asyncio.sleep(0.5)
+    first = [m["text"]["content"] for m in harness.at_standin(user)]
+    assert len(first) == 5 and first[0].startswith("第1段") and first[-1].endswith(MORE_TO_COME)
+    for text in ("还有呢", "谢谢"):
+        await harness.send(text_message(user, text))
+    await harness.settle(3)
+    await asyncio.sleep(0.5)
+    texts = [m["text"]["content"] for m in harness.at_standin(user)]
+    assert len(texts) == 5 + 3 + 2 and texts[-2:] == ["收到：还有呢", "收到：谢谢"]
+    received = "".join(texts[:-2]).replace(MORE_TO_COME, "")
+    assert re.sub(r"\s", "", received) == re.sub(r"\s", "", LONG_REPLY)  # all of it, once, in order
 
 
 @pytest.mark.parametrize(

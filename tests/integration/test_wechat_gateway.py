@@ -525,6 +525,39 @@ async def test_a_5000_character_text_arrives_whole_in_order(world: World) -> Non
     assert await world.gateway.flush_deferred(openid) == 0  # each piece once
 
 
+async def test_a_new_message_looks_in_the_outbox_only_when_something_may_be_held_back(world: World) -> None:
+    """``customer_wrote`` says whether ``flush_deferred`` is worth its database query: only after the
+    allowance turned a message away, or when Redis knows nothing (a new customer, Redis emptied)."""
+    openid = world.openid()
+
+    async def writes() -> bool:
+        world.follower(openid, last_inbound_ago=0, sent_since_inbound=0)
+        return await world.gateway.customer_wrote(openid)
+
+    await world.customers.customer_wrote(openid, "wechat", datetime.now(timezone.utc))
+    assert await writes() is True  # first contact: only the database knows
+    assert await writes() is False
+    for n in range(1, 7):
+        await world.gateway.send_text(openid, f"第{n}条")  # the sixth is held back
+    assert await writes() is True
+    assert await world.gateway.flush_deferred(openid) == 1 and world.texts(openid)[-1] == "第6条"
+    assert await writes() is False
+
+    world.inject("custom_send", errcode=45047)  # WeChat counted more than the gateway did
+    assert statuses(await world.gateway.send_text(openid, "被拦下")) == [("skipped", "wechat_45047")]
+    assert await writes() is True
+    assert await world.gateway.flush_deferred(openid) == 1 and world.texts(openid)[-1] == "被拦下"
+
+    for n in range(4):  # with the one flushed, the allowance is used up
+        await world.gateway.send_text(openid, f"再{n}")
+    assert statuses(await world.gateway.send_text(openid, "又被拦下")) == [("skipped", "allowance_used")]
+    await world.redis.delete(f"careloop:wechat:window:{openid}")  # Redis forgets ...
+    world.follower(openid, last_inbound_ago=0, sent_since_inbound=0)
+    assert statuses(await world.gateway.send_text(openid, "从数据库")) == [("sent", None)]  # ... rebuilt
+    assert await writes() is True  # what the lost window held back is unknown
+    assert await world.gateway.flush_deferred(openid) == 1 and world.texts(openid)[-1] == "又被拦下"
+
+
 async def test_a_menu_is_sent_and_each_option_maps_back_to_its_payload(world: World) -> None:
     openid = world.openid()
     await world.open_window(openid)

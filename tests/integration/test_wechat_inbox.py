@@ -249,3 +249,37 @@ async def test_the_sweeper_drains_a_queue_nobody_drained(redis: aioredis.Redis, 
     assert handler.seen == [(o, f"第{n}条") for o in ("o_lost_a", "o_lost_b") for n in range(3)]
     for openid in ("o_lost_a", "o_lost_b"):
         assert await redis.llen(f"{prefix}:inbox:{openid}") == 0
+
+
+async def test_a_customer_is_announced_once_until_drained_and_later_messages_still_go_at_once(
+    redis: aioredis.Redis, prefix: str
+) -> None:
+    """One wake-up per customer with something waiting, not one per message; a message that arrives
+    while its customer is being drained is handled by that drain, without waiting for the sweep."""
+    inbox = Inbox(redis, prefix=prefix)
+    ready = f"{prefix}:inbox-ready"
+    for n in range(3):
+        assert await inbox.accept(text("o_chatty", n), announce=True)
+    assert await redis.lrange(ready, 0, -1) == ["o_chatty"]
+    handler = Recorder(delay=0.02)
+    runner = QueueRunner(inbox, handler, concurrency=4, sweep_interval=60)
+
+    def handled(count: int) -> Callable[[], Awaitable[bool]]:
+        return lambda: asyncio.sleep(0, len(handler.handled) >= count)
+
+    async def idle() -> bool:
+        return await inbox.pending() == []
+
+    runner.start()
+    try:
+        await eventually(handled(1))
+        for n in range(3, 6):  # while the drain is under way: no announcement needed
+            assert await inbox.accept(text("o_chatty", n), announce=True)
+        await eventually(handled(6), timeout=3)
+        await eventually(idle, timeout=3)
+        assert await inbox.accept(text("o_chatty", 6), announce=True)  # idle again: announced again
+        await eventually(handled(7), timeout=3)
+    finally:
+        await runner.stop()
+    assert handler.handled == [f"第{n}条" for n in range(7)]
+    assert await redis.llen(ready) == 0
