@@ -28,7 +28,7 @@ T = TypeVar("T")
 # Queue an item and mark its customer pending, in one step; optionally announce the customer to
 # ``next_ready`` takers, and optionally only if the item's de-duplication key was not seen before
 # (so a retry can never find a message "seen" but not queued). A customer already pending is not
-# announced again: whoever drains them takes this item too (a drain ends only when ``_RELEASE_IF_IDLE``
+# announced again: whoever drains them takes this item too (a drain ends only when ``_DONE_AND_NEXT``
 # finds the queue empty, atomically with this script), so a second announcement would only cost a
 # taker a wake-up and a failed lock; after a crash, the sweep finds the customer.
 _ENQUEUE = """
@@ -38,25 +38,39 @@ local fresh = redis.call('SADD', KEYS[2], ARGV[2])
 if ARGV[3] == '1' and fresh == 1 then redis.call('RPUSH', KEYS[3], ARGV[2]) end
 return 1
 """
-# The next item to handle: one left on the working list by a process that died mid-item, else the
-# queue's first, moved to the working list. One round trip per item: this runs for every message.
-_TAKE = """
-local left = redis.call('LINDEX', KEYS[2], 0)
-if left then return left end
-return redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT')
+# Lock the customer and take the next item: one left on the working list by a process that died
+# mid-item, else the queue's first, moved to the working list. With nothing to take, the lock is let
+# go at once and the customer is no longer pending. {0}: someone else holds the lock; {1, item}; {2}.
+_LOCK_AND_TAKE = """
+if not redis.call('SET', KEYS[3], ARGV[1], 'NX', 'PX', ARGV[2]) then return {0} end
+local item = redis.call('LINDEX', KEYS[2], 0) or redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT')
+if item then return {1, item} end
+redis.call('DEL', KEYS[3])
+redis.call('SREM', KEYS[4], ARGV[3])
+return {2}
 """
-# One item done: off the working list, the lock extended if still ours, and the next item taken.
-_DONE_AND_TAKE = """
+# One item done: off the working list, and the next one taken (the lock extended), or, with the queue
+# empty, the lock released and the customer no longer pending in the same atomic step, so an item
+# queued a moment later is announced afresh (``_ENQUEUE``) and never stranded. A drain whose lock
+# lapsed stops: another one has the customer (or the sweep will).
+_DONE_AND_NEXT = """
 redis.call('LPOP', KEYS[2])
-if redis.call('GET', KEYS[3]) == ARGV[1] then redis.call('PEXPIRE', KEYS[3], ARGV[2]) end
-return redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT')
+if redis.call('GET', KEYS[3]) ~= ARGV[1] then return false end
+local item = redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT')
+if item then
+  redis.call('PEXPIRE', KEYS[3], ARGV[2])
+  return item
+end
+redis.call('DEL', KEYS[3])
+redis.call('SREM', KEYS[4], ARGV[3])
+return false
 """
-# Release the lock if still ours. The customer is no longer pending unless something arrived meanwhile
-# or an item is still on the working list (the drain was interrupted): then 0, and it stays pending.
+# A drain interrupted mid-item (cancelled, or the handler's own failure escaped): the lock released if
+# still ours; the customer stays pending while an item is queued or left on the working list.
 _RELEASE_IF_IDLE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
-if redis.call('LLEN', KEYS[2]) > 0 or redis.call('LLEN', KEYS[4]) > 0 then return 0 end
-redis.call('SREM', KEYS[3], ARGV[2])
+if redis.call('GET', KEYS[3]) == ARGV[1] then redis.call('DEL', KEYS[3]) end
+if redis.call('LLEN', KEYS[2]) > 0 or redis.call('LLEN', KEYS[1]) > 0 then return 0 end
+redis.call('SREM', KEYS[4], ARGV[3])
 return 1
 """
 
@@ -95,8 +109,8 @@ class CustomerQueues(Generic[T]):
         self._encode = encoder
         self._decode = decoder
         self._lock_ms = lock_ms
-        self._take = redis.register_script(_TAKE)
-        self._done_and_take = redis.register_script(_DONE_AND_TAKE)
+        self._lock_and_take = redis.register_script(_LOCK_AND_TAKE)
+        self._done_and_next = redis.register_script(_DONE_AND_NEXT)
         self._release_if_idle = redis.register_script(_RELEASE_IF_IDLE)
         self._enqueue_script = redis.register_script(_ENQUEUE)
         self._pending = f"{self._p}-pending"
@@ -128,33 +142,26 @@ class CustomerQueues(Generic[T]):
         return None if item is None else item[1]
 
     async def drain(self, openid: str, handler: Callable[[T], Awaitable[None]]) -> int:
-        """Handle this customer's queued items in order, if nobody else is; returns how many."""
-        handled = 0
-        while True:
-            token = uuid.uuid4().hex
-            if not await self._redis.set(self._lock(openid), token, nx=True, px=self._lock_ms):
-                return handled
-            try:
-                handled += await self._drain_locked(openid, handler, token)
-            finally:
-                # An item queued between our last look and the release: go round again.
-                keys = [self._lock(openid), self._queue(openid), self._pending, self._working(openid)]
-                idle = bool(await self._release_if_idle(keys=keys, args=[token, openid]))
-            if idle:
-                return handled
-
-    async def _drain_locked(self, openid: str, handler: Callable[[T], Awaitable[None]], token: str) -> int:
-        handled = 0
-        keys = [self._queue(openid), self._working(openid), self._lock(openid)]
-        raw = await self._take(keys=keys[:2])
-        while raw is not None:
-            try:
-                await handler(self._decode(raw))
-            except Exception:  # the handler reports to the customer; never lose the queue over it
-                logger.exception("handling a queued WeChat item for %s failed", openid)
-                await self._redis.rpush(self._failed, raw)
-            handled += 1
-            raw = await self._done_and_take(keys=keys, args=[token, self._lock_ms])
+        """Handle this customer's queued items in order, if nobody else is; returns how many.
+        Two Redis round trips for a customer with one item: lock and take, done and release."""
+        keys = [self._queue(openid), self._working(openid), self._lock(openid), self._pending]
+        args = [uuid.uuid4().hex, self._lock_ms, openid]
+        taken = await self._lock_and_take(keys=keys, args=args)
+        if int(taken[0]) != 1:
+            return 0
+        raw, handled = taken[1], 0
+        try:
+            while raw is not None:
+                try:
+                    await handler(self._decode(raw))
+                except Exception:  # the handler reports to the customer; never lose the queue over it
+                    logger.exception("handling a queued WeChat item for %s failed", openid)
+                    await self._redis.rpush(self._failed, raw)
+                handled += 1
+                raw = await self._done_and_next(keys=keys, args=args)
+        except BaseException:  # stopped mid-item: the item stays on the working list for the next drain
+            await self._release_if_idle(keys=keys, args=args)
+            raise
         return handled
 
     async def pending(self) -> list[str]:

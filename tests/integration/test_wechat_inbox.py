@@ -283,3 +283,27 @@ async def test_a_customer_is_announced_once_until_drained_and_later_messages_sti
         await runner.stop()
     assert handler.handled == [f"第{n}条" for n in range(7)]
     assert await redis.llen(ready) == 0
+
+
+async def test_a_drain_whose_lock_lapsed_stops_and_leaves_the_rest_to_the_new_holder(
+    redis: aioredis.Redis, prefix: str
+) -> None:
+    """A message handled for longer than the lock lasts: another process took the customer over, so
+    this drain must not go on to the next message (two drains would handle one customer at once)."""
+    inbox = Inbox(redis, prefix=prefix)
+    for n in range(3):
+        await inbox.accept(text("o_slow", n))
+    handled: list[str] = []
+
+    async def outlived_its_lock(message: InboundMessage) -> None:
+        handled.append(message.content)
+        await redis.set(f"{prefix}:inbox-lock:o_slow", "another-process", px=60_000)
+
+    assert await inbox.drain("o_slow", outlived_its_lock) == 1
+    assert handled == ["第0条"]
+    assert await redis.llen(f"{prefix}:inbox:o_slow") == 2 and await inbox.pending() == ["o_slow"]
+    assert await redis.llen(f"{prefix}:inbox-working:o_slow") == 0  # the handled one is not redone
+    await redis.delete(f"{prefix}:inbox-lock:o_slow")  # the other process finished (or died)
+    rest = Recorder()
+    assert await inbox.drain("o_slow", rest) == 2 and rest.handled == ["第1条", "第2条"]
+    assert await inbox.pending() == []
