@@ -47,8 +47,8 @@ class DirectOutbound:
         await self.recorded_inbound(openid, at, held_back=held_back)
 
     async def recorded_inbound(self, openid: str, at: datetime, *, held_back: bool = True) -> None:
-        """``held_back`` False: the window's allowance was not used up, so the outbox holds nothing
-        back for this customer and is not searched (a database round trip saved per message)."""
+        """``held_back`` False: the window says it turned nothing away (``ServiceWindow.opened``), so
+        the outbox is not searched: a database round trip saved on almost every message."""
         await self.customers.customer_wrote(openid, CHANNEL, at)
         if held_back:
             await self.gateway.flush_deferred(openid)
