@@ -265,7 +265,10 @@ async def test_a_customer_is_announced_once_until_drained_and_later_messages_sti
     runner = QueueRunner(inbox, handler, concurrency=4, sweep_interval=60)
 
     def handled(count: int) -> Callable[[], Awaitable[bool]]:
-        return lambda: asyncio.sleep(0, len(handler.handled) >= count)
+        async def check() -> bool:
+            return len(handler.handled) >= count
+
+        return check
 
     async def idle() -> bool:
         return await inbox.pending() == []
