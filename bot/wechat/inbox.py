@@ -20,6 +20,7 @@ from typing import Any, Generic, TypeVar
 
 import redis.asyncio as aioredis
 
+from bot.redis_client import BatchedScript
 from bot.wechat.protocol import InboundMessage
 
 logger = logging.getLogger(__name__)
@@ -112,7 +113,7 @@ class CustomerQueues(Generic[T]):
         self._lock_and_take = redis.register_script(_LOCK_AND_TAKE)
         self._done_and_next = redis.register_script(_DONE_AND_NEXT)
         self._release_if_idle = redis.register_script(_RELEASE_IF_IDLE)
-        self._enqueue_script = redis.register_script(_ENQUEUE)
+        self._enqueue_script = BatchedScript(redis, _ENQUEUE)  # callbacks come in bursts
         self._pending = f"{self._p}-pending"
         self._ready = f"{self._p}-ready"
         self._failed = f"{self._p}-failed"
@@ -133,7 +134,7 @@ class CustomerQueues(Generic[T]):
         True if queued."""
         keys = [self._queue(openid), self._pending, self._ready, *([seen] if seen else [])]
         args = [self._encode(item), openid, "1" if announce else "0", seen_seconds]
-        return bool(await self._enqueue_script(keys=keys, args=args))
+        return bool(await self._enqueue_script(keys, args))
 
     async def next_ready(self, timeout: float = 5.0) -> str | None:
         """The next customer announced as having something queued, waiting up to ``timeout``

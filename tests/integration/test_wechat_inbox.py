@@ -122,6 +122,29 @@ async def test_a_message_accepted_twice_is_queued_once(redis: aioredis.Redis, pr
     assert await inbox.accept(first) is False  # still remembered after handling
 
 
+async def test_a_burst_of_callbacks_is_queued_whole_in_order_over_one_redis_connection(
+    redis_url: str, prefix: str, unique: str
+) -> None:
+    """A hundred callbacks at once, retries among them: every message queued once, each customer's in
+    order, and the front's Redis client needed one connection for the burst, not one per callback."""
+    name = f"careloop-burst-{unique}"
+    client = aioredis.from_url(redis_url, decode_responses=True, client_name=name)
+    inbox, handler = Inbox(client, prefix=prefix), Recorder()
+    customers = [f"o_burst{i:02d}" for i in range(40)]
+    messages = [text(c, n) for n in (1, 2) for c in customers] + [text(c, 1) for c in customers[:20]]
+    try:
+        fresh = await asyncio.gather(*(inbox.accept(m, announce=True) for m in messages))
+        connections = [c for c in await client.client_list() if c.get("name") == name]
+        assert fresh == [True] * 80 + [False] * 20
+        assert len(connections) == 1
+        assert sorted(await inbox.pending()) == sorted(customers)
+        for customer in customers:
+            assert await inbox.drain(customer, handler) == 2
+        assert handler.handled == ["第1条", "第2条"] * 40
+    finally:
+        await client.close()
+
+
 async def test_events_are_deduplicated_by_sender_time_and_event(redis: aioredis.Redis, prefix: str) -> None:
     inbox, handler = Inbox(redis, prefix=prefix), Recorder()
     assert await inbox.accept(event("o_evt", 1_763_600_000)) is True
