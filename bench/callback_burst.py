@@ -12,9 +12,11 @@ callback's time runs from its request being written to its answer being read.
 Printed per target: callback answer time p50 / p90 / p99 / max over all bursts, and the server's
 CPU milliseconds per callback; then the front's p99 against the floor's.
 bench/wechat_vs_rest.py measures the same front inside the whole stack (`--ramp-up 0` for a burst),
-where the Rasa server, the worker and an aiohttp load generator share the CPUs with it.
+where the Rasa server, the worker and an aiohttp load generator share the CPUs with it; `--client
+aiohttp` posts here as that script does, to show what its load generator alone adds.
 
 Usage: python bench/callback_burst.py [--burst 100] [--bursts 10] [--rounds 2] [--front-workers 1]
+                                      [--client raw|aiohttp]
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import aiohttp
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,10 +74,14 @@ def serve_bare(port: int) -> None:
     app.run(host="127.0.0.1", port=port, access_log=False)
 
 
-def raw_request(port: int, aes_key: str, openid: str) -> bytes:
-    """One safe-mode text callback, signed and encrypted as WeChat posts it, as HTTP/1.1 bytes."""
+def signed_callbacks(aes_key: str, size: int) -> list[tuple[str, bytes]]:
+    """(query, body) of ``size`` safe-mode text callbacks from new customers, as WeChat posts them."""
     text = "空调修完第二天又坏了，师傅电话也打不通"
-    query, body = encrypted_callback(aes_key, openid, text, secrets.randbits(62))
+    openids = [f"o_b{secrets.token_hex(6)}" for _ in range(size)]
+    return [encrypted_callback(aes_key, openid, text, secrets.randbits(62)) for openid in openids]
+
+
+def http_request(port: int, query: str, body: bytes) -> bytes:
     head = (
         f"POST {WEBHOOK_PATH}?{query} HTTP/1.1\r\n"
         f"Host: 127.0.0.1:{port}\r\nContent-Type: text/xml\r\nContent-Length: {len(body)}\r\n\r\n"
@@ -94,20 +101,38 @@ async def answer_time(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     return (time.perf_counter() - started) * 1000
 
 
-async def bursts(target: Target, aes_key: str, size: int, count: int) -> None:
+async def aiohttp_answer_time(http: aiohttp.ClientSession, url: str, query: str, body: bytes) -> float:
+    started = time.perf_counter()
+    async with http.post(f"{url}?{query}", data=body) as resp:
+        answer = await resp.text()
+    if answer != "success":
+        raise RuntimeError(f"callback answered {resp.status} {answer!r}")
+    return (time.perf_counter() - started) * 1000
+
+
+async def bursts(target: Target, aes_key: str, size: int, count: int, client: str) -> None:
     """``count`` bursts of ``size`` callbacks, each from a new customer, a second apart."""
-    conns = [await asyncio.open_connection("127.0.0.1", target.port) for _ in range(size)]
     server = psutil.Process(target.proc.pid)
+    url = f"http://127.0.0.1:{target.port}{WEBHOOK_PATH}"
+    opened = size if client == "raw" else 0
+    conns = [await asyncio.open_connection("127.0.0.1", target.port) for _ in range(opened)]
+    # As bench/wechat_vs_rest.py posts: one session, connections opened on demand and kept alive.
+    http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=size * 2, keepalive_timeout=3))
     try:
         for _ in range(count):
-            requests = [raw_request(target.port, aes_key, f"o_b{secrets.token_hex(6)}") for _ in range(size)]
+            posts = signed_callbacks(aes_key, size)
+            if client == "raw":
+                requests = [http_request(target.port, query, body) for query, body in posts]
+                answers = [answer_time(r, w, q) for (r, w), q in zip(conns, requests, strict=True)]
+            else:
+                answers = [aiohttp_answer_time(http, url, query, body) for query, body in posts]
             cpu = cpu_seconds(server)
-            answers = (answer_time(r, w, q) for (r, w), q in zip(conns, requests, strict=True))
             target.answer_ms += await asyncio.gather(*answers)
             target.cpu_s += cpu_seconds(server) - cpu
             target.callbacks += size
             await asyncio.sleep(1.0)
     finally:
+        await http.close()
         for _, writer in conns:
             writer.close()
 
@@ -161,6 +186,12 @@ def main() -> None:
     parser.add_argument("--bursts", type=int, default=10, help="bursts per target and round, a second apart")
     parser.add_argument("--rounds", type=int, default=2, help="rounds, the targets' order alternating")
     parser.add_argument("--front-workers", type=int, default=1, help="processes of the front (--workers)")
+    parser.add_argument(
+        "--client",
+        choices=["raw", "aiohttp"],
+        default="raw",
+        help="raw: ready-made requests on open connections; aiohttp: as bench/wechat_vs_rest.py posts",
+    )
     parser.add_argument("--serve-bare", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_bare:
@@ -188,7 +219,7 @@ def main() -> None:
             targets.append(start(f"WeChat front, {workers} process(es)", front_argv, env, front))
             for rnd in range(args.rounds):
                 for target in targets if rnd % 2 == 0 else reversed(targets):
-                    asyncio.run(bursts(target, aes_key, args.burst, args.bursts))
+                    asyncio.run(bursts(target, aes_key, args.burst, args.bursts, args.client))
                     print(f"round {rnd + 1}: {target.name}: p99 {pct(target.answer_ms, 99):.1f} ms")
         finally:
             for t in targets:
