@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+import redis.asyncio as aioredis
 
 from bot.cases.rules import SlaPolicy
 from bot.cases.service import CaseService
@@ -20,6 +21,7 @@ from bot.feedback.service import FeedbackService
 from bot.handoff.agents import AgentService
 from bot.handoff.rules import HandoffPolicy
 from bot.handoff.service import HandoffService
+from bot.redis_client import create_redis
 from bot.surveys.rules import SurveyPolicy
 from bot.surveys.service import SurveyService
 from bot.wiring import Services
@@ -156,6 +158,13 @@ def redis_url() -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    client = create_redis(redis_url)
+    yield client
+    await client.close()
 
 
 @pytest.fixture

@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
-import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError, ResponseError
 
 from bot.redis_client import BatchedScript, create_redis
 
 INCR = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
-
-
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    client = create_redis(redis_url)
-    yield client
-    await client.close()
 
 
 async def test_each_caller_gets_its_own_result_and_only_its_own_error(

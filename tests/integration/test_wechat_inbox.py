@@ -23,13 +23,6 @@ ACCOUNT = "gh_careloop000001"
 
 
 @pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    client = create_redis(redis_url)
-    yield client
-    await client.close()
-
-
-@pytest.fixture
 async def prefix(redis: aioredis.Redis, unique: str) -> AsyncIterator[str]:
     """A key space of this test's own; its keys are deleted afterwards."""
     name = f"careloop-test:{unique}"
