@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import xmltodict
 
 from bot.config import PROJECT_ROOT
 from bot.wechat.protocol import (
@@ -111,6 +112,24 @@ def test_the_published_wecom_samples() -> None:
 def test_bad_xml_is_a_bad_request(body: bytes) -> None:
     with pytest.raises(BadRequest):
         parse_xml(body)
+
+
+def test_xml_reads_as_xmltodict_reads_it() -> None:
+    """WeChat's nested events (photo menus, scans) and padded or empty fields come out as they did
+    when xmltodict parsed them: stripped text, None when empty, children by tag, repeats as a list."""
+    body = (
+        "<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[o_1]]></FromUserName>"
+        "<CreateTime>1763600000</CreateTime><MsgType><![CDATA[event]]></MsgType>"
+        "<Event><![CDATA[pic_weixin]]></Event><EventKey><![CDATA[photo]]></EventKey>"
+        "<SendPicsInfo><Count>2</Count><PicList><item><PicMd5Sum><![CDATA[a1]]></PicMd5Sum></item>"
+        "<item><PicMd5Sum><![CDATA[b2]]></PicMd5Sum></item></PicList></SendPicsInfo>"
+        "<ScanCodeInfo><ScanType>qrcode</ScanType><ScanResult><![CDATA[ 1 ]]></ScanResult></ScanCodeInfo>"
+        "<Content><![CDATA[  师傅很专业👍  ]]></Content><MenuId></MenuId><Empty/></xml>"
+    ).encode()
+    expected = xmltodict.parse(body, disable_entities=True)["xml"]
+    assert parse_xml(body) == expected
+    assert parse_xml(body)["SendPicsInfo"]["PicList"]["item"] == [{"PicMd5Sum": "a1"}, {"PicMd5Sum": "b2"}]
+    assert (parse_xml(body)["Content"], parse_xml(body)["MenuId"]) == ("师傅很专业👍", None)
 
 
 def test_dedupe_keys() -> None:
