@@ -12,6 +12,7 @@ from enum import Enum
 import redis.asyncio as aioredis
 
 WINDOW_SECONDS = 48 * 3600
+KEY_SECONDS = WINDOW_SECONDS + 3600  # how long Redis keeps a customer's window after their last message
 ALLOWANCE = 5
 
 _CONSUME = """
@@ -43,6 +44,25 @@ if held or not known or sent >= tonumber(ARGV[4]) then return 1 end
 return 0
 """
 
+# A message not delivered after all is handed back to the allowance, never below zero, and only to a
+# window that still exists: one Redis lost in the meantime is not recreated as a key without expiry.
+_GIVE_BACK = """
+if tonumber(redis.call('HGET', KEYS[1], 'sent') or '0') > 0 then
+  redis.call('HINCRBY', KEYS[1], 'sent', -1)
+end
+"""
+
+# WeChat said the window is closed (ARGV[1] = 'closed') or the allowance used ('used'). A window Redis
+# lost is recreated with the usual expiry, so it cannot outlive the customer's silence forever.
+_CLOSE = """
+if ARGV[1] == 'used' then
+  redis.call('HSET', KEYS[1], 'sent', ARGV[3], 'held', 1)
+else
+  redis.call('HSET', KEYS[1], 'inbound', 0)
+end
+if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+"""
+
 
 class WindowVerdict(str, Enum):
     OK = "ok"
@@ -57,6 +77,8 @@ class ServiceWindow:
         self._prefix = prefix
         self._consume = redis.register_script(_CONSUME)
         self._open = redis.register_script(_OPEN)
+        self._give_back = redis.register_script(_GIVE_BACK)
+        self._close = redis.register_script(_CLOSE)
 
     def _key(self, openid: str) -> str:
         return f"{self._prefix}:{openid}"
@@ -72,7 +94,7 @@ class ServiceWindow:
         await self._reopen(openid, at, keep_held=True)
 
     async def _reopen(self, openid: str, at: float, *, keep_held: bool) -> bool:
-        args = [int(at), WINDOW_SECONDS + 3600, int(keep_held), ALLOWANCE]
+        args = [int(at), KEY_SECONDS, int(keep_held), ALLOWANCE]
         return bool(await self._open(keys=[self._key(openid)], args=args))
 
     async def consume(self, openid: str, now: float) -> WindowVerdict:
@@ -82,15 +104,13 @@ class ServiceWindow:
 
     async def give_back(self, openid: str) -> None:
         """A message that was not delivered does not count."""
-        await self._redis.hincrby(self._key(openid), "sent", -1)
+        await self._give_back(keys=[self._key(openid)])
 
     async def close(self, openid: str, *, allowance_used: bool = False) -> None:
         """WeChat said the window is closed (45015) or the allowance used (45047): believe it until
         the customer writes again."""
-        if allowance_used:
-            await self._redis.hset(self._key(openid), mapping={"sent": ALLOWANCE, "held": 1})
-        else:
-            await self._redis.hset(self._key(openid), "inbound", 0)
+        how = "used" if allowance_used else "closed"
+        await self._close(keys=[self._key(openid)], args=[how, KEY_SECONDS, ALLOWANCE])
 
     async def remaining(self, openid: str, now: float) -> int:
         """Messages still allowed now (-1: nothing recorded)."""
