@@ -39,6 +39,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.rawhttp import Connection, post_request  # noqa: E402
 from bench.wechat_vs_rest import encrypted_callback  # noqa: E402
 from bot.redis_embedded import free_port, port_open, start_background  # noqa: E402
 from bot.wechat.front import WEBHOOK_PATH  # noqa: E402
@@ -81,23 +82,11 @@ def signed_callbacks(aes_key: str, size: int) -> list[tuple[str, bytes]]:
     return [encrypted_callback(aes_key, openid, text, secrets.randbits(62)) for openid in openids]
 
 
-def http_request(port: int, query: str, body: bytes) -> bytes:
-    head = (
-        f"POST {WEBHOOK_PATH}?{query} HTTP/1.1\r\n"
-        f"Host: 127.0.0.1:{port}\r\nContent-Type: text/xml\r\nContent-Length: {len(body)}\r\n\r\n"
-    )
-    return head.encode() + body
-
-
-async def answer_time(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> float:
+async def answer_time(conn: Connection, request: bytes) -> float:
     started = time.perf_counter()
-    writer.write(request)
-    head = await reader.readuntil(b"\r\n\r\n")
-    fields = dict(line.split(b":", 1) for line in head.split(b"\r\n")[1:] if b":" in line)
-    length = int(fields.get(b"Content-Length") or fields.get(b"content-length") or 0)
-    body = await reader.readexactly(length)
-    if not head.startswith(b"HTTP/1.1 200") or body != b"success":
-        raise RuntimeError(f"callback answered {head.splitlines()[0]!r} {body!r}")
+    status, body = await conn.request(request)
+    if status != 200 or body != b"success":
+        raise RuntimeError(f"callback answered {status} {body!r}")
     return (time.perf_counter() - started) * 1000
 
 
@@ -115,15 +104,20 @@ async def bursts(target: Target, aes_key: str, size: int, count: int, client: st
     server = psutil.Process(target.proc.pid)
     url = f"http://127.0.0.1:{target.port}{WEBHOOK_PATH}"
     opened = size if client == "raw" else 0
-    conns = [await asyncio.open_connection("127.0.0.1", target.port) for _ in range(opened)]
+    conns = [Connection("127.0.0.1", target.port) for _ in range(opened)]
+    for conn in conns:
+        await conn.open()
     # As bench/wechat_vs_rest.py posts: one session, connections opened on demand and kept alive.
     http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=size * 2, keepalive_timeout=3))
     try:
         for _ in range(count):
             posts = signed_callbacks(aes_key, size)
             if client == "raw":
-                requests = [http_request(target.port, query, body) for query, body in posts]
-                answers = [answer_time(r, w, q) for (r, w), q in zip(conns, requests, strict=True)]
+                requests = [
+                    post_request("127.0.0.1", target.port, f"{WEBHOOK_PATH}?{query}", body, "text/xml")
+                    for query, body in posts
+                ]
+                answers = [answer_time(c, q) for c, q in zip(conns, requests, strict=True)]
             else:
                 answers = [aiohttp_answer_time(http, url, query, body) for query, body in posts]
             cpu = cpu_seconds(server)
@@ -133,8 +127,8 @@ async def bursts(target: Target, aes_key: str, size: int, count: int, client: st
             await asyncio.sleep(1.0)
     finally:
         await http.close()
-        for _, writer in conns:
-            writer.close()
+        for conn in conns:
+            conn.close()
 
 
 def cpu_seconds(proc: psutil.Process) -> float:

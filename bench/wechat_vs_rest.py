@@ -27,11 +27,16 @@ other CareLoop processes on the rest, the WeChat front on any) and this script a
 the local PostgreSQL and Redis servers off CPU 0 for the run (restored afterwards): the recommended
 deployment on a small machine.
 
+The load generator plays WeChat's servers and the customers on the same two cores as the stack, so it
+is kept as cheap as it can be (bench/rawhttp.py): every request of both channels is built before the
+clock starts and written on a kept-alive connection. `--client aiohttp` posts through aiohttp instead
+(what this script did before 2026-12-04): about 2 ms more of this machine's CPU per WeChat message.
+
 With --repeat K each concurrency runs K rounds, the channels' order alternating between rounds; the
 table pools the rounds (throughput = all messages / all time) and the ratio of each round is printed.
 
 Usage: python bench/wechat_vs_rest.py [--customers 200] [--concurrency 20 100] [--retries 2] [--repeat 3]
-                                      [--ramp-up 2] [--via front] [--model-cpus 0]
+                                      [--ramp-up 2] [--via front] [--model-cpus 0] [--client raw]
 """
 
 from __future__ import annotations
@@ -62,6 +67,7 @@ sys.path.insert(0, str(ROOT))
 
 from wechatpy.crypto import WeChatCrypto  # noqa: E402
 
+from bench.rawhttp import Connection, Pool, post_request  # noqa: E402
 from bot.cpus import CpuListError, CpuPlan, available_cpus, format_cpu_list, parse_cpu_list, plan  # noqa: E402
 from bot.redis_embedded import free_port  # noqa: E402
 from bot.wechat.standin_config import DEFAULT_ACCOUNT_ID, DEV_APPID, DEV_TOKEN, Mode  # noqa: E402
@@ -246,11 +252,33 @@ def stop_stack(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
-async def rest_customer(http: aiohttp.ClientSession, url: str, sender: str, run: Run) -> None:
-    for text in SCRIPT:
+def rest_requests(url: str, sender: str) -> list[bytes]:
+    where = urllib.parse.urlsplit(url)
+    return [
+        post_request(
+            where.hostname or "127.0.0.1",
+            where.port or 80,
+            where.path,
+            json.dumps({"sender": sender, "message": text}, ensure_ascii=False).encode(),
+            "application/json",
+        )
+        for text in SCRIPT
+    ]
+
+
+async def rest_customer(
+    http: aiohttp.ClientSession | Connection, url: str, sender: str, run: Run, requests: list[bytes]
+) -> None:
+    for text, raw in zip(SCRIPT, requests, strict=True):
         started = time.perf_counter()
-        async with http.post(url, json={"sender": sender, "message": text}) as resp:
-            body = await resp.json()
+        if isinstance(http, Connection):
+            status, answer = await http.request(raw)
+            if status != 200:
+                raise RuntimeError(f"REST answered {status} {answer[:200]!r}")
+            body = json.loads(answer)
+        else:
+            async with http.post(url, json={"sender": sender, "message": text}) as resp:
+                body = await resp.json()
         ms = (time.perf_counter() - started) * 1000
         run.callback_ms.append(ms)
         run.reply_ms.append(ms)
@@ -317,35 +345,48 @@ def encrypted_callback(aes_key: str, openid: str, text: str, msg_id: int) -> tup
     return urllib.parse.urlencode(callback.query), callback.body.encode()
 
 
-def recorded_callbacks(aes_key: str, openid: str, retries: int) -> list[list[tuple[str, bytes]]]:
+def recorded_callbacks(aes_key: str, openid: str, retries: int, url: str) -> list[list[tuple[str, bytes]]]:
     """Every post of every message of one customer, signed and encrypted before the clock starts:
-    that work is WeChat's, on WeChat's servers, so it should not take this machine's CPU mid-run."""
+    that work is WeChat's, on WeChat's servers, so it should not take this machine's CPU mid-run.
+    Each post is (query, body) and, last, the whole request ready to write (bench/rawhttp.py)."""
+    where = urllib.parse.urlsplit(url)
     posts = []
     for text in SCRIPT:
         msg_id = secrets.randbits(62)
-        posts.append([encrypted_callback(aes_key, openid, text, msg_id) for _ in range(1 + retries)])
+        attempts = []
+        for _ in range(1 + retries):
+            query, body = encrypted_callback(aes_key, openid, text, msg_id)
+            raw = post_request(
+                where.hostname or "127.0.0.1", where.port or 80, f"{where.path}?{query}", body, "text/xml"
+            )
+            attempts.append((query, body, raw))
+        posts.append(attempts)
     return posts
 
 
 async def wechat_customer(
-    http: aiohttp.ClientSession,
+    http: aiohttp.ClientSession | Connection,
     urls: dict[str, str],
     openid: str,
     run: Run,
     replies: Replies,
-    posts: list[list[tuple[str, bytes]]],
+    posts: list[list[tuple[str, bytes, bytes]]],
 ) -> None:
     queue = replies.queue(openid)
     for attempts in posts:
         started = time.perf_counter()
-        for attempt, (query, body) in enumerate(attempts):
+        for attempt, (query, body, raw) in enumerate(attempts):
             t0 = time.perf_counter()
-            async with http.post(f"{urls['wechat']}?{query}", data=body) as resp:
-                answer = await resp.text()
+            if isinstance(http, Connection):
+                status, answered = await http.request(raw)
+                answer = answered.decode(errors="replace")
+            else:
+                async with http.post(f"{urls['wechat']}?{query}", data=body) as resp:
+                    status, answer = resp.status, await resp.text()
             if attempt == 0:
                 run.callback_ms.append((time.perf_counter() - t0) * 1000)
             if answer != "success":
-                raise RuntimeError(f"callback answered {resp.status} {answer!r}")
+                raise RuntimeError(f"callback answered {status} {answer!r}")
         try:
             arrived = await asyncio.wait_for(queue.get(), timeout=60)
         except asyncio.TimeoutError:
@@ -371,6 +412,7 @@ async def drive(
     retries: int,
     stack_pid: int = 0,
     ramp_up: float = 0.0,
+    client: str = "raw",
 ) -> Run:
     run = Run(channel, concurrency)
     tag = uuid.uuid4().hex[:6]
@@ -380,24 +422,33 @@ async def drive(
     # Idle connections are dropped before the servers' own 5-second keep-alive ends, so a post never
     # goes out on a connection the server is closing (a reset that is the client's doing, not the server's).
     connector = aiohttp.TCPConnector(limit=concurrency * 2, keepalive_timeout=3)
+    target = urllib.parse.urlsplit(urls[channel])
+    pool = Pool(target.hostname or "127.0.0.1", target.port or 80)
     async with aiohttp.ClientSession(timeout=timeout, connector=connector) as http:
         replies = None
-        recorded: dict[str, list[list[tuple[str, bytes]]]] = {}
+        recorded: dict[str, list[list[tuple[str, bytes, bytes]]]] = {}
+        rest_posts: dict[str, list[bytes]] = {}
         if channel == "wechat":
             await register(http, urls["standin"], ids)
-            recorded = {c: recorded_callbacks(urls["aes"], c, retries) for c in ids}
+            recorded = {c: recorded_callbacks(urls["aes"], c, retries, urls["wechat"]) for c in ids}
             replies = Replies(urls["redis"])
             await replies.start()
+        else:
+            rest_posts = {c: rest_requests(urls["rest"], c) for c in ids}
 
         async def one(index: int, customer: str) -> None:
             async with limit:
                 if index < concurrency:  # the first wave starts spread over ramp_up seconds
                     await asyncio.sleep(ramp_up * index / concurrency)
+                conn = pool.acquire() if client == "raw" else None
+                poster = conn or http
                 if channel == "rest":
-                    await rest_customer(http, urls["rest"], customer, run)
+                    await rest_customer(poster, urls["rest"], customer, run, rest_posts[customer])
                 else:
                     assert replies is not None
-                    await wechat_customer(http, urls, customer, run, replies, recorded[customer])
+                    await wechat_customer(poster, urls, customer, run, replies, recorded[customer])
+                if conn is not None:
+                    pool.release(conn)  # (a failed customer fails the run: its connection is not reused)
 
         cpu_before = cpu_by_role(stack_pid) if stack_pid else {}
         loop_thread = rasa_loop_thread(stack_pid) if stack_pid else None
@@ -405,6 +456,7 @@ async def drive(
         started = time.perf_counter()
         await asyncio.gather(*(one(i, c) for i, c in enumerate(ids)))
         run.elapsed = time.perf_counter() - started
+        pool.close()
         if stack_pid:
             cpu_after = cpu_by_role(stack_pid)
             run.cpu_s = {k: v - cpu_before.get(k, 0.0) for k, v in cpu_after.items()}
@@ -469,8 +521,8 @@ def report(runs: list[Run]) -> None:
 
 async def main_async(args: argparse.Namespace, urls: dict[str, str], stack_pid: int) -> list[Run]:
     # Warm up both paths (model, action server, token fetch) before measuring.
-    await drive("rest", urls, 4, 4, 0)
-    await drive("wechat", urls, 4, 4, 0)
+    await drive("rest", urls, 4, 4, 0, client=args.client)
+    await drive("wechat", urls, 4, 4, 0, client=args.client)
     runs = []
     for conc in args.concurrency:
         rounds: list[Run] = []
@@ -480,7 +532,9 @@ async def main_async(args: argparse.Namespace, urls: dict[str, str], stack_pid: 
             order = args.channels if rep % 2 == 0 else list(reversed(args.channels))
             for channel in order:
                 retries = args.retries if channel == "wechat" else 0
-                run = await drive(channel, urls, args.customers, conc, retries, stack_pid, args.ramp_up)
+                run = await drive(
+                    channel, urls, args.customers, conc, retries, stack_pid, args.ramp_up, args.client
+                )
                 print(
                     f"{channel} at concurrency {conc} (round {rep + 1}): {run.messages} messages "
                     f"in {run.elapsed:.1f} s, {run.throughput:.1f} msg/s",
@@ -534,6 +588,12 @@ def main() -> None:
         type=float,
         default=2.0,
         help="seconds over which the first wave of customers starts (0: all in the same millisecond)",
+    )
+    parser.add_argument(
+        "--client",
+        choices=["raw", "aiohttp"],
+        default="raw",
+        help="how the load generator posts: ready-made requests on kept-alive connections, or aiohttp",
     )
     parser.add_argument(
         "--via",
