@@ -14,6 +14,7 @@ import asyncio
 import json
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import fields
 from typing import Any, Generic, TypeVar
@@ -220,6 +221,7 @@ class QueueRunner(Generic[T]):
         self._sweep_interval = sweep_interval
         self._loops: list[asyncio.Task[None]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._draining: Counter[str] = Counter()  # drains under way here, by customer (the sweep skips them)
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -234,9 +236,18 @@ class QueueRunner(Generic[T]):
 
     def drain(self, openid: str) -> None:
         """Handle this customer's queue in the background (nothing happens if someone already is)."""
-        task = asyncio.get_running_loop().create_task(self._queues.drain(openid, self._in_turn))
+        task = asyncio.get_running_loop().create_task(self._drain(openid))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _drain(self, openid: str) -> int:
+        self._draining[openid] += 1
+        try:
+            return await self._queues.drain(openid, self._in_turn)
+        finally:
+            self._draining[openid] -= 1
+            if not self._draining[openid]:
+                del self._draining[openid]
 
     async def _in_turn(self, item: T) -> None:
         async with self._slots:
@@ -259,8 +270,12 @@ class QueueRunner(Generic[T]):
         while True:
             await asyncio.sleep(self._sweep_interval)
             try:
+                # A customer this process is draining needs no knock on its lock: under load (every
+                # slot busy, each customer holding its lock while it waits for one) that was one
+                # Redis call per waiting customer every sweep, on the Rasa server's event loop.
                 for openid in await self._queues.pending():
-                    await self._queues.drain(openid, self._in_turn)
+                    if openid not in self._draining:
+                        await self._drain(openid)
             except asyncio.CancelledError:
                 raise
             except Exception:

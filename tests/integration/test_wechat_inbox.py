@@ -267,6 +267,56 @@ async def test_the_sweeper_drains_a_queue_nobody_drained(redis: aioredis.Redis, 
         assert await redis.llen(f"{prefix}:inbox:{openid}") == 0
 
 
+class KnockCountingInbox(Inbox):
+    """Counts the drains tried per customer: each one is a Redis call for the customer's lock."""
+
+    def __init__(self, redis: aioredis.Redis, prefix: str) -> None:
+        super().__init__(redis, prefix=prefix)
+        self.knocks: dict[str, int] = {}
+
+    async def drain(self, openid: str, handler: Callable[[InboundMessage], Awaitable[None]]) -> int:
+        self.knocks[openid] = self.knocks.get(openid, 0) + 1
+        return await super().drain(openid, handler)
+
+
+async def test_the_sweep_leaves_alone_the_customers_this_process_is_draining(
+    redis: aioredis.Redis, prefix: str
+) -> None:
+    """Every slot busy and the customers waiting for one, each holding its lock: the sweep must not try
+    each lock again every round (a Redis call per waiting customer per sweep, on the model's loop)."""
+    inbox = KnockCountingInbox(redis, prefix)
+    gate, handled = asyncio.Event(), []
+
+    async def slow(message: InboundMessage) -> None:
+        await gate.wait()
+        handled.append((message.openid, message.content))
+
+    runner = QueueRunner(inbox, slow, concurrency=1, sweep_interval=0.02)
+    customers = ["o_wait_a", "o_wait_b", "o_wait_c"]
+    for openid in customers:
+        for n in range(2):
+            await inbox.accept(text(openid, n), announce=True)
+    runner.start()
+    try:
+        await eventually(lambda: _all_knocked(inbox, customers))
+        await asyncio.sleep(0.3)  # about fifteen sweeps, every customer still waiting
+        assert inbox.knocks == {openid: 1 for openid in customers}
+        gate.set()
+        await eventually(lambda: _count_at_least(handled, 6))
+    finally:
+        await runner.stop()
+    assert sorted(handled) == [(o, f"第{n}条") for o in customers for n in range(2)]
+    assert await inbox.pending() == []
+
+
+async def _all_knocked(inbox: KnockCountingInbox, customers: list[str]) -> bool:
+    return all(inbox.knocks.get(openid) for openid in customers)
+
+
+async def _count_at_least(items: list[object], count: int) -> bool:
+    return len(items) >= count
+
+
 async def test_a_customer_is_announced_once_until_drained_and_later_messages_still_go_at_once(
     redis: aioredis.Redis, prefix: str
 ) -> None:
