@@ -345,7 +345,9 @@ def encrypted_callback(aes_key: str, openid: str, text: str, msg_id: int) -> tup
     return urllib.parse.urlencode(callback.query), callback.body.encode()
 
 
-def recorded_callbacks(aes_key: str, openid: str, retries: int, url: str) -> list[list[tuple[str, bytes]]]:
+def recorded_callbacks(
+    aes_key: str, openid: str, retries: int, url: str
+) -> list[list[tuple[str, bytes, bytes]]]:
     """Every post of every message of one customer, signed and encrypted before the clock starts:
     that work is WeChat's, on WeChat's servers, so it should not take this machine's CPU mid-run.
     Each post is (query, body) and, last, the whole request ready to write (bench/rawhttp.py)."""
