@@ -113,10 +113,7 @@ async def bursts(target: Target, aes_key: str, size: int, count: int, client: st
         for _ in range(count):
             posts = signed_callbacks(aes_key, size)
             if client == "raw":
-                requests = [
-                    post_request("127.0.0.1", target.port, f"{WEBHOOK_PATH}?{query}", body, "text/xml")
-                    for query, body in posts
-                ]
+                requests = [post_request(f"{url}?{query}", body, "text/xml") for query, body in posts]
                 answers = [answer_time(c, q) for c, q in zip(conns, requests, strict=True)]
             else:
                 answers = [aiohttp_answer_time(http, url, query, body) for query, body in posts]

@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import time
+import urllib.parse
 
 #: Sanic closes a connection idle for 5 s; one idle this long is replaced rather than reused, so a
 #: request never goes out on a connection the server is closing.
 IDLE_LIMIT_S = 3.0
 
 
-def post_request(host: str, port: int, target: str, body: bytes, content_type: str) -> bytes:
-    """A POST of ``body`` to ``target`` (path and query), as bytes ready to write."""
+def post_request(url: str, body: bytes, content_type: str) -> bytes:
+    """A POST of ``body`` to ``url`` (with its query, if any), as bytes ready to write."""
+    where = urllib.parse.urlsplit(url)
+    target = f"{where.path}?{where.query}" if where.query else where.path
     head = (
-        f"POST {target} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        f"POST {target} HTTP/1.1\r\nHost: {where.netloc}\r\n"
         f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
     )
     return head.encode() + body

@@ -253,12 +253,9 @@ def stop_stack(proc: subprocess.Popen) -> None:
 
 
 def rest_requests(url: str, sender: str) -> list[bytes]:
-    where = urllib.parse.urlsplit(url)
     return [
         post_request(
-            where.hostname or "127.0.0.1",
-            where.port or 80,
-            where.path,
+            url,
             json.dumps({"sender": sender, "message": text}, ensure_ascii=False).encode(),
             "application/json",
         )
@@ -351,16 +348,13 @@ def recorded_callbacks(
     """Every post of every message of one customer, signed and encrypted before the clock starts:
     that work is WeChat's, on WeChat's servers, so it should not take this machine's CPU mid-run.
     Each post is (query, body) and, last, the whole request ready to write (bench/rawhttp.py)."""
-    where = urllib.parse.urlsplit(url)
     posts = []
     for text in SCRIPT:
         msg_id = secrets.randbits(62)
         attempts = []
         for _ in range(1 + retries):
             query, body = encrypted_callback(aes_key, openid, text, msg_id)
-            raw = post_request(
-                where.hostname or "127.0.0.1", where.port or 80, f"{where.path}?{query}", body, "text/xml"
-            )
+            raw = post_request(f"{url}?{query}", body, "text/xml")
             attempts.append((query, body, raw))
         posts.append(attempts)
     return posts
