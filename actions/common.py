@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -51,7 +50,3 @@ def user_messages_since_form_start(tracker: Tracker, form: str) -> list[dict[str
             start = i
             break
     return [e for e in events[start:] if e.get("event") == "user"]
-
-
-def format_local(moment: datetime, tz: Any) -> str:
-    return moment.astimezone(tz).strftime("%m月%d日 %H:%M").lstrip("0")

@@ -9,9 +9,10 @@ from rasa_sdk.events import ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import channel_of, format_local, latest_text
+from actions.common import channel_of, latest_text
 from actions.messages import say
 from actions.services import get_services
+from bot.timefmt import format_local
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +43,9 @@ async def hand_to_a_person(
     if not ticket.open_now and ticket.opens_at is not None:
         say(
             dispatcher,
-            "handoff_after_hours",
+            "handoff_after_hours_urgent" if ticket.contact_by else "handoff_after_hours",
             opens=format_local(ticket.opens_at, services.cases.tz),
+            due=format_local(ticket.contact_by, services.cases.tz) if ticket.contact_by else "",
             case=f"（编号 {ticket.case_number}）" if ticket.case_number else "",
         )
     elif ticket.place <= 1:

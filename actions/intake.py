@@ -14,7 +14,6 @@ from actions.common import (
     PRIORITY_LABELS,
     channel_of,
     first_entity_value,
-    format_local,
     latest_entities,
     latest_intent,
     latest_text,
@@ -33,6 +32,7 @@ from bot.cases.intake import (
 )
 from bot.cases.model import CATEGORIES, CATEGORY_LABELS, CaseDraft
 from bot.nlu.patterns import find_category_mention, mask_phone, normalise_order_id, normalise_phone
+from bot.timefmt import format_local
 
 logger = logging.getLogger(__name__)
 

@@ -10,12 +10,13 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import PRIORITY_LABELS, first_entity_value, format_local
+from actions.common import PRIORITY_LABELS, first_entity_value
 from actions.messages import render, say
 from actions.services import get_services
 from bot.cases.errors import CaseNotFound
 from bot.cases.model import CATEGORY_LABELS, STATUS_LABELS, Case
 from bot.cases.rules import normalise_case_number
+from bot.timefmt import format_local
 
 logger = logging.getLogger(__name__)
 MAX_LISTED = 5

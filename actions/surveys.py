@@ -13,7 +13,6 @@ from rasa_sdk.types import DomainDict
 from actions.common import (
     channel_of,
     first_entity_value,
-    format_local,
     latest_intent,
     latest_text,
     satisfaction_of,
@@ -26,6 +25,7 @@ from bot.surveys.errors import SurveyError
 from bot.surveys.model import SERVICE_LABELS, Survey
 from bot.surveys.rules import declines_survey, score_from_satisfaction, starts_new_matter
 from bot.surveys.service import AnswerOutcome
+from bot.timefmt import format_local
 
 logger = logging.getLogger(__name__)
 

@@ -327,6 +327,15 @@ class FakeHandoffStore:
         for key, value in values.items():
             setattr(self.handoffs[handoff_id], key, value)
 
+    async def claim_notice(self, handoff_id, now, quiet_since):  # type: ignore[no-untyped-def]
+        from bot.handoff.model import HandoffStatus
+
+        h = self.handoffs[handoff_id]
+        if h.status is not HandoffStatus.WAITING or (h.noticed_at is not None and h.noticed_at > quiet_since):
+            return False
+        h.noticed_at = now
+        return True
+
     async def in_status(self, statuses, agent=None):  # type: ignore[no-untyped-def]
         return [
             copy.deepcopy(h)

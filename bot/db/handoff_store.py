@@ -49,6 +49,7 @@ def _handoff(row: HandoffRow | sa.engine.Row, case_number: str | None) -> Handof
         closed_at=row.closed_at,
         last_customer_at=row.last_customer_at,
         last_agent_at=row.last_agent_at,
+        noticed_at=row.noticed_at,
         outcome=row.outcome,
         note=row.note,
         updated_at=row.updated_at,
@@ -143,6 +144,21 @@ class SqlHandoffStore:
     async def touch(self, handoff_id: int, **values: datetime) -> None:
         async with self._sessions() as session, session.begin():
             await session.execute(sa.update(HandoffRow).where(HandoffRow.id == handoff_id).values(**values))
+
+    async def claim_notice(self, handoff_id: int, now: datetime, quiet_since: datetime) -> bool:
+        """Take the right to tell a waiting customer where they stand: one process wins, and not again
+        before ``quiet_since`` has passed."""
+        async with self._sessions() as session, session.begin():
+            result = await session.execute(
+                sa.update(HandoffRow)
+                .where(
+                    HandoffRow.id == handoff_id,
+                    HandoffRow.status == HandoffStatus.WAITING.value,
+                    sa.or_(HandoffRow.noticed_at.is_(None), HandoffRow.noticed_at <= quiet_since),
+                )
+                .values(noticed_at=now)
+            )
+            return bool(result.rowcount == 1)
 
     async def in_status(self, statuses: list[HandoffStatus], agent: str | None = None) -> list[Handoff]:
         stmt = (

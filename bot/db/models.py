@@ -225,6 +225,7 @@ class HandoffRow(Base):
     closed_at = sa.Column(UtcDateTime)
     last_customer_at = sa.Column(UtcDateTime)
     last_agent_at = sa.Column(UtcDateTime)
+    noticed_at = sa.Column(UtcDateTime)
     outcome = sa.Column(sa.String(32))
     note = sa.Column(sa.Text)
     updated_at = sa.Column(UtcDateTime, nullable=False)

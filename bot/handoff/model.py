@@ -60,6 +60,8 @@ class Handoff:
     closed_at: datetime | None = None
     last_customer_at: datetime | None = None
     last_agent_at: datetime | None = None
+    #: When a waiting customer who wrote was last told where they stand (``waiting_notice_due``).
+    noticed_at: datetime | None = None
     case_number: str | None = None
     outcome: str | None = None
     note: str | None = None

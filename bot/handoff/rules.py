@@ -20,6 +20,7 @@ class HandoffPolicy:
     weekdays: frozenset[int] = frozenset(range(7))  # Monday = 0
     agent_idle: timedelta = timedelta(minutes=10)
     customer_idle: timedelta = timedelta(minutes=30)
+    waiting_notice: timedelta = timedelta(minutes=10)  # how often a waiting customer who writes hears back
     minutes_per_customer: float = 4.0  # a rough handling time for the wait estimate
     timezone: str = "Asia/Shanghai"
 
@@ -54,6 +55,7 @@ class HandoffPolicy:
             weekdays=weekdays,
             agent_idle=minutes("HANDOFF_AGENT_IDLE_MINUTES", 10),
             customer_idle=minutes("HANDOFF_CUSTOMER_IDLE_MINUTES", 30),
+            waiting_notice=minutes("HANDOFF_WAITING_NOTICE_MINUTES", 10),
             timezone=timezone,
         )
 
@@ -97,6 +99,16 @@ def next_opening(moment: datetime, policy: HandoffPolicy) -> datetime:
     raise ValueError("no business hours configured on any day")
 
 
+def contact_before_opening(
+    first_response_due: datetime, first_responded_at: datetime | None, opens_at: datetime
+) -> datetime | None:
+    """The case's first-response deadline when it falls before the agents are back (a P1 at night):
+    the customer was promised contact by then, so "agents are back at 9" alone would contradict it."""
+    if first_responded_at is None and first_response_due < opens_at:
+        return first_response_due
+    return None
+
+
 def _whose_turn(handoff: Handoff) -> tuple[str, datetime] | None:
     """In a conversation a person holds: who owes the next word ("agent" or "customer"), and since
     when. None while it is still queued: a waiting customer owes nothing."""
@@ -121,3 +133,12 @@ def customer_gone_quiet(handoff: Handoff, now: datetime, policy: HandoffPolicy) 
     that conversation stays queued, overnight included."""
     turn = _whose_turn(handoff)
     return turn is not None and turn[0] == "customer" and now - turn[1] > policy.customer_idle
+
+
+def waiting_notice_due(handoff: Handoff, now: datetime, policy: HandoffPolicy) -> bool:
+    """A customer who writes while queued (at night, say) hears that the message reached someone and
+    where they stand, instead of silence; a long message typed as five lines gets one answer, not
+    five: at most one per ``policy.waiting_notice``."""
+    if handoff.status is not HandoffStatus.WAITING:
+        return False
+    return handoff.noticed_at is None or now - handoff.noticed_at >= policy.waiting_notice

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
 
-from bot.cases.errors import CaseError
+from bot.cases.errors import CaseError, CaseNotFound
 from bot.cases.model import CaseDraft
 from bot.cases.service import CaseService
 from bot.handoff.errors import AlreadyTaken, HandoffNotFound, InvalidTransfer, NotYourConversation
@@ -18,13 +18,16 @@ from bot.handoff.model import Agent, Handoff, HandoffStatus
 from bot.handoff.rules import (
     HandoffPolicy,
     agent_gone_quiet,
+    contact_before_opening,
     customer_gone_quiet,
     next_opening,
     place_in_queue,
     queue_order,
     wait_estimate,
+    waiting_notice_due,
     within_hours,
 )
+from bot.timefmt import format_local
 
 logger = logging.getLogger(__name__)
 PRIORITY_BY_REASON = {
@@ -40,6 +43,12 @@ SAY = {
     "closed_idle": "您好，由于您长时间没有回复，本次人工服务已结束。有需要随时找我，或再次回复“转人工”。",
     "accepted": "您好，我是客服{name}，很高兴为您服务，请问有什么可以帮您？",
     "transferred": "已为您转接客服{name}，请稍候。",
+    "waiting": "您的留言客服会看到🙋 您前面还有 {ahead} 位，预计等待约 {minutes} 分钟。"
+    "回复“算了”可返回机器人服务。",
+    "waiting_next": "您的留言客服会看到🙋 马上为您接通，请稍候。回复“算了”可返回机器人服务。",
+    "waiting_after_hours": "您的留言已记录{case}，客服将于 {opens} 上线后第一时间处理。"
+    "回复“算了”可返回机器人服务。",
+    "waiting_urgent": "您的留言已记录{case}，我们会在 {due} 前与您联系。回复“算了”可返回机器人服务。",
 }
 
 
@@ -61,6 +70,7 @@ class HandoffStore(Protocol):
         expect_agent: str | None = None,
     ) -> bool: ...
     async def touch(self, handoff_id: int, **values: datetime) -> None: ...
+    async def claim_notice(self, handoff_id: int, now: datetime, quiet_since: datetime) -> bool: ...
     async def in_status(self, statuses: list[HandoffStatus], agent: str | None = None) -> list[Handoff]: ...
     async def events(self, handoff_id: int) -> list[tuple[datetime, str, str, str | None]]: ...
     async def online(self, since: datetime) -> int: ...
@@ -94,6 +104,8 @@ class Ticket:
     opens_at: datetime | None = None
     case_number: str | None = None
     existing: bool = False
+    #: After hours, the case's first-response deadline when it comes before ``opens_at``.
+    contact_by: datetime | None = None
 
 
 class HandoffService:
@@ -158,14 +170,25 @@ class HandoffService:
         place = place_in_queue(handoff, waiting)
         agents = await self._store.online(now - timedelta(minutes=5))
         open_now = within_hours(now, self.policy)
+        opens_at = None if open_now else next_opening(now, self.policy)
+        contact_by = None
+        if opens_at is not None and handoff.case_number:
+            try:
+                case = await self._cases.get(handoff.case_number)
+                contact_by = contact_before_opening(
+                    case.first_response_due, case.first_responded_at, opens_at
+                )
+            except CaseNotFound:
+                pass
         return Ticket(
             handoff,
             place,
             wait_estimate(place, agents, self.policy),
             open_now,
-            None if open_now else next_opening(now, self.policy),
+            opens_at,
             handoff.case_number,
             existing,
+            contact_by,
         )
 
     async def _case_for_later(
@@ -194,7 +217,8 @@ class HandoffService:
         return await self._store.open_for(sender_id)
 
     async def customer_wrote(self, handoff: Handoff, text: str) -> None:
-        """A message while a person holds (or is about to hold) the conversation: to the console, live."""
+        """A message while a person holds (or is about to hold) the conversation: to the console,
+        live; a customer still in the queue also hears that it arrived (``waiting_notice_due``)."""
         now = self._clock()
         await self._store.touch(handoff.id or 0, last_customer_at=now, updated_at=now)
         if self._bus:
@@ -202,6 +226,24 @@ class HandoffService:
                 handoff.sender_id,
                 {"type": "customer", "text": text, "at": now.isoformat(), "handoff": handoff.id},
             )
+        if waiting_notice_due(handoff, now, self.policy) and await self._store.claim_notice(
+            handoff.id or 0, now, now - self.policy.waiting_notice
+        ):
+            await self._say_softly(handoff, self._waiting_notice(await self._ticket(handoff, now)))
+
+    def _waiting_notice(self, ticket: Ticket) -> str:
+        case = f"（编号 {ticket.case_number}）" if ticket.case_number else ""
+        if ticket.contact_by is not None:
+            return SAY["waiting_urgent"].format(
+                case=case, due=format_local(ticket.contact_by, self.policy.tz)
+            )
+        if not ticket.open_now and ticket.opens_at is not None:
+            return SAY["waiting_after_hours"].format(
+                case=case, opens=format_local(ticket.opens_at, self.policy.tz)
+            )
+        if ticket.place <= 1:
+            return SAY["waiting_next"]
+        return SAY["waiting"].format(ahead=ticket.place - 1, minutes=ticket.wait_minutes)
 
     async def cancel(self, sender_id: str) -> bool:
         """ "算了": back to the bot before anyone took the conversation."""

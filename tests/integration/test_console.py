@@ -618,6 +618,20 @@ async def test_twenty_agents_accept_at_once_and_exactly_one_wins(console: Consol
     assert [g["metadata"]["agent"] for g in greetings] == [winner]
 
 
+async def test_a_waiting_customer_writing_through_two_servers_at_once_hears_back_once(
+    console: Console,
+) -> None:
+    handoff = await queued(console)
+    async with services_for(console.env) as one, services_for(console.env) as two:
+        await asyncio.gather(
+            *(s.handoffs.customer_wrote(handoff, f"第{i}句") for i in range(5) for s in (one, two))
+        )
+    (notice,) = console.rasa.bot_events(handoff.sender_id)
+    assert notice["text"].startswith("您的留言客服会看到") and notice["metadata"] == {"careloop": "handoff"}
+    now, _ = await handoff_now(console, handoff.id)
+    assert now.noticed_at is not None and now.last_customer_at is not None
+
+
 async def test_a_late_accept_goes_back_to_the_queue_with_a_message(console: Console) -> None:
     handoff = await queued(console)
     async with signed_in(console, "wang", "li") as (wang, li):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import time
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from actions.intake import (
 from actions.status import ActionCaseStatus
 from bot.cases.model import CaseDraft
 from bot.config import PROJECT_ROOT
+from bot.handoff.rules import HandoffPolicy
 from bot.wiring import Services
 from tests.fakes import FakeUowFactory
 
@@ -252,6 +254,29 @@ async def test_submitting_creates_the_case_and_tells_the_number(
     reply = dispatcher.messages[0]["text"]
     assert case.number in reply and "P2" in reply and "尾号5678" in reply
     assert {e["name"]: e["value"] for e in events if e["event"] == "slot"}["complaint_description"] is None
+
+
+async def test_a_safety_case_at_night_goes_to_a_person_and_keeps_its_one_hour_promise(
+    wired: Services, fake_uow: FakeUowFactory
+) -> None:
+    wired.handoffs.policy = HandoffPolicy(opens=time(9), closes=time(9, 30))  # it is 10:30 in Shanghai
+    dispatcher = CollectingDispatcher()
+    slots = {
+        "complaint_description": "家里煤气味很重，是不是你们装的管子漏了",
+        "complaint_category": "installation_repair",
+        "phone": "13812345678",
+        "complaint_confirmed": True,
+    }
+    events = await ActionSubmitComplaint().run(dispatcher, tracker("确认", "affirm", slots=slots), DOMAIN)
+    (case,) = fake_uow.store.cases.values()
+    assert case.priority.value == "P1"
+    said = [m["text"] for m in dispatcher.messages]
+    assert "11月20日 11:30 前与您联系" in said[0]  # the case's promise ...
+    assert said[-1] == (  # ... which the after-hours handoff keeps instead of contradicting
+        f"现在是非工作时间，在线客服将于 11月21日 09:00 上线；您的紧急诉求已登记（编号 {case.number}），"
+        "我们仍会在 11月20日 11:30 前与您联系。需要的话也可以先留言。"
+    )
+    assert any(e["event"] == "pause" for e in events)
 
 
 async def test_a_failed_submit_keeps_the_intake_and_says_so(

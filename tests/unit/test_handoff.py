@@ -13,10 +13,12 @@ from bot.handoff.model import Agent, Handoff, HandoffStatus, Role
 from bot.handoff.rules import (
     HandoffPolicy,
     agent_gone_quiet,
+    contact_before_opening,
     customer_gone_quiet,
     next_opening,
     queue_order,
     wait_estimate,
+    waiting_notice_due,
     within_hours,
 )
 from bot.wiring import Services
@@ -105,6 +107,20 @@ def test_before_the_agents_first_word_only_the_agent_can_be_too_slow() -> None:
 def test_a_customer_waiting_in_the_queue_is_never_dropped_for_silence() -> None:
     waiting = handoff(1, "P3", 0, HandoffStatus.WAITING)
     assert not customer_gone_quiet(waiting, T0 + timedelta(hours=12), HandoffPolicy())
+
+
+def test_a_waiting_customer_who_writes_hears_back_at_most_every_ten_minutes() -> None:
+    policy = HandoffPolicy()
+    waiting = handoff(1, "P3", 30)
+    assert waiting_notice_due(waiting, T0, policy)  # never told since they wrote
+    waiting.noticed_at = T0 - timedelta(minutes=9, seconds=59)
+    assert not waiting_notice_due(waiting, T0, policy)
+    waiting.noticed_at = T0 - timedelta(minutes=10)
+    assert waiting_notice_due(waiting, T0, policy)
+    held = handoff(2, "P3", 30, HandoffStatus.ACTIVE)
+    assert not waiting_notice_due(held, T0, policy)  # the agent answers, not the bot
+    quieter = HandoffPolicy.from_env({"HANDOFF_WAITING_NOTICE_MINUTES": "30"})
+    assert not waiting_notice_due(waiting, T0, quieter)
 
 
 AGENT = Agent("li", "小李", Role.AGENT)
@@ -215,3 +231,66 @@ async def test_silent_agents_and_customers(fake_services: Services, clock: Clock
     assert await h.enforce_timeouts() == (0, 1)  # c2 silent 30 min after the agent's answer: back to the bot
     assert await h.open_for("c2") is None
     assert (await h.open_for("c1")).status is HandoffStatus.WAITING
+
+
+def _bot_lines(fake_services: Services) -> list[str]:
+    calls = fake_services.rasa.calls  # type: ignore[attr-defined]
+    return [e["text"] for c in calls if c[0] == "events" for e in c[2] if e["event"] == "bot"]
+
+
+async def test_a_customer_writing_in_the_queue_is_told_it_arrived_once_not_per_line(
+    fake_services: Services, clock: Clock
+) -> None:
+    h = fake_services.handoffs
+    await h.request("c0", "wechat", "customer_request")
+    ticket = await h.request("c1", "wechat", "customer_request")
+    for line in ["空调又坏了", "就是上周修的那台", "麻烦快点"]:  # one message typed as three lines
+        await h.customer_wrote(await h.open_for("c1"), line)
+    assert _bot_lines(fake_services) == [
+        "您的留言客服会看到🙋 您前面还有 1 位，预计等待约 8 分钟。回复“算了”可返回机器人服务。"
+    ]
+    clock.now += timedelta(minutes=10)
+    await h.customer_wrote(await h.open_for("c1"), "还要等多久？")
+    assert len(_bot_lines(fake_services)) == 2
+    await h.accept(ticket.handoff.id, AGENT)
+    clock.now += timedelta(minutes=30)
+    await h.customer_wrote(await h.open_for("c1"), "在吗")  # an agent holds it now: the bot stays quiet
+    assert [line for line in _bot_lines(fake_services) if "留言" in line] == _bot_lines(fake_services)[:2]
+
+
+async def test_at_night_a_waiting_customer_hears_when_agents_are_back(
+    fake_services: Services, clock: Clock
+) -> None:
+    fake_services.handoffs.policy = HandoffPolicy(opens=time(9), closes=time(9, 30))  # 10:30 in Shanghai
+    ticket = await fake_services.handoffs.request("c1", "wechat", "p1_case", priority="P1")
+    await fake_services.handoffs.customer_wrote(ticket.handoff, "我的投诉怎么样了")
+    (said,) = _bot_lines(fake_services)
+    assert said == (
+        f"您的留言已记录（编号 {ticket.case_number}），客服将于 11月21日 09:00 上线后第一时间处理。"
+        "回复“算了”可返回机器人服务。"
+    )
+
+
+def test_a_promise_to_call_before_the_agents_are_back_still_stands() -> None:
+    opens = T0 + timedelta(hours=8)
+    assert contact_before_opening(T0 + timedelta(hours=1), None, opens) == T0 + timedelta(hours=1)
+    assert contact_before_opening(T0 + timedelta(hours=24), None, opens) is None  # agents are back first
+    assert contact_before_opening(T0 + timedelta(hours=1), T0, opens) is None  # already contacted
+
+
+async def test_a_safety_case_at_night_keeps_its_one_hour_promise(
+    fake_services: Services, clock: Clock
+) -> None:
+    fake_services.handoffs.policy = HandoffPolicy(opens=time(9), closes=time(9, 30))  # 10:30 in Shanghai
+    draft = CaseDraft("c1", "wechat", "家里煤气味很重，管子漏了", "installation_repair", "13812345678")
+    case = await fake_services.cases.open_case(draft)
+    assert case.priority.value == "P1"
+    ticket = await fake_services.handoffs.request(
+        "c1", "wechat", "p1_case", case_number=case.number, priority="P1"
+    )
+    assert ticket.contact_by == case.first_response_due == clock.now + timedelta(hours=1)
+    await fake_services.handoffs.customer_wrote(ticket.handoff, "人呢")
+    assert _bot_lines(fake_services) == [
+        f"您的留言已记录（编号 {case.number}），我们会在 11月20日 11:30 前与您联系。"
+        "回复“算了”可返回机器人服务。"
+    ]
