@@ -273,7 +273,7 @@ async def test_a_safety_case_at_night_goes_to_a_person_and_keeps_its_one_hour_pr
     said = [m["text"] for m in dispatcher.messages]
     assert "11月20日 11:30 前与您联系" in said[0]  # the case's promise ...
     assert said[-1] == (  # ... which the after-hours handoff keeps instead of contradicting
-        f"现在是非工作时间，在线客服将于 11月21日 09:00 上线；您的紧急诉求已登记（编号 {case.number}），"
+        f"现在是非工作时间，在线客服将于 11月21日 09:00 上线；您的诉求已登记（编号 {case.number}），"
         "我们仍会在 11月20日 11:30 前与您联系。需要的话也可以先留言。"
     )
     assert any(e["event"] == "pause" for e in events)
