@@ -43,6 +43,8 @@ ANSWERS = {
     "image_unfiled": "图片收到了👌 请再用文字简单描述一下遇到的问题，我帮您登记投诉，图片会一起附上。",
     "trouble": "抱歉，系统开小差了，您的消息已记录，我们会尽快处理。着急的话请回复“转人工”。",
 }
+#: How a menu tap reads in the agent's transcript (the issue's menu: 投诉 / 查进度 / 人工).
+MENU_SHOWN = {"complain": "投诉", "ask_case_status": "查进度", "request_human": "人工"}
 
 
 def utcnow() -> datetime:
@@ -236,7 +238,11 @@ class WeChatInput(InputChannel):
             if intent is None:
                 logger.warning("menu key %r is not mapped to an intent", message.event_key)
                 intent = "greet"
+            handoff = await runtime.services.handoffs.open_for(message.openid)
             await self._to_rasa(message, f"/{intent}")
+            if handoff is not None:  # the bot is paused: the tap is a word to the agent, like a message
+                shown = f"[菜单] {MENU_SHOWN.get(intent, message.event_key)}"
+                await runtime.services.handoffs.customer_wrote(handoff, shown)
         else:  # VIEW, TEMPLATESENDJOBFINISH, LOCATION reports...: nothing to say
             logger.debug("WeChat event %s from %s ignored", message.event, message.openid)
 

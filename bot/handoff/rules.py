@@ -20,7 +20,7 @@ class HandoffPolicy:
     weekdays: frozenset[int] = frozenset(range(7))  # Monday = 0
     agent_idle: timedelta = timedelta(minutes=10)
     customer_idle: timedelta = timedelta(minutes=30)
-    waiting_notice: timedelta = timedelta(minutes=10)  # how often a waiting customer who writes hears back
+    waiting_notice: timedelta = timedelta(minutes=3)  # how often a waiting customer who writes hears back
     minutes_per_customer: float = 4.0  # a rough handling time for the wait estimate
     timezone: str = "Asia/Shanghai"
 
@@ -55,7 +55,7 @@ class HandoffPolicy:
             weekdays=weekdays,
             agent_idle=minutes("HANDOFF_AGENT_IDLE_MINUTES", 10),
             customer_idle=minutes("HANDOFF_CUSTOMER_IDLE_MINUTES", 30),
-            waiting_notice=minutes("HANDOFF_WAITING_NOTICE_MINUTES", 10),
+            waiting_notice=minutes("HANDOFF_WAITING_NOTICE_MINUTES", 3),
             timezone=timezone,
         )
 

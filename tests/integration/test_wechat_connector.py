@@ -27,11 +27,13 @@ from sanic import Sanic
 from bot.config import Settings
 from bot.db.engine import create_engine
 from bot.db.migrate import upgrade
+from bot.handoff.rules import HandoffPolicy
 from bot.redis_embedded import free_port
 from bot.wechat.front import create_front_app
 from bot.wechat.gateway import MORE_TO_COME
 from bot.wechat.outbound import DirectOutbound, OutboundQueue, QueuedOutbound, sender
 from channels.wechat import WeChatInput
+from tests.fakes import FakeRasa
 from tests.helpers import http, serving, start, stop, wait_until
 from tests.wechat_side import WeChatSide, event_message, new_msg_id, sha1_sign, text_message
 
@@ -424,6 +426,32 @@ async def test_subscribe_greets_unsubscribe_marks_the_customer_and_menu_keys_map
     finally:
         await engine.dispose()
     assert tuple(row) == (True, True)
+
+
+async def test_while_queued_for_a_person_messages_and_menu_taps_reach_the_agent_and_get_one_notice(
+    harness: Harness,
+) -> None:
+    user = openid()
+    runtime = harness.channel.runtime
+    assert runtime is not None
+    handoffs = runtime.services.handoffs
+    handoffs._rasa = rasa = FakeRasa()  # where the notice would go (Rasa's API) is not running here
+    handoffs.policy = HandoffPolicy(opens=None, closes=None)  # agents on duty whatever the hour
+    await handoffs.request(user, "wechat", "customer_request")
+
+    def said() -> list[str]:
+        return [e["text"] for c in rasa.calls if c[0] == "events" for e in c[2] if e["event"] == "bot"]
+
+    await harness.send(event_message(user, "CLICK", "human"))  # an impatient tap on 人工
+    await harness.settle(1)
+    assert said() == ["您的留言客服会看到🙋 马上为您接通，请稍候。回复“算了”可返回机器人服务。"]
+    await harness.send(text_message(user, "人呢？"))
+    await harness.settle(2)
+    assert [m.text for m in harness.received] == ["/request_human", "人呢？"]  # recorded, Rasa paused
+    assert len(said()) == 1  # one notice, not one per message
+    waiting = await handoffs.open_for(user)
+    assert waiting is not None and waiting.noticed_at is not None
+    assert waiting.last_customer_at is not None and waiting.last_customer_at > waiting.queued_at
 
 
 async def test_buttons_become_a_msgmenu_and_a_tap_comes_back_as_the_payload(harness: Harness) -> None:

@@ -109,13 +109,13 @@ def test_a_customer_waiting_in_the_queue_is_never_dropped_for_silence() -> None:
     assert not customer_gone_quiet(waiting, T0 + timedelta(hours=12), HandoffPolicy())
 
 
-def test_a_waiting_customer_who_writes_hears_back_at_most_every_ten_minutes() -> None:
+def test_a_waiting_customer_who_writes_hears_back_at_most_every_three_minutes() -> None:
     policy = HandoffPolicy()
     waiting = handoff(1, "P3", 30)
     assert waiting_notice_due(waiting, T0, policy)  # never told since they wrote
-    waiting.noticed_at = T0 - timedelta(minutes=9, seconds=59)
+    waiting.noticed_at = T0 - timedelta(minutes=2, seconds=59)
     assert not waiting_notice_due(waiting, T0, policy)
-    waiting.noticed_at = T0 - timedelta(minutes=10)
+    waiting.noticed_at = T0 - timedelta(minutes=3)
     assert waiting_notice_due(waiting, T0, policy)
     held = handoff(2, "P3", 30, HandoffStatus.ACTIVE)
     assert not waiting_notice_due(held, T0, policy)  # the agent answers, not the bot
@@ -249,7 +249,7 @@ async def test_a_customer_writing_in_the_queue_is_told_it_arrived_once_not_per_l
     assert _bot_lines(fake_services) == [
         "您的留言客服会看到🙋 您前面还有 1 位，预计等待约 8 分钟。回复“算了”可返回机器人服务。"
     ]
-    clock.now += timedelta(minutes=10)
+    clock.now += timedelta(minutes=3)
     await h.customer_wrote(await h.open_for("c1"), "还要等多久？")
     assert len(_bot_lines(fake_services)) == 2
     await h.accept(ticket.handoff.id, AGENT)
