@@ -10,6 +10,7 @@ from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from bot.config import async_database_url
 
@@ -31,6 +32,9 @@ def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
         file = _sqlite_file(url)
         if file is not None:
             file.parent.mkdir(parents=True, exist_ok=True)
+            # SQLAlchemy 1.4 gives a SQLite file no pool: every checkout would open the file, start
+            # aiosqlite's thread and run the pragmas below again (a tenth of the worker's CPU).
+            kwargs.setdefault("poolclass", AsyncAdaptedQueuePool)
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")
