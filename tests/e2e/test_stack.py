@@ -237,3 +237,5 @@ def test_ctrl_c_stops_every_process(stack: Stack) -> None:
     while time.monotonic() < deadline and any(port_open(p) for p in stack.ports):
         time.sleep(0.5)
     assert [p for p in stack.ports if port_open(p)] == []
+    # Each process stopped on the polite signal: none hung on exit until the process manager killed it.
+    assert "SIGKILL" not in stack.log.read_text(errors="replace")
