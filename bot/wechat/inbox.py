@@ -202,6 +202,9 @@ class Inbox(CustomerQueues[InboundMessage]):
         )
 
 
+STOP_ATTEMPTS = 20
+
+
 class QueueRunner(Generic[T]):
     """Handles what ``queues`` hold: each announced customer at once, and every few seconds any
     queue nobody is draining (after a crash or a lost announcement); at most ``concurrency`` items
@@ -228,9 +231,19 @@ class QueueRunner(Generic[T]):
         self._loops = [loop.create_task(self._listen()), loop.create_task(self._sweep())]
 
     async def stop(self) -> None:
-        for task in self._loops:
-            task.cancel()
-        await asyncio.gather(*self._loops, return_exceptions=True)
+        """Cancel the loops, again until they end: a cancel that lands in redis-py 4.6's zero-timeout
+        socket poll can be swallowed on Python 3.10 (async-timeout's race), and the sweep then ran on
+        for ever (seen once, as a CI run that hung). Then give the drains under way 10 s."""
+        for _ in range(STOP_ATTEMPTS):
+            running = [task for task in self._loops if not task.done()]
+            if not running:
+                break
+            for task in running:
+                task.cancel()
+            await asyncio.wait(running, timeout=0.5)
+        else:
+            logger.error("queue loops still running after %d cancels; leaving them", STOP_ATTEMPTS)
+        await asyncio.gather(*(t for t in self._loops if t.done()), return_exceptions=True)
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=10)
 

@@ -376,3 +376,34 @@ async def test_a_drain_whose_lock_lapsed_stops_and_leaves_the_rest_to_the_new_ho
     rest = Recorder()
     assert await inbox.drain("o_slow", rest) == 2 and rest.handled == ["第1条", "第2条"]
     assert await inbox.pending() == []
+
+
+class SwallowsOneCancel:
+    """Queues whose poll loses the first cancel, as redis-py 4.6 can on Python 3.10."""
+
+    def __init__(self) -> None:
+        self.swallowed = 0
+
+    async def pending(self) -> list[str]:
+        try:
+            await asyncio.sleep(0.01)
+        except asyncio.CancelledError:
+            if self.swallowed:
+                raise
+            self.swallowed += 1
+        return []
+
+    async def next_ready(self) -> str | None:
+        return await self.pending() and None
+
+    async def drain(self, openid: str, handler: Callable[[InboundMessage], Awaitable[None]]) -> int:
+        return 0
+
+
+async def test_stopping_ends_the_loops_even_when_a_cancel_is_swallowed() -> None:
+    queues = SwallowsOneCancel()
+    runner = QueueRunner(queues, Recorder(), concurrency=1, sweep_interval=0.001)  # type: ignore[arg-type]
+    runner.start()
+    await asyncio.sleep(0.05)
+    await asyncio.wait_for(runner.stop(), timeout=5)  # the old stop() waited for ever here
+    assert queues.swallowed == 1
