@@ -63,7 +63,10 @@ async def claim_all(store: SqlOutboxStore, now: datetime, batch: int) -> list[in
             return mine
         assert all(r.status is OutboxStatus.SENDING for r in claimed)
         mine.extend(r.id for r in claimed if r.id is not None)
-        await asyncio.sleep(0)  # let the other workers in between batches
+        # A real worker sends its batch before claiming the next, leaving the lock free meanwhile. (With
+        # no pause, a pooled SQLite connection could take every batch while the others' busy handlers
+        # slept: exactly once still, but not side by side.)
+        await asyncio.sleep(0.01)
 
 
 async def test_four_workers_claim_two_hundred_rows_exactly_once(engines: list[AsyncEngine]) -> None:
