@@ -12,7 +12,6 @@ from rasa_sdk.types import DomainDict
 from actions.common import channel_of, latest_text
 from actions.messages import say
 from actions.services import get_services
-from bot.timefmt import format_local
 
 logger = logging.getLogger(__name__)
 
@@ -40,18 +39,7 @@ async def hand_to_a_person(
         logger.exception("could not queue %s for a person", tracker.sender_id)
         say(dispatcher, "handoff_failed")
         return []
-    if not ticket.open_now and ticket.opens_at is not None:
-        say(
-            dispatcher,
-            "handoff_after_hours_urgent" if ticket.contact_by else "handoff_after_hours",
-            opens=format_local(ticket.opens_at, services.cases.tz),
-            due=format_local(ticket.contact_by, services.cases.tz) if ticket.contact_by else "",
-            case=f"（编号 {ticket.case_number}）" if ticket.case_number else "",
-        )
-    elif ticket.place <= 1:
-        say(dispatcher, "handoff_next")
-    else:
-        say(dispatcher, "handoff_queued", ahead=ticket.place - 1, minutes=ticket.wait_minutes)
+    say(dispatcher, f"handoff_{ticket.situation}", **ticket.wording(services.cases.tz))
     # Paused: from here the bot says nothing; the customer's messages go to the agent.
     return [SlotSet("human_offered", False), ConversationPaused()]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any, Protocol
 
 from bot.cases.errors import CaseError, CaseNotFound
@@ -43,7 +43,7 @@ SAY = {
     "closed_idle": "您好，由于您长时间没有回复，本次人工服务已结束。有需要随时找我，或再次回复“转人工”。",
     "accepted": "您好，我是客服{name}，很高兴为您服务，请问有什么可以帮您？",
     "transferred": "已为您转接客服{name}，请稍候。",
-    "waiting": "您的留言客服会看到🙋 您前面还有 {ahead} 位，预计等待约 {minutes} 分钟。"
+    "waiting_queued": "您的留言客服会看到🙋 您前面还有 {ahead} 位，预计等待约 {minutes} 分钟。"
     "回复“算了”可返回机器人服务。",
     "waiting_next": "您的留言客服会看到🙋 马上为您接通，请稍候。回复“算了”可返回机器人服务。",
     "waiting_after_hours": "您的留言已记录{case}，客服将于 {opens} 上线后第一时间处理。"
@@ -106,6 +106,25 @@ class Ticket:
     existing: bool = False
     #: After hours, the case's first-response deadline when it comes before ``opens_at``.
     contact_by: datetime | None = None
+
+    @property
+    def situation(self) -> str:
+        """Which of the four things the customer is told (the action's first answer and the later
+        notices word each its own way): ``urgent`` (after hours, but the case promises contact
+        sooner), ``after_hours``, ``next`` or ``queued``."""
+        if not self.open_now and self.opens_at is not None:
+            return "urgent" if self.contact_by is not None else "after_hours"
+        return "next" if self.place <= 1 else "queued"
+
+    def wording(self, tz: tzinfo) -> dict[str, Any]:
+        """The values those messages fill in, times in the customer's local time."""
+        return {
+            "case": f"（编号 {self.case_number}）" if self.case_number else "",
+            "opens": format_local(self.opens_at, tz) if self.opens_at else "",
+            "due": format_local(self.contact_by, tz) if self.contact_by else "",
+            "ahead": self.place - 1,
+            "minutes": self.wait_minutes,
+        }
 
 
 class HandoffService:
@@ -229,21 +248,9 @@ class HandoffService:
         if waiting_notice_due(handoff, now, self.policy) and await self._store.claim_notice(
             handoff.id or 0, now, now - self.policy.waiting_notice
         ):
-            await self._say_softly(handoff, self._waiting_notice(await self._ticket(handoff, now)))
-
-    def _waiting_notice(self, ticket: Ticket) -> str:
-        case = f"（编号 {ticket.case_number}）" if ticket.case_number else ""
-        if ticket.contact_by is not None:
-            return SAY["waiting_urgent"].format(
-                case=case, due=format_local(ticket.contact_by, self.policy.tz)
-            )
-        if not ticket.open_now and ticket.opens_at is not None:
-            return SAY["waiting_after_hours"].format(
-                case=case, opens=format_local(ticket.opens_at, self.policy.tz)
-            )
-        if ticket.place <= 1:
-            return SAY["waiting_next"]
-        return SAY["waiting"].format(ahead=ticket.place - 1, minutes=ticket.wait_minutes)
+            ticket = await self._ticket(handoff, now)
+            notice = SAY[f"waiting_{ticket.situation}"].format(**ticket.wording(self.policy.tz))
+            await self._say_softly(handoff, notice)
 
     async def cancel(self, sender_id: str) -> bool:
         """ "算了": back to the bot before anyone took the conversation."""
