@@ -9,8 +9,43 @@ from rasa_sdk import Tracker
 PRIORITY_LABELS = {"P1": "P1 特急", "P2": "P2 紧急", "P3": "P3 普通", "P4": "P4 一般"}
 
 
+def clarified_message(tracker: Tracker) -> dict[str, Any] | None:
+    """The message a customer meant when they answered the two-stage fallback ("您是想投诉吗？")
+    with a button.
+
+    Rasa replays the tapped payload ("/complain") as the latest message, so without this the
+    intake would ask them to describe a problem they have just described, and feedback would be
+    recorded as "/give_feedback". Events: the misunderstood message, the tap, a rewind, the replay.
+    """
+    events = list(tracker.events)
+    users = [i for i, e in enumerate(events) if e.get("event") == "user"]
+    if len(users) < 3:
+        return None
+    original, tapped, replayed = (events[i] for i in users[-3:])
+    text = str(replayed.get("text") or "")
+    if not text.startswith("/") or tapped.get("text") != text:
+        return None
+    if not any(e.get("event") == "rewind" for e in events[users[-2] : users[-1]]):
+        return None
+    parse = original.get("parse_data") or {}
+    words = str(original.get("text") or "")
+    if (parse.get("intent") or {}).get("name") != "nlu_fallback" or not words or words.startswith("/"):
+        return None
+    return {**parse, "text": words}
+
+
+def latest_parse(tracker: Tracker) -> dict[str, Any]:
+    """The latest message as the customer meant it: after a clarifying tap, the words and the
+    satisfaction of the message they clarified, with the intent and entities of the tap."""
+    latest = tracker.latest_message
+    meant = clarified_message(tracker)
+    if meant is None:
+        return latest
+    return {**latest, "text": meant["text"], "satisfaction": meant.get("satisfaction")}
+
+
 def latest_text(tracker: Tracker) -> str:
-    return str(tracker.latest_message.get("text") or "")
+    return str(latest_parse(tracker).get("text") or "")
 
 
 def latest_intent(tracker: Tracker) -> str | None:

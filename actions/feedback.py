@@ -9,7 +9,14 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import channel_of, first_entity_value, latest_intent, latest_text, satisfaction_of
+from actions.common import (
+    channel_of,
+    first_entity_value,
+    latest_intent,
+    latest_parse,
+    latest_text,
+    satisfaction_of,
+)
 from actions.messages import say
 from actions.services import get_services
 from bot.cases.intake import is_angry
@@ -30,7 +37,7 @@ class ActionRecordFeedback(Action):
         kind = KIND_BY_INTENT.get(intent, "feedback")
         rating = first_entity_value(tracker, "rating")
         rating = rating if isinstance(rating, int) and 1 <= rating <= 5 else None
-        label, _ = satisfaction_of(tracker.latest_message)
+        label, _ = satisfaction_of(latest_parse(tracker))
         services = await get_services()
         if kind in ("rating", "feedback"):
             # A score or a verdict while a survey awaits one (or lately expired) answers the survey.
@@ -57,7 +64,7 @@ class ActionRecordFeedback(Action):
             )
         except Exception:
             logger.exception("could not record %s from %s", kind, tracker.sender_id)
-        if is_angry(latest_text(tracker), *satisfaction_of(tracker.latest_message)):
+        if is_angry(latest_text(tracker), *satisfaction_of(latest_parse(tracker))):
             from actions.handoff import hand_to_a_person
 
             say(dispatcher, "angry_no_case")

@@ -16,6 +16,7 @@ from actions.common import (
     first_entity_value,
     latest_entities,
     latest_intent,
+    latest_parse,
     latest_text,
     satisfaction_of,
     user_messages_since_form_start,
@@ -77,7 +78,7 @@ class ValidateComplaintForm(FormValidationAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         text = latest_text(tracker)
-        if not _is_payload(text) and is_angry(text, *satisfaction_of(tracker.latest_message)):
+        if not _is_payload(text) and is_angry(text, *satisfaction_of(latest_parse(tracker))):
             return await self._hand_over_in_anger(dispatcher, tracker)
         return await super().run(dispatcher, tracker, domain)
 
@@ -95,7 +96,7 @@ class ValidateComplaintForm(FormValidationAction):
         category = tracker.get_slot("complaint_category") or first_entity_value(tracker, "complaint_category")
         phone = tracker.get_slot("phone") or await services.cases.known_phone(tracker.sender_id)
         order = tracker.get_slot("order_id")
-        label, confidence = satisfaction_of(tracker.latest_message)
+        label, confidence = satisfaction_of(latest_parse(tracker))
         case = None
         try:
             case = await services.cases.open_case(

@@ -14,6 +14,7 @@ from actions.common import (
     channel_of,
     first_entity_value,
     latest_intent,
+    latest_parse,
     latest_text,
     satisfaction_of,
 )
@@ -203,7 +204,7 @@ class ValidateSurveyForm(FormValidationAction):
         if intent == "complain" and starts_new_matter(text):
             return {}  # about something else: the complaint rule takes it, the survey waits
         # Free text without a number: scored from the satisfaction label; the words are the comment.
-        label, confidence = satisfaction_of(tracker.latest_message)
+        label, confidence = satisfaction_of(latest_parse(tracker))
         score = score_from_satisfaction(label, confidence)
         return {"survey_score": float(score), "survey_comment": text} if score else {}
 
@@ -279,7 +280,7 @@ async def record_answer(
 ) -> list[EventType]:
     """Record a survey answer and say what follows: thanks, or an apology, a case and a person."""
     services = await get_services()
-    label, confidence = satisfaction_of(tracker.latest_message)
+    label, confidence = satisfaction_of(latest_parse(tracker))
     categories = [
         e.get("value")
         for e in tracker.latest_message.get("entities") or []

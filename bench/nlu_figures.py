@@ -6,6 +6,10 @@ Measures a trained model on data it never saw in training:
   * a balanced sample of ``../shared/eval/waimai_10k.csv`` (satisfied vs dissatisfied agreement),
     with SnowNLP's sentiment score (threshold 0.5) on the same sample as the stock baseline.
 
+Also prints, apart, intent and category accuracy on ``bench/data/intents_dev.tsv``: a development set
+(short, WeChat-style messages by a different author) that chooses which training examples to add; it is
+neither trained on nor an evaluation figure.
+
 Usage: python bench/nlu_figures.py [--model models/x.tar.gz] [--json out.json]
 """
 
@@ -133,6 +137,24 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
             }
     figures["entities"] = entity_scores
 
+    # --- development set: intents and categories (chooses data, so not an evaluation) ------
+    if args.dev.exists():
+        rows = [line.split("\t") for line in args.dev.read_text(encoding="utf-8").splitlines() if line]
+        dev = await parse_all(agent, [text for _, _, text in rows])
+        figures["dev_intent_accuracy"] = round(
+            sum(
+                (p.get("intent") or {}).get("name") == intent
+                for p, (intent, _, _) in zip(dev, rows, strict=True)
+            )
+            / len(rows),
+            4,
+        )
+        complaints = [(p, cat) for p, (_, cat, _) in zip(dev, rows, strict=True) if cat != "-"]
+        figures["dev_category_accuracy"] = round(
+            sum(cat in entity_values(p, "complaint_category") for p, cat in complaints) / len(complaints), 4
+        )
+        figures["dev_examples"] = len(rows)
+
     # --- satisfaction: own held-out survey answers (3-way) --------------------------------
     if args.satisfaction.exists():
         texts, labels = load_labelled_tsv(args.satisfaction)
@@ -171,6 +193,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=None)
     parser.add_argument("--test", type=Path, default=ROOT / "tests/nlu/test_nlu.yml")
     parser.add_argument("--satisfaction", type=Path, default=ROOT / "tests/nlu/satisfaction.tsv")
+    parser.add_argument("--dev", type=Path, default=ROOT / "bench/data/intents_dev.tsv")
     parser.add_argument("--waimai", type=Path, default=ROOT.parent / "shared/eval/waimai_10k.csv")
     parser.add_argument("--per-label", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=20261121)

@@ -89,6 +89,51 @@ async def test_the_first_message_fills_what_it_can(wired: Services) -> None:
     assert said == ["收到，非常抱歉给您添麻烦了，我马上帮您登记投诉。"]  # acknowledged once, no questions yet
 
 
+def clarified(text: str, tapped: str, satisfaction: tuple[str, float] = ("dissatisfied", 0.9)) -> Tracker:
+    """A message the NLU did not understand, then the customer's tap on "您是想投诉吗？"'s button,
+    as Rasa's two-stage fallback leaves them: the tap, a rewind, the tap replayed."""
+    original = {
+        "text": text,
+        "intent": {"name": "nlu_fallback", "confidence": 0.3},
+        "entities": [],
+        "satisfaction": {"label": satisfaction[0], "confidence": satisfaction[1]},
+    }
+    intent = tapped.lstrip("/")
+    tap = {"text": tapped, "intent": {"name": intent, "confidence": 1.0}, "entities": []}
+    events = [
+        {"event": "user", "text": text, "parse_data": original},
+        {"event": "action", "name": "action_two_stage_fallback"},
+        {"event": "bot", "text": "您是想提供信息吗？"},
+        {"event": "user", "text": tapped, "parse_data": tap},
+        {"event": "rewind"},
+        {"event": "action", "name": "action_listen"},
+        {"event": "user", "text": tapped, "parse_data": tap},
+    ]
+    return Tracker("wx-1", {"requested_slot": None}, tap, events, False, None, {}, "action_listen")
+
+
+async def test_a_complaint_clarified_with_a_button_is_not_asked_for_again(wired: Services) -> None:
+    slots, said = await validate(clarified("收到的衣服是二手的，上面还有污渍", "/complain"))
+    assert slots["complaint_description"] == "收到的衣服是二手的，上面还有污渍"
+    assert said == ["收到，非常抱歉给您添麻烦了，我马上帮您登记投诉。"]
+
+
+async def test_feedback_clarified_with_a_button_keeps_the_customers_words(
+    wired: Services, fake_uow: FakeUowFactory
+) -> None:
+    dispatcher = CollectingDispatcher()
+    await ActionRecordFeedback().run(dispatcher, clarified("凑合能用吧", "/give_feedback"), DOMAIN)
+    (entry,) = fake_uow.store.feedback
+    assert entry.text == "凑合能用吧" and entry.satisfaction == "dissatisfied"
+    assert "抱歉" in dispatcher.messages[0]["text"]
+
+
+async def test_a_tapped_button_alone_is_not_mistaken_for_words(wired: Services) -> None:
+    tap = tracker("/complain", "complain")
+    slots, said = await validate(tap)
+    assert slots.get("complaint_description") is None and said == []
+
+
 async def test_a_weak_category_guess_is_asked_about_instead(wired: Services) -> None:
     slots, _ = await validate(
         tracker(

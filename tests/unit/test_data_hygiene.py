@@ -7,6 +7,7 @@ from collections import defaultdict
 
 from rasa.shared.nlu.training_data.loading import load_data
 
+from bot.cases.model import CATEGORIES
 from bot.config import PROJECT_ROOT
 from bot.nlu.satisfaction import load_labelled_tsv
 
@@ -22,6 +23,22 @@ def test_no_intent_test_example_is_in_the_training_data() -> None:
     test = load_data(str(PROJECT_ROOT / "tests/nlu/test_nlu.yml")).intent_examples
     leaked = [m.get("text") for m in test if norm(m.get("text")) in training]
     assert leaked == []
+
+
+def test_no_intent_dev_message_is_in_the_training_data_or_the_test_split() -> None:
+    """bench/data/intents_dev.tsv chooses which examples to write: it is neither trained on nor
+    the evaluation, and its labels are the guidelines' names."""
+    training = {norm(m.get("text")) for m in load_data(str(PROJECT_ROOT / "data/nlu")).intent_examples}
+    test = {
+        norm(m.get("text")) for m in load_data(str(PROJECT_ROOT / "tests/nlu/test_nlu.yml")).intent_examples
+    }
+    rows = [
+        line.split("\t")
+        for line in (PROJECT_ROOT / "bench/data/intents_dev.tsv").read_text("utf-8").splitlines()
+    ]
+    assert len(rows) > 180 and all(len(r) == 3 for r in rows)
+    assert {cat for _, cat, _ in rows} <= {*CATEGORIES, "-"}
+    assert [t for _, _, t in rows if norm(t) in training or norm(t) in test] == []
 
 
 def satisfaction_training_texts() -> set[str]:
