@@ -9,11 +9,16 @@ check in Redis, wechatpy → the stand-in). Rasa's own NLU/dialogue time per mes
 bench/wechat_vs_rest.py and left out here, so what is timed is the worker's part.
 
 Printed per N: total seconds, surveys/s, ms per survey, claim ms per batch at the start and the end of
-the run, and the per-survey cost relative to N=1,000 (flat is ~1.0). Checks: every survey sent once,
+the run, the per-survey cost relative to N=1,000 (flat is ~1.0), and the wall-clock ms per survey in
+each tenth of the run. Checks: every survey sent once,
 exactly one message per survey at the stand-in.
 
 Usage: DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test \
-       python bench/survey_worker.py [--sizes 1000 10000 100000] [--workers 2]
+       python bench/survey_worker.py [--sizes 1000 10000 100000] [--workers 2] [--vacuum-every 60]
+
+A server with autovacuum switched off (as this project's development machines have it) never clears
+the dead row versions every claim and send leaves behind, and the cost per survey then grows along a
+long run; `--vacuum-every 60` runs what autovacuum would.
 """
 
 from __future__ import annotations
@@ -136,7 +141,9 @@ async def seed(db_url: str, n: int, now: datetime) -> list[str]:
     return openids
 
 
-async def run_size(n: int, workers: int, base_url: str, redis_url: str, standin_url: str) -> dict[str, Any]:
+async def run_size(
+    n: int, workers: int, base_url: str, redis_url: str, standin_url: str, vacuum_every: float
+) -> dict[str, Any]:
     db_url, name = await scratch_database(base_url)
     try:
         await upgrade(db_url)
@@ -181,18 +188,38 @@ async def run_size(n: int, workers: int, base_url: str, redis_url: str, standin_
                 (services, session, dispatcher, SurveyDispatch(services.surveys, dispatcher, batch=100))
             )
         claim_ms: list[float] = []
+        done_at: list[tuple[float, int]] = []  # (when a batch ended, surveys in it), both workers
 
         async def work(job: SurveyDispatch) -> None:
             while True:
                 t0 = time.perf_counter()
                 handled = await job.run_once(now)
                 claim_ms.append((time.perf_counter() - t0) * 1000 / max(handled, 1))
+                done_at.append((time.perf_counter(), handled))
                 if not handled:
                     return
 
+        vacuums = 0
+
+        async def vacuum() -> None:
+            """What autovacuum does for a busy table, for a server that has it switched off."""
+            nonlocal vacuums
+            conn = await asyncpg.connect(db_url)
+            try:
+                while True:
+                    await asyncio.sleep(vacuum_every)
+                    await conn.execute("VACUUM (ANALYZE) surveys, survey_events, outbox")
+                    vacuums += 1
+            finally:
+                await conn.close()
+
+        vacuuming = asyncio.create_task(vacuum()) if vacuum_every > 0 else None
         started = time.perf_counter()
         await asyncio.gather(*(work(job) for *_, job in stacks))
         elapsed = time.perf_counter() - started
+        if vacuuming:
+            vacuuming.cancel()
+            await asyncio.gather(vacuuming, return_exceptions=True)
         sent_ids = [i for *_, d, _ in stacks for i in d.sent]
         statuses = await stacks[0][0].surveys.search(status=SurveyStatus.SCHEDULED, limit=10)
         stats = await store.stats()
@@ -213,9 +240,31 @@ async def run_size(n: int, workers: int, base_url: str, redis_url: str, standin_
             "at_standin": (stats.get("accepted") or {}).get("custom_send"),
             "first_batches_ms": sum(per[:10]) / max(len(per[:10]), 1),
             "last_batches_ms": sum(per[-10:]) / max(len(per[-10:]), 1),
+            "tenths_ms": by_tenths(started, done_at, n),
+            "vacuums": vacuums,
         }
     finally:
         await drop_database(base_url, name)
+
+
+async def server_setting(base_url: str, name: str) -> str:
+    conn = await asyncpg.connect(base_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        return str(await conn.fetchval(f"SHOW {name}"))
+    finally:
+        await conn.close()
+
+
+def by_tenths(started: float, done_at: list[tuple[float, int]], n: int) -> list[float]:
+    """Wall-clock ms per survey in each tenth of the run (by surveys done): a cost that grew with
+    the tables would rise from the first tenth to the last."""
+    tenths, done, last_t, mark = [], 0, started, 1
+    for t, handled in sorted(done_at):
+        done += handled
+        while mark <= 10 and done >= n * mark / 10:
+            tenths.append((t - last_t) * 1000 / (n / 10))
+            last_t, mark = t, mark + 1
+    return tenths
 
 
 async def forget_bench_customers(redis: Any, openids: list[str]) -> None:
@@ -237,6 +286,12 @@ def main() -> None:
     )
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--vacuum-every",
+        type=float,
+        default=0,
+        help="seconds between VACUUMs of the busy tables, as autovacuum would do (for servers without it)",
+    )
     args = parser.parse_args()
     base = os.environ.get("DATABASE_URL", "")
     if not base.startswith(("postgres", "postgresql")):
@@ -267,8 +322,18 @@ def main() -> None:
             deadline = time.monotonic() + 30
             while not port_open(standin_port) and time.monotonic() < deadline:
                 time.sleep(0.2)
+            autovacuum = asyncio.run(server_setting(base, "autovacuum"))
             results = [
-                asyncio.run(run_size(n, args.workers, base, redis_url, f"http://127.0.0.1:{standin_port}"))
+                asyncio.run(
+                    run_size(
+                        n,
+                        args.workers,
+                        base,
+                        redis_url,
+                        f"http://127.0.0.1:{standin_port}",
+                        args.vacuum_every,
+                    )
+                )
                 for n in args.sizes
             ]
         finally:
@@ -288,6 +353,19 @@ def main() -> None:
             f"{r['first_batches_ms']:>17.2f} / {r['last_batches_ms']:<17.2f}"
             f"{r['sent']:>7} {r['duplicates']:>4} {r['left']:>5} {r['at_standin']!s:>12}"
         )
+    print(
+        f"\nautovacuum on this server: {autovacuum}; VACUUMs run by the bench: "
+        + ", ".join(f"{r['vacuums']} at {r['n']}" for r in results)
+        + (
+            " (--vacuum-every to do what autovacuum would)"
+            if autovacuum == "off" and not args.vacuum_every
+            else ""
+        )
+    )
+    print("\nms per survey in each tenth of the run (flat if the cost does not grow with the tables):")
+    for r in results:
+        if r["n"] >= 10_000:  # smaller runs have too few batches per tenth to say anything
+            print(f"{r['n']:>8}  " + " ".join(f"{t:6.2f}" for t in r["tenths_ms"]))
 
 
 if __name__ == "__main__":
