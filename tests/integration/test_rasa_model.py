@@ -145,6 +145,7 @@ async def test_nlu_quality_on_held_out_data() -> None:
         model=MODEL_PATH,
         test=PROJECT_ROOT / "tests/nlu/test_nlu.yml",
         satisfaction=PROJECT_ROOT / "tests/nlu/satisfaction.tsv",
+        dev=PROJECT_ROOT / "bench/data/intents_dev.tsv",
         waimai=PROJECT_ROOT.parent / "shared/eval/waimai_10k.csv",
         per_label=1000,
         seed=20261121,
@@ -153,6 +154,8 @@ async def test_nlu_quality_on_held_out_data() -> None:
     assert figures["intent_macro_f1"] >= 0.92, figures
     assert figures["category_accuracy"] >= 0.85, figures
     assert figures["satisfaction_3way_accuracy"] >= 0.85, figures
+    # The development set's short complaints (README, "Short complaints"): 0.962 / 0.927 when added.
+    assert figures["dev_intent_accuracy"] >= 0.94 and figures["dev_category_accuracy"] >= 0.90, figures
     if "waimai_agreement" in figures:
         # The target is 0.85 (0.90 for surveys); the model reaches about 0.84 (README, "Figures"). This
         # keeps it from sliding back while the gap is worked on; SnowNLP gets 0.79 on the same sample.
