@@ -17,8 +17,13 @@ def clarified_message(tracker: Tracker) -> dict[str, Any] | None:
     intake would ask them to describe a problem they have just described, and feedback would be
     recorded as "/give_feedback". Events: the misunderstood message, the tap, a rewind, the replay.
     """
-    events = list(tracker.events)
-    users = [i for i, e in enumerate(events) if e.get("event") == "user"]
+    events = tracker.events
+    users: list[int] = []  # the last three user messages, read from the end: actions call this often
+    for i in range(len(events) - 1, -1, -1):
+        if events[i].get("event") == "user":
+            users.insert(0, i)
+            if len(users) == 3:
+                break
     if len(users) < 3:
         return None
     original, tapped, replayed = (events[i] for i in users[-3:])

@@ -75,9 +75,14 @@ class Dispatcher:
         self.sent.append(survey.id)
 
 
+def plain_url(url: str) -> str:
+    """DATABASE_URL as asyncpg takes it (without SQLAlchemy's driver name)."""
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
 async def scratch_database(base_url: str) -> tuple[str, str]:
     name = f"careloop_bench_{uuid.uuid4().hex[:8]}"
-    admin = base_url.replace("postgresql+asyncpg://", "postgresql://")
+    admin = plain_url(base_url)
     conn = await asyncpg.connect(admin)
     try:
         await conn.execute(f"CREATE DATABASE {name}")
@@ -87,7 +92,7 @@ async def scratch_database(base_url: str) -> tuple[str, str]:
 
 
 async def drop_database(base_url: str, name: str) -> None:
-    conn = await asyncpg.connect(base_url.replace("postgresql+asyncpg://", "postgresql://"))
+    conn = await asyncpg.connect(plain_url(base_url))
     try:
         await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     finally:
@@ -248,7 +253,7 @@ async def run_size(
 
 
 async def server_setting(base_url: str, name: str) -> str:
-    conn = await asyncpg.connect(base_url.replace("postgresql+asyncpg://", "postgresql://"))
+    conn = await asyncpg.connect(plain_url(base_url))
     try:
         return str(await conn.fetchval(f"SHOW {name}"))
     finally:

@@ -394,7 +394,8 @@ class SwallowsOneCancel:
         return []
 
     async def next_ready(self) -> str | None:
-        return await self.pending() and None
+        await self.pending()
+        return None
 
     async def drain(self, openid: str, handler: Callable[[InboundMessage], Awaitable[None]]) -> int:
         return 0

@@ -36,6 +36,20 @@ def wired(fake_services: Services) -> Iterator[Services]:
     action_services.use_services(None)
 
 
+def parsed(
+    text: str,
+    intent: str,
+    entities: list[dict[str, Any]] | None = None,
+    satisfaction: tuple[str, float] | None = ("neutral", 0.9),
+    confidence: float = 0.9,
+) -> dict[str, Any]:
+    """A message as the NLU leaves it on the tracker (a tapped payload has no satisfaction)."""
+    message = {"text": text, "intent": {"name": intent, "confidence": confidence}, "entities": entities or []}
+    if satisfaction is not None:
+        message["satisfaction"] = {"label": satisfaction[0], "confidence": satisfaction[1]}
+    return message
+
+
 def tracker(
     text: str,
     intent: str,
@@ -45,12 +59,7 @@ def tracker(
     sender: str = "wx-1",
     satisfaction: tuple[str, float] = ("neutral", 0.9),
 ) -> Tracker:
-    message = {
-        "text": text,
-        "intent": {"name": intent, "confidence": 0.9},
-        "entities": entities or [],
-        "satisfaction": {"label": satisfaction[0], "confidence": satisfaction[1]},
-    }
+    message = parsed(text, intent, entities, satisfaction)
     all_slots = {"requested_slot": requested, **(slots or {})}
     events = [
         {"event": "user", "text": text, "parse_data": message},
@@ -92,14 +101,8 @@ async def test_the_first_message_fills_what_it_can(wired: Services) -> None:
 def clarified(text: str, tapped: str, satisfaction: tuple[str, float] = ("dissatisfied", 0.9)) -> Tracker:
     """A message the NLU did not understand, then the customer's tap on "您是想投诉吗？"'s button,
     as Rasa's two-stage fallback leaves them: the tap, a rewind, the tap replayed."""
-    original = {
-        "text": text,
-        "intent": {"name": "nlu_fallback", "confidence": 0.3},
-        "entities": [],
-        "satisfaction": {"label": satisfaction[0], "confidence": satisfaction[1]},
-    }
-    intent = tapped.lstrip("/")
-    tap = {"text": tapped, "intent": {"name": intent, "confidence": 1.0}, "entities": []}
+    original = parsed(text, "nlu_fallback", satisfaction=satisfaction, confidence=0.3)
+    tap = parsed(tapped, tapped.lstrip("/"), satisfaction=None, confidence=1.0)
     events = [
         {"event": "user", "text": text, "parse_data": original},
         {"event": "action", "name": "action_two_stage_fallback"},

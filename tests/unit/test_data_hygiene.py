@@ -18,8 +18,12 @@ def norm(text: str) -> str:
     return "".join(c for c in folded if not c.isspace() and not unicodedata.category(c).startswith("P"))
 
 
+def intent_texts(path: str) -> set[str]:
+    return {norm(m.get("text")) for m in load_data(str(PROJECT_ROOT / path)).intent_examples}
+
+
 def test_no_intent_test_example_is_in_the_training_data() -> None:
-    training = {norm(m.get("text")) for m in load_data(str(PROJECT_ROOT / "data/nlu")).intent_examples}
+    training = intent_texts("data/nlu")
     test = load_data(str(PROJECT_ROOT / "tests/nlu/test_nlu.yml")).intent_examples
     leaked = [m.get("text") for m in test if norm(m.get("text")) in training]
     assert leaked == []
@@ -28,10 +32,7 @@ def test_no_intent_test_example_is_in_the_training_data() -> None:
 def test_no_intent_dev_message_is_in_the_training_data_or_the_test_split() -> None:
     """bench/data/intents_dev.tsv chooses which examples to write: it is neither trained on nor
     the evaluation, and its labels are the guidelines' names."""
-    training = {norm(m.get("text")) for m in load_data(str(PROJECT_ROOT / "data/nlu")).intent_examples}
-    test = {
-        norm(m.get("text")) for m in load_data(str(PROJECT_ROOT / "tests/nlu/test_nlu.yml")).intent_examples
-    }
+    training, test = intent_texts("data/nlu"), intent_texts("tests/nlu/test_nlu.yml")
     rows = [
         line.split("\t")
         for line in (PROJECT_ROOT / "bench/data/intents_dev.tsv").read_text("utf-8").splitlines()
