@@ -449,7 +449,7 @@ class ActionRouteInform(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        parse = tracker.latest_message
+        parse = latest_parse(tracker)
         ranking = {r.get("name"): r.get("confidence", 0.0) for r in parse.get("intent_ranking") or []}
         label, confidence = satisfaction_of(parse)
         describes_problem = ranking.get("complain", 0.0) >= PROBLEM_LIKELIHOOD or (

@@ -20,13 +20,15 @@ from actions.common import (
 )
 from actions.messages import catalogue, render, say
 from actions.services import get_services
+from bot.cases.errors import CaseError
 from bot.cases.intake import is_cancellation
 from bot.cases.model import CATEGORIES
 from bot.surveys.errors import SurveyError
-from bot.surveys.model import SERVICE_LABELS, Survey
-from bot.surveys.rules import declines_survey, score_from_satisfaction, starts_new_matter
+from bot.surveys.model import SERVICE_LABELS, Survey, SurveyStatus
+from bot.surveys.rules import declines_survey, is_bad, score_from_satisfaction, starts_new_matter
 from bot.surveys.service import AnswerOutcome
 from bot.timefmt import format_local
+from bot.wiring import Services
 
 logger = logging.getLogger(__name__)
 
@@ -179,8 +181,63 @@ class ActionAskSurveyComment(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        say(dispatcher, "survey_ask_comment")
+        services = await get_services()
+        survey = await _answered(services, _survey_id(tracker))
+        if survey is None or not is_bad(survey.score, survey.satisfaction):
+            say(dispatcher, "survey_ask_comment")
+            return []
+        reopened = survey.remediation_case_number is None and survey.subject == "case"
+        number = survey.remediation_case_number or survey.case_number or ""
+        try:
+            due = format_local((await services.cases.get(number)).first_response_due, services.cases.tz)
+        except CaseError:
+            due = ""
+        key = "survey_sorry_ask_comment_reopened" if reopened else "survey_sorry_ask_comment"
+        say(dispatcher, key, number=number, due=due)
         return []
+
+
+async def _answered(services: Services, survey_id: int | None) -> Survey | None:
+    """The survey if its score is already recorded (a bare score is recorded before the comment)."""
+    if survey_id is None:
+        return None
+    try:
+        survey = await services.surveys.get(survey_id)
+    except SurveyError:
+        return None
+    return survey if survey.status is SurveyStatus.ANSWERED else None
+
+
+async def _record_score(tracker: Tracker, score: int) -> dict[str, Any]:
+    """Record a bare score at once: many customers tap "5分" and never answer the comment question,
+    and their score must count (and a bad one must reach a person) all the same."""
+    services = await get_services()
+    label, confidence = satisfaction_of(latest_parse(tracker))
+    try:
+        outcome = await services.surveys.answer(
+            tracker.sender_id,
+            survey_id=_survey_id(tracker),
+            rating=score,
+            label=label,
+            confidence=confidence,
+            comment=None,
+            category=_category(tracker),
+        )
+    except SurveyError:
+        logger.exception(
+            "could not record the score of %s; it is tried again after the comment", tracker.sender_id
+        )
+        return {}
+    return {"survey_id": str(outcome.survey.id)} if outcome.survey else {}
+
+
+def _category(tracker: Tracker) -> str | None:
+    categories = [
+        e.get("value")
+        for e in tracker.latest_message.get("entities") or []
+        if e.get("entity") == "complaint_category"
+    ]
+    return next((c for c in categories if c in CATEGORIES), None)
 
 
 class ValidateSurveyForm(FormValidationAction):
@@ -222,7 +279,8 @@ class ValidateSurveyForm(FormValidationAction):
         if not 1 <= score <= 5:
             say(dispatcher, "survey_score_invalid")
             return {"survey_score": None}
-        return {"survey_score": float(score)}
+        recorded = await _record_score(tracker, score) if tracker.get_slot("survey_comment") is None else {}
+        return {"survey_score": float(score), **recorded}
 
     async def extract_survey_comment(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -281,11 +339,6 @@ async def record_answer(
     """Record a survey answer and say what follows: thanks, or an apology, a case and a person."""
     services = await get_services()
     label, confidence = satisfaction_of(latest_parse(tracker))
-    categories = [
-        e.get("value")
-        for e in tracker.latest_message.get("entities") or []
-        if e.get("entity") == "complaint_category"
-    ]
     try:
         outcome: AnswerOutcome = await services.surveys.answer(
             tracker.sender_id,
@@ -294,7 +347,7 @@ async def record_answer(
             label=label,
             confidence=confidence,
             comment=comment,
-            category=next((c for c in categories if c in CATEGORIES), None),
+            category=_category(tracker),
         )
     except SurveyError:
         logger.exception("could not record a survey answer from %s", tracker.sender_id)
@@ -326,6 +379,10 @@ class ActionSubmitSurvey(Action):
                 await (await get_services()).surveys.decline(survey_id)
             say(dispatcher, "survey_declined")
             return resets
+        services = await get_services()
+        answered = await _answered(services, _survey_id(tracker))
+        if answered is not None:  # the score was recorded when given: this adds the comment
+            return await _add_comment(dispatcher, tracker, services, answered, comment) + resets
         events = await record_answer(
             dispatcher,
             tracker,
@@ -334,6 +391,30 @@ class ActionSubmitSurvey(Action):
             comment=None if comment in (None, NO_COMMENT) else comment,
         )
         return events + resets
+
+
+async def _add_comment(
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    services: Services,
+    survey: Survey,
+    comment: str | None,
+) -> list[EventType]:
+    words = None if comment in (None, NO_COMMENT) else comment
+    label, _ = satisfaction_of(latest_parse(tracker))
+    try:
+        outcome = await services.surveys.add_comment(
+            tracker.sender_id, survey.id, words, label=label if words else None
+        )
+    except SurveyError:
+        logger.exception("could not add a comment to survey %s", survey.id)
+        say(dispatcher, "survey_answer_kept")
+        return []
+    if not outcome.bad:
+        say(dispatcher, "survey_thanks")
+        return [SlotSet("human_offered", False)]
+    say(dispatcher, "survey_offer_human_noted" if words else "survey_offer_human")
+    return [SlotSet("human_offered", True)]
 
 
 class ActionPauseSurvey(Action):

@@ -250,6 +250,12 @@ class SurveyReminders:
                 if conversation.busy_reason in ("intake_in_progress", "with_agent"):
                     await self._surveys.release(survey)  # try again on a later round
                     continue
+                complaint = await self._surveys.complaint_since(survey)
+                if complaint:
+                    await self._surveys.mark_reminded(
+                        survey.id or 0, f"no reminder: the customer complained since ({complaint})"
+                    )
+                    continue
                 standing = await self._surveys._customers.standing(survey.sender_id)
                 delivery, _ = choose_delivery(
                     standing.last_inbound,

@@ -289,16 +289,24 @@ class SurveyService:
             now - self.policy.reminder_after, now, limit, timedelta(minutes=5)
         )
 
-    async def mark_reminded(self, survey_id: int) -> Survey | None:
+    async def mark_reminded(self, survey_id: int, reason: str = "no answer after 24 h") -> Survey | None:
         survey = await self._store.get(survey_id)
         if survey is None or survey.status is not SurveyStatus.SENT:
             return None
         now = self._clock()
         updated = replace(survey, status=SurveyStatus.REMINDED, reminded_at=now, updated_at=now)
-        change = SurveyChange(
-            now, SurveyStatus.SENT.value, SurveyStatus.REMINDED.value, "no answer after 24 h"
-        )
+        change = SurveyChange(now, SurveyStatus.SENT.value, SurveyStatus.REMINDED.value, reason)
         return updated if await self._store.save(updated, [change], expect=SurveyStatus.SENT) else None
+
+    async def complaint_since(self, survey: Survey) -> str | None:
+        """The case a customer opened after the survey was sent, if any: they have told us how it
+        went in their own way, and "please rate our service" would be a poor reply to a complaint."""
+        if survey.sent_at is None:
+            return None
+        for case in await self._cases.cases_for(survey.sender_id):
+            if case.source != "survey" and case.created_at >= survey.sent_at:
+                return case.number
+        return None
 
     async def expire_due(self, limit: int = 200) -> int:
         now = self._clock()
@@ -366,6 +374,44 @@ class SurveyService:
         )
         await self._store.save(answered, [change])
         return AnswerOutcome(answered, score, bad, late, remediation, reopened)
+
+    async def add_comment(
+        self,
+        sender_id: str,
+        survey_id: int,
+        comment: str | None,
+        *,
+        label: str | None = None,
+        actor_note: str = "回访留言",
+    ) -> AnswerOutcome:
+        """The comment that follows a score recorded on its own (the score counts even if none comes).
+
+        On a bad answer the comment also goes to the case that follows it up, as a note."""
+        survey = await self._store.get(survey_id)
+        if survey is None or survey.sender_id != sender_id or survey.status is not SurveyStatus.ANSWERED:
+            raise SurveyNotFound(f"no answered survey {survey_id} from {sender_id}")
+        bad = is_bad(survey.score, survey.satisfaction)
+        words = (comment or "").strip()[:4000]
+        if not words:
+            return AnswerOutcome(survey, survey.score, bad)
+        now = self._clock()
+        updated = replace(
+            survey,
+            comment=f"{survey.comment}\n{words}" if survey.comment else words,
+            satisfaction=label or survey.satisfaction,
+            updated_at=now,
+        )
+        change = SurveyChange(now, SurveyStatus.ANSWERED.value, SurveyStatus.ANSWERED.value, "comment")
+        await self._store.save(updated, [change], expect=SurveyStatus.ANSWERED)
+        followed_up = survey.remediation_case_number or (
+            survey.case_number if bad and survey.subject == "case" else None
+        )
+        if followed_up:
+            try:
+                await self._cases.add_note(followed_up, f"{actor_note}：{words}", actor=f"survey:{survey.id}")
+            except CaseError:
+                logger.exception("could not add survey %s's comment to case %s", survey.id, followed_up)
+        return AnswerOutcome(updated, updated.score, bad)
 
     async def _remediate(
         self, survey: Survey, category: str | None, phone: str | None

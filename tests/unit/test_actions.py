@@ -131,6 +131,15 @@ async def test_feedback_clarified_with_a_button_keeps_the_customers_words(
     assert "抱歉" in dispatcher.messages[0]["text"]
 
 
+async def test_information_clarified_with_a_button_that_describes_a_problem_starts_the_intake() -> None:
+    from actions.intake import ActionRouteInform
+
+    dispatcher = CollectingDispatcher()
+    events = await ActionRouteInform().run(dispatcher, clarified("账单多扣了我50块钱", "/inform"), DOMAIN)
+    assert [e["name"] for e in events if e["event"] == "followup"] == ["complaint_form"]
+    assert dispatcher.messages == []
+
+
 async def test_a_tapped_button_alone_is_not_mistaken_for_words(wired: Services) -> None:
     tap = tracker("/complain", "complain")
     slots, said = await validate(tap)

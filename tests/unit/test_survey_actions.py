@@ -13,7 +13,13 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services as action_services
 from actions.feedback import ActionRecordFeedback
-from actions.surveys import ActionOptOut, ActionStartSurvey, ActionSubmitSurvey, ValidateSurveyForm
+from actions.surveys import (
+    ActionAskSurveyComment,
+    ActionOptOut,
+    ActionStartSurvey,
+    ActionSubmitSurvey,
+    ValidateSurveyForm,
+)
 from bot.config import PROJECT_ROOT
 from bot.surveys.model import ServiceEvent, SurveyStatus
 from bot.wiring import Services
@@ -149,6 +155,93 @@ async def test_a_bad_answer_gets_an_apology_a_case_and_the_offer_of_a_person(
     assert [b["payload"] for b in reply["buttons"]] == ["/affirm", "/deny"]
     assert {"event": "slot", "timestamp": None, "name": "human_offered", "value": True} in events
     assert (await wired.surveys.get(survey_id)).status is SurveyStatus.ANSWERED
+
+
+def a_score(survey_id: int, value: int, text: str | None = None) -> Tracker:
+    """A tap on the score menu (or a bare number), with no words besides it."""
+    text = text or f'/give_rating{{"rating": {value}}}'
+    rating = {"entity": "rating", "value": value, "start": 0, "end": len(text)}
+    return tracker(
+        text, "give_rating", [rating], slots={"survey_id": str(survey_id)}, requested="survey_score"
+    )
+
+
+async def comment_asked(t: Tracker) -> dict[str, Any]:
+    dispatcher = CollectingDispatcher()
+    await ActionAskSurveyComment().run(dispatcher, t, DOMAIN)
+    (message,) = dispatcher.messages
+    return message
+
+
+async def test_a_bare_score_counts_even_if_the_comment_never_comes(wired: Services, clock: Clock) -> None:
+    survey_id = await a_sent_survey(wired, clock)
+    t = a_score(survey_id, 5)
+    slots, said = await validate(t)
+    assert slots == {"survey_score": 5.0, "survey_id": str(survey_id)} and said == []
+    assert "谢谢您的评分" in (await comment_asked(t))["text"]
+    survey = await wired.surveys.get(survey_id)
+    assert (survey.status, survey.score, survey.comment) == (SurveyStatus.ANSWERED, 5, None)
+    clock.now += timedelta(hours=30)
+    assert await wired.surveys.claim_reminders() == []  # no "您还没有评价" to someone who did
+    clock.now += timedelta(hours=50)
+    assert await wired.surveys.expire_due() == 0
+    (row,) = await wired.surveys.stats("service_type", clock.now - timedelta(days=7), clock.now)
+    assert (row["answered"], row["average_score"]) == (1, 5.0)
+
+
+async def test_a_bare_bad_score_opens_the_case_at_once_and_its_comment_follows(
+    wired: Services, clock: Clock, fake_uow: FakeUowFactory
+) -> None:
+    survey_id = await a_sent_survey(wired, clock)
+    t = a_score(survey_id, 2)
+    await validate(t)
+    (case,) = fake_uow.store.cases.values()
+    asked = await comment_asked(t)
+    assert case.number in asked["text"] and "哪里没做好" in asked["text"]
+    assert "人工" not in asked["text"]  # one question at a time: the person is offered after it
+
+    dispatcher = CollectingDispatcher()
+    comment = tracker(
+        "师傅迟到了两个小时还不道歉",
+        "complain",
+        slots={
+            "survey_id": str(survey_id),
+            "survey_score": 2.0,
+            "survey_comment": "师傅迟到了两个小时还不道歉",
+        },
+        satisfaction=("dissatisfied", 0.95),
+    )
+    events = await ActionSubmitSurvey().run(dispatcher, comment, DOMAIN)
+    assert len(fake_uow.store.cases) == 1  # the comment joins the case, it does not open another
+    notes = [e.note for e in fake_uow.store.cases[case.number].events if e.kind == "note"]
+    assert any("师傅迟到了两个小时还不道歉" in (n or "") for n in notes)
+    survey = await wired.surveys.get(survey_id)
+    assert (survey.score, survey.comment, survey.remediation_case_number) == (
+        2,
+        "师傅迟到了两个小时还不道歉",
+        case.number,
+    )
+    (reply,) = dispatcher.messages
+    assert "记下" in reply["text"] and [b["payload"] for b in reply["buttons"]] == ["/affirm", "/deny"]
+    assert {"event": "slot", "timestamp": None, "name": "human_offered", "value": True} in events
+
+
+async def test_a_bare_bad_score_without_a_comment_still_offers_a_person(
+    wired: Services, clock: Clock, fake_uow: FakeUowFactory
+) -> None:
+    survey_id = await a_sent_survey(wired, clock)
+    await validate(a_score(survey_id, 1, "1"))
+    dispatcher = CollectingDispatcher()
+    nothing = tracker(
+        "不想说了", "deny", slots={"survey_id": str(survey_id), "survey_score": 1.0, "survey_comment": "-"}
+    )
+    events = await ActionSubmitSurvey().run(dispatcher, nothing, DOMAIN)
+    (case,) = fake_uow.store.cases.values()
+    assert "（未留言）" in case.description
+    (reply,) = dispatcher.messages
+    assert "人工" in reply["text"] and "记下" not in reply["text"]
+    assert {"event": "slot", "timestamp": None, "name": "human_offered", "value": True} in events
+    assert (await wired.surveys.get(survey_id)).comment is None
 
 
 async def test_a_late_score_outside_the_form_still_answers_the_survey(wired: Services, clock: Clock) -> None:

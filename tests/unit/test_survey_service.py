@@ -12,7 +12,9 @@ from bot.surveys.model import ServiceEvent, SurveyStatus
 from bot.surveys.rules import Delivery
 from bot.surveys.service import Conversation
 from bot.wiring import Services
+from bot.worker import SurveyReminders
 from tests.conftest import Clock
+from tests.fakes import FakeRasa
 
 
 def event(
@@ -150,6 +152,32 @@ async def test_a_bad_answer_about_a_resolved_case_reopens_it(fake_services: Serv
     assert any(e.kind == "status_changed" and "根本没修好" in (e.note or "") for e in reopened.events)
 
 
+async def test_a_comment_after_a_bad_score_goes_to_the_reopened_case(
+    fake_services: Services, clock: Clock
+) -> None:
+    cases = fake_services.cases
+    case = await cases.open_case(CaseDraft("wx-1", "wechat", "宽带经常掉线", "other", "13812345678"))
+    for status in (Status.ACKNOWLEDGED, Status.IN_PROGRESS, Status.RESOLVED):
+        await cases.change_status(case.number, status, actor="agent:li")
+    (survey,) = await fake_services.surveys.search(sender_id="wx-1")
+    await fake_services.surveys.mark_sent(survey.id, "customer_service")
+    await fake_services.surveys.answer(
+        "wx-1", survey_id=survey.id, rating=1, label="neutral", confidence=0.6, comment=None
+    )
+    outcome = await fake_services.surveys.add_comment("wx-1", survey.id, "还是天天掉线", label="dissatisfied")
+    assert outcome.bad and outcome.survey is not None and outcome.survey.comment == "还是天天掉线"
+    stored = await fake_services.surveys.get(survey.id)
+    assert (stored.status, stored.score, stored.comment, stored.satisfaction) == (
+        SurveyStatus.ANSWERED,
+        1,
+        "还是天天掉线",
+        "dissatisfied",
+    )
+    reopened = await cases.get(case.number)
+    assert reopened.status is Status.REOPENED
+    assert any(e.kind == "note" and "还是天天掉线" in (e.note or "") for e in reopened.events)
+
+
 async def test_an_answer_after_expiry_still_counts(fake_services: Services, clock: Clock) -> None:
     survey = await sent_survey(fake_services, clock)
     clock.now += timedelta(hours=73)
@@ -170,6 +198,27 @@ async def test_one_reminder_after_24_hours(fake_services: Services, clock: Clock
     assert await fake_services.surveys.mark_reminded(due.id) is None
     assert await fake_services.surveys.claim_reminders() == []
     assert (await fake_services.surveys.get(survey.id)).status is SurveyStatus.REMINDED
+
+
+@pytest.mark.parametrize("complained", [False, True])
+async def test_no_reminder_to_a_customer_who_complained_since(
+    fake_services: Services, clock: Clock, complained: bool
+) -> None:
+    survey = await sent_survey(fake_services, clock)
+    await fake_services.customers.customer_wrote("wx-1", "wechat", clock.now)  # inside the 48 h window
+    clock.now += timedelta(hours=2)
+    if complained:
+        await fake_services.cases.open_case(
+            CaseDraft("wx-1", "wechat", "师傅多收了我200块上门费", "billing", "13812345678")
+        )
+    clock.now += timedelta(hours=23)
+    rasa = FakeRasa()
+    assert await SurveyReminders(fake_services.surveys, rasa).run_once(clock.now) == 1  # type: ignore[arg-type]
+    triggers = [c[2] for c in rasa.calls if c[0] == "trigger"]
+    assert triggers == ([] if complained else ["EXTERNAL_survey_reminder"])
+    if complained:  # marked as reminded, so it is not claimed again (the reminder action marks the other)
+        assert (await fake_services.surveys.get(survey.id)).status is SurveyStatus.REMINDED
+        assert await fake_services.surveys.claim_reminders() == []
 
 
 async def test_opting_out_cancels_what_is_pending(fake_services: Services, clock: Clock) -> None:
