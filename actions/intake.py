@@ -70,6 +70,20 @@ def _is_payload(text: str) -> bool:
     return text.startswith("/")
 
 
+def _answers_another_question(tracker: Tracker, slot: str) -> bool:
+    """Not an attempt at the question asked: a phone number given when the order was asked for, an
+    order number corrected, or more detail about the problem ("对了，师傅还把地板刮花了"). Taking
+    it as a wrong answer would tell the customer their number "looks wrong" for no reason."""
+    if any(latest_entities(tracker, name) for name in ("order_id", "phone", "case_number") if name != slot):
+        return True
+    text = latest_text(tracker)
+    return (
+        latest_intent(tracker) in ("complain", "give_feedback")
+        and tracker.get_slot("complaint_description") is not None
+        and not any(c.isdigit() for c in text)
+    )
+
+
 class ValidateComplaintForm(FormValidationAction):
     def name(self) -> str:
         return "validate_complaint_form"
@@ -216,7 +230,7 @@ class ValidateComplaintForm(FormValidationAction):
         text, intent = latest_text(tracker), latest_intent(tracker)
         if text == "/deny" or says_no_order(text) or (intent == "deny" and not is_cancellation(text)):
             return {"order_id": NO_ORDER}
-        if intent in DIGRESSIONS or _is_payload(text):
+        if intent in DIGRESSIONS or _is_payload(text) or _answers_another_question(tracker, "order_id"):
             return {}
         return {"order_id": text}
 
@@ -245,7 +259,7 @@ class ValidateComplaintForm(FormValidationAction):
         if requested != "phone" or latest_intent(tracker) in DIGRESSIONS:
             return {}
         text = latest_text(tracker)
-        return {} if _is_payload(text) else {"phone": text}
+        return {} if _is_payload(text) or _answers_another_question(tracker, "phone") else {"phone": text}
 
     async def validate_phone(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

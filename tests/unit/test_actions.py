@@ -200,6 +200,41 @@ async def test_a_correction_at_the_confirmation_replaces_the_phone(wired: Servic
     assert slots.get("complaint_confirmed") is None  # asked again, with the new summary
 
 
+DESCRIBED = {"complaint_description": "洗衣机装好第二天就漏水", "complaint_category": "installation_repair"}
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "entities", "requested", "filled"),
+    [
+        (
+            "手机号是13812345678",
+            "inform",
+            [entity("phone", "13812345678")],
+            "order_id",
+            {"phone": "13812345678"},
+        ),
+        (
+            "不对，订单号是 SF9876543210987",
+            "inform",
+            [entity("order_id", "SF9876543210987")],
+            "phone",
+            {"order_id": "SF9876543210987"},
+        ),
+        ("对了，师傅走的时候还把我家地板刮花了", "complain", [], "phone", {}),
+    ],
+    ids=["phone-when-order-asked", "order-corrected-when-phone-asked", "more-detail-when-phone-asked"],
+)
+async def test_an_answer_to_another_question_is_not_called_a_wrong_number(
+    text: str, intent: str, entities: list[dict], requested: str, filled: dict[str, str]
+) -> None:
+    slots, said = await validate(tracker(text, intent, entities, requested=requested, slots=DESCRIBED))
+    assert slots.get(requested) is None  # still to be asked
+    assert {k: slots[k] for k in filled} == filled
+    assert not [m for m in said if "不太对" in m]
+    if intent == "complain":
+        assert slots["complaint_description"].endswith("\n对了，师傅走的时候还把我家地板刮花了")
+
+
 async def test_a_returning_customer_is_not_asked_for_the_phone_again(wired: Services) -> None:
     await wired.cases.open_case(CaseDraft("wx-1", "rest", "快递丢了", "delivery", "13700001111"))
     slots, _ = await validate(tracker("又一个快递没到", "complain"))
