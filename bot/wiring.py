@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 
@@ -21,7 +22,7 @@ from bot.feedback.service import FeedbackService
 from bot.handoff.agents import AgentService
 from bot.handoff.live import LiveBus
 from bot.handoff.model import Handoff
-from bot.handoff.rules import HandoffPolicy
+from bot.handoff.rules import HandoffPolicy, next_opening
 from bot.handoff.service import HandoffService
 from bot.rasa_api import RasaClient
 from bot.redis_client import create_redis
@@ -53,7 +54,13 @@ def build_services(settings: Settings | None = None, engine: AsyncEngine | None 
     settings = settings or Settings.from_env()
     engine = engine or create_engine(settings.database_url)
     policy = SlaPolicy.load(settings.sla_policy_path)
-    cases = CaseService(SqlUnitOfWorkFactory(engine), policy, timezone_name=settings.timezone)
+    on_duty = HandoffPolicy.from_env(os.environ, settings.timezone)
+    cases = CaseService(
+        SqlUnitOfWorkFactory(engine),
+        policy,
+        timezone_name=settings.timezone,
+        next_opening=functools.partial(next_opening, policy=on_duty),
+    )
     customers = CustomerService(SqlCustomerStore(engine))
     surveys = SurveyService(
         SqlSurveyStore(engine),
@@ -66,9 +73,7 @@ def build_services(settings: Settings | None = None, engine: AsyncEngine | None 
     rasa = RasaClient(settings.rasa_url, settings.rasa_token)
     bus = LiveBus(create_redis(settings.redis_url))
     handoff_store = SqlHandoffStore(engine)
-    handoffs = HandoffService(
-        handoff_store, cases, HandoffPolicy.from_env(os.environ, settings.timezone), rasa=rasa, bus=bus
-    )
+    handoffs = HandoffService(handoff_store, cases, on_duty, rasa=rasa, bus=bus)
 
     async def survey_the_agents_help(handoff: Handoff) -> None:
         await surveys.schedule_for_agent(handoff.sender_id, handoff.channel, handoff.agent or "agent")

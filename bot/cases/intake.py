@@ -6,7 +6,7 @@ import re
 import unicodedata
 
 from bot.cases.model import Priority
-from bot.cases.rules import SlaPolicy, mentions
+from bot.cases.rules import SlaPolicy, mentions, sounds_angry
 
 MAX_DESCRIPTION = 4000
 
@@ -65,16 +65,9 @@ def trim_description(text: str) -> str:
     return cleaned if len(cleaned) <= MAX_DESCRIPTION else cleaned[: MAX_DESCRIPTION - 1] + "…"
 
 
-_ANGER = re.compile(
-    r"气死|太气人|火大|垃圾|骗子|坑人|坑爹|滚|妈的|他妈|tmd|TMD|nmsl|无良|黑心|欺负人|忍无可忍|受够了|"
-    r"什么破|破公司|再也不|曝光你们|12315|消协|律师|起诉|媒体|记者|报警"
-)
-
-
 def is_angry(text: str, satisfaction: str | None, confidence: float | None) -> bool:
     """Strong displeasure, not just a complaint: angry words, threats or shouting, and the NLU hearing
     a dissatisfied customer. Such customers are handed to a person."""
     if satisfaction != "dissatisfied" or (confidence or 0.0) < 0.8:
         return False
-    shouting = text.count("!") + text.count("！") >= 3 or text.count("?") + text.count("？") >= 4
-    return bool(_ANGER.search(text)) or shouting
+    return sounds_angry(text)

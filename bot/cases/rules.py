@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -96,6 +96,7 @@ class SlaPolicy:
     angry_raises_priority: bool = True
     angry_confidence: float = 0.85
     negations: tuple[str, ...] = ("没有", "没", "不", "无", "未", "别")
+    round_the_clock: frozenset[Priority] = frozenset({Priority.P1})
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any]) -> SlaPolicy:
@@ -123,6 +124,7 @@ class SlaPolicy:
                 angry_raises_priority=bool(raw.get("angry_raises_priority", True)),
                 angry_confidence=float(raw.get("angry_confidence", 0.85)),
                 negations=tuple(raw.get("negations", cls.negations)),
+                round_the_clock=frozenset(Priority(p) for p in raw.get("round_the_clock", ["P1"])),
             )
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, InvalidCaseData):
@@ -139,6 +141,19 @@ class SlaPolicy:
 class PriorityAssessment:
     priority: Priority
     reasons: list[str] = field(default_factory=list)
+
+
+_ANGER = re.compile(
+    r"气死|太气人|火大|垃圾|骗子|坑人|坑爹|滚|妈的|他妈|tmd|TMD|nmsl|无良|黑心|欺负人|忍无可忍|受够了|"
+    r"什么破|破公司|再也不|曝光你们|12315|消协|律师|起诉|媒体|记者|报警"
+)
+
+
+def sounds_angry(text: str) -> bool:
+    """Angry words, threats or shouting: more than the displeasure every complaint carries (the
+    satisfaction model hears three complaints in four as dissatisfied with 0.85 or more)."""
+    shouting = text.count("!") + text.count("！") >= 3 or text.count("?") + text.count("？") >= 4
+    return bool(_ANGER.search(text)) or shouting
 
 
 def mentions(text: str, term: str, negations: Iterable[str]) -> bool:
@@ -161,8 +176,8 @@ def assess_priority(
 ) -> PriorityAssessment:
     """Priority from the category, urgency words and how angry the customer is.
 
-    The most urgent matching term wins; an angry customer raises the priority one step, but
-    anger alone never makes a P1 (that is for safety).
+    The most urgent matching term wins; an angry customer (angry words or shouting, heard as
+    dissatisfied) raises the priority one step, but anger alone never makes a P1 (that is for safety).
     """
     if category not in CATEGORIES:
         raise InvalidCaseData(f"unknown category {category!r}")
@@ -179,6 +194,7 @@ def assess_priority(
         policy.angry_raises_priority
         and satisfaction == "dissatisfied"
         and (satisfaction_confidence or 0.0) >= policy.angry_confidence
+        and sounds_angry(normalised)
         and priority.rank > 2
     ):
         priority = priority.raised()
@@ -186,13 +202,24 @@ def assess_priority(
     return PriorityAssessment(priority, reasons)
 
 
-def deadlines_for(policy: SlaPolicy, priority: Priority, opened_at: datetime) -> tuple[datetime, datetime]:
-    """First-response and resolution deadlines for a case opened at ``opened_at``."""
+#: When someone is next on duty at or after a moment (the moment itself if they are).
+NextOpening = Callable[[datetime], datetime]
+
+
+def deadlines_for(
+    policy: SlaPolicy, priority: Priority, opened_at: datetime, next_opening: NextOpening | None = None
+) -> tuple[datetime, datetime]:
+    """First-response and resolution deadlines for a case opened at ``opened_at``.
+
+    Calendar hours; a deadline that falls while nobody is on duty moves to when they are back, so a
+    P2 sent at 23:00 is promised contact by 09:00, not by 03:00. Priorities in
+    ``policy.round_the_clock`` (P1: safety) keep their hours: someone is on call for those."""
     d = policy.deadlines[priority]
-    return (
-        opened_at + timedelta(hours=d.first_response_hours),
-        opened_at + timedelta(hours=d.resolution_hours),
-    )
+    first = opened_at + timedelta(hours=d.first_response_hours)
+    resolution = opened_at + timedelta(hours=d.resolution_hours)
+    if next_opening is None or priority in policy.round_the_clock:
+        return first, resolution
+    return next_opening(first), next_opening(resolution)
 
 
 def is_breached(due: datetime, done_at: datetime | None, now: datetime) -> bool:

@@ -12,6 +12,7 @@ from bot.cases.errors import CaseNotFound, InvalidCaseData
 from bot.cases.model import CATEGORIES, Attachment, Case, CaseDraft, CaseEvent, Priority, Status
 from bot.cases.ports import UnitOfWork
 from bot.cases.rules import (
+    NextOpening,
     PriorityAssessment,
     SlaPolicy,
     assess_priority,
@@ -39,10 +40,12 @@ class CaseService:
         *,
         clock: Callable[[], datetime] = utcnow,
         timezone_name: str = "Asia/Shanghai",
+        next_opening: NextOpening | None = None,
     ) -> None:
         self._uow = uow
         self._policy = policy
         self._clock = clock
+        self._next_opening = next_opening
         self.tz = ZoneInfo(timezone_name)
         #: Called after a case is resolved (the survey service schedules its callback here).
         self.on_resolved: list[Callable[[Case], Awaitable[None]]] = []
@@ -69,7 +72,7 @@ class CaseService:
             assessment = PriorityAssessment(
                 assessment.priority.raised(), [*assessment.reasons, f"escalated:{draft.source}"]
             )
-        first_due, resolution_due = deadlines_for(self._policy, assessment.priority, now)
+        first_due, resolution_due = deadlines_for(self._policy, assessment.priority, now, self._next_opening)
         day = now.astimezone(self.tz).date()
         async with self._uow() as uow:
             # The sequence bump comes first: it takes the write lock before anything is read.
@@ -201,7 +204,7 @@ class CaseService:
                 raise CaseNotFound(number)
             if case.priority is to:
                 return case
-            first_due, resolution_due = deadlines_for(self._policy, to, case.created_at)
+            first_due, resolution_due = deadlines_for(self._policy, to, case.created_at, self._next_opening)
             event = CaseEvent(
                 kind="priority_changed",
                 at=now,

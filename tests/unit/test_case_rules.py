@@ -1,4 +1,6 @@
+import functools
 from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -14,6 +16,7 @@ from bot.cases.rules import (
     next_statuses,
     normalise_case_number,
 )
+from bot.handoff.rules import HandoffPolicy, next_opening
 
 LEGAL = [
     (Status.NEW, Status.ACKNOWLEDGED),
@@ -94,8 +97,13 @@ def test_escalation_threats_make_a_p2(policy: SlaPolicy) -> None:
 
 
 def test_an_angry_customer_raises_one_step_but_never_to_p1(policy: SlaPolicy) -> None:
-    assert assess_priority(policy, "delivery", "太慢了", "dissatisfied", 0.95).priority is Priority.P2
-    assert assess_priority(policy, "delivery", "太慢了", "dissatisfied", 0.5).priority is Priority.P3
+    angry = "气死我了，三天了还没到！！！"
+    assert assess_priority(policy, "delivery", angry, "dissatisfied", 0.95).priority is Priority.P2
+    assert assess_priority(policy, "delivery", angry, "dissatisfied", 0.5).priority is Priority.P3
+    # every complaint is dissatisfied; that alone is not anger, or nearly every case would be P2
+    assert (
+        assess_priority(policy, "delivery", "快递三天了还没到", "dissatisfied", 0.99).priority is Priority.P3
+    )
     assert assess_priority(policy, "billing", "打12315", "dissatisfied", 0.99).priority is Priority.P2
 
 
@@ -111,6 +119,32 @@ def test_deadlines_follow_the_policy(policy: SlaPolicy) -> None:
     assert resolution - opened == timedelta(hours=72)
     first, _ = deadlines_for(policy, Priority.P1, opened)
     assert first - opened == timedelta(hours=1)
+
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.mark.parametrize(
+    ("priority", "opened", "first", "resolution"),
+    [
+        # in the daytime nothing moves
+        (Priority.P3, "2026-11-20 10:00", "2026-11-21 10:00", "2026-11-23 10:00"),
+        (Priority.P2, "2026-11-20 14:00", "2026-11-20 18:00", "2026-11-22 14:00"),
+        # a deadline at night moves to 09:00, when agents are back
+        (Priority.P2, "2026-11-20 23:00", "2026-11-21 09:00", "2026-11-23 09:00"),
+        (Priority.P2, "2026-11-20 20:00", "2026-11-21 09:00", "2026-11-22 20:00"),
+        (Priority.P3, "2026-11-20 05:08", "2026-11-21 09:00", "2026-11-23 09:00"),
+        # safety: someone is on call, so a P1 keeps its hour
+        (Priority.P1, "2026-11-20 23:00", "2026-11-21 00:00", "2026-11-21 23:00"),
+    ],
+)
+def test_a_deadline_never_falls_while_nobody_is_on_duty(
+    policy: SlaPolicy, priority: Priority, opened: str, first: str, resolution: str
+) -> None:
+    on_duty = HandoffPolicy()  # 09:00-21:00 every day, Shanghai
+    local = [datetime.fromisoformat(t).replace(tzinfo=SHANGHAI) for t in (opened, first, resolution)]
+    due = deadlines_for(policy, priority, local[0], functools.partial(next_opening, policy=on_duty))
+    assert due == (local[1], local[2])
 
 
 def test_breach_is_judged_on_when_it_was_done() -> None:
