@@ -10,10 +10,11 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import PRIORITY_LABELS, first_entity_value
+from actions.common import PRIORITY_LABELS, first_entity_value, latest_text
 from actions.messages import render, say
 from actions.services import get_services
 from bot.cases.errors import CaseNotFound
+from bot.cases.intake import is_urging
 from bot.cases.model import CATEGORY_LABELS, STATUS_LABELS, Case
 from bot.cases.rules import normalise_case_number
 from bot.timefmt import format_local
@@ -63,7 +64,7 @@ class ActionCaseStatus(Action):
                 except CaseNotFound:
                     say(dispatcher, "case_not_found", case_number=number)
                     return []
-                dispatcher.utter_message(text=describe(case, tz, now))
+                dispatcher.utter_message(text=describe(case, tz, now) + await _urge(tracker, [case]))
                 return []
             cases = await services.cases.open_cases_for(tracker.sender_id)
         except Exception:
@@ -78,5 +79,23 @@ class ActionCaseStatus(Action):
             f"，最近的 {MAX_LISTED} 个：" if len(cases) > MAX_LISTED else "："
         )
         # One message, not several: WeChat counts every message against a small allowance.
-        dispatcher.utter_message(text="\n—————\n".join([header] + [describe(c, tz, now) for c in shown]))
+        listing = "\n—————\n".join([header] + [describe(c, tz, now) for c in shown])
+        dispatcher.utter_message(text=listing + await _urge(tracker, shown))
         return []
+
+
+async def _urge(tracker: Tracker, cases: list[Case]) -> str:
+    """ "能不能快点处理": the chase goes on the open cases' records for the agents to see, and the
+    customer is told so. A plain status question records nothing."""
+    text = latest_text(tracker)
+    open_cases = [c for c in cases if c.is_open]
+    if not open_cases or text.startswith("/") or not is_urging(text):
+        return ""
+    services = await get_services()
+    try:
+        for case in open_cases:
+            await services.cases.record_urging(case.number, text, actor=f"customer:{tracker.sender_id}")
+    except Exception:
+        logger.exception("could not record that %s chased their cases", tracker.sender_id)
+        return ""
+    return "\n" + render("status_urged")

@@ -31,6 +31,12 @@ _NO_ORDER = re.compile(
 )
 
 
+_URGING = re.compile(
+    r"催|快点|快些|尽快|赶紧|抓紧|加急|抓点紧|还没(人)?(处理|联系|回|来|解决|弄|到|退|修|办)|怎么还(没|不)|"
+    r"到底(什么时候|啥时候|多久|要多久|管不管|处理不处理)|要等到什么时候|等(了)?(好几|这么|几|[一二两三四五六七八九十\d]+)(天|个?小时|周|个?星期)"
+)
+
+
 def _clean(text: str) -> str:
     return unicodedata.normalize("NFKC", text).strip()
 
@@ -42,6 +48,11 @@ def is_substantive_description(text: str) -> bool:
         return False
     meaningful = [c for c in cleaned if c.isalnum()]
     return len(meaningful) >= 3
+
+
+def is_urging(text: str) -> bool:
+    """ "能不能快点处理" / "怎么还没人联系我" / "催一下": the customer chases an open case (催办)."""
+    return bool(_URGING.search(_clean(text)))
 
 
 def is_cancellation(text: str) -> bool:

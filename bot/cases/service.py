@@ -224,6 +224,20 @@ class CaseService:
             await uow.commit()
         return updated
 
+    async def record_urging(self, number: str, words: str, *, actor: str) -> int:
+        """The customer chased this case (催办): kept in its audit trail for the agents, who see how
+        often and since when a customer has been waiting. Returns how many times they have chased it."""
+        now = self._clock()
+        async with self._uow() as uow:
+            case = await uow.cases.get(number, for_update=True)
+            if case is None:
+                raise CaseNotFound(number)
+            before = sum(1 for e in await uow.cases.events(number) if e.kind == "urged")
+            event = CaseEvent(kind="urged", at=now, actor=actor, note=words.strip()[:500] or None)
+            await uow.cases.save(replace(case, updated_at=now), [event])
+            await uow.commit()
+            return before + 1
+
     async def add_note(self, number: str, note: str, *, actor: str) -> Case:
         now = self._clock()
         async with self._uow() as uow:

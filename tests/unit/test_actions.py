@@ -433,6 +433,22 @@ async def test_status_by_number_discloses_nothing_about_others(wired: Services) 
     assert reply.replace(theirs.number, "X") == unknown.replace("C20991231-0001", "X")
 
 
+async def test_chasing_a_case_is_recorded_on_it_for_the_agents(wired: Services) -> None:
+    case = await wired.cases.open_case(
+        CaseDraft("wx-1", "rest", "空调坏了", "installation_repair", "13812345678")
+    )
+    plain = await status("我的投诉怎么样了")
+    assert "催办" not in plain  # a plain question records nothing
+    for _ in range(2):
+        reply = await status("都两天了怎么还没人联系我，能不能快点")
+        assert case.number in reply and "已为您催办" in reply
+    urged = [e for e in (await wired.cases.get(case.number)).events if e.kind == "urged"]
+    assert [(e.actor, e.note) for e in urged] == [
+        ("customer:wx-1", "都两天了怎么还没人联系我，能不能快点")
+    ] * 2
+    assert await wired.cases.record_urging(case.number, "快点", actor="customer:wx-1") == 3
+
+
 async def test_suggestions_are_recorded(wired: Services, fake_uow: FakeUowFactory) -> None:
     dispatcher = CollectingDispatcher()
     t = tracker("建议周末也能上门", "suggest")

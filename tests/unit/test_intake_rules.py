@@ -4,6 +4,7 @@ from bot.cases.intake import (
     MAX_DESCRIPTION,
     is_cancellation,
     is_substantive_description,
+    is_urging,
     safety_terms,
     says_no_order,
     trim_description,
@@ -45,3 +46,20 @@ def test_safety_terms_for_immediate_advice(policy: SlaPolicy) -> None:
 def test_long_descriptions_are_kept_up_to_the_limit() -> None:
     assert len(trim_description("啊" * 10_000)) == MAX_DESCRIPTION
     assert trim_description("  空调坏了  ") == "空调坏了"
+
+
+@pytest.mark.parametrize(
+    ("text", "urging"),
+    [
+        ("能不能快点处理啊", True),
+        ("催一下我的投诉", True),
+        ("怎么还没人联系我", True),
+        ("到底什么时候给我解决", True),
+        ("都等了三天了", True),
+        ("我的投诉怎么样了", False),
+        ("查一下C20261120-0007", False),
+        ("进度如何", False),
+    ],
+)
+def test_chasing_is_told_apart_from_asking(text: str, urging: bool) -> None:
+    assert is_urging(text) is urging

@@ -89,6 +89,7 @@ CASE_EVENT_LABELS = {
     "priority_changed": "优先级变更",
     "note": "备注",
     "attachment": "附件",
+    "urged": "客户催办",
 }
 ROLE_LABELS = {"agent": "客服", "supervisor": "主管"}
 MESSAGES = {
