@@ -41,6 +41,8 @@ ANSWERS = {
     "unsupported": "抱歉，这类消息我暂时处理不了，请用文字描述您的问题，或发送图片。",
     "image_filed": "图片收到了，已附在您的投诉 {number} 中，处理人员会一并查看。",
     "image_unfiled": "图片收到了👌 请再用文字简单描述一下遇到的问题，我帮您登记投诉，图片会一起附上。",
+    "location_filed": "位置收到了📍 已记在您的投诉 {number} 中，处理人员上门时会用到。",
+    "location_unfiled": "位置收到了📍 请再用文字简单描述一下遇到的问题，我帮您登记投诉，位置会一起附上。",
     "trouble": "抱歉，系统开小差了，您的消息已记录，我们会尽快处理。着急的话请回复“转人工”。",
 }
 #: How a menu tap reads in the agent's transcript (the issue's menu: 投诉 / 查进度 / 人工).
@@ -193,6 +195,12 @@ class WeChatInput(InputChannel):
                     await self._reply_outside_rasa(message, "[语音]", ANSWERS["voice_unclear"])
             elif message.kind == "image":
                 await self._handle_image(message, now)
+            elif message.kind == "location" and message.latitude and message.longitude:
+                attachment = await self._keep_location(message, now)
+                answer = ANSWERS["location_filed" if attachment.case_number else "location_unfiled"]
+                await self._reply_outside_rasa(
+                    message, _shown_location(message), answer.format(number=attachment.case_number)
+                )
             else:
                 await self._reply_outside_rasa(message, f"[{message.kind}]", ANSWERS["unsupported"])
         except Exception:
@@ -213,6 +221,9 @@ class WeChatInput(InputChannel):
         elif message.kind == "image":
             attachment = await self._keep_image(message, now)
             shown = for_rasa = f"[图片] {attachment.stored_path or message.pic_url}"
+        elif message.kind == "location" and message.latitude and message.longitude:
+            await self._keep_location(message, now)
+            shown = for_rasa = _shown_location(message)
         else:
             shown = for_rasa = f"[{message.kind}]"
         if message.kind != "image":
@@ -284,6 +295,22 @@ class WeChatInput(InputChannel):
             )
         )
 
+    async def _keep_location(self, message: InboundMessage, now: datetime) -> Attachment:
+        """Where the repair or delivery is: kept with the open case like a photo (as a geo: URI that
+        map apps open), so the agent and the technician have it."""
+        runtime = self.runtime
+        assert runtime is not None
+        where = f"geo:{message.latitude},{message.longitude}"
+        return await runtime.services.cases.attach(
+            Attachment(
+                sender_id=message.openid,
+                channel=self.name(),
+                kind="location",
+                created_at=now,
+                source_url=f"{where}?q={message.label}" if message.label else where,
+            )
+        )
+
     async def _to_rasa(self, message: InboundMessage, text_for_rasa: str) -> None:
         assert self._on_new_message is not None
         await self._on_new_message(
@@ -324,3 +351,8 @@ class WeChatInput(InputChannel):
 
 
 __all__ = ["WeChatInput", "WeChatOutput"]
+
+
+def _shown_location(message: InboundMessage) -> str:
+    """How a location reads in the transcript an agent sees: [位置] 上海市浦东新区 (31.2304, 121.4737)."""
+    return " ".join(filter(None, ["[位置]", message.label, f"({message.latitude}, {message.longitude})"]))

@@ -84,7 +84,7 @@ class FakeCaseRepository:
         for a in unfiled:
             a.case_number = case.number
             self._staged[case.number].events.append(
-                CaseEvent(kind="attachment", at=a.created_at, actor=f"customer:{sender_id}", note=a.kind)
+                CaseEvent(kind="attachment", at=a.created_at, actor=f"customer:{sender_id}", note=a.summary)
             )
         return len(unfiled)
 

@@ -141,3 +141,13 @@ class Attachment:
     size: int | None = None
     case_number: str | None = None
     id: int | None = None
+
+    @property
+    def summary(self) -> str:
+        """What the case history says of it: the kind, or for a location where it is."""
+        return attachment_summary(self.kind, self.source_url)
+
+
+def attachment_summary(kind: str, source_url: str | None) -> str:
+    """ "image", or "位置 geo:31.2304,121.4737?q=上海市浦东新区" for a location the customer sent."""
+    return f"位置 {source_url}" if kind == "location" and source_url else kind

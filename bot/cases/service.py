@@ -263,7 +263,7 @@ class CaseService:
                             kind="attachment",
                             at=attachment.created_at,
                             actor=f"customer:{attachment.sender_id}",
-                            note=attachment.kind,
+                            note=attachment.summary,
                             data={"media_id": attachment.media_id, "path": attachment.stored_path},
                         )
                     ],

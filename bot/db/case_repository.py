@@ -9,7 +9,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from bot.cases.model import Attachment, Case, CaseEvent, Priority, Status
+from bot.cases.model import Attachment, Case, CaseEvent, Priority, Status, attachment_summary
 from bot.db.models import AttachmentRow, CaseEventRow, CaseRow, CaseSequenceRow, CustomerRow
 
 _Parent = aliased(CaseRow)
@@ -255,7 +255,7 @@ class SqlCaseRepository:
                         kind="attachment",
                         at=row.created_at,
                         actor=f"customer:{sender_id}",
-                        note=row.kind,
+                        note=attachment_summary(row.kind, row.source_url),
                         data={"media_id": row.media_id, "path": row.stored_path},
                     ),
                 )

@@ -103,6 +103,9 @@ class InboundMessage:
     event: str = ""
     event_key: str = ""
     menu_id: str = ""
+    latitude: str = ""  # a location message: Location_X, Location_Y and WeChat's Label (the address)
+    longitude: str = ""
+    label: str = ""
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -138,6 +141,9 @@ class InboundMessage:
             event=text("Event").lower(),
             event_key=text("EventKey"),
             menu_id=text("bizmsgmenuid"),
+            latitude=text("Location_X"),
+            longitude=text("Location_Y"),
+            label=text("Label"),
             raw=dict(xml),
         )
 

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
 
+from bot.cases.model import CaseDraft
 from bot.config import Settings
 from bot.db.engine import create_engine
 from bot.db.migrate import upgrade
@@ -495,3 +496,43 @@ async def test_an_image_is_acknowledged_and_kept(harness: Harness) -> None:
     stored = list((harness.settings.var_dir / "media" / user).glob("*"))
     assert [p.read_bytes() for p in stored] == [jpeg]
     assert harness.received == []  # a photo is not a message for the NLU
+
+
+async def test_a_location_is_kept_with_the_case(harness: Harness) -> None:
+    """Where the repair is: before the case exists it waits for it, after it joins it at once."""
+    user = openid()
+    runtime = harness.channel.runtime
+    assert runtime is not None
+
+    def location(label: str) -> dict[str, str | int]:
+        return {
+            "ToUserName": "gh_careloop000001",
+            "FromUserName": user,
+            "CreateTime": int(time.time()),
+            "MsgType": "location",
+            "Location_X": "31.2304",
+            "Location_Y": "121.4737",
+            "Scale": "15",
+            "Label": label,
+            "MsgId": new_msg_id(),
+        }
+
+    async def reply(count: int) -> str:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and len(harness.at_standin(user)) < count:  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
+        return str(harness.at_standin(user)[-1]["text"]["content"])
+
+    await harness.send(location("上海市浦东新区世纪大道100号"))
+    assert "请再用文字简单描述一下遇到的问题" in await reply(1)
+    case = await runtime.services.cases.open_case(
+        CaseDraft(user, "wechat", "热水器不出热水", "installation_repair", "13812345678")
+    )
+    await harness.send(location("上海市浦东新区世纪大道100号 3号楼"))
+    assert case.number in await reply(2)
+    notes = [e.note for e in (await runtime.services.cases.get(case.number)).events if e.kind == "attachment"]
+    assert notes == [
+        "位置 geo:31.2304,121.4737?q=上海市浦东新区世纪大道100号",
+        "位置 geo:31.2304,121.4737?q=上海市浦东新区世纪大道100号 3号楼",
+    ]
+    assert harness.received == []  # not a message for the NLU
