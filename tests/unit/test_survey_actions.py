@@ -20,6 +20,7 @@ from actions.surveys import (
     ActionSubmitSurvey,
     ValidateSurveyForm,
 )
+from bot.cases.model import CaseDraft, Status
 from bot.config import PROJECT_ROOT
 from bot.surveys.model import ServiceEvent, SurveyStatus
 from bot.wiring import Services
@@ -242,6 +243,23 @@ async def test_a_bare_bad_score_without_a_comment_still_offers_a_person(
     assert "人工" in reply["text"] and "记下" not in reply["text"]
     assert {"event": "slot", "timestamp": None, "name": "human_offered", "value": True} in events
     assert (await wired.surveys.get(survey_id)).comment is None
+
+
+async def test_a_bare_bad_score_about_a_resolved_case_reopens_it_and_asks_what_is_still_wrong(
+    wired: Services, clock: Clock, fake_uow: FakeUowFactory
+) -> None:
+    cases = wired.cases
+    case = await cases.open_case(CaseDraft("wx-1", "wechat", "宽带经常掉线", "other", "13812345678"))
+    for status in (Status.ACKNOWLEDGED, Status.IN_PROGRESS, Status.RESOLVED):
+        await cases.change_status(case.number, status, actor="agent:li")
+    (survey,) = await wired.surveys.search(sender_id="wx-1")  # scheduled by the resolution
+    await wired.surveys.mark_sent(survey.id or 0, "customer_service")
+    t = a_score(survey.id or 0, 1)
+    await validate(t)
+    assert (await cases.get(case.number)).status is Status.REOPENED
+    assert list(fake_uow.store.cases) == [case.number]  # reopened, not a second case
+    asked = await comment_asked(t)
+    assert case.number in asked["text"] and "重新打开" in asked["text"] and "哪里还没解决好" in asked["text"]
 
 
 async def test_a_late_score_outside_the_form_still_answers_the_survey(wired: Services, clock: Clock) -> None:
