@@ -238,6 +238,19 @@ class CaseService:
             await uow.commit()
             return before + 1
 
+    async def add_customer_words(self, number: str, words: str, *, actor: str) -> Case:
+        """What the customer said after the case was opened (a survey comment after a bare score):
+        added to the description agents read first, and to the history."""
+        now = self._clock()
+        async with self._uow() as uow:
+            case = await uow.cases.get(number, for_update=True)
+            if case is None:
+                raise CaseNotFound(number)
+            updated = replace(case, description=f"{case.description}\n{words}".strip(), updated_at=now)
+            await uow.cases.save(updated, [CaseEvent(kind="note", at=now, actor=actor, note=words)])
+            await uow.commit()
+        return updated
+
     async def add_note(self, number: str, note: str, *, actor: str) -> Case:
         now = self._clock()
         async with self._uow() as uow:

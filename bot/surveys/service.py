@@ -403,14 +403,16 @@ class SurveyService:
         )
         change = SurveyChange(now, SurveyStatus.ANSWERED.value, SurveyStatus.ANSWERED.value, "comment")
         await self._store.save(updated, [change], expect=SurveyStatus.ANSWERED)
-        followed_up = survey.remediation_case_number or (
-            survey.case_number if bad and survey.subject == "case" else None
-        )
-        if followed_up:
-            try:
-                await self._cases.add_note(followed_up, f"{actor_note}：{words}", actor=f"survey:{survey.id}")
-            except CaseError:
-                logger.exception("could not add survey %s's comment to case %s", survey.id, followed_up)
+        actor = f"survey:{survey.id}"
+        try:
+            if survey.remediation_case_number:  # the case this answer opened: the words belong in it
+                await self._cases.add_customer_words(
+                    survey.remediation_case_number, f"{actor_note}：{words}", actor=actor
+                )
+            elif bad and survey.subject == "case" and survey.case_number:  # the customer's own case
+                await self._cases.add_note(survey.case_number, f"{actor_note}：{words}", actor=actor)
+        except CaseError:
+            logger.exception("could not add survey %s's comment to its case", survey.id)
         return AnswerOutcome(updated, updated.score, bad)
 
     async def _remediate(
@@ -437,12 +439,13 @@ class SurveyService:
                 logger.exception("could not reopen case %s after survey %s", survey.case_number, survey.id)
         label = SERVICE_LABELS.get(survey.service_type, "服务")
         who = f"，服务人员：{survey.technician}" if survey.technician else ""
+        said = f"：{survey.comment}" if survey.comment else ""  # a bare score: the comment may follow
         draft = CaseDraft(
             sender_id=survey.sender_id,
             channel=survey.channel,
             source="survey",
             escalate=True,
-            description=f"回访不满意（{survey.score}分）：{text}（{label}{who}，回访#{survey.id}）",
+            description=f"回访不满意（{survey.score}分）{said}（{label}{who}，回访#{survey.id}）",
             category=category
             if category in CATEGORIES
             else SERVICE_CATEGORY.get(survey.service_type, "other"),

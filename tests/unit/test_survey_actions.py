@@ -214,8 +214,9 @@ async def test_a_bare_bad_score_opens_the_case_at_once_and_its_comment_follows(
     )
     events = await ActionSubmitSurvey().run(dispatcher, comment, DOMAIN)
     assert len(fake_uow.store.cases) == 1  # the comment joins the case, it does not open another
-    notes = [e.note for e in fake_uow.store.cases[case.number].events if e.kind == "note"]
-    assert any("师傅迟到了两个小时还不道歉" in (n or "") for n in notes)
+    followed = fake_uow.store.cases[case.number]
+    assert followed.description.endswith("\n回访留言：师傅迟到了两个小时还不道歉")  # what agents read first
+    assert "回访留言：师傅迟到了两个小时还不道歉" in [e.note for e in followed.events if e.kind == "note"]
     survey = await wired.surveys.get(survey_id)
     assert (survey.score, survey.comment, survey.remediation_case_number) == (
         2,
@@ -238,7 +239,7 @@ async def test_a_bare_bad_score_without_a_comment_still_offers_a_person(
     )
     events = await ActionSubmitSurvey().run(dispatcher, nothing, DOMAIN)
     (case,) = fake_uow.store.cases.values()
-    assert "（未留言）" in case.description
+    assert case.description.startswith("回访不满意（1分）（") and "留言" not in case.description
     (reply,) = dispatcher.messages
     assert "人工" in reply["text"] and "记下" not in reply["text"]
     assert {"event": "slot", "timestamp": None, "name": "human_offered", "value": True} in events
