@@ -208,36 +208,38 @@ async def _answered(services: Services, survey_id: int | None) -> Survey | None:
     return survey if survey.status is SurveyStatus.ANSWERED else None
 
 
+async def _answer(
+    tracker: Tracker, *, survey_id: int | None, rating: int | None, comment: str | None
+) -> AnswerOutcome:
+    """The survey service's answer, with what the NLU heard in the message (satisfaction, category)."""
+    label, confidence = satisfaction_of(latest_parse(tracker))
+    categories = [
+        e.get("value")
+        for e in tracker.latest_message.get("entities") or []
+        if e.get("entity") == "complaint_category"
+    ]
+    return await (await get_services()).surveys.answer(
+        tracker.sender_id,
+        survey_id=survey_id,
+        rating=rating,
+        label=label,
+        confidence=confidence,
+        comment=comment,
+        category=next((c for c in categories if c in CATEGORIES), None),
+    )
+
+
 async def _record_score(tracker: Tracker, score: int) -> dict[str, Any]:
     """Record a bare score at once: many customers tap "5分" and never answer the comment question,
     and their score must count (and a bad one must reach a person) all the same."""
-    services = await get_services()
-    label, confidence = satisfaction_of(latest_parse(tracker))
     try:
-        outcome = await services.surveys.answer(
-            tracker.sender_id,
-            survey_id=_survey_id(tracker),
-            rating=score,
-            label=label,
-            confidence=confidence,
-            comment=None,
-            category=_category(tracker),
-        )
+        outcome = await _answer(tracker, survey_id=_survey_id(tracker), rating=score, comment=None)
     except SurveyError:
         logger.exception(
             "could not record the score of %s; it is tried again after the comment", tracker.sender_id
         )
         return {}
     return {"survey_id": str(outcome.survey.id)} if outcome.survey else {}
-
-
-def _category(tracker: Tracker) -> str | None:
-    categories = [
-        e.get("value")
-        for e in tracker.latest_message.get("entities") or []
-        if e.get("entity") == "complaint_category"
-    ]
-    return next((c for c in categories if c in CATEGORIES), None)
 
 
 class ValidateSurveyForm(FormValidationAction):
@@ -338,17 +340,8 @@ async def record_answer(
 ) -> list[EventType]:
     """Record a survey answer and say what follows: thanks, or an apology, a case and a person."""
     services = await get_services()
-    label, confidence = satisfaction_of(latest_parse(tracker))
     try:
-        outcome: AnswerOutcome = await services.surveys.answer(
-            tracker.sender_id,
-            survey_id=survey_id,
-            rating=rating,
-            label=label,
-            confidence=confidence,
-            comment=comment,
-            category=_category(tracker),
-        )
+        outcome = await _answer(tracker, survey_id=survey_id, rating=rating, comment=comment)
     except SurveyError:
         logger.exception("could not record a survey answer from %s", tracker.sender_id)
         say(dispatcher, "survey_answer_kept")

@@ -224,41 +224,32 @@ class CaseService:
             await uow.commit()
         return updated
 
-    async def record_urging(self, number: str, words: str, *, actor: str) -> int:
+    async def record_urging(self, number: str, words: str, *, actor: str) -> Case:
         """The customer chased this case (催办): kept in its audit trail for the agents, who see how
-        often and since when a customer has been waiting. Returns how many times they have chased it."""
-        now = self._clock()
-        async with self._uow() as uow:
-            case = await uow.cases.get(number, for_update=True)
-            if case is None:
-                raise CaseNotFound(number)
-            before = sum(1 for e in await uow.cases.events(number) if e.kind == "urged")
-            event = CaseEvent(kind="urged", at=now, actor=actor, note=words.strip()[:500] or None)
-            await uow.cases.save(replace(case, updated_at=now), [event])
-            await uow.commit()
-            return before + 1
+        often and since when a customer has been waiting."""
+        return await self._append(number, "urged", words.strip()[:500] or None, actor)
 
     async def add_customer_words(self, number: str, words: str, *, actor: str) -> Case:
         """What the customer said after the case was opened (a survey comment after a bare score):
         added to the description agents read first, and to the history."""
-        now = self._clock()
-        async with self._uow() as uow:
-            case = await uow.cases.get(number, for_update=True)
-            if case is None:
-                raise CaseNotFound(number)
-            updated = replace(case, description=f"{case.description}\n{words}".strip(), updated_at=now)
-            await uow.cases.save(updated, [CaseEvent(kind="note", at=now, actor=actor, note=words)])
-            await uow.commit()
-        return updated
+        return await self._append(number, "note", words, actor, more_description=words)
 
     async def add_note(self, number: str, note: str, *, actor: str) -> Case:
+        return await self._append(number, "note", note, actor)
+
+    async def _append(
+        self, number: str, kind: str, note: str | None, actor: str, *, more_description: str | None = None
+    ) -> Case:
+        """One event in a case's history (and, with ``more_description``, words added to it)."""
         now = self._clock()
         async with self._uow() as uow:
             case = await uow.cases.get(number, for_update=True)
             if case is None:
                 raise CaseNotFound(number)
             updated = replace(case, updated_at=now)
-            await uow.cases.save(updated, [CaseEvent(kind="note", at=now, actor=actor, note=note)])
+            if more_description:
+                updated.description = f"{case.description}\n{more_description}".strip()
+            await uow.cases.save(updated, [CaseEvent(kind=kind, at=now, actor=actor, note=note)])
             await uow.commit()
         return updated
 

@@ -446,7 +446,8 @@ async def test_chasing_a_case_is_recorded_on_it_for_the_agents(wired: Services) 
     assert [(e.actor, e.note) for e in urged] == [
         ("customer:wx-1", "都两天了怎么还没人联系我，能不能快点")
     ] * 2
-    assert await wired.cases.record_urging(case.number, "快点", actor="customer:wx-1") == 3
+    await wired.cases.record_urging(case.number, "快点", actor="customer:wx-1")
+    assert [e.kind for e in (await wired.cases.get(case.number)).events].count("urged") == 3
 
 
 async def test_suggestions_are_recorded(wired: Services, fake_uow: FakeUowFactory) -> None:
