@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from bot.cases.errors import CaseNotFound, InvalidCaseData
+from bot.cases.errors import CaseNotFound, IllegalTransition, InvalidCaseData
 from bot.cases.model import CATEGORIES, Attachment, Case, CaseDraft, CaseEvent, Priority, Status
 from bot.cases.ports import UnitOfWork
 from bot.cases.rules import (
@@ -192,6 +192,21 @@ class CaseService:
                 except Exception:  # the case is resolved either way; the listener reports its own trouble
                     logger.exception("a listener for resolved case %s failed", number)
         return updated
+
+    async def acknowledge_by_contact(self, sender_id: str, *, actor: str, how: str) -> list[Case]:
+        """A person talking with the customer is the first response their new cases wait for: without
+        this the agent's answer in the chat leaves the case "等待受理" and its deadline runs out."""
+        acknowledged = []
+        for case in await self.open_cases_for(sender_id):
+            if case.status is not Status.NEW:
+                continue
+            try:
+                acknowledged.append(
+                    await self.change_status(case.number, Status.ACKNOWLEDGED, actor=actor, note=how)
+                )
+            except IllegalTransition:  # acknowledged meanwhile by someone else: nothing left to do
+                continue
+        return acknowledged
 
     async def change_priority(
         self, number: str, to: Priority, *, actor: str, note: str | None = None

@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from bot.handoff.model import Handoff, HandoffStatus
 
 PRIORITY_RANK = {"P1": 1, "P2": 2, "P3": 3, "P4": 4}
+INDEFINITELY = datetime.max.replace(tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -100,11 +101,14 @@ def next_opening(moment: datetime, policy: HandoffPolicy) -> datetime:
 
 
 def contact_before_opening(
-    first_response_due: datetime, first_responded_at: datetime | None, opens_at: datetime
+    first_response_due: datetime, first_responded_at: datetime | None, opens_at: datetime, now: datetime
 ) -> datetime | None:
     """The case's first-response deadline when it falls before the agents are back (a P1 at night):
-    the customer was promised contact by then, so "agents are back at 9" alone would contradict it."""
-    if first_responded_at is None and first_response_due < opens_at:
+    the customer was promised contact by then, so "agents are back at 9" alone would contradict it.
+    In hours with nobody at the console nobody knows when they are back (``opens_at`` is
+    ``INDEFINITELY``): the deadline is the one promise there is. A deadline already past is not
+    promised again."""
+    if first_responded_at is None and now < first_response_due < opens_at:
         return first_response_due
     return None
 

@@ -16,6 +16,7 @@ from bot.handoff.errors import AlreadyTaken, HandoffNotFound, InvalidTransfer, N
 from bot.handoff.live import LiveBus
 from bot.handoff.model import Agent, Handoff, HandoffStatus
 from bot.handoff.rules import (
+    INDEFINITELY,
     HandoffPolicy,
     agent_gone_quiet,
     contact_before_opening,
@@ -49,7 +50,11 @@ SAY = {
     "waiting_after_hours": "您的留言已记录{case}，客服将于 {opens} 上线后第一时间处理。"
     "回复“算了”可返回机器人服务。",
     "waiting_urgent": "您的留言已记录{case}，我们会在 {due} 前与您联系。回复“算了”可返回机器人服务。",
+    "waiting_unstaffed": "您的留言已记录{case}，客服同事上线后会第一时间处理。回复“算了”可返回机器人服务。",
 }
+SAY["waiting_unstaffed_promise"] = SAY["waiting_urgent"]
+#: An agent counts as at the console if a console page or its live stream touched them this recently.
+ONLINE_WINDOW = timedelta(minutes=5)
 
 
 def utcnow() -> datetime:
@@ -104,16 +109,22 @@ class Ticket:
     opens_at: datetime | None = None
     case_number: str | None = None
     existing: bool = False
-    #: After hours, the case's first-response deadline when it comes before ``opens_at``.
+    #: After hours, the case's first-response deadline when it comes before ``opens_at``; with
+    #: nobody at the console, that deadline if it is still ahead.
     contact_by: datetime | None = None
+    #: Someone is at the console (in business hours nobody may be: then nobody is "about to answer").
+    staffed: bool = True
 
     @property
     def situation(self) -> str:
         """Which of the four things the customer is told (the action's first answer and the later
         notices word each its own way): ``urgent`` (after hours, but the case promises contact
-        sooner), ``after_hours``, ``next`` or ``queued``."""
+        sooner), ``after_hours``, ``unstaffed`` (in hours, nobody at the console; ``_promise`` with a
+        deadline), ``next`` or ``queued``."""
         if not self.open_now and self.opens_at is not None:
             return "urgent" if self.contact_by is not None else "after_hours"
+        if not self.staffed:
+            return "unstaffed_promise" if self.contact_by is not None else "unstaffed"
         return "next" if self.place <= 1 else "queued"
 
     def wording(self, tz: tzinfo) -> dict[str, Any]:
@@ -161,14 +172,17 @@ class HandoffService:
         summary: str | None = None,
     ) -> Ticket:
         """Queue the conversation (or return the one already queued). Outside business hours a case
-        makes sure nothing is forgotten."""
+        makes sure nothing is forgotten, and so does one in hours when nobody is at the console."""
         now = self._clock()
         existing = await self._store.open_for(sender_id)
         if existing is not None:
             return await self._ticket(existing, now, existing=True)
         open_now = within_hours(now, self.policy)
-        if not open_now and case_number is None:
-            case_number = await self._case_for_later(sender_id, channel, reason, summary)
+        staffed = open_now and await self._store.online(now - ONLINE_WINDOW) > 0
+        if not staffed and case_number is None:
+            # The reason stays on the handoff: its label ("P1 紧急投诉") would move the case's priority.
+            why = "无客服在线时转人工" if open_now else "非工作时间转人工"
+            case_number = await self._case_for_later(sender_id, channel, why, summary)
         handoff = Handoff(
             sender_id=sender_id,
             channel=channel,
@@ -187,15 +201,16 @@ class HandoffService:
     async def _ticket(self, handoff: Handoff, now: datetime, existing: bool = False) -> Ticket:
         waiting = await self._store.in_status([HandoffStatus.WAITING])
         place = place_in_queue(handoff, waiting)
-        agents = await self._store.online(now - timedelta(minutes=5))
+        agents = await self._store.online(now - ONLINE_WINDOW)
         open_now = within_hours(now, self.policy)
         opens_at = None if open_now else next_opening(now, self.policy)
+        staffed = open_now and agents > 0
         contact_by = None
-        if opens_at is not None and handoff.case_number:
+        if not staffed and handoff.case_number:
             try:
                 case = await self._cases.get(handoff.case_number)
                 contact_by = contact_before_opening(
-                    case.first_response_due, case.first_responded_at, opens_at
+                    case.first_response_due, case.first_responded_at, opens_at or INDEFINITELY, now
                 )
             except CaseNotFound:
                 pass
@@ -208,10 +223,11 @@ class HandoffService:
             handoff.case_number,
             existing,
             contact_by,
+            staffed,
         )
 
     async def _case_for_later(
-        self, sender_id: str, channel: str, reason: str, summary: str | None
+        self, sender_id: str, channel: str, why: str, summary: str | None
     ) -> str | None:
         open_cases = await self._cases.open_cases_for(sender_id)
         if open_cases:
@@ -224,12 +240,12 @@ class HandoffService:
                     source="handoff",
                     category="other",
                     phone=await self._cases.known_phone(sender_id),
-                    description=f"非工作时间要求人工客服（{reason}）" + (f"：{summary}" if summary else ""),
+                    description=why + (f"：{summary}" if summary else ""),
                 )
             )
             return case.number
         except CaseError:
-            logger.exception("could not open a case for an after-hours handoff from %s", sender_id)
+            logger.exception("could not open a case to keep %s's request for a person", sender_id)
             return None
 
     async def open_for(self, sender_id: str) -> Handoff | None:
@@ -321,16 +337,27 @@ class HandoffService:
         ):
             raise NotYourConversation(str(handoff.id))
 
-    async def reply(self, handoff_id: int, agent: Agent, text: str) -> None:
-        """The agent's words go to the customer's WeChat conversation and into the transcript."""
+    async def reply(self, handoff_id: int, agent: Agent, text: str) -> list[str]:
+        """The agent's words go to the customer's WeChat conversation and into the transcript.
+        Returns the case numbers the agent's first answer acknowledged."""
         handoff = await self.get(handoff_id)
         self._check_holder(handoff, agent)
         text = text.strip()
         if not text:
-            return
+            return []
         await self._say(handoff, text, agent=agent.username)
         now = self._clock()
         await self._store.touch(handoff_id, last_agent_at=now, updated_at=now)
+        if handoff.last_agent_at is not None:
+            return []
+        try:  # the agent's first word in this conversation
+            acknowledged = await self._cases.acknowledge_by_contact(
+                handoff.sender_id, actor=f"agent:{agent.username}", how="客服已在人工对话中回复客户"
+            )
+        except Exception:  # the reply went out; the case panel still lets the agent do it by hand
+            logger.exception("could not acknowledge %s's cases after the agent's reply", handoff.sender_id)
+            return []
+        return [case.number for case in acknowledged]
 
     async def hand_back(self, handoff_id: int, agent: Agent, note: str | None = None) -> Handoff:
         """Back to the bot, which greets the customer again; a survey about the agent's help follows."""

@@ -679,7 +679,7 @@ async def test_the_conversation_page_shows_the_transcript_escaped(console: Conso
 
 
 async def test_a_reply_reaches_rasa_as_the_agents_bot_turn(console: Console) -> None:
-    handoff = await queued(console)
+    handoff = await queued(console, case=True)
     async with signed_in(console, "wang") as (wang,):
         assert (await wang.post(f"/console/handoffs/{handoff.id}/accept")).status == 200
         page = await wang.request(
@@ -689,9 +689,17 @@ async def test_a_reply_reaches_rasa_as_the_agents_bot_turn(console: Console) -> 
             headers={**XHR, "X-CSRF-Token": wang.csrf},
         )
         assert page.status == 200 and page.json()["ok"] is True
+        # The first answer is the case's first response (the page reloads to show it); later ones are not.
+        assert page.json()["acknowledged"] == [handoff.case_number]
+        again = await wang.post(f"/console/conversations/{handoff.id}/reply", {"text": "师傅姓张"})
+        assert again.json()["acknowledged"] == []
         form = await wang.post(f"/console/conversations/{handoff.id}/reply", {"text": "请稍等"}, xhr=False)
         assert (form.status, form.headers["Location"]) == (303, f"/console/conversations/{handoff.id}")
         assert (await wang.post(f"/console/conversations/{handoff.id}/reply", {"text": "  "})).status == 400
+    status, body = http(
+        "GET", f"{console.base}/api/v1/cases/{handoff.case_number}", headers={"X-API-Key": KEY}
+    )
+    assert (status, body["status"], body["events"][-1]["actor"]) == (200, "acknowledged", "agent:wang")
     sent = [
         e
         for e in console.rasa.bot_events(handoff.sender_id)

@@ -28,6 +28,7 @@ from bot.cases.model import CaseDraft
 from bot.config import Settings
 from bot.db.engine import create_engine
 from bot.db.migrate import upgrade
+from bot.handoff.model import Role
 from bot.handoff.rules import HandoffPolicy
 from bot.redis_embedded import free_port
 from bot.wechat.front import create_front_app
@@ -438,6 +439,10 @@ async def test_while_queued_for_a_person_messages_and_menu_taps_reach_the_agent_
     handoffs = runtime.services.handoffs
     handoffs._rasa = rasa = FakeRasa()  # where the notice would go (Rasa's API) is not running here
     handoffs.policy = HandoffPolicy(opens=None, closes=None)  # agents on duty whatever the hour
+    agents = runtime.services.agents
+    if await agents.get("duty") is None:
+        await agents.add("duty", "duty-password", Role.AGENT)
+    await agents.seen("duty")  # ... and one has the console open
     await handoffs.request(user, "wechat", "customer_request")
 
     def said() -> list[str]:

@@ -13,6 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services as action_services
 from actions.feedback import ActionRecordFeedback
+from actions.handoff import ActionRequestHuman
 from actions.intake import (
     ActionAskComplaintConfirmed,
     ActionCancelComplaint,
@@ -369,6 +370,28 @@ async def test_a_safety_case_at_night_goes_to_a_person_and_keeps_its_one_hour_pr
         "我们仍会在 11月20日 11:30 前与您联系。需要的话也可以先留言。"
     )
     assert any(e["event"] == "pause" for e in events)
+
+
+async def test_asking_for_a_person_when_nobody_is_at_the_console(
+    wired: Services, fake_uow: FakeUowFactory
+) -> None:
+    """In hours, but no agent has had the console open for 5 minutes: the customer hears that, and
+    gets a case with a deadline, not "马上为您接通" and a wait nobody will end."""
+    wired.handoffs._store.online_count = 0  # type: ignore[attr-defined]
+    dispatcher = CollectingDispatcher()
+    events = await ActionRequestHuman().run(
+        dispatcher, tracker("我要找人工，宽带断了三天", "request_human"), DOMAIN
+    )
+    (case,) = fake_uow.store.cases.values()
+    assert (case.source, case.description) == (
+        "handoff",
+        "无客服在线时转人工：我要找人工，宽带断了三天",
+    )
+    assert [m["text"] for m in dispatcher.messages] == [
+        f"已为您转接人工客服🙋 现在客服同事暂时都不在线，您的诉求已登记（编号 {case.number}），"
+        "我们会在 11月21日 10:30 前与您联系。等待期间直接留言，客服会看到；回复“算了”可返回机器人服务。"
+    ]
+    assert any(e["event"] == "pause" for e in events)  # still queued: the first agent in takes it
 
 
 async def test_a_failed_submit_keeps_the_intake_and_says_so(

@@ -7,7 +7,7 @@ from datetime import datetime, time, timedelta, timezone
 
 import pytest
 
-from bot.cases.model import CaseDraft
+from bot.cases.model import CaseDraft, Status
 from bot.handoff.errors import AlreadyTaken, NotYourConversation
 from bot.handoff.model import Agent, Handoff, HandoffStatus, Role
 from bot.handoff.rules import (
@@ -163,6 +163,28 @@ async def test_replies_go_through_rasa_marked_with_the_agent(fake_services: Serv
     assert events[0]["metadata"] == {"agent": "li"}
 
 
+async def test_the_agents_first_answer_is_the_first_response_of_the_customers_new_cases(
+    fake_services: Services, clock: Clock
+) -> None:
+    cases = fake_services.cases
+    new = await cases.open_case(
+        CaseDraft("c1", "wechat", "空调装好第二天就漏水了", "installation_repair", "13812345678")
+    )
+    older = await cases.open_case(CaseDraft("c1", "wechat", "发票一直没开", "billing", "13812345678"))
+    await cases.change_status(older.number, Status.ACKNOWLEDGED, actor="agent:wang")
+    ticket = await fake_services.handoffs.request("c1", "wechat", "customer_request")
+    await fake_services.handoffs.accept(ticket.handoff.id, AGENT)
+    assert (await cases.get(new.number)).first_responded_at is None  # the automatic greeting is not it
+    clock.now += timedelta(minutes=2)
+    await fake_services.handoffs.reply(ticket.handoff.id, AGENT, "您好，明天上午安排师傅上门可以吗？")
+    await fake_services.handoffs.reply(ticket.handoff.id, AGENT, "师傅姓张")
+    answered = await cases.get(new.number)
+    assert (answered.status, answered.first_responded_at) == (Status.ACKNOWLEDGED, clock.now)
+    changes = [(e.actor, e.to_value, e.note) for e in answered.events if e.kind == "status_changed"]
+    assert changes == [("agent:li", "acknowledged", "客服已在人工对话中回复客户")]
+    assert len((await cases.get(older.number)).events) == len(older.events or []) + 1  # untouched
+
+
 async def test_only_the_holder_or_a_supervisor_may_act(fake_services: Services) -> None:
     ticket = await fake_services.handoffs.request("c1", "wechat", "customer_request")
     await fake_services.handoffs.accept(ticket.handoff.id, AGENT)
@@ -273,9 +295,11 @@ async def test_at_night_a_waiting_customer_hears_when_agents_are_back(
 
 def test_a_promise_to_call_before_the_agents_are_back_still_stands() -> None:
     opens = T0 + timedelta(hours=8)
-    assert contact_before_opening(T0 + timedelta(hours=1), None, opens) == T0 + timedelta(hours=1)
-    assert contact_before_opening(T0 + timedelta(hours=24), None, opens) is None  # agents are back first
-    assert contact_before_opening(T0 + timedelta(hours=1), T0, opens) is None  # already contacted
+    due = T0 + timedelta(hours=1)
+    assert contact_before_opening(due, None, opens, T0) == due
+    assert contact_before_opening(T0 + timedelta(hours=24), None, opens, T0) is None  # agents back first
+    assert contact_before_opening(due, T0, opens, T0) is None  # already contacted
+    assert contact_before_opening(due, None, opens, due + timedelta(minutes=1)) is None  # too late now
 
 
 async def test_a_safety_case_at_night_keeps_its_one_hour_promise(
@@ -294,3 +318,38 @@ async def test_a_safety_case_at_night_keeps_its_one_hour_promise(
         f"您的留言已记录（编号 {case.number}），我们会在 11月20日 11:30 前与您联系。"
         "回复“算了”可返回机器人服务。"
     ]
+
+
+async def test_in_hours_with_nobody_at_the_console_nobody_promises_an_agent_at_once(
+    fake_services: Services, clock: Clock
+) -> None:
+    """A small shop's console is often empty at 10:00 too: "马上为您接通" would be a promise nobody
+    keeps, so the request becomes a case and the customer hears its deadline instead."""
+    fake_services.handoffs._store.online_count = 0  # type: ignore[attr-defined]
+    ticket = await fake_services.handoffs.request("c1", "wechat", "customer_request", summary="宽带又断了")
+    assert ticket.open_now and not ticket.staffed and ticket.case_number is not None
+    case = await fake_services.cases.get(ticket.case_number)
+    assert case.description == "无客服在线时转人工：宽带又断了"
+    assert ticket.situation == "unstaffed_promise" and ticket.contact_by == case.first_response_due
+    await fake_services.handoffs.customer_wrote(ticket.handoff, "人呢")
+    assert _bot_lines(fake_services) == [
+        f"您的留言已记录（编号 {case.number}），我们会在 11月21日 10:30 前与您联系。"
+        "回复“算了”可返回机器人服务。"
+    ]
+    fake_services.handoffs._store.online_count = 1  # type: ignore[attr-defined]
+    clock.now += timedelta(minutes=3)  # an agent signs in: the queue wording is back
+    await fake_services.handoffs.customer_wrote(await fake_services.handoffs.open_for("c1"), "还要等吗")
+    assert _bot_lines(fake_services)[-1].startswith("您的留言客服会看到🙋 马上为您接通")
+
+
+async def test_with_nobody_at_the_console_a_deadline_already_met_is_not_promised_again(
+    fake_services: Services, clock: Clock
+) -> None:
+    fake_services.handoffs._store.online_count = 0  # type: ignore[attr-defined]
+    case = await fake_services.cases.open_case(
+        CaseDraft("c1", "wechat", "宽带断了三天", "other", "13812345678")
+    )
+    await fake_services.cases.change_status(case.number, Status.ACKNOWLEDGED, actor="agent:li")
+    ticket = await fake_services.handoffs.request("c1", "wechat", "customer_request")
+    assert ticket.case_number == case.number and ticket.contact_by is None
+    assert ticket.situation == "unstaffed"

@@ -287,7 +287,7 @@ async def guard(request: Request) -> HTTPResponse | None:
         given = request.headers.get("x-csrf-token") or _fields(request).get("csrf_token")
         if not tokens_match(given, session.csrf):
             return _refuse(request, 403, MESSAGES["csrf"])
-    if kind == "page":
+    if kind in ("page", "fragment"):  # fragments: the pages' polling when the live stream fails
         await services.agents.seen(agent.username)
     return None
 
@@ -533,7 +533,7 @@ async def reply(request: Request, handoff_id: int) -> HTTPResponse:
     if len(text) > MAX_REPLY:
         return _refuse(request, 400, f"回复太长了（最多 {MAX_REPLY} 字）。", _conversation_url(handoff_id))
     try:
-        await _services(request).handoffs.reply(handoff_id, _agent(request), text)
+        acknowledged = await _services(request).handoffs.reply(handoff_id, _agent(request), text)
     except HandoffNotFound:
         return _refuse(request, 404, MESSAGES["no_handoff"])
     except NotYourConversation:
@@ -541,7 +541,8 @@ async def reply(request: Request, handoff_id: int) -> HTTPResponse:
     except RasaError:
         logger.exception("console: reply in handoff %s not delivered", handoff_id)
         return _refuse(request, 502, MESSAGES["rasa_down"], _conversation_url(handoff_id))
-    return await _done(request, _conversation_url(handoff_id))
+    # The first answer acknowledged the customer's new cases: the page reloads to show it.
+    return await _done(request, _conversation_url(handoff_id), acknowledged=acknowledged)
 
 
 async def hand_back(request: Request, handoff_id: int) -> HTTPResponse:

@@ -206,8 +206,8 @@
         showError(form, body.error || "操作失败（HTTP " + resp.status + "）");
         return;
       }
-      if (mode === "reset") form.reset();
-      else window.location.reload();
+      if (mode === "reset" && !(body.acknowledged && body.acknowledged.length)) form.reset();
+      else window.location.reload(); // (a first reply that acknowledged cases changes the case panel)
     } catch (e) {
       showError(form, "网络错误，请重试。");
     } finally {
