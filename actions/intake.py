@@ -26,6 +26,7 @@ from actions.services import get_services
 from bot.cases.intake import (
     is_angry,
     is_cancellation,
+    is_plain_answer,
     is_substantive_description,
     safety_terms,
     says_no_order,
@@ -454,8 +455,10 @@ class ActionCancelComplaint(Action):
 
 
 class ActionRouteInform(Action):
-    """Information with no question open: a described problem starts the intake, a case number
-    gets its status, anything else gets a question about what the customer wants."""
+    """Information, a yes or a no with no question open: a bare yes or no is acknowledged; a
+    described problem starts the intake, a case number gets its status, anything else gets a
+    question about what the customer wants. A "no" with more in it ("账单不对", "取消订单") is not
+    met with "好的"."""
 
     def name(self) -> str:
         return "action_route_inform"
@@ -463,12 +466,22 @@ class ActionRouteInform(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        yes_or_no = latest_intent(tracker) in ("affirm", "deny")
+        if yes_or_no and is_plain_answer(latest_text(tracker)):
+            dispatcher.utter_message(response="utter_anything_else")
+            return []
         parse = latest_parse(tracker)
         ranking = {r.get("name"): r.get("confidence", 0.0) for r in parse.get("intent_ranking") or []}
         label, confidence = satisfaction_of(parse)
         describes_problem = ranking.get("complain", 0.0) >= PROBLEM_LIKELIHOOD or (
             label == "dissatisfied" and (confidence or 0.0) >= 0.6
         )
+        if yes_or_no:  # the form takes no description from a "no": the customer is asked instead
+            if describes_problem:
+                say(dispatcher, "inform_without_context")
+            else:  # "取消订单": something the bot cannot do, so it says what it can
+                dispatcher.utter_message(response="utter_out_of_scope")
+            return []
         if describes_problem and is_substantive_description(latest_text(tracker)):
             return [FollowupAction(FORM)]
         if latest_entities(tracker, "case_number"):

@@ -67,6 +67,11 @@ class FakeCaseRepository:
         found = [c for c in self._all().values() if status is None or c.status is status]
         return sorted(found, key=lambda c: c.created_at, reverse=True)[offset : offset + limit]
 
+    async def open_by_deadline(self, limit: int) -> list[Case]:
+        from bot.cases.rules import work_order
+
+        return copy.deepcopy(work_order(self._all().values())[:limit])
+
     async def events(self, number: str) -> list[CaseEvent]:
         return list(self._all()[number].events)
 

@@ -55,6 +55,20 @@ def is_urging(text: str) -> bool:
     return bool(_URGING.search(_clean(text)))
 
 
+_PLAIN_ANSWER = re.compile(
+    r"^(不用了?|不需要了?|不要了?|没有了?|没了|没事了?|不是|不对|不|没|否|好的?|嗯+|恩+|是的?|对的?|对|行|"
+    r"可以|没问题|ok|okay|yes|no|谢谢|多谢|了|啦|吧|呢|哦|噢|喔|啊|呀)+$"
+)
+
+
+def is_plain_answer(text: str) -> bool:
+    """ "嗯嗯好的" / "不用了谢谢": a bare yes or no. "账单不对" and "取消订单" are not, though the model
+    may read them as a "no": answering those with "好的" would agree to something nobody did. An
+    emoji alone ("👍") is plain too."""
+    cleaned = re.sub(r"[\W_]+", "", _clean(text).lower())
+    return not cleaned or bool(_PLAIN_ANSWER.match(cleaned))
+
+
 def is_cancellation(text: str) -> bool:
     """ "算了，不投诉了" cancels; a bare "不对" only means something is wrong."""
     cleaned = _clean(text)

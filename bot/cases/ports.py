@@ -32,6 +32,9 @@ class CaseRepository(Protocol):
         self, *, status: Status | None = None, limit: int = 50, offset: int = 0
     ) -> list[Case]: ...
 
+    async def open_by_deadline(self, limit: int) -> list[Case]:
+        """Open cases, the nearest next deadline (first response, then resolution) first."""
+
     async def events(self, number: str) -> list[CaseEvent]: ...
 
     async def add_attachment(self, attachment: Attachment) -> Attachment: ...

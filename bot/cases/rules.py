@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from bot.cases.errors import IllegalTransition, InvalidCaseData
-from bot.cases.model import CATEGORIES, Priority, Status
+from bot.cases.model import CATEGORIES, Case, Priority, Status
 
 # --- status transitions -------------------------------------------------------------------
 
@@ -220,6 +220,22 @@ def deadlines_for(
     if next_opening is None or priority in policy.round_the_clock:
         return first, resolution
     return next_opening(first), next_opening(resolution)
+
+
+def next_deadline(case: Case) -> tuple[str, datetime]:
+    """What an open case owes the customer next: its first response, then its resolution."""
+    if case.first_responded_at is None:
+        return "first_response", case.first_response_due
+    return "resolution", case.resolution_due
+
+
+def work_order(cases: Iterable[Case]) -> list[Case]:
+    """Open cases in the order to work them: the nearest deadline first, so the late ones lead
+    (the longest late on top); the more urgent priority breaks a tie."""
+    return sorted(
+        (c for c in cases if c.status.is_open),
+        key=lambda c: (next_deadline(c)[1], list(Priority).index(c.priority), c.number),
+    )
 
 
 def is_breached(due: datetime, done_at: datetime | None, now: datetime) -> bool:

@@ -20,6 +20,7 @@ from bot.cases.rules import (
     deadlines_for,
     format_case_number,
     normalise_case_number,
+    work_order,
 )
 from bot.nlu.patterns import normalise_phone
 
@@ -156,6 +157,11 @@ class CaseService:
     async def search(self, *, status: Status | None = None, limit: int = 50, offset: int = 0) -> list[Case]:
         async with self._uow(readonly=True) as uow:
             return await uow.cases.search(status=status, limit=limit, offset=offset)
+
+    async def worklist(self, limit: int = 300) -> list[Case]:
+        """The open cases in the order to work them (``work_order``)."""
+        async with self._uow(readonly=True) as uow:
+            return work_order(await uow.cases.open_by_deadline(limit))
 
     async def change_status(self, number: str, to: Status, *, actor: str, note: str | None = None) -> Case:
         """Move a case along the workflow; illegal moves raise and change nothing."""

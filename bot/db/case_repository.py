@@ -189,6 +189,19 @@ class SqlCaseRepository:
         stmt = stmt.order_by(CaseRow.created_at.desc(), CaseRow.id.desc()).limit(limit).offset(offset)
         return [_case_from_row(*r) for r in (await self.session.execute(stmt)).all()]
 
+    async def open_by_deadline(self, limit: int) -> list[Case]:
+        next_due = sa.case(
+            (CaseRow.first_responded_at.is_(None), CaseRow.first_response_due),
+            else_=CaseRow.resolution_due,
+        )
+        stmt = (
+            self._select()
+            .where(CaseRow.status.notin_([Status.RESOLVED.value, Status.CLOSED.value]))
+            .order_by(next_due, CaseRow.id)
+            .limit(limit)
+        )
+        return [_case_from_row(*r) for r in (await self.session.execute(stmt)).all()]
+
     async def events(self, number: str) -> list[CaseEvent]:
         stmt = (
             sa.select(CaseEventRow)

@@ -296,6 +296,10 @@ class HandoffService:
         waiting = queue_order(await self._store.in_status([HandoffStatus.WAITING]))
         return [(h, i + 1) for i, h in enumerate(waiting)]
 
+    async def open_conversations(self) -> list[Handoff]:
+        """Everyone waiting for or talking with a person."""
+        return await self._store.in_status([HandoffStatus.WAITING, HandoffStatus.ACTIVE])
+
     async def active(self, agent: Agent | None = None) -> list[Handoff]:
         """An agent's own live conversations; everyone's for a supervisor (or when agent is None)."""
         only = None if agent is None or agent.supervisor else agent.username

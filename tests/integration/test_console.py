@@ -833,6 +833,44 @@ async def test_the_case_panel_changes_status_priority_and_notes(console: Console
     ]
 
 
+async def test_the_case_list_puts_late_cases_first_and_a_supervisor_works_them(console: Console) -> None:
+    """Cases the bot filed with nobody asking for a person are worked from /console/cases."""
+    sender = f"wx-{uuid.uuid4().hex[:10]}"
+    async with services_for(console.env) as s:
+        real_clock = s.cases._clock
+        s.cases._clock = lambda: real_clock() - timedelta(days=3)  # filed three days ago
+        late = await s.cases.open_case(CaseDraft(sender, "wechat", "发票一直没开", "billing", "13812345678"))
+        s.cases._clock = real_clock
+        fresh = await s.cases.open_case(CaseDraft(sender, "wechat", "宽带又断了", "other", "13812345678"))
+    async with signed_in(console, "boss", "li") as (boss, li):
+        listing = await boss.get("/console/cases")
+        assert listing.status == 200
+        rows = re.findall(r'<tr class="case-row[^"]*" data-case="([^"]+)"', listing.text)
+        assert rows.index(late.number) < rows.index(fresh.number)  # the nearest deadline first
+        late_row = re.search(rf'data-case="{late.number}".*?</tr>', listing.text, re.S).group(0)
+        assert "首次响应期限" in late_row and re.search(r"已超时 \d 天", late_row)
+        assert "已超时" not in re.search(rf'data-case="{fresh.number}".*?</tr>', listing.text, re.S).group(0)
+
+        page = await boss.get(f"/console/cases/{late.number.lower()}")  # as a customer might type it
+        assert page.status == 200 and f'<input type="hidden" name="case" value="{late.number}">' in page.text
+        done = await boss.post(
+            f"/console/cases/{late.number}/status", {"status": "acknowledged", "case": late.number}, xhr=False
+        )
+        assert (done.status, done.headers["Location"]) == (303, f"/console/cases/{late.number}")
+        after = (await boss.get("/console/cases")).text
+        late_row = re.search(rf'data-case="{late.number}".*?</tr>', after, re.S).group(0)
+        assert "已受理" in late_row and "首次响应期限" not in late_row  # what it owes now is its resolution
+
+        read_only = await li.get(f"/console/cases/{fresh.number}")
+        assert read_only.status == 200 and "只读" in read_only.text and "/status" not in read_only.text
+        assert (
+            await li.post(f"/console/cases/{fresh.number}/status", {"status": "acknowledged"})
+        ).status == 403
+        assert (await li.get("/console/cases/C20991231-0001")).status == 404
+    _, body = http("GET", f"{console.base}/api/v1/cases/{late.number}", headers={"X-API-Key": KEY})
+    assert (body["status"], body["events"][-1]["actor"]) == ("acknowledged", "agent:boss")
+
+
 # --------------------------------------------------------------------------- the CLI
 
 

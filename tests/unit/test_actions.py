@@ -509,3 +509,30 @@ async def test_information_out_of_context_is_routed(
     else:
         assert [f"followup:{e['name']}" for e in events if e["event"] == "followup"] == [expected]
         assert dispatcher.messages == []
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "satisfaction", "answer"),
+    [
+        ("嗯嗯好的", "affirm", ("neutral", 0.9), "utter_anything_else"),
+        ("不用了，谢谢", "deny", ("neutral", 0.9), "utter_anything_else"),
+        # Read as a "no" by the model: "好的" would agree to a wrong bill or to a cancelled order.
+        ("账单不对", "deny", ("dissatisfied", 0.9), "inform_without_context"),
+        ("取消订单", "deny", ("neutral", 0.8), "utter_out_of_scope"),
+    ],
+)
+async def test_a_yes_or_no_out_of_context_is_only_agreed_with_when_it_is_bare(
+    text: str, intent: str, satisfaction: tuple[str, float], answer: str
+) -> None:
+    from actions.intake import ActionRouteInform
+
+    dispatcher = CollectingDispatcher()
+    events = await ActionRouteInform().run(
+        dispatcher, tracker(text, intent, satisfaction=satisfaction), DOMAIN
+    )
+    assert events == []
+    (said,) = dispatcher.messages
+    if answer == "inform_without_context":
+        assert said["text"] == "收到。请问您是要投诉反映问题，还是查询之前投诉的进度呢？"
+    else:
+        assert said["response"] == answer

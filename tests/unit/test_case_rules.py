@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.cases.errors import IllegalTransition, InvalidCaseData
-from bot.cases.model import Priority, Status
+from bot.cases.model import Case, Priority, Status
 from bot.cases.rules import (
     SlaPolicy,
     assess_priority,
@@ -15,6 +15,7 @@ from bot.cases.rules import (
     is_breached,
     next_statuses,
     normalise_case_number,
+    work_order,
 )
 from bot.handoff.rules import HandoffPolicy, next_opening
 
@@ -167,3 +168,24 @@ def test_a_policy_naming_an_unknown_category_is_refused() -> None:
     }
     with pytest.raises(InvalidCaseData):
         SlaPolicy.from_mapping(raw)
+
+
+def test_open_cases_are_worked_nearest_deadline_first() -> None:
+    """A new case's clock is its first response; an acknowledged one's is its resolution."""
+    t0 = datetime(2026, 12, 5, 10, tzinfo=timezone.utc)
+
+    def case(n: str, priority: Priority, status: Status, first: int, resolve: int, answered: bool) -> Case:
+        return Case(
+            n, "c", "wechat", "other", "x", None, None, priority, status, t0,
+            t0 + timedelta(hours=first), t0 + timedelta(hours=resolve),
+            first_responded_at=t0 if answered else None,
+        )  # fmt: skip
+
+    cases = [
+        case("C-new-p4", Priority.P4, Status.NEW, 24, 168, False),
+        case("C-late", Priority.P3, Status.NEW, -2, 70, False),  # its first response is 2 h late
+        case("C-acked", Priority.P3, Status.ACKNOWLEDGED, -30, 3, True),  # answered: 3 h to resolve
+        case("C-tie-p2", Priority.P2, Status.IN_PROGRESS, 1, 3, True),
+        case("C-done", Priority.P1, Status.RESOLVED, -5, -1, True),  # not open: not listed
+    ]
+    assert [c.number for c in work_order(cases)] == ["C-late", "C-tie-p2", "C-acked", "C-new-p4"]

@@ -3,6 +3,7 @@ import pytest
 from bot.cases.intake import (
     MAX_DESCRIPTION,
     is_cancellation,
+    is_plain_answer,
     is_substantive_description,
     is_urging,
     safety_terms,
@@ -63,3 +64,21 @@ def test_long_descriptions_are_kept_up_to_the_limit() -> None:
 )
 def test_chasing_is_told_apart_from_asking(text: str, urging: bool) -> None:
     assert is_urging(text) is urging
+
+
+@pytest.mark.parametrize(
+    ("text", "plain"),
+    [
+        ("嗯嗯好的", True),
+        ("不用了，谢谢！", True),
+        ("没有了", True),
+        ("OK", True),
+        ("👍", True),
+        ("账单不对", False),
+        ("取消订单", False),
+        ("不，我要投诉", False),
+        ("好的，帮我查一下", False),
+    ],
+)
+def test_a_bare_yes_or_no_is_told_apart_from_one_with_something_in_it(text: str, plain: bool) -> None:
+    assert is_plain_answer(text) is plain

@@ -32,7 +32,7 @@ from bot.api.console.sessions import ConsoleSession, LoginThrottle, SessionStore
 from bot.api.console.transcript import Turn, live_turn, local, names_of, turn_to_dict, turns_from_tracker
 from bot.cases.errors import CaseNotFound, IllegalTransition
 from bot.cases.model import CATEGORY_LABELS, STATUS_LABELS, Case, Priority, Status
-from bot.cases.rules import next_statuses, normalise_case_number
+from bot.cases.rules import next_deadline, next_statuses, normalise_case_number
 from bot.handoff.errors import AlreadyTaken, HandoffNotFound, NotYourConversation
 from bot.handoff.live import QUEUE, conversation_channel
 from bot.handoff.model import REASONS, Agent, Handoff, HandoffStatus
@@ -62,6 +62,7 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
+CASE_LIST_LIMIT = 300  # open cases on the case page; more than that is a backlog, not a list
 STREAM_PING = 15.0  # seconds between keep-alives (also the last-seen beat); Sanic times out at 60
 STREAM_LIFETIME = 600.0  # then the browser reconnects, and the session is checked afresh
 MAX_REPLY = 2000
@@ -145,6 +146,7 @@ def templates() -> Environment:
         ROLE_LABELS=ROLE_LABELS,
         SERVICE_LABELS=SERVICE_LABELS,
         PRIORITIES=[p.value for p in Priority],
+        DEADLINE_LABELS={"first_response": "首次响应期限", "resolution": "解决期限"},
     )
     env.filters["duration"] = duration
     return env
@@ -255,10 +257,14 @@ def _conversation_url(handoff_id: int) -> str:
 
 
 def _back(fields: dict[str, str]) -> str:
-    """Where a case form returns to: its conversation page (only that, so no open redirect)."""
+    """Where a case form returns to: its conversation page or the case's own page (only those, so
+    no open redirect)."""
     raw = fields.get("handoff", "")
     if re.fullmatch(r"[0-9]{1,10}", raw) and 0 < int(raw) <= MAX_DB_ID:
         return _conversation_url(int(raw))
+    number = normalise_case_number(fields.get("case", ""))
+    if number is not None:
+        return f"/console/cases/{number}"
     return "/console"
 
 
@@ -591,6 +597,66 @@ async def transfer(request: Request, handoff_id: int) -> HTTPResponse:
 # --------------------------------------------------------------------------- the case panel
 
 
+@dataclass(frozen=True)
+class WorkRow:
+    case: Case
+    owes: str  # "first_response" or "resolution"
+    due: datetime
+    late: bool
+    handoff: Handoff | None  # the customer's conversation with a person, if one is open
+
+
+async def cases_page(request: Request) -> HTTPResponse:
+    """Every open case, the nearest deadline first: cases filed by the bot at night, or whose
+    customer never asked for a person, are worked from here, not only from a conversation."""
+    services = _services(request)
+    now = utcnow()
+    talking = {h.sender_id: h for h in await services.handoffs.open_conversations()}
+    rows = []
+    for case in await services.cases.worklist(CASE_LIST_LIMIT):
+        owes, due = next_deadline(case)
+        rows.append(WorkRow(case, owes, due, due < now, talking.get(case.sender_id)))
+    flashes = await _sessions(request).pop_flashes(_session(request).sid)
+    return _render(
+        request,
+        "console/cases.html",
+        rows=rows,
+        late=sum(r.late for r in rows),
+        limit=CASE_LIST_LIMIT,
+        now=now,
+        flashes=flashes,
+    )
+
+
+async def case_page(request: Request, number: str) -> HTTPResponse:
+    """One case with its history; a supervisor (or the agent talking with the customer) works it."""
+    canonical = normalise_case_number(number)
+    services = _services(request)
+    try:
+        case = await services.cases.get(canonical or "")
+    except CaseNotFound:
+        return _refuse(request, 404, MESSAGES["no_case"])
+    me = _agent(request)
+    handoff = await services.handoffs.open_for(case.sender_id)
+    holds = handoff is not None and handoff.status is HandoffStatus.ACTIVE and handoff.agent == me.username
+    owes, due = next_deadline(case)
+    flashes = await _sessions(request).pop_flashes(_session(request).sid)
+    return _render(
+        request,
+        "console/case.html",
+        item={"case": case, "next": [s.value for s in next_statuses(case.status)]},
+        case=case,
+        owes=owes,
+        due=due,
+        late=case.status.is_open and due < utcnow(),
+        handoff=handoff,
+        may_edit_cases=me.supervisor or holds,
+        back_name="case",
+        back_value=case.number,
+        flashes=flashes,
+    )
+
+
 async def _editable_case(request: Request, number: str) -> Case | HTTPResponse:
     """Cases change from a conversation: by the agent holding the customer's conversation, or a
     supervisor. (Only who may edit is read first; the change itself is checked in its transaction.)"""
@@ -766,6 +832,8 @@ def blueprint() -> Blueprint:
     bp.add_route(reply, f"{base}/reply", methods=["POST"], ctx_kind="action")
     bp.add_route(hand_back, f"{base}/handback", methods=["POST"], ctx_kind="action")
     bp.add_route(transfer, f"{base}/transfer", methods=["POST"], ctx_kind="action")
+    bp.add_route(cases_page, "/cases", methods=["GET"], ctx_kind="page")
+    bp.add_route(case_page, "/cases/<number>", methods=["GET"], ctx_kind="page")
     bp.add_route(case_status, "/cases/<number>/status", methods=["POST"], ctx_kind="action")
     bp.add_route(case_priority, "/cases/<number>/priority", methods=["POST"], ctx_kind="action")
     bp.add_route(case_note, "/cases/<number>/note", methods=["POST"], ctx_kind="action")
