@@ -268,6 +268,14 @@ class ValidateComplaintForm(FormValidationAction):
         phone = normalise_phone(str(value or ""))
         if phone is None:
             say(dispatcher, "invalid_phone")
+        elif tracker.get_slot("requested_slot") in (
+            "complaint_description",
+            "complaint_category",
+            "order_id",
+        ):
+            # Given while something else was asked, that question is asked again next: without this
+            # the customer sees their number ignored ("我给了手机号，你又问订单号").
+            say(dispatcher, "phone_noted", phone=mask_phone(phone))
         return {"phone": phone}
 
     # --- confirmation --------------------------------------------------------------------
