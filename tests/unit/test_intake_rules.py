@@ -74,6 +74,10 @@ def test_chasing_is_told_apart_from_asking(text: str, urging: bool) -> None:
         ("没有了", True),
         ("OK", True),
         ("👍", True),
+        ("没啥说的", True),  # "nothing more to say" after a survey
+        ("暂时没有其他问题了", True),
+        ("就这样吧，谢谢你", True),
+        ("有问题", False),
         ("账单不对", False),
         ("取消订单", False),
         ("不，我要投诉", False),
