@@ -117,7 +117,7 @@ class Ticket:
 
     @property
     def situation(self) -> str:
-        """Which of the four things the customer is told (the action's first answer and the later
+        """Which of the things the customer is told (the action's first answer and the later
         notices word each its own way): ``urgent`` (after hours, but the case promises contact
         sooner), ``after_hours``, ``unstaffed`` (in hours, nobody at the console; ``_promise`` with a
         deadline), ``next`` or ``queued``."""
