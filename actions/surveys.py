@@ -264,7 +264,7 @@ class ValidateSurveyForm(FormValidationAction):
             return {}  # about something else: the complaint rule takes it, the survey waits
         # Free text without a number: scored from the satisfaction label; the words are the comment.
         label, confidence = satisfaction_of(latest_parse(tracker))
-        score = score_from_satisfaction(label, confidence)
+        score = score_from_satisfaction(label, confidence, text)
         return {"survey_score": float(score), "survey_comment": text} if score else {}
 
     async def validate_survey_score(

@@ -122,9 +122,15 @@ def choose_delivery(
     return Delivery.UNREACHABLE, "outside_48h_window_no_template"
 
 
-def score_from_satisfaction(label: str | None, confidence: float | None) -> int | None:
-    """A free-text answer without a number, scored from the NLU's satisfaction label."""
-    c = confidence or 0.0
+#: "装得挺快的，就是垃圾没带走" / "挺满意，不过有点贵": good and bad in one answer.
+_BUT = re.compile(r"但是|但|不过|可是|只是|[，,。.！!～~\s]就是")
+
+
+def score_from_satisfaction(label: str | None, confidence: float | None, text: str = "") -> int | None:
+    """A free-text answer without a number, scored from the NLU's satisfaction label. An answer that
+    weighs one thing against another is never scored at an extreme: the model hears the complaint
+    in "装得挺快的，就是走的时候垃圾没带走" with confidence, but 1 (非常不满意) is not what it says."""
+    c = 0.0 if _BUT.search(text) else confidence or 0.0
     if label == "satisfied":
         return 5 if c >= 0.8 else 4
     if label == "dissatisfied":

@@ -349,7 +349,7 @@ class SurveyService:
         if survey.status is SurveyStatus.ANSWERED:
             return AnswerOutcome(survey, survey.score, is_bad(survey.score, survey.satisfaction))
         check_transition(survey.id, survey.status, SurveyStatus.ANSWERED)
-        score = rating if rating is not None else score_from_satisfaction(label, confidence)
+        score = rating if rating is not None else score_from_satisfaction(label, confidence, comment or "")
         late = survey.status is SurveyStatus.EXPIRED
         now = self._clock()
         answered = replace(

@@ -108,6 +108,22 @@ def test_free_text_is_scored_from_the_satisfaction_label(
     assert score_from_satisfaction(label, confidence) == score
 
 
+@pytest.mark.parametrize(
+    ("text", "label", "score"),
+    [
+        ("装得挺快的，就是走的时候垃圾没带走", "dissatisfied", 2),  # still bad: a remediation case
+        ("师傅人挺好，但是迟到了一个小时", "dissatisfied", 2),
+        ("挺满意的，不过价格有点贵", "satisfied", 4),
+        ("太差劲了，再也不找你们了", "dissatisfied", 1),
+        ("非常满意，师傅专业又细心", "satisfied", 5),
+    ],
+)
+def test_an_answer_weighing_good_against_bad_is_not_scored_at_an_extreme(
+    text: str, label: str, score: int
+) -> None:
+    assert score_from_satisfaction(label, 0.95, text) == score
+
+
 def test_what_counts_as_bad() -> None:
     assert is_bad(2, "satisfied") and is_bad(1, None)
     assert not is_bad(3, "dissatisfied")  # a number decides over the tone
