@@ -691,6 +691,8 @@ async def test_a_reply_reaches_rasa_as_the_agents_bot_turn(console: Console) -> 
         assert page.status == 200 and page.json()["ok"] is True
         # The first answer is the case's first response (the page reloads to show it); later ones are not.
         assert page.json()["acknowledged"] == [handoff.case_number]
+        panel = await wang.get(f"/console/conversations/{handoff.id}/cases", headers=XHR)
+        assert panel.status == 200 and 'data-status="acknowledged"' in panel.text  # what the page swaps in
         again = await wang.post(f"/console/conversations/{handoff.id}/reply", {"text": "师傅姓张"})
         assert again.json()["acknowledged"] == []
         form = await wang.post(f"/console/conversations/{handoff.id}/reply", {"text": "请稍等"}, xhr=False)

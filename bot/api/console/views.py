@@ -511,13 +511,30 @@ async def conversation_page(request: Request, handoff_id: int) -> HTTPResponse:
         turns=turns,
         rasa_ok=rasa_ok,
         may_act=_may_act(me, handoff),
-        may_edit_cases=me.supervisor
-        or (handoff.status is HandoffStatus.ACTIVE and handoff.agent == me.username),
+        may_edit_cases=_may_edit_cases(me, handoff),
         cases=await _case_panel(request, handoff.sender_id),
         history=await services.handoffs.history(handoff_id),
         names=names,
         targets=[a for a in agents if a.active and a.username != handoff.agent],
         flashes=flashes,
+    )
+
+
+def _may_edit_cases(me: Agent, handoff: Handoff) -> bool:
+    return me.supervisor or (handoff.status is HandoffStatus.ACTIVE and handoff.agent == me.username)
+
+
+async def cases_fragment(request: Request, handoff_id: int) -> HTTPResponse:
+    """The case panel alone: refreshed after the agent's first answer acknowledged new cases."""
+    handoff = await _handoff(request, handoff_id)
+    if handoff is None:
+        return _refuse(request, 404, MESSAGES["no_handoff"])
+    return _render(
+        request,
+        "console/_cases_panel.html",
+        handoff=handoff,
+        cases=await _case_panel(request, handoff.sender_id),
+        may_edit_cases=_may_edit_cases(_agent(request), handoff),
     )
 
 
@@ -547,7 +564,7 @@ async def reply(request: Request, handoff_id: int) -> HTTPResponse:
     except RasaError:
         logger.exception("console: reply in handoff %s not delivered", handoff_id)
         return _refuse(request, 502, MESSAGES["rasa_down"], _conversation_url(handoff_id))
-    # The first answer acknowledged the customer's new cases: the page reloads to show it.
+    # The first answer acknowledged the customer's new cases: the page refreshes its case panel.
     return await _done(request, _conversation_url(handoff_id), acknowledged=acknowledged)
 
 
@@ -828,6 +845,7 @@ def blueprint() -> Blueprint:
     base = "/conversations/<handoff_id:int>"
     bp.add_route(conversation_page, base, methods=["GET"], ctx_kind="page")
     bp.add_route(transcript_fragment, f"{base}/transcript", methods=["GET"], ctx_kind="fragment")
+    bp.add_route(cases_fragment, f"{base}/cases", methods=["GET"], ctx_kind="fragment")
     bp.add_route(conversation_stream, f"{base}/stream", methods=["GET"], ctx_kind="stream")
     bp.add_route(reply, f"{base}/reply", methods=["POST"], ctx_kind="action")
     bp.add_route(hand_back, f"{base}/handback", methods=["POST"], ctx_kind="action")

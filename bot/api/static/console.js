@@ -206,8 +206,16 @@
         showError(form, body.error || "操作失败（HTTP " + resp.status + "）");
         return;
       }
-      if (mode === "reset" && !(body.acknowledged && body.acknowledged.length)) form.reset();
-      else window.location.reload(); // (a first reply that acknowledged cases changes the case panel)
+      if (mode === "reset") {
+        form.reset();
+        // A first reply acknowledges the customer's new cases: refresh the panel, not the page
+        // (a reload would drop the live stream for a moment and could miss a customer message).
+        const panel = document.getElementById("cases-panel");
+        if (panel && body.acknowledged && body.acknowledged.length) {
+          const fresh = await getHtml(panel.dataset.fragment);
+          if (fresh !== null) panel.innerHTML = fresh;
+        }
+      } else window.location.reload();
     } catch (e) {
       showError(form, "网络错误，请重试。");
     } finally {
