@@ -234,7 +234,7 @@ def work_order(cases: Iterable[Case]) -> list[Case]:
     (the longest late on top); the more urgent priority breaks a tie."""
     return sorted(
         (c for c in cases if c.status.is_open),
-        key=lambda c: (next_deadline(c)[1], list(Priority).index(c.priority), c.number),
+        key=lambda c: (next_deadline(c)[1], c.priority.rank, c.number),
     )
 
 

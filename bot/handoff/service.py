@@ -178,7 +178,8 @@ class HandoffService:
         if existing is not None:
             return await self._ticket(existing, now, existing=True)
         open_now = within_hours(now, self.policy)
-        staffed = open_now and await self._store.online(now - ONLINE_WINDOW) > 0
+        agents = await self._store.online(now - ONLINE_WINDOW)
+        staffed = open_now and agents > 0
         if not staffed and case_number is None:
             # The reason stays on the handoff: its label ("P1 紧急投诉") would move the case's priority.
             why = "无客服在线时转人工" if open_now else "非工作时间转人工"
@@ -196,12 +197,16 @@ class HandoffService:
         )
         handoff = await self._store.add(handoff, ("queued", f"customer:{sender_id}", reason))
         await self._publish_queue("queued", handoff)
-        return await self._ticket(handoff, now)
+        return await self._ticket(handoff, now, agents=agents)
 
-    async def _ticket(self, handoff: Handoff, now: datetime, existing: bool = False) -> Ticket:
+    async def _ticket(
+        self, handoff: Handoff, now: datetime, existing: bool = False, agents: int | None = None
+    ) -> Ticket:
+        """``agents``: how many are at the console, when the caller has just counted them."""
         waiting = await self._store.in_status([HandoffStatus.WAITING])
         place = place_in_queue(handoff, waiting)
-        agents = await self._store.online(now - ONLINE_WINDOW)
+        if agents is None:
+            agents = await self._store.online(now - ONLINE_WINDOW)
         open_now = within_hours(now, self.policy)
         opens_at = None if open_now else next_opening(now, self.policy)
         staffed = open_now and agents > 0

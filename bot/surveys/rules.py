@@ -123,7 +123,7 @@ def choose_delivery(
 
 
 #: "装得挺快的，就是垃圾没带走" / "挺满意，不过有点贵": good and bad in one answer.
-_BUT = re.compile(r"但是|但|不过|可是|只是|[，,。.！!～~\s]就是")
+_BUT = re.compile(r"但|不过|可是|只是|[，,。.！!～~\s]就是")  # 但 covers 但是
 
 
 def score_from_satisfaction(label: str | None, confidence: float | None, text: str = "") -> int | None:

@@ -520,8 +520,11 @@ async def conversation_page(request: Request, handoff_id: int) -> HTTPResponse:
     )
 
 
-def _may_edit_cases(me: Agent, handoff: Handoff) -> bool:
-    return me.supervisor or (handoff.status is HandoffStatus.ACTIVE and handoff.agent == me.username)
+def _may_edit_cases(me: Agent, handoff: Handoff | None) -> bool:
+    """A supervisor, or the agent holding the customer's conversation (``handoff``, if any)."""
+    return me.supervisor or (
+        handoff is not None and handoff.status is HandoffStatus.ACTIVE and handoff.agent == me.username
+    )
 
 
 async def cases_fragment(request: Request, handoff_id: int) -> HTTPResponse:
@@ -653,9 +656,7 @@ async def case_page(request: Request, number: str) -> HTTPResponse:
         case = await services.cases.get(canonical or "")
     except CaseNotFound:
         return _refuse(request, 404, MESSAGES["no_case"])
-    me = _agent(request)
     handoff = await services.handoffs.open_for(case.sender_id)
-    holds = handoff is not None and handoff.status is HandoffStatus.ACTIVE and handoff.agent == me.username
     owes, due = next_deadline(case)
     flashes = await _sessions(request).pop_flashes(_session(request).sid)
     return _render(
@@ -667,7 +668,7 @@ async def case_page(request: Request, number: str) -> HTTPResponse:
         due=due,
         late=case.status.is_open and due < utcnow(),
         handoff=handoff,
-        may_edit_cases=me.supervisor or holds,
+        may_edit_cases=_may_edit_cases(_agent(request), handoff),
         back_name="case",
         back_value=case.number,
         flashes=flashes,
@@ -686,10 +687,8 @@ async def _editable_case(request: Request, number: str) -> Case | HTTPResponse:
     except CaseNotFound:
         return _refuse(request, 404, MESSAGES["no_case"])
     me = _agent(request)
-    if not me.supervisor:
-        handoff = await services.handoffs.open_for(case.sender_id)
-        if handoff is None or handoff.status is not HandoffStatus.ACTIVE or handoff.agent != me.username:
-            return _refuse(request, 403, "只有正在接待这位客户的客服或主管可以修改案件。")
+    if not me.supervisor and not _may_edit_cases(me, await services.handoffs.open_for(case.sender_id)):
+        return _refuse(request, 403, "只有正在接待这位客户的客服或主管可以修改案件。")
     return case
 
 
