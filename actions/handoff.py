@@ -10,6 +10,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import channel_of, latest_text
+from actions.intake import FORM as INTAKE_FORM
+from actions.intake import hand_over_intake
 from actions.messages import say
 from actions.services import get_services
 
@@ -52,4 +54,9 @@ class ActionRequestHuman(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         reason = "survey_bad" if tracker.get_slot("human_offered") else "customer_request"
+        if tracker.active_loop_name == INTAKE_FORM and tracker.get_slot("complaint_description"):
+            # Mid-complaint: what the customer described is kept as a case the agent starts from.
+            return await hand_over_intake(
+                dispatcher, tracker, reason, with_words=False, case_message="intake_case_created"
+            )
         return await hand_to_a_person(dispatcher, tracker, reason)

@@ -85,6 +85,64 @@ def _answers_another_question(tracker: Tracker, slot: str) -> bool:
     )
 
 
+async def hand_over_intake(
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    reason: str,
+    *,
+    with_words: bool,
+    case_message: str,
+    no_case_message: str | None = None,
+) -> list[EventType]:
+    """A person takes over an unfinished intake: what it has so far becomes a case (so nothing is
+    forgotten and the agent starts from it), the intake ends, and the conversation is queued.
+    ``with_words``: the latest message is part of the problem (an angry one), not just a request."""
+    from actions.handoff import hand_to_a_person
+
+    services = await get_services()
+    before = tracker.get_slot("complaint_description") or ""
+    description = _with_more_detail(before, latest_text(tracker)) if with_words else before
+    category = tracker.get_slot("complaint_category") or first_entity_value(tracker, "complaint_category")
+    phone = tracker.get_slot("phone") or await services.cases.known_phone(tracker.sender_id)
+    order = tracker.get_slot("order_id")
+    label, confidence = _worst_satisfaction(tracker)
+    case = None
+    try:
+        case = await services.cases.open_case(
+            CaseDraft(
+                sender_id=tracker.sender_id,
+                channel=channel_of(tracker),
+                description=trim_description(description),
+                category=category if category in CATEGORIES else "other",
+                phone=phone,
+                order_id=None if order in (None, NO_ORDER) else order,
+                satisfaction=label,
+                satisfaction_confidence=confidence,
+                source="chat" if phone else "handoff",
+            )
+        )
+    except Exception:  # the person still comes; after hours the queue opens a case itself
+        logger.exception("could not open a case from %s's intake", tracker.sender_id)
+    if case is not None:
+        say(dispatcher, case_message, case_number=case.number, priority=PRIORITY_LABELS[case.priority.value])
+    elif no_case_message:
+        say(dispatcher, no_case_message)
+    handed = await hand_to_a_person(
+        dispatcher,
+        tracker,
+        reason,
+        case_number=case.number if case else None,
+        priority=case.priority.value if case else None,
+    )
+    # Not handed over (the queue failed): a case was opened, so the intake must not start over.
+    listen = (
+        []
+        if any(isinstance(e, dict) and e.get("event") == "pause" for e in handed)
+        else [FollowupAction("action_listen")]
+    )
+    return [*_reset_intake(), ActiveLoop(None), *handed, *(listen if case else [])]
+
+
 class ValidateComplaintForm(FormValidationAction):
     def name(self) -> str:
         return "validate_complaint_form"
@@ -100,52 +158,17 @@ class ValidateComplaintForm(FormValidationAction):
     async def _hand_over_in_anger(
         self, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> list[EventType]:
-        """A customer writing in strong anger gets a person at once, not more questions: what the
-        intake has so far becomes a case (so nothing is forgotten), and the conversation is queued."""
-        from actions.handoff import hand_to_a_person
-
-        services = await get_services()
+        """A customer writing in strong anger gets a person at once, not more questions."""
         text = latest_text(tracker)
-        before = tracker.get_slot("complaint_description") or ""
-        await self._advise_on_safety(dispatcher, text, before)
-        category = tracker.get_slot("complaint_category") or first_entity_value(tracker, "complaint_category")
-        phone = tracker.get_slot("phone") or await services.cases.known_phone(tracker.sender_id)
-        order = tracker.get_slot("order_id")
-        label, confidence = satisfaction_of(latest_parse(tracker))
-        case = None
-        try:
-            case = await services.cases.open_case(
-                CaseDraft(
-                    sender_id=tracker.sender_id,
-                    channel=channel_of(tracker),
-                    description=trim_description(_with_more_detail(before, text)),
-                    category=category if category in CATEGORIES else "other",
-                    phone=phone,
-                    order_id=None if order in (None, NO_ORDER) else order,
-                    satisfaction=label,
-                    satisfaction_confidence=confidence,
-                    source="chat" if phone else "handoff",
-                )
-            )
-        except Exception:  # the person still comes; after hours the queue opens a case itself
-            logger.exception("could not open a case for an angry customer %s", tracker.sender_id)
-        if case is not None:
-            say(
-                dispatcher,
-                "angry_case_created",
-                case_number=case.number,
-                priority=PRIORITY_LABELS[case.priority.value],
-            )
-        else:
-            say(dispatcher, "angry_no_case")
-        handed = await hand_to_a_person(
+        await self._advise_on_safety(dispatcher, text, tracker.get_slot("complaint_description") or "")
+        return await hand_over_intake(
             dispatcher,
             tracker,
             "angry",
-            case_number=case.number if case else None,
-            priority=case.priority.value if case else None,
+            with_words=True,
+            case_message="angry_case_created",
+            no_case_message="angry_no_case",
         )
-        return [*_reset_intake(), ActiveLoop(None), *handed]
 
     # --- description ---------------------------------------------------------------------
 
@@ -197,6 +220,8 @@ class ValidateComplaintForm(FormValidationAction):
     ) -> dict[str, Any]:
         requested = tracker.get_slot("requested_slot")
         current = tracker.get_slot("complaint_category")
+        if latest_intent(tracker) in DIGRESSIONS - {"deny"}:  # "不对，是收费的问题" corrects it
+            return {}  # "我要找人工客服" names no category, whatever words it shares with one
         for entity in latest_entities(tracker, "complaint_category"):
             from_model = entity.get("extractor") == "ComplaintCategoryClassifier" and latest_intent(
                 tracker

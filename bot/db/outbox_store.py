@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db.engine import session_factory, single_statements
 from bot.db.models import OutboxRow
-from bot.wechat.outbox import OutboxRecord, OutboxStatus
+from bot.wechat.outbox import HELD_REASONS, OutboxRecord, OutboxStatus
 
 
 def _record(row: OutboxRow | sa.engine.Row) -> OutboxRecord:
@@ -66,7 +66,7 @@ class SqlOutboxStore:
         .where(
             OutboxRow.recipient == sa.bindparam("recipient"),
             OutboxRow.status == OutboxStatus.SKIPPED.value,
-            OutboxRow.reason.in_(["allowance_used", "wechat_45047"]),
+            OutboxRow.reason.in_(HELD_REASONS),
             OutboxRow.created_at >= sa.bindparam("since"),
         )
         .order_by(OutboxRow.id)
@@ -128,3 +128,19 @@ class SqlOutboxStore:
         async with self._single.connect() as conn:
             rows = (await conn.execute(self._DEFERRED, {"recipient": recipient, "since": since})).all()
         return [_record(r) for r in rows]
+
+    async def undelivered(self, recipient: str, since: datetime, limit: int = 50) -> list[OutboxRecord]:
+        """The newest ``limit`` of them, oldest first."""
+        stmt = (
+            sa.select(OutboxRow)
+            .where(
+                OutboxRow.recipient == recipient,
+                OutboxRow.created_at >= since,
+                OutboxRow.status != OutboxStatus.SENT.value,
+            )
+            .order_by(OutboxRow.id.desc())
+            .limit(limit)
+        )
+        async with self._sessions() as session:
+            rows = (await session.execute(stmt)).scalars().all()
+        return [_record(r) for r in reversed(rows)]

@@ -214,7 +214,7 @@ def find_rating(text: str) -> Span | None:
 _CATEGORY_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("product_quality", ("质量", "产品", "东西坏", "货不对", "假货", "次品")),
     ("delivery", ("物流", "快递", "配送", "送货", "外卖", "运输", "派送")),
-    ("service_attitude", ("态度", "服务差", "客服", "骂人")),
+    ("service_attitude", ("态度", "服务差", "骂人")),  # not 客服: "我要找客服" is no category
     ("installation_repair", ("安装", "维修", "修理", "上门", "师傅")),
     ("billing", ("收费", "扣费", "扣钱", "账单", "费用", "退款", "发票", "价格", "多收")),
     ("other", ("其他", "其它", "别的")),

@@ -19,7 +19,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from bot.wechat.errors import OutsideWindowError, PermanentError, TransientError, WeChatError
-from bot.wechat.outbox import OutboxRecord, OutboxStatus, OutboxStore, next_attempt
+from bot.wechat.outbox import DEFERRED_FOR, OutboxRecord, OutboxStatus, OutboxStore, next_attempt
 from bot.wechat.session import WeChatSession, new_menu_id
 from bot.wechat.window import ServiceWindow, WindowVerdict
 
@@ -29,7 +29,6 @@ TEXT_LIMIT_BYTES = 2000  # WeChat refuses customer-service text over 2048 bytes
 INLINE_RETRIES = (0.3, 1.0)
 MENU_TTL = 48 * 3600
 MORE_TO_COME = "\n（内容较长，回复任意消息查看余下部分）"
-DEFERRED_FOR = timedelta(hours=48)
 
 
 def utcnow() -> datetime:

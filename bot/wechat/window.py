@@ -7,6 +7,7 @@ Lua script, so concurrent senders can never exceed the allowance.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import Enum
 
 import redis.asyncio as aioredis
@@ -71,6 +72,18 @@ class WindowVerdict(str, Enum):
     UNKNOWN = "unknown"  # nothing recorded (e.g. Redis was emptied): ask the database
 
 
+@dataclass(frozen=True)
+class WindowState:
+    last_inbound: float  # epoch seconds; 0 once WeChat said the window is closed
+    sent: int
+
+    def is_open(self, now: float) -> bool:
+        return now - self.last_inbound <= WINDOW_SECONDS
+
+    def remaining(self, now: float) -> int:
+        return max(0, ALLOWANCE - self.sent) if self.is_open(now) else 0
+
+
 class ServiceWindow:
     def __init__(self, redis: aioredis.Redis, prefix: str = "careloop:wechat:window") -> None:
         self._redis = redis
@@ -114,12 +127,15 @@ class ServiceWindow:
 
     async def remaining(self, openid: str, now: float) -> int:
         """Messages still allowed now (-1: nothing recorded)."""
+        state = await self.state(openid)
+        return -1 if state is None else state.remaining(now)
+
+    async def state(self, openid: str) -> WindowState | None:
+        """None when nothing is recorded (a new customer, or Redis lost it)."""
         state = await self._redis.hgetall(self._key(openid))
         if not state or "inbound" not in state:
-            return -1
-        if now - float(state["inbound"]) > WINDOW_SECONDS:
-            return 0
-        return max(0, ALLOWANCE - int(state.get("sent", 0)))
+            return None
+        return WindowState(float(state["inbound"]), int(state.get("sent", 0)))
 
     async def last_inbound(self, openid: str) -> float | None:
         value = await self._redis.hget(self._key(openid), "inbound")

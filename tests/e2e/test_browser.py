@@ -135,6 +135,23 @@ def test_an_agent_takes_over_from_the_console_and_hands_back(
     customer.wait_for_timeout(3000)
     assert account_bubbles() == before, chat.inner_text()
 
+    # WeChat allows 5 messages per customer message: the agent's sixth waits, and the agent is told,
+    # until the customer writes again and it goes out first.
+    delivery = console.locator("#delivery")
+    for i in range(1, 6):
+        console.fill("#reply-text", f"第{i}条：正在为您查询")
+        console.locator("#reply-form").get_by_role("button", name="发送").click()
+        expect(chat.locator(".msg.account .bubble").last).to_have_text(f"第{i}条：正在为您查询")
+    expect(delivery).to_contain_text("本轮可发的 5 条消息已用完")
+    console.fill("#reply-text", "师傅明天上午到")
+    console.locator("#reply-form").get_by_role("button", name="发送").click()
+    expect(delivery.locator("li.fate-held")).to_contain_text("师傅明天上午到")
+    assert "师傅明天上午到" not in chat.inner_text()
+    customer_says("好的")
+    expect(chat.locator(".msg.account .bubble").last).to_have_text("师傅明天上午到")
+    expect(delivery.locator("li")).to_have_count(0)
+    expect(delivery).not_to_contain_text("已用完")
+
     # The agent hands back (confirming the dialog); the bot answers the next message again.
     console.once("dialog", lambda d: d.accept())
     console.get_by_role("button", name="交还机器人").click()

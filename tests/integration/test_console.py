@@ -714,6 +714,61 @@ async def test_a_reply_reaches_rasa_as_the_agents_bot_turn(console: Console) -> 
         assert event["query"]["output_channel"] == "wechat"
 
 
+async def outbox_row(console: Console, sender: str, text: str, status: str, reason: str | None) -> None:
+    from bot.db.outbox_store import SqlOutboxStore
+    from bot.wechat.outbox import OutboxRecord, OutboxStatus
+
+    now = datetime.now(timezone.utc)
+    body = {"msgtype": "text", "text": {"content": text}}
+    record = OutboxRecord("wechat", sender, "text", body, "reply", OutboxStatus(status), now, now)
+    record.reason, record.last_error = reason, "errcode 40003: invalid openid" if status == "dead" else None
+    async with services_for(console.env) as s:
+        await SqlOutboxStore(s.engine).add(record)
+
+
+async def window_of(console: Console, sender: str, wrote_hours_ago: float, sent: int) -> None:
+    from bot.redis_client import create_redis
+    from bot.wechat.window import ServiceWindow
+
+    redis = create_redis(console.env["REDIS_URL"])
+    try:
+        window = ServiceWindow(redis)
+        await window.opened(sender, datetime.now(timezone.utc).timestamp() - wrote_hours_ago * 3600)
+        for _ in range(sent):
+            await window.consume(sender, datetime.now(timezone.utc).timestamp())
+    finally:
+        await redis.close()
+
+
+async def test_the_agent_sees_what_wechat_did_not_deliver(console: Console) -> None:
+    """WeChat lets an account send 5 messages per customer message, and none 48 hours after it. An
+    agent's sixth reply waited for the customer's next message while the page showed it as said."""
+    handoff = await queued(console)
+    sender, path = handoff.sender_id, f"/console/conversations/{handoff.id}"
+    async with signed_in(console, "wang") as (wang,):
+        assert (await wang.post(f"/console/handoffs/{handoff.id}/accept")).status == 200
+        await window_of(console, sender, wrote_hours_ago=0.1, sent=3)
+        page = await wang.get(path)
+        assert "客户回复前还可发送 2 条消息" in page.text and "还没收到" not in page.text
+
+        await window_of(console, sender, wrote_hours_ago=0.1, sent=5)
+        await outbox_row(console, sender, "您好，请问是什么问题？", "sent", None)
+        await outbox_row(console, sender, "师傅明天上午到", "skipped", "allowance_used")
+        await outbox_row(console, sender, "维修费用全免", "dead", "permanent")
+        await outbox_row(console, "someone-else", "别人的消息", "skipped", "allowance_used")
+        page = await wang.get(path)
+        assert "本轮可发的 5 条消息已用完" in page.text
+        listed = re.findall(r'<li class="fate-(\w+)">.*?<q>(.*?)</q>', page.text, re.S)
+        assert listed == [("held", "师傅明天上午到"), ("failed", "维修费用全免")]
+        assert "客户下次发消息时自动补发" in page.text and "errcode 40003" in page.text
+
+        await window_of(console, sender, wrote_hours_ago=49, sent=0)
+        fragment = await wang.get(f"{path}/delivery", headers=XHR)  # what the page swaps in
+        assert fragment.status == 200 and "<html" not in fragment.text
+        assert "客户已超过 48 小时没有发消息" in fragment.text and "不会送达" in fragment.text
+        assert (await wang.get("/console/conversations/999999/delivery", headers=XHR)).status == 404
+
+
 async def test_the_conversation_stream_brings_new_turns(console: Console) -> None:
     handoff = await queued(console)
     async with signed_in(console, "wang") as (wang,):

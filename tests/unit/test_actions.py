@@ -158,6 +158,21 @@ async def test_a_weak_category_guess_is_asked_about_instead(wired: Services) -> 
     assert "complaint_category" not in slots
 
 
+async def test_asking_for_a_person_mid_intake_fills_no_slot(wired: Services) -> None:
+    # The form must refuse the message so that the rule for a person runs, and the category the
+    # complaint gave must survive words the message shares with another one.
+    slots, _ = await validate(
+        tracker(
+            "我要找人工客服，别问了",
+            "request_human",
+            [entity("complaint_category", "service_attitude", 1.0, "ComplaintCategoryClassifier")],
+            requested="order_id",
+            slots={"complaint_description": "空调不制冷了", "complaint_category": "product_quality"},
+        )
+    )
+    assert slots == {}
+
+
 async def test_an_empty_complaint_leaves_the_description_to_be_asked(wired: Services) -> None:
     slots, said = await validate(tracker("我要投诉", "complain"))
     assert slots.get("complaint_description") is None
@@ -394,6 +409,52 @@ async def test_asking_for_a_person_when_nobody_is_at_the_console(
         "我们会在 11月21日 10:30 前与您联系。等待期间直接留言，客服会看到；回复“算了”可返回机器人服务。"
     ]
     assert any(e["event"] == "pause" for e in events)  # still queued: the first agent in takes it
+
+
+MID_INTAKE = {
+    "complaint_description": "空调装好第二天就不制冷了",
+    "complaint_category": "installation_repair",
+}
+
+
+async def test_a_person_asked_for_mid_intake_gets_what_was_described_as_a_case(
+    wired: Services, fake_uow: FakeUowFactory
+) -> None:
+    """Without the case, the complaint lived only in the transcript: no number, no deadline, and
+    the intake resumed after the agent handed back, asking the order number again."""
+    dispatcher = CollectingDispatcher()
+    t = tracker("我要找人工客服", "request_human", requested="order_id", slots=MID_INTAKE)
+    events = await ActionRequestHuman().run(dispatcher, t, DOMAIN)
+    (case,) = fake_uow.store.cases.values()
+    assert (case.description, case.category, case.source) == (
+        "空调装好第二天就不制冷了",  # the request itself is not part of the problem
+        "installation_repair",
+        "handoff",
+    )
+    said = [m["text"] for m in dispatcher.messages]
+    assert said[0] == f"好的。您刚才反映的问题已登记（编号 {case.number}），客服会接着处理，不用再重复描述。"
+    assert "已为您转接人工客服" in said[1]
+    kinds = [(e["event"], e.get("name")) for e in events]
+    assert ("active_loop", None) in kinds and ("pause", None) in kinds
+    assert ("slot", "complaint_description") in kinds  # the intake is over
+    handoff = await wired.handoffs.open_for("wx-1")
+    assert handoff is not None and (handoff.reason, handoff.case_number) == ("customer_request", case.number)
+
+
+async def test_a_failed_queue_after_the_case_does_not_start_the_intake_over(
+    wired: Services, fake_uow: FakeUowFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*_: Any, **__: Any) -> None:
+        raise ConnectionError("database down")
+
+    monkeypatch.setattr(wired.handoffs, "request", broken)
+    dispatcher = CollectingDispatcher()
+    t = tracker("转人工", "request_human", requested="phone", slots=MID_INTAKE)
+    events = await ActionRequestHuman().run(dispatcher, t, DOMAIN)
+    (case,) = fake_uow.store.cases.values()
+    said = "\n".join(m["text"] for m in dispatcher.messages)
+    assert case.number in said and "转人工暂时没有成功" in said
+    assert events[-1] == {"event": "followup", "name": "action_listen", "timestamp": None}
 
 
 async def test_a_failed_submit_keeps_the_intake_and_says_so(

@@ -18,7 +18,7 @@ from bot.wechat.errors import (
     classify,
 )
 from bot.wechat.gateway import TEXT_LIMIT_BYTES, split_text
-from bot.wechat.outbox import BACKOFF, next_attempt
+from bot.wechat.outbox import BACKOFF, Fate, OutboxRecord, OutboxStatus, fate_of, next_attempt, shown_text
 
 NOW = datetime(2026, 11, 20, 2, 30, tzinfo=timezone.utc)
 ENDS = "\n。！？!?；;"
@@ -156,3 +156,49 @@ def test_backoff_grows_then_gives_up_after_len_backoff() -> None:
     assert delays[0] > timedelta(0)
     assert next_attempt(len(BACKOFF) + 1, NOW) is None
     assert next_attempt(len(BACKOFF) + 5, NOW) is None
+
+
+def _undelivered(status: str, reason: str | None, age: timedelta = timedelta(minutes=1)) -> OutboxRecord:
+    now = datetime(2026, 12, 5, 4, 0, tzinfo=timezone.utc)
+    body = {"msgtype": "text", "text": {"content": "师傅明天上午到"}}
+    return OutboxRecord(
+        "wechat", "wx-1", "text", body, "reply", OutboxStatus(status), now - age, now, reason=reason
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "reason", "age", "fate"),
+    [
+        ("sent", None, timedelta(minutes=1), None),
+        ("pending", None, timedelta(seconds=1), None),  # on its way
+        ("skipped", "allowance_used", timedelta(minutes=1), Fate.HELD),
+        ("skipped", "wechat_45047", timedelta(hours=47), Fate.HELD),
+        ("skipped", "allowance_used", timedelta(hours=49), Fate.OUT_OF_WINDOW),  # too old to follow
+        ("skipped", "outside_window", timedelta(minutes=1), Fate.OUT_OF_WINDOW),
+        ("skipped", "wechat_45015", timedelta(minutes=1), Fate.OUT_OF_WINDOW),
+        ("skipped", "outside_window:template_sent", timedelta(minutes=1), Fate.REPLACED),
+        ("skipped", "unsubscribed", timedelta(minutes=1), Fate.NOT_SENT),
+        ("retrying", "transient", timedelta(minutes=1), Fate.RETRYING),
+        ("sending", "transient", timedelta(minutes=1), Fate.RETRYING),
+        ("dead", "permanent", timedelta(minutes=1), Fate.FAILED),
+    ],
+)
+def test_what_the_agent_is_told_about_a_message(
+    status: str, reason: str | None, age: timedelta, fate: Fate | None
+) -> None:
+    now = datetime(2026, 12, 5, 4, 0, tzinfo=timezone.utc)
+    assert fate_of(_undelivered(status, reason, age), now) is fate
+
+
+def test_a_menu_is_shown_with_its_options() -> None:
+    menu = {
+        "msgtype": "msgmenu",
+        "msgmenu": {
+            "head_content": "打个分吧",
+            "list": [{"id": "1", "content": "5分"}, {"id": "2", "content": "1分"}],
+        },
+    }
+    record = OutboxRecord(
+        "wechat", "wx-1", "msgmenu", menu, "survey", OutboxStatus.SKIPPED, *[datetime.now(timezone.utc)] * 2
+    )
+    assert shown_text(record) == "打个分吧［5分 / 1分］"

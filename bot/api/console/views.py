@@ -33,11 +33,14 @@ from bot.api.console.transcript import Turn, live_turn, local, names_of, turn_to
 from bot.cases.errors import CaseNotFound, IllegalTransition
 from bot.cases.model import CATEGORY_LABELS, STATUS_LABELS, Case, Priority, Status
 from bot.cases.rules import next_deadline, next_statuses, normalise_case_number
+from bot.db.outbox_store import SqlOutboxStore
 from bot.handoff.errors import AlreadyTaken, HandoffNotFound, NotYourConversation
 from bot.handoff.live import QUEUE, conversation_channel
 from bot.handoff.model import REASONS, Agent, Handoff, HandoffStatus
 from bot.rasa_api import RasaError
 from bot.surveys.model import SERVICE_LABELS, Survey, SurveyStatus
+from bot.wechat.outbox import Fate, fate_of, shown_text
+from bot.wechat.window import ALLOWANCE, ServiceWindow
 from bot.wiring import Services
 
 logger = logging.getLogger(__name__)
@@ -93,6 +96,15 @@ CASE_EVENT_LABELS = {
     "urged": "客户催办",
 }
 ROLE_LABELS = {"agent": "客服", "supervisor": "主管"}
+FATE_LABELS = {
+    Fate.HELD: "暂存：本轮可发的消息已用完，客户下次发消息时自动补发",
+    Fate.OUT_OF_WINDOW: "未送达：客户超过 48 小时没有发消息，微信不允许再发",
+    Fate.REPLACED: "未送达：已改发模板消息",
+    Fate.RETRYING: "发送失败，正在重试",
+    Fate.FAILED: "发送失败，已放弃",
+    Fate.NOT_SENT: "未发送",
+}
+UNDELIVERED_SHOWN = 20
 MESSAGES = {
     "bad_login": "用户名或密码错误。",
     "throttled": "登录失败次数过多，请 10 分钟后再试。",
@@ -144,6 +156,8 @@ def templates() -> Environment:
         HANDOFF_EVENT_LABELS=HANDOFF_EVENT_LABELS,
         CASE_EVENT_LABELS=CASE_EVENT_LABELS,
         ROLE_LABELS=ROLE_LABELS,
+        FATE_LABELS=FATE_LABELS,
+        ALLOWANCE=ALLOWANCE,
         SERVICE_LABELS=SERVICE_LABELS,
         PRIORITIES=[p.value for p in Priority],
         DEADLINE_LABELS={"first_response": "首次响应期限", "resolution": "解决期限"},
@@ -493,6 +507,58 @@ async def _case_panel(request: Request, sender_id: str) -> list[dict[str, Any]]:
     return panel
 
 
+@dataclass(frozen=True)
+class Undelivered:
+    text: str
+    at: datetime
+    fate: Fate
+    error: str | None
+
+
+@dataclass(frozen=True)
+class DeliveryView:
+    """What the agent must know about WeChat's limits before and after writing: which messages
+    since the customer queued have not reached them, and what the customer's window still allows."""
+
+    undelivered: list[Undelivered]
+    #: None when nothing is known (a new customer, Redis emptied): then nothing is said.
+    remaining: int | None
+    window_open: bool | None
+    last_inbound: datetime | None
+
+
+async def _delivery(request: Request, handoff: Handoff) -> DeliveryView | None:
+    if handoff.channel != "wechat":
+        return None
+    now = utcnow()
+    records = await SqlOutboxStore(_services(request).engine).undelivered(
+        handoff.sender_id, handoff.queued_at, UNDELIVERED_SHOWN
+    )
+    undelivered = [
+        Undelivered(shown_text(r), r.created_at, fate, r.last_error)
+        for r in records
+        if (fate := fate_of(r, now)) is not None
+    ]
+    state = await ServiceWindow(request.app.ctx.redis).state(handoff.sender_id)
+    if state is None:
+        return DeliveryView(undelivered, None, None, None)
+    last = datetime.fromtimestamp(state.last_inbound, timezone.utc) if state.last_inbound else None
+    return DeliveryView(undelivered, state.remaining(now.timestamp()), state.is_open(now.timestamp()), last)
+
+
+async def delivery_fragment(request: Request, handoff_id: int) -> HTTPResponse:
+    """Refreshed by the page after each reply and each customer message (which sends what was held)."""
+    handoff = await _handoff(request, handoff_id)
+    if handoff is None:
+        return _refuse(request, 404, MESSAGES["no_handoff"])
+    return _render(
+        request,
+        "console/_delivery.html",
+        delivery=await _delivery(request, handoff),
+        live=handoff.status.open,
+    )
+
+
 async def conversation_page(request: Request, handoff_id: int) -> HTTPResponse:
     handoff = await _handoff(request, handoff_id)
     if handoff is None:
@@ -513,6 +579,8 @@ async def conversation_page(request: Request, handoff_id: int) -> HTTPResponse:
         may_act=_may_act(me, handoff),
         may_edit_cases=_may_edit_cases(me, handoff),
         cases=await _case_panel(request, handoff.sender_id),
+        delivery=await _delivery(request, handoff),
+        live=handoff.status.open,
         history=await services.handoffs.history(handoff_id),
         names=names,
         targets=[a for a in agents if a.active and a.username != handoff.agent],
@@ -845,6 +913,7 @@ def blueprint() -> Blueprint:
     bp.add_route(conversation_page, base, methods=["GET"], ctx_kind="page")
     bp.add_route(transcript_fragment, f"{base}/transcript", methods=["GET"], ctx_kind="fragment")
     bp.add_route(cases_fragment, f"{base}/cases", methods=["GET"], ctx_kind="fragment")
+    bp.add_route(delivery_fragment, f"{base}/delivery", methods=["GET"], ctx_kind="fragment")
     bp.add_route(conversation_stream, f"{base}/stream", methods=["GET"], ctx_kind="stream")
     bp.add_route(reply, f"{base}/reply", methods=["POST"], ctx_kind="action")
     bp.add_route(hand_back, f"{base}/handback", methods=["POST"], ctx_kind="action")

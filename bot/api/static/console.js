@@ -129,8 +129,30 @@
     list.scrollTop = list.scrollHeight;
   }
 
+  // What has not reached the customer (WeChat's allowance, its 48-hour window, failed sends). Each
+  // reply and each customer message can change it, a moment later: the worker sends in the background.
+  function deliveryPanel() {
+    const panel = document.getElementById("delivery");
+    let pending = null;
+    async function refresh() {
+      const body = await getHtml(panel.dataset.fragment);
+      if (body !== null) panel.innerHTML = body;
+    }
+    return function soon() {
+      if (!panel) return;
+      if (pending) window.clearTimeout(pending);
+      pending = window.setTimeout(function () {
+        pending = null;
+        refresh();
+        window.setTimeout(refresh, 4000); // a retry or a slow send settles later
+      }, 1500);
+    };
+  }
+  let deliveryChanged = function () {};
+
   function conversationPage(main) {
     const list = document.getElementById("transcript");
+    deliveryChanged = deliveryPanel();
     scrollDown(list);
     async function resync() {
       const body = await getHtml(main.dataset.transcript);
@@ -138,12 +160,14 @@
         list.innerHTML = body;
         scrollDown(list);
       }
+      deliveryChanged();
     }
     follow(
       main.dataset.stream,
       function (_name, turn) {
         list.appendChild(turnElement(turn));
         scrollDown(list);
+        deliveryChanged();
         if (turn.type === "status") {
           setStatus("对话已交还机器人，页面即将刷新");
           window.setTimeout(function () {
@@ -208,6 +232,7 @@
       }
       if (mode === "reset") {
         form.reset();
+        deliveryChanged();
         // A first reply acknowledges the customer's new cases: refresh the panel, not the page
         // (a reload would drop the live stream for a moment and could miss a customer message).
         const panel = document.getElementById("cases-panel");
