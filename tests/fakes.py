@@ -306,7 +306,9 @@ class FakeHandoffStore:
     async def add(self, handoff, event):  # type: ignore[no-untyped-def]
         handoff.id = len(self.handoffs) + 1
         self.handoffs[handoff.id] = copy.deepcopy(handoff)
-        self.log.append((handoff.id, *event))
+        self.log.append(
+            (handoff.id, handoff.queued_at, *event)
+        )  # as the SQL store: (at, kind, actor, detail)
         return handoff
 
     async def get(self, handoff_id):  # type: ignore[no-untyped-def]
@@ -325,7 +327,7 @@ class FakeHandoffStore:
             return False
         for key, value in values.items():
             setattr(h, key, HandoffStatus(value) if key == "status" else value)
-        self.log.append((handoff_id, *event))
+        self.log.append((handoff_id, values.get("updated_at"), *event))
         return True
 
     async def touch(self, handoff_id, **values):  # type: ignore[no-untyped-def]

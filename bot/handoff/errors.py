@@ -21,3 +21,11 @@ class NotYourConversation(HandoffError):
 
 class InvalidTransfer(HandoffError):
     """To nobody, to an inactive agent, or to the agent who already holds it."""
+
+
+class AlreadyInConversation(HandoffError):
+    """The customer is already waiting for or talking with a person: use that conversation."""
+
+    def __init__(self, handoff_id: int) -> None:
+        super().__init__(str(handoff_id))
+        self.handoff_id = handoff_id

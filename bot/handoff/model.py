@@ -25,6 +25,7 @@ REASONS = {
     "angry": "客户情绪强烈不满",
     "survey_bad": "回访差评，客户接受人工",
     "agent_timeout": "客服超时未回复，重新排队",
+    "agent_outreach": "客服主动联系",
 }
 
 

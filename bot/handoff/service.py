@@ -12,7 +12,13 @@ from typing import Any, Protocol
 from bot.cases.errors import CaseError, CaseNotFound
 from bot.cases.model import CaseDraft
 from bot.cases.service import CaseService
-from bot.handoff.errors import AlreadyTaken, HandoffNotFound, InvalidTransfer, NotYourConversation
+from bot.handoff.errors import (
+    AlreadyInConversation,
+    AlreadyTaken,
+    HandoffNotFound,
+    InvalidTransfer,
+    NotYourConversation,
+)
 from bot.handoff.live import LiveBus
 from bot.handoff.model import Agent, Handoff, HandoffStatus
 from bot.handoff.rules import (
@@ -338,6 +344,63 @@ class HandoffService:
         handoff = await self.get(handoff_id)
         await self._publish_queue("accepted", handoff)
         await self._say_softly(handoff, SAY["accepted"].format(name=agent.display_name), agent=agent.username)
+        return handoff
+
+    async def reach_out(
+        self, sender_id: str, channel: str, agent: Agent, *, case_number: str, priority: str = "P3"
+    ) -> Handoff:
+        """An agent starts a conversation about a case the customer never asked a person about (a
+        complaint filed by the bot at night): held by that agent from the start, the bot paused. The
+        agent's first words follow through ``reply``; WeChat's window is the caller's to check."""
+        existing = await self._store.open_for(sender_id)
+        if existing is not None:
+            raise AlreadyInConversation(existing.id or 0)
+        now = self._clock()
+        actor = f"agent:{agent.username}"
+        handoff = await self._store.add(
+            Handoff(
+                sender_id,
+                channel,
+                "agent_outreach",
+                priority,
+                HandoffStatus.WAITING,
+                now,
+                now,
+                case_number=case_number,
+            ),
+            ("reached_out", actor, case_number),
+        )
+        won = await self._store.transition(
+            handoff.id or 0,
+            [HandoffStatus.WAITING],
+            {
+                "status": HandoffStatus.ACTIVE.value,
+                "agent": agent.username,
+                "accepted_at": now,
+                "updated_at": now,
+            },
+            ("accepted", actor, None),
+        )
+        if not won:  # another agent took it from the queue in between
+            raise AlreadyTaken(str(handoff.id))
+        if self._rasa is not None:
+            try:
+                await self._rasa.append_events(sender_id, [{"event": "pause"}])
+            except Exception:
+                await self._store.transition(
+                    handoff.id or 0,
+                    [HandoffStatus.ACTIVE],
+                    {
+                        "status": HandoffStatus.CLOSED.value,
+                        "closed_at": now,
+                        "outcome": "outreach_failed",
+                        "updated_at": now,
+                    },
+                    ("closed", "system", "the bot could not be paused"),
+                )
+                raise
+        handoff = await self.get(handoff.id or 0)
+        await self._publish_queue("accepted", handoff)
         return handoff
 
     def _check_holder(self, handoff: Handoff, agent: Agent) -> None:

@@ -769,6 +769,47 @@ async def test_the_agent_sees_what_wechat_did_not_deliver(console: Console) -> N
         assert (await wang.get("/console/conversations/999999/delivery", headers=XHR)).status == 404
 
 
+async def test_an_agent_writes_to_a_customer_from_the_case_page(console: Console) -> None:
+    """A complaint the bot filed at night: no conversation to answer it in, so the case page starts one."""
+    sender, silent = f"wx-{uuid.uuid4().hex[:10]}", f"wx-{uuid.uuid4().hex[:10]}"
+    async with services_for(console.env) as s:
+        case = await s.cases.open_case(CaseDraft(sender, "wechat", "宽带断了两天", "other", "13812345678"))
+        old = await s.cases.open_case(CaseDraft(silent, "wechat", "发票没开", "billing", "13912345678"))
+    await window_of(console, sender, wrote_hours_ago=3, sent=0)
+    await window_of(console, silent, wrote_hours_ago=49, sent=0)
+    path = f"/console/cases/{case.number}"
+    async with signed_in(console, "li", "wang") as (li, wang):
+        page = await li.get(path)
+        assert 'id="contact-form"' in page.text and "只读" in page.text  # any agent may write first
+        assert (await li.post(f"{path}/contact", {"text": "  "})).status == 400
+        refused = await li.post(f"/console/cases/{old.number}/contact", {"text": "您好"})
+        assert refused.status == 409 and "超过 48 小时" in refused.json()["error"]
+        assert "13912345678" in refused.json()["error"]  # what to do instead
+        assert (await li.post("/console/cases/C20200101-0001/contact", {"text": "您好"})).status == 404
+
+        sent = await li.post(
+            f"{path}/contact", {"text": "您好，关于您的宽带问题，师傅明天上午上门"}, xhr=False
+        )
+        assert sent.status == 303
+        conversation = sent.headers["Location"]
+        assert re.fullmatch(r"/console/conversations/\d+", conversation)
+        events = [e for c in console.rasa.calls_for(sender, "tracker/events") for e in c["body"]]
+        assert events[0] == {"event": "pause"}  # the bot is quiet before the agent speaks
+        assert (events[1]["text"], events[1]["metadata"]) == (
+            "您好，关于您的宽带问题，师傅明天上午上门",
+            {"agent": "li"},
+        )
+        page = await li.get(conversation)
+        assert 'id="reply-form"' in page.text and "客服主动联系" in page.text
+        page = await li.get(path)
+        assert 'id="contact-form"' not in page.text and "只读" not in page.text  # li holds it now
+
+        again = await wang.post(f"{path}/contact", {"text": "我也来问问"})
+        assert again.status == 409 and "已经在人工对话中" in again.json()["error"]
+    status, body = http("GET", f"{console.base}/api/v1/cases/{case.number}", headers={"X-API-Key": KEY})
+    assert (status, body["status"], body["events"][-1]["actor"]) == (200, "acknowledged", "agent:li")
+
+
 async def test_the_conversation_stream_brings_new_turns(console: Console) -> None:
     handoff = await queued(console)
     async with signed_in(console, "wang") as (wang,):

@@ -8,7 +8,7 @@ from datetime import datetime, time, timedelta, timezone
 import pytest
 
 from bot.cases.model import CaseDraft, Status
-from bot.handoff.errors import AlreadyTaken, NotYourConversation
+from bot.handoff.errors import AlreadyInConversation, AlreadyTaken, NotYourConversation
 from bot.handoff.model import Agent, Handoff, HandoffStatus, Role
 from bot.handoff.rules import (
     HandoffPolicy,
@@ -183,6 +183,33 @@ async def test_the_agents_first_answer_is_the_first_response_of_the_customers_ne
     changes = [(e.actor, e.to_value, e.note) for e in answered.events if e.kind == "status_changed"]
     assert changes == [("agent:li", "acknowledged", "客服已在人工对话中回复客户")]
     assert len((await cases.get(older.number)).events) == len(older.events or []) + 1  # untouched
+
+
+async def test_an_agent_reaches_out_about_a_case_nobody_asked_a_person_about(
+    fake_services: Services, clock: Clock
+) -> None:
+    """A complaint filed by the bot at night: an agent writes first, and the conversation is theirs."""
+    h, cases = fake_services.handoffs, fake_services.cases
+    case = await cases.open_case(CaseDraft("c1", "wechat", "宽带断了两天", "other", "13812345678"))
+    handoff = await h.reach_out("c1", "wechat", AGENT, case_number=case.number, priority="P2")
+    assert (handoff.status, handoff.agent, handoff.reason, handoff.case_number, handoff.priority) == (
+        HandoffStatus.ACTIVE,
+        "li",
+        "agent_outreach",
+        case.number,
+        "P2",
+    )
+    assert fake_services.rasa.calls[-1][:3] == ("events", "c1", [{"event": "pause"}])  # type: ignore[attr-defined]
+    assert [kind for _, kind, _, _ in await h.history(handoff.id)] == ["reached_out", "accepted"]
+    assert await h.queue() == []  # never offered to anyone else
+    clock.now += timedelta(minutes=1)
+    await h.reply(handoff.id, AGENT, f"您好，关于您的投诉 {case.number}，师傅明天上午上门可以吗？")
+    assert (await cases.get(case.number)).first_responded_at == clock.now  # the first response
+    with pytest.raises(AlreadyInConversation) as raised:
+        await h.reach_out("c1", "wechat", OTHER, case_number=case.number)
+    assert raised.value.handoff_id == handoff.id
+    clock.now += timedelta(minutes=31)
+    assert await h.enforce_timeouts() == (0, 1)  # no answer: the bot has the customer back
 
 
 async def test_only_the_holder_or_a_supervisor_may_act(fake_services: Services) -> None:

@@ -34,13 +34,13 @@ from bot.cases.errors import CaseNotFound, IllegalTransition
 from bot.cases.model import CATEGORY_LABELS, STATUS_LABELS, Case, Priority, Status
 from bot.cases.rules import next_deadline, next_statuses, normalise_case_number
 from bot.db.outbox_store import SqlOutboxStore
-from bot.handoff.errors import AlreadyTaken, HandoffNotFound, NotYourConversation
+from bot.handoff.errors import AlreadyInConversation, AlreadyTaken, HandoffNotFound, NotYourConversation
 from bot.handoff.live import QUEUE, conversation_channel
 from bot.handoff.model import REASONS, Agent, Handoff, HandoffStatus
 from bot.rasa_api import RasaError
 from bot.surveys.model import SERVICE_LABELS, Survey, SurveyStatus
 from bot.wechat.outbox import Fate, fate_of, shown_text
-from bot.wechat.window import ALLOWANCE, ServiceWindow
+from bot.wechat.window import ALLOWANCE, WINDOW_SECONDS, ServiceWindow
 from bot.wiring import Services
 
 logger = logging.getLogger(__name__)
@@ -86,6 +86,7 @@ HANDOFF_EVENT_LABELS = {
     "cancelled": "客户取消",
     "requeued": "重新排队",
     "closed": "结束",
+    "reached_out": "客服主动联系",
 }
 CASE_EVENT_LABELS = {
     "created": "创建",
@@ -105,6 +106,7 @@ FATE_LABELS = {
     Fate.NOT_SENT: "未发送",
 }
 UNDELIVERED_SHOWN = 20
+WINDOW = timedelta(seconds=WINDOW_SECONDS)
 MESSAGES = {
     "bad_login": "用户名或密码错误。",
     "throttled": "登录失败次数过多，请 10 分钟后再试。",
@@ -823,6 +825,68 @@ async def case_note(request: Request, number: str) -> HTTPResponse:
     return await _done(request, _back(fields), f"已为案件 {case.number} 添加备注。")
 
 
+async def window_open(request: Request, sender_id: str) -> tuple[bool, datetime | None]:
+    """Whether WeChat lets us write to the customer first, and when they last wrote (Redis, or the
+    database when Redis lost it)."""
+    now = utcnow()
+    state = await ServiceWindow(request.app.ctx.redis).state(sender_id)
+    if state is not None:
+        last = datetime.fromtimestamp(state.last_inbound, timezone.utc) if state.last_inbound else None
+        return state.is_open(now.timestamp()), last
+    last = await _services(request).customers.last_inbound(sender_id)
+    return last is not None and now - last <= WINDOW, last
+
+
+async def case_contact(request: Request, number: str) -> HTTPResponse:
+    """Write to the customer about a case from the case page: a conversation held by the writer
+    starts, and the message is its first word (the case's first response, if it still owes one)."""
+    fields = _fields(request)
+    canonical = normalise_case_number(number)
+    services = _services(request)
+    try:
+        case = await services.cases.get(canonical or "")
+    except CaseNotFound:
+        return _refuse(request, 404, MESSAGES["no_case"])
+    back = f"/console/cases/{case.number}"
+    text = fields.get("text", "").strip()
+    if not text:
+        return _refuse(request, 400, "请输入要发给客户的消息。", back)
+    if len(text) > MAX_REPLY:
+        return _refuse(request, 400, f"消息太长了（最多 {MAX_REPLY} 字）。", back)
+    phone = f"请电话联系客户（{case.phone}）" if case.phone else "请用其他方式联系客户"
+    if case.channel != "wechat":
+        return _refuse(request, 409, f"这个案件不是在微信上登记的，无法在微信上联系；{phone}。", back)
+    is_open, last = await window_open(request, case.sender_id)
+    if not is_open:
+        since = f"最后一次发消息是 {local(last, _tz(request), '%m-%d %H:%M')}，" if last else "没有发过消息，"
+        return _refuse(
+            request, 409, f"客户{since}已超过 48 小时，微信不允许主动发送客服消息；{phone}。", back
+        )
+    me = _agent(request)
+    try:
+        handoff = await services.handoffs.reach_out(
+            case.sender_id, case.channel, me, case_number=case.number, priority=case.priority.value
+        )
+    except AlreadyInConversation as exc:
+        return _refuse(
+            request,
+            409,
+            "这位客户已经在人工对话中（排队或接待中），请在对话页联系。",
+            _conversation_url(exc.handoff_id),
+        )
+    except AlreadyTaken:
+        return _refuse(request, 409, MESSAGES["taken"], back)
+    except RasaError:
+        return _refuse(request, 502, MESSAGES["rasa_down"], back)
+    try:
+        await services.handoffs.reply(handoff.id or 0, me, text)
+    except RasaError:  # the conversation is open and the agent's: they can try again from it
+        return _refuse(request, 502, MESSAGES["rasa_down"], _conversation_url(handoff.id or 0))
+    return await _done(
+        request, _conversation_url(handoff.id or 0), "已在微信上联系客户，客户的回复会显示在这里。"
+    )
+
+
 # --------------------------------------------------------------------------- live updates
 
 
@@ -923,6 +987,7 @@ def blueprint() -> Blueprint:
     bp.add_route(case_status, "/cases/<number>/status", methods=["POST"], ctx_kind="action")
     bp.add_route(case_priority, "/cases/<number>/priority", methods=["POST"], ctx_kind="action")
     bp.add_route(case_note, "/cases/<number>/note", methods=["POST"], ctx_kind="action")
+    bp.add_route(case_contact, "/cases/<number>/contact", methods=["POST"], ctx_kind="action")
     bp.middleware(guard, "request")
     bp.middleware(security_headers, "response")
     return bp
