@@ -8,6 +8,7 @@ Lua script, so concurrent senders can never exceed the allowance.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from enum import Enum
 
 import redis.asyncio as aioredis
@@ -76,6 +77,10 @@ class WindowVerdict(str, Enum):
 class WindowState:
     last_inbound: float  # epoch seconds; 0 once WeChat said the window is closed
     sent: int
+
+    @property
+    def last_inbound_at(self) -> datetime | None:
+        return datetime.fromtimestamp(self.last_inbound, timezone.utc) if self.last_inbound else None
 
     def is_open(self, now: float) -> bool:
         return now - self.last_inbound <= WINDOW_SECONDS

@@ -544,8 +544,8 @@ async def _delivery(request: Request, handoff: Handoff) -> DeliveryView | None:
     state = await ServiceWindow(request.app.ctx.redis).state(handoff.sender_id)
     if state is None:
         return DeliveryView(undelivered, None, None, None)
-    last = datetime.fromtimestamp(state.last_inbound, timezone.utc) if state.last_inbound else None
-    return DeliveryView(undelivered, state.remaining(now.timestamp()), state.is_open(now.timestamp()), last)
+    at = now.timestamp()
+    return DeliveryView(undelivered, state.remaining(at), state.is_open(at), state.last_inbound_at)
 
 
 async def delivery_fragment(request: Request, handoff_id: int) -> HTTPResponse:
@@ -831,8 +831,7 @@ async def window_open(request: Request, sender_id: str) -> tuple[bool, datetime 
     now = utcnow()
     state = await ServiceWindow(request.app.ctx.redis).state(sender_id)
     if state is not None:
-        last = datetime.fromtimestamp(state.last_inbound, timezone.utc) if state.last_inbound else None
-        return state.is_open(now.timestamp()), last
+        return state.is_open(now.timestamp()), state.last_inbound_at
     last = await _services(request).customers.last_inbound(sender_id)
     return last is not None and now - last <= WINDOW, last
 
