@@ -782,6 +782,8 @@ async def test_an_agent_writes_to_a_customer_from_the_case_page(console: Console
         page = await li.get(path)
         assert 'id="contact-form"' in page.text and "只读" in page.text  # any agent may write first
         assert (await li.post(f"{path}/contact", {"text": "  "})).status == 400
+        closed = await li.get(f"/console/cases/{old.number}")
+        assert 'id="contact-form"' not in closed.text and "请电话联系客户（13912345678）" in closed.text
         refused = await li.post(f"/console/cases/{old.number}/contact", {"text": "您好"})
         assert refused.status == 409 and "超过 48 小时" in refused.json()["error"]
         assert "13912345678" in refused.json()["error"]  # what to do instead

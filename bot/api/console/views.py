@@ -728,6 +728,7 @@ async def case_page(request: Request, number: str) -> HTTPResponse:
         return _refuse(request, 404, MESSAGES["no_case"])
     handoff = await services.handoffs.open_for(case.sender_id)
     owes, due = next_deadline(case)
+    reachable, last_inbound = await window_open(request, case.sender_id)
     flashes = await _sessions(request).pop_flashes(_session(request).sid)
     return _render(
         request,
@@ -741,6 +742,8 @@ async def case_page(request: Request, number: str) -> HTTPResponse:
         may_edit_cases=_may_edit_cases(_agent(request), handoff),
         back_name="case",
         back_value=case.number,
+        reachable=reachable,
+        last_inbound=last_inbound,
         flashes=flashes,
     )
 
