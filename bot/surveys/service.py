@@ -44,6 +44,15 @@ SERVICE_CATEGORY = {
 }
 
 
+def remediation_category(heard: str | None, service_type: str) -> str:
+    """What the answer names ("送来的东西是坏的" on a delivery: product_quality), else the service's
+    own. "other" is no answer: the model says it of vague words ("太差了"), and a delivery case filed
+    as "other" reaches the wrong team with a lower priority."""
+    if heard in CATEGORIES and heard != "other":
+        return heard
+    return SERVICE_CATEGORY.get(service_type, "other")
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -446,9 +455,7 @@ class SurveyService:
             source="survey",
             escalate=True,
             description=f"回访不满意（{survey.score}分）{said}（{label}{who}，回访#{survey.id}）",
-            category=category
-            if category in CATEGORIES
-            else SERVICE_CATEGORY.get(survey.service_type, "other"),
+            category=remediation_category(category, survey.service_type),
             phone=phone or await self._cases.known_phone(survey.sender_id),
             satisfaction=survey.satisfaction,
             parent_case_number=survey.case_number,

@@ -127,6 +127,31 @@ async def test_a_bad_answer_opens_an_escalated_remediation_case(
     assert stored.remediation_case_number == case.number
 
 
+@pytest.mark.parametrize(
+    ("heard", "category"),
+    [
+        ("other", "delivery"),  # "太差了": the model's "other" is no answer; the service is
+        (None, "delivery"),  # a bare score
+        ("product_quality", "product_quality"),  # "送来的东西是坏的": what the answer names
+    ],
+)
+async def test_a_remediation_case_is_filed_under_the_service_unless_the_answer_names_another(
+    fake_services: Services, clock: Clock, heard: str | None, category: str
+) -> None:
+    survey = await sent_survey(fake_services, clock, service_type="delivery")
+    outcome = await fake_services.surveys.answer(
+        "wx-1",
+        survey_id=survey.id,
+        rating=1,
+        label="dissatisfied",
+        confidence=0.9,
+        comment="太差了",
+        category=heard,
+    )
+    assert outcome.remediation_case is not None
+    assert (outcome.remediation_case.category, outcome.remediation_case.priority) == (category, Priority.P2)
+
+
 async def test_a_good_answer_is_thanked_and_opens_nothing(fake_services: Services, clock: Clock) -> None:
     await sent_survey(fake_services, clock)
     outcome = await fake_services.surveys.answer(
