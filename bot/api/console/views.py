@@ -28,6 +28,7 @@ from jinja2 import Environment, FileSystemLoader
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, file, html, json, redirect
 
+from bot.api.console.delivery import FATE_LABELS, DeliveryView, delivery_view, reachable
 from bot.api.console.sessions import ConsoleSession, LoginThrottle, SessionStore, tokens_match
 from bot.api.console.transcript import Turn, live_turn, local, names_of, turn_to_dict, turns_from_tracker
 from bot.cases.errors import CaseNotFound, IllegalTransition
@@ -39,8 +40,7 @@ from bot.handoff.live import QUEUE, conversation_channel
 from bot.handoff.model import REASONS, Agent, Handoff, HandoffStatus
 from bot.rasa_api import RasaError
 from bot.surveys.model import SERVICE_LABELS, Survey, SurveyStatus
-from bot.wechat.outbox import Fate, fate_of, shown_text
-from bot.wechat.window import ALLOWANCE, WINDOW_SECONDS, ServiceWindow
+from bot.wechat.window import ALLOWANCE
 from bot.wiring import Services
 
 logger = logging.getLogger(__name__)
@@ -97,16 +97,6 @@ CASE_EVENT_LABELS = {
     "urged": "客户催办",
 }
 ROLE_LABELS = {"agent": "客服", "supervisor": "主管"}
-FATE_LABELS = {
-    Fate.HELD: "暂存：本轮可发的消息已用完，客户下次发消息时自动补发",
-    Fate.OUT_OF_WINDOW: "未送达：客户超过 48 小时没有发消息，微信不允许再发",
-    Fate.REPLACED: "未送达：已改发模板消息",
-    Fate.RETRYING: "发送失败，正在重试",
-    Fate.FAILED: "发送失败，已放弃",
-    Fate.NOT_SENT: "未发送",
-}
-UNDELIVERED_SHOWN = 20
-WINDOW = timedelta(seconds=WINDOW_SECONDS)
 MESSAGES = {
     "bad_login": "用户名或密码错误。",
     "throttled": "登录失败次数过多，请 10 分钟后再试。",
@@ -509,43 +499,9 @@ async def _case_panel(request: Request, sender_id: str) -> list[dict[str, Any]]:
     return panel
 
 
-@dataclass(frozen=True)
-class Undelivered:
-    text: str
-    at: datetime
-    fate: Fate
-    error: str | None
-
-
-@dataclass(frozen=True)
-class DeliveryView:
-    """What the agent must know about WeChat's limits before and after writing: which messages
-    since the customer queued have not reached them, and what the customer's window still allows."""
-
-    undelivered: list[Undelivered]
-    #: None when nothing is known (a new customer, Redis emptied): then nothing is said.
-    remaining: int | None
-    window_open: bool | None
-    last_inbound: datetime | None
-
-
 async def _delivery(request: Request, handoff: Handoff) -> DeliveryView | None:
-    if handoff.channel != "wechat":
-        return None
-    now = utcnow()
-    records = await SqlOutboxStore(_services(request).engine).undelivered(
-        handoff.sender_id, handoff.queued_at, UNDELIVERED_SHOWN
-    )
-    undelivered = [
-        Undelivered(shown_text(r), r.created_at, fate, r.last_error)
-        for r in records
-        if (fate := fate_of(r, now)) is not None
-    ]
-    state = await ServiceWindow(request.app.ctx.redis).state(handoff.sender_id)
-    if state is None:
-        return DeliveryView(undelivered, None, None, None)
-    at = now.timestamp()
-    return DeliveryView(undelivered, state.remaining(at), state.is_open(at), state.last_inbound_at)
+    services = _services(request)
+    return await delivery_view(SqlOutboxStore(services.engine), request.app.ctx.redis, handoff, utcnow())
 
 
 async def delivery_fragment(request: Request, handoff_id: int) -> HTTPResponse:
@@ -728,7 +684,7 @@ async def case_page(request: Request, number: str) -> HTTPResponse:
         return _refuse(request, 404, MESSAGES["no_case"])
     handoff = await services.handoffs.open_for(case.sender_id)
     owes, due = next_deadline(case)
-    reachable, last_inbound = await window_open(request, case.sender_id)
+    reachable, last_inbound = await _window_open(request, case.sender_id)
     flashes = await _sessions(request).pop_flashes(_session(request).sid)
     return _render(
         request,
@@ -828,15 +784,8 @@ async def case_note(request: Request, number: str) -> HTTPResponse:
     return await _done(request, _back(fields), f"已为案件 {case.number} 添加备注。")
 
 
-async def window_open(request: Request, sender_id: str) -> tuple[bool, datetime | None]:
-    """Whether WeChat lets us write to the customer first, and when they last wrote (Redis, or the
-    database when Redis lost it)."""
-    now = utcnow()
-    state = await ServiceWindow(request.app.ctx.redis).state(sender_id)
-    if state is not None:
-        return state.is_open(now.timestamp()), state.last_inbound_at
-    last = await _services(request).customers.last_inbound(sender_id)
-    return last is not None and now - last <= WINDOW, last
+async def _window_open(request: Request, sender_id: str) -> tuple[bool, datetime | None]:
+    return await reachable(request.app.ctx.redis, _services(request).customers, sender_id, utcnow())
 
 
 async def case_contact(request: Request, number: str) -> HTTPResponse:
@@ -858,7 +807,7 @@ async def case_contact(request: Request, number: str) -> HTTPResponse:
     phone = f"请电话联系客户（{case.phone}）" if case.phone else "请用其他方式联系客户"
     if case.channel != "wechat":
         return _refuse(request, 409, f"这个案件不是在微信上登记的，无法在微信上联系；{phone}。", back)
-    is_open, last = await window_open(request, case.sender_id)
+    is_open, last = await _window_open(request, case.sender_id)
     if not is_open:
         since = f"最后一次发消息是 {local(last, _tz(request), '%m-%d %H:%M')}，" if last else "没有发过消息，"
         return _refuse(
