@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ConversationPaused, EventType, SlotSet
+from rasa_sdk.events import ActiveLoop, ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import channel_of, latest_text
 from actions.intake import FORM as INTAKE_FORM
-from actions.intake import hand_over_intake
+from actions.intake import hand_over_intake, reset_intake
 from actions.messages import say
 from actions.services import get_services
 
@@ -54,9 +54,19 @@ class ActionRequestHuman(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         reason = "survey_bad" if tracker.get_slot("human_offered") else "customer_request"
-        if tracker.active_loop_name == INTAKE_FORM and tracker.get_slot("complaint_description"):
+        if tracker.active_loop_name != INTAKE_FORM:
+            return await hand_to_a_person(dispatcher, tracker, reason)
+        if tracker.get_slot("complaint_description"):
             # Mid-complaint: what the customer described is kept as a case the agent starts from.
             return await hand_over_intake(
                 dispatcher, tracker, reason, with_words=False, case_message="intake_case_created"
             )
-        return await hand_to_a_person(dispatcher, tracker, reason)
+        # Nothing described yet: the agent takes it from here, and after the hand-back the bot must
+        # not take the customer's next words for the description it was asking for.
+        handed = await hand_to_a_person(dispatcher, tracker, reason)
+        return [*reset_intake(), ActiveLoop(None), *handed] if handed_over(handed) else handed
+
+
+def handed_over(events: list[EventType]) -> bool:
+    """The conversation was paused for a person (not refused: the queue may have failed)."""
+    return any(isinstance(e, dict) and e.get("event") == "pause" for e in events)

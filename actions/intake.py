@@ -97,7 +97,7 @@ async def hand_over_intake(
     """A person takes over an unfinished intake: what it has so far becomes a case (so nothing is
     forgotten and the agent starts from it), the intake ends, and the conversation is queued.
     ``with_words``: the latest message is part of the problem (an angry one), not just a request."""
-    from actions.handoff import hand_to_a_person
+    from actions.handoff import hand_to_a_person, handed_over
 
     services = await get_services()
     before = tracker.get_slot("complaint_description") or ""
@@ -135,12 +135,8 @@ async def hand_over_intake(
         priority=case.priority.value if case else None,
     )
     # Not handed over (the queue failed): a case was opened, so the intake must not start over.
-    listen = (
-        []
-        if any(isinstance(e, dict) and e.get("event") == "pause" for e in handed)
-        else [FollowupAction("action_listen")]
-    )
-    return [*_reset_intake(), ActiveLoop(None), *handed, *(listen if case else [])]
+    listen = [] if handed_over(handed) else [FollowupAction("action_listen")]
+    return [*reset_intake(), ActiveLoop(None), *handed, *(listen if case else [])]
 
 
 class ValidateComplaintForm(FormValidationAction):
@@ -425,7 +421,7 @@ def _worst_satisfaction(tracker: Tracker) -> tuple[str | None, float | None]:
     return worst
 
 
-def _reset_intake() -> list[EventType]:
+def reset_intake() -> list[EventType]:
     return [SlotSet(slot, None) for slot in INTAKE_SLOTS] + [SlotSet("requested_slot", None)]
 
 
@@ -456,7 +452,7 @@ class ActionSubmitComplaint(Action):
             logger.exception("could not open a case for %s", tracker.sender_id)
             say(dispatcher, "case_creation_failed")
             return [SlotSet("complaint_confirmed", None), FollowupAction(FORM)]
-        events = _reset_intake()
+        events = reset_intake()
         say(
             dispatcher,
             "case_created",
@@ -484,7 +480,7 @@ class ActionCancelComplaint(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         say(dispatcher, "complaint_cancelled")
-        return [ActiveLoop(None), *_reset_intake()]
+        return [ActiveLoop(None), *reset_intake()]
 
 
 class ActionRouteInform(Action):

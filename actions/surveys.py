@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import tzinfo
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -22,7 +23,7 @@ from actions.messages import catalogue, render, say
 from actions.services import get_services
 from bot.cases.errors import CaseError
 from bot.cases.intake import is_cancellation
-from bot.cases.model import CATEGORIES
+from bot.cases.model import CATEGORIES, Case
 from bot.surveys.errors import SurveyError
 from bot.surveys.model import SERVICE_LABELS, Survey, SurveyStatus
 from bot.surveys.rules import declines_survey, is_bad, score_from_satisfaction, starts_new_matter
@@ -189,12 +190,21 @@ class ActionAskSurveyComment(Action):
         reopened = survey.remediation_case_number is None and survey.subject == "case"
         number = survey.remediation_case_number or survey.case_number or ""
         try:
-            due = format_local((await services.cases.get(number)).first_response_due, services.cases.tz)
+            case: Case | None = await services.cases.get(number)
         except CaseError:
-            due = ""
+            case = None
         key = "survey_sorry_ask_comment_reopened" if reopened else "survey_sorry_ask_comment"
-        say(dispatcher, key, number=number, due=due)
+        say(dispatcher, key, **_promise(case, services.cases.tz))
         return []
+
+
+def _promise(case: Case | None, tz: tzinfo) -> dict[str, str]:
+    """The apology's case number and first-response deadline; "优先处理" only for a P1 or P2 case,
+    since the status answer would show a P3 as "P3 普通"."""
+    if case is None:
+        return {"number": "", "due": "", "urgency": ""}
+    urgency = "，优先处理" if case.priority.rank <= 2 else ""
+    return {"number": case.number, "due": format_local(case.first_response_due, tz), "urgency": urgency}
 
 
 async def _answered(services: Services, survey_id: int | None) -> Survey | None:
@@ -351,8 +361,7 @@ async def record_answer(
         return [SlotSet("human_offered", False)]
     case = outcome.remediation_case or outcome.reopened_case
     key = "survey_sorry_reopened" if outcome.reopened_case else "survey_sorry"
-    due = format_local(case.first_response_due, services.cases.tz) if case else ""
-    say(dispatcher, key, number=case.number if case else "", due=due)
+    say(dispatcher, key, **_promise(case, services.cases.tz))
     return [SlotSet("human_offered", True)]
 
 

@@ -441,6 +441,20 @@ async def test_a_person_asked_for_mid_intake_gets_what_was_described_as_a_case(
     assert handoff is not None and (handoff.reason, handoff.case_number) == ("customer_request", case.number)
 
 
+async def test_a_person_asked_for_before_anything_was_described_ends_the_intake(
+    wired: Services, fake_uow: FakeUowFactory
+) -> None:
+    """ "我要投诉" then "转人工": after the agent hands back, "谢谢" must not be taken for the
+    description the form was still waiting for."""
+    dispatcher = CollectingDispatcher()
+    t = tracker("转人工", "request_human", requested="complaint_description")
+    events = await ActionRequestHuman().run(dispatcher, t, DOMAIN)
+    kinds = [(e["event"], e.get("name")) for e in events]
+    assert ("active_loop", None) in kinds and ("pause", None) in kinds
+    assert fake_uow.store.cases == {}  # nothing to file yet
+    assert "已为您转接人工客服" in dispatcher.messages[0]["text"]
+
+
 async def test_a_failed_queue_after_the_case_does_not_start_the_intake_over(
     wired: Services, fake_uow: FakeUowFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -158,6 +158,27 @@ async def test_a_bad_answer_gets_an_apology_a_case_and_the_offer_of_a_person(
     assert (await wired.surveys.get(survey_id)).status is SurveyStatus.ANSWERED
 
 
+@pytest.mark.parametrize(
+    ("service", "priority", "urgent"), [("installation", "P2", True), ("telecom", "P3", False)]
+)
+async def test_the_apology_says_priority_only_of_a_case_that_has_it(
+    wired: Services, clock: Clock, fake_uow: FakeUowFactory, service: str, priority: str, urgent: bool
+) -> None:
+    """A broadband survey's case is "other", P4 raised to P3: "优先处理" would contradict the
+    "P3 普通" the customer's status question then shows."""
+    intake = await wired.surveys.record_service_event(
+        ServiceEvent("WO-7", "wx-1", "wechat", service, clock.now)
+    )
+    survey = await wired.surveys.mark_sent(intake.survey.id, "customer_service")  # type: ignore[union-attr]
+    dispatcher = CollectingDispatcher()
+    slots = {"survey_id": str(survey.id), "survey_score": 1.0, "survey_comment": "太差了"}
+    await ActionSubmitSurvey().run(dispatcher, tracker("没有", "deny", slots=slots), DOMAIN)
+    (case,) = fake_uow.store.cases.values()
+    assert case.priority.value == priority
+    assert (f"（编号 {case.number}，优先处理）" in dispatcher.messages[0]["text"]) is urgent
+    assert f"（编号 {case.number}" in dispatcher.messages[0]["text"]
+
+
 def a_score(survey_id: int, value: int, text: str | None = None) -> Tracker:
     """A tap on the score menu (or a bare number), with no words besides it."""
     text = text or f'/give_rating{{"rating": {value}}}'
