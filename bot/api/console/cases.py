@@ -80,7 +80,10 @@ async def case_page(request: Request, number: str) -> HTTPResponse:
         return _refuse(request, 404, MESSAGES["no_case"])
     handoff = await services.handoffs.open_for(case.sender_id)
     owes, due = next_deadline(case)
-    reachable, last_inbound = await _window_open(request, case.sender_id)
+    # Only a case with nobody talking to its WeChat customer offers the contact form; only then is
+    # WeChat's window worth reading, and a closed one replaces the form with the reason.
+    contactable = case.status.is_open and case.channel == "wechat" and handoff is None
+    unreachable = await _unreachable(request, case) if contactable else None
     flashes = await _sessions(request).pop_flashes(_session(request).sid)
     return _render(
         request,
@@ -94,8 +97,8 @@ async def case_page(request: Request, number: str) -> HTTPResponse:
         may_edit_cases=_may_edit_cases(_agent(request), handoff),
         back_name="case",
         back_value=case.number,
-        reachable=reachable,
-        last_inbound=last_inbound,
+        contactable=contactable,
+        unreachable=unreachable,
         flashes=flashes,
     )
 
@@ -180,8 +183,19 @@ async def case_note(request: Request, number: str) -> HTTPResponse:
     return await _done(request, _back(fields), f"已为案件 {case.number} 添加备注。")
 
 
-async def _window_open(request: Request, sender_id: str) -> tuple[bool, datetime | None]:
-    return await reachable(request.app.ctx.redis, _services(request).customers, sender_id, utcnow())
+async def _unreachable(request: Request, case: Case) -> str | None:
+    """Why WeChat would refuse a message to the case's customer now, with what to do instead; None
+    when it would not. The case page shows it in place of the form, and a post gets it as the error."""
+    phone = f"请电话联系客户（{case.phone}）" if case.phone else "请用其他方式联系客户"
+    if case.channel != "wechat":
+        return f"这个案件不是在微信上登记的，无法在微信上联系；{phone}。"
+    is_open, last = await reachable(
+        request.app.ctx.redis, _services(request).customers, case.sender_id, utcnow()
+    )
+    if is_open:
+        return None
+    since = f"最后一次发消息是 {local(last, _tz(request), '%m-%d %H:%M')}，" if last else "没有发过消息，"
+    return f"客户{since}已超过 48 小时，微信不允许主动发送客服消息；{phone}。"
 
 
 async def case_contact(request: Request, number: str) -> HTTPResponse:
@@ -200,15 +214,9 @@ async def case_contact(request: Request, number: str) -> HTTPResponse:
         return _refuse(request, 400, "请输入要发给客户的消息。", back)
     if len(text) > MAX_REPLY:
         return _refuse(request, 400, f"消息太长了（最多 {MAX_REPLY} 字）。", back)
-    phone = f"请电话联系客户（{case.phone}）" if case.phone else "请用其他方式联系客户"
-    if case.channel != "wechat":
-        return _refuse(request, 409, f"这个案件不是在微信上登记的，无法在微信上联系；{phone}。", back)
-    is_open, last = await _window_open(request, case.sender_id)
-    if not is_open:
-        since = f"最后一次发消息是 {local(last, _tz(request), '%m-%d %H:%M')}，" if last else "没有发过消息，"
-        return _refuse(
-            request, 409, f"客户{since}已超过 48 小时，微信不允许主动发送客服消息；{phone}。", back
-        )
+    unreachable = await _unreachable(request, case)
+    if unreachable:
+        return _refuse(request, 409, unreachable, back)
     me = _agent(request)
     try:
         handoff = await services.handoffs.reach_out(
