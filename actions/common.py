@@ -6,8 +6,6 @@ from typing import Any
 
 from rasa_sdk import Tracker
 
-PRIORITY_LABELS = {"P1": "P1 特急", "P2": "P2 紧急", "P3": "P3 普通", "P4": "P4 一般"}
-
 
 def clarified_message(tracker: Tracker) -> dict[str, Any] | None:
     """The message a customer meant when they answered the two-stage fallback ("您是想投诉吗？")

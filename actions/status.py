@@ -10,7 +10,7 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import PRIORITY_LABELS, first_entity_value, latest_text
+from actions.common import first_entity_value, latest_text
 from actions.messages import render, say
 from actions.services import get_services
 from bot.cases.errors import CaseNotFound
@@ -28,7 +28,7 @@ def describe(case: Case, tz: object, now: datetime) -> str:
     lines = [
         f"编号 {case.number}（{CATEGORY_LABELS.get(case.category, case.category)}）",
         f"状态：{STATUS_LABELS[case.status]}",
-        f"优先级：{PRIORITY_LABELS[case.priority.value]}",
+        f"优先级：{case.priority.label}",
         f"登记时间：{format_local(case.created_at, tz)}",
     ]
     if case.is_open:

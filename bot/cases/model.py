@@ -21,6 +21,9 @@ class Status(str, Enum):
         return self not in (Status.RESOLVED, Status.CLOSED)
 
 
+PRIORITY_LABELS = {"P1": "P1 特急", "P2": "P2 紧急", "P3": "P3 普通", "P4": "P4 一般"}
+
+
 class Priority(str, Enum):
     """P1 is the most urgent; the enum order is the order of urgency."""
 
@@ -32,6 +35,11 @@ class Priority(str, Enum):
     @property
     def rank(self) -> int:
         return int(self.value[1])
+
+    @property
+    def label(self) -> str:
+        """One wording for customers and agents alike, so "紧急" means the same to both."""
+        return PRIORITY_LABELS[self.value]
 
     def raised(self, steps: int = 1) -> Priority:
         return Priority(f"P{max(1, self.rank - steps)}")

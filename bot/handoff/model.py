@@ -21,7 +21,7 @@ class HandoffStatus(str, Enum):
 REASONS = {
     "customer_request": "客户要求人工",
     "misunderstood": "机器人连续两次没听懂",
-    "p1_case": "P1 紧急投诉",
+    "p1_case": "P1 特急投诉",
     "angry": "客户情绪强烈不满",
     "survey_bad": "回访差评，客户接受人工",
     "agent_timeout": "客服超时未回复，重新排队",

@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import aiohttp
 import pytest
 
-from bot.cases.model import CaseDraft
+from bot.cases.model import CaseDraft, Status
 from bot.config import PROJECT_ROOT, Settings
 from bot.db.migrate import upgrade
 from bot.handoff.model import Handoff, HandoffStatus, Role
@@ -577,7 +577,7 @@ async def test_the_queue_lists_waiting_customers_by_priority_then_time(console: 
                 second.sender_id,
             ]
             reasons = [re.search(r'class="reason">([^<]+)<', body).group(1) for _, body in mine]
-            assert reasons == ["P1 紧急投诉", "客户情绪强烈不满", "客户要求人工", "机器人连续两次没听懂"]
+            assert reasons == ["P1 特急投诉", "客户情绪强烈不满", "客户要求人工", "机器人连续两次没听懂"]
             assert case_number in mine[0][1] and case_number not in mine[1][1]
             assert re.search(r'class="score score-2"[^>]*>2 分<', mine[2][1])
             assert f'action="/console/handoffs/{urgent.id}/accept"' in mine[0][1]
@@ -775,6 +775,9 @@ async def test_an_agent_writes_to_a_customer_from_the_case_page(console: Console
     async with services_for(console.env) as s:
         case = await s.cases.open_case(CaseDraft(sender, "wechat", "宽带断了两天", "other", "13812345678"))
         old = await s.cases.open_case(CaseDraft(silent, "wechat", "发票没开", "billing", "13912345678"))
+        done = await s.cases.open_case(CaseDraft(sender, "wechat", "快递丢了", "delivery", "13812345678"))
+        for status in (Status.ACKNOWLEDGED, Status.IN_PROGRESS, Status.RESOLVED):
+            await s.cases.change_status(done.number, status, actor="agent:wang")
     await window_of(console, sender, wrote_hours_ago=3, sent=0)
     await window_of(console, silent, wrote_hours_ago=49, sent=0)
     path = f"/console/cases/{case.number}"
@@ -788,6 +791,8 @@ async def test_an_agent_writes_to_a_customer_from_the_case_page(console: Console
         assert refused.status == 409 and "超过 48 小时" in refused.json()["error"]
         assert "13912345678" in refused.json()["error"]  # what to do instead
         assert (await li.post("/console/cases/C20200101-0001/contact", {"text": "您好"})).status == 404
+        resolved = await li.post(f"/console/cases/{done.number}/contact", {"text": "您好"})  # a stale page
+        assert resolved.status == 409 and "重新打开" in resolved.json()["error"]
 
         sent = await li.post(
             f"{path}/contact", {"text": "您好，关于您的宽带问题，师傅明天上午上门"}, xhr=False

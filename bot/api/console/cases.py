@@ -214,6 +214,8 @@ async def case_contact(request: Request, number: str) -> HTTPResponse:
         return _refuse(request, 400, "请输入要发给客户的消息。", back)
     if len(text) > MAX_REPLY:
         return _refuse(request, 400, f"消息太长了（最多 {MAX_REPLY} 字）。", back)
+    if not case.status.is_open:  # the page offers no form then; this is a post from a stale page
+        return _refuse(request, 409, "这个案件已经解决或关闭了；需要再跟进请先重新打开案件。", back)
     unreachable = await _unreachable(request, case)
     if unreachable:
         return _refuse(request, 409, unreachable, back)

@@ -31,7 +31,7 @@ from sanic.response import HTTPResponse, file, html, json, redirect
 from bot.api.console.delivery import FATE_LABELS, DeliveryView, delivery_view
 from bot.api.console.sessions import ConsoleSession, LoginThrottle, SessionStore, tokens_match
 from bot.api.console.transcript import Turn, live_turn, local, names_of, turn_to_dict, turns_from_tracker
-from bot.cases.model import CATEGORY_LABELS, STATUS_LABELS, Case, Priority
+from bot.cases.model import CATEGORY_LABELS, PRIORITY_LABELS, STATUS_LABELS, Case, Priority
 from bot.cases.rules import next_statuses, normalise_case_number
 from bot.db.outbox_store import SqlOutboxStore
 from bot.handoff.errors import AlreadyTaken, HandoffNotFound, NotYourConversation
@@ -70,7 +70,6 @@ STREAM_LIFETIME = 600.0  # then the browser reconnects, and the session is check
 MAX_REPLY = 2000
 MAX_NOTE = 2000
 MAX_DB_ID = 2**31 - 1
-PRIORITY_LABELS = {"P1": "P1 紧急", "P2": "P2 高", "P3": "P3 普通", "P4": "P4 低"}
 HANDOFF_STATUS_LABELS = {
     HandoffStatus.WAITING: "排队中",
     HandoffStatus.ACTIVE: "人工接待中",
