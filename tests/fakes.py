@@ -8,6 +8,7 @@ from datetime import datetime
 
 from bot.cases.model import Attachment, Case, CaseEvent, Status
 from bot.feedback.service import FeedbackEntry
+from bot.handoff.errors import AlreadyInConversation
 
 
 @dataclass
@@ -304,6 +305,9 @@ class FakeHandoffStore:
         self.online_count = 1
 
     async def add(self, handoff, event):  # type: ignore[no-untyped-def]
+        existing = await self.open_for(handoff.sender_id)
+        if existing is not None and handoff.status.open:  # as the database's unique index
+            raise AlreadyInConversation(existing.id)
         handoff.id = len(self.handoffs) + 1
         self.handoffs[handoff.id] = copy.deepcopy(handoff)
         self.log.append(

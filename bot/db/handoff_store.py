@@ -11,6 +11,7 @@ from sqlalchemy.orm import aliased
 
 from bot.db.engine import session_factory, single_statements
 from bot.db.models import AgentRow, CaseRow, HandoffEventRow, HandoffRow
+from bot.handoff.errors import AlreadyInConversation
 from bot.handoff.model import Agent, Handoff, HandoffStatus, Role
 
 _Case = aliased(CaseRow)
@@ -76,6 +77,17 @@ class SqlHandoffStore:
         return _with_case_number(HandoffRow)
 
     async def add(self, handoff: Handoff, event: tuple[str, str, str | None]) -> Handoff:
+        """Raises ``AlreadyInConversation`` when the customer has an open handoff already (added by
+        another process since the caller looked)."""
+        try:
+            return await self._insert(handoff, event)
+        except sa.exc.IntegrityError:
+            existing = await self.open_for(handoff.sender_id) if handoff.status.open else None
+            if existing is None:
+                raise
+            raise AlreadyInConversation(existing.id or 0) from None
+
+    async def _insert(self, handoff: Handoff, event: tuple[str, str, str | None]) -> Handoff:
         async with self._sessions() as session, session.begin():
             if self._sqlite:
                 await session.execute(sa.text("BEGIN IMMEDIATE"))

@@ -208,9 +208,23 @@ class AgentRow(Base):
     last_seen_at = sa.Column(UtcDateTime)
 
 
+OPEN_HANDOFF = "status IN ('waiting', 'active')"
+
+
 class HandoffRow(Base):
     __tablename__ = "handoffs"
-    __table_args__ = (sa.Index("ix_handoffs_status_queued", "status", "queued_at"),)
+    __table_args__ = (
+        sa.Index("ix_handoffs_status_queued", "status", "queued_at"),
+        # One open conversation with people per customer, even when an agent reaches out in the same
+        # moment as the customer asks for a person (two processes, both seeing none open).
+        sa.Index(
+            "uq_handoffs_open_sender",
+            "sender_id",
+            unique=True,
+            postgresql_where=sa.text(OPEN_HANDOFF),
+            sqlite_where=sa.text(OPEN_HANDOFF),
+        ),
+    )
 
     id = sa.Column(sa.Integer, primary_key=True)
     sender_id = sa.Column(sa.String(128), nullable=False, index=True)

@@ -68,7 +68,9 @@ def utcnow() -> datetime:
 
 
 class HandoffStore(Protocol):
-    async def add(self, handoff: Handoff, event: tuple[str, str, str | None]) -> Handoff: ...
+    async def add(self, handoff: Handoff, event: tuple[str, str, str | None]) -> Handoff:
+        """Raises ``AlreadyInConversation`` if the handoff is open and the customer has one open."""
+
     async def get(self, handoff_id: int) -> Handoff | None: ...
     async def open_for(self, sender_id: str) -> Handoff | None: ...
     async def transition(
@@ -187,7 +189,7 @@ class HandoffService:
         agents = await self._store.online(now - ONLINE_WINDOW)
         staffed = open_now and agents > 0
         if not staffed and case_number is None:
-            # The reason stays on the handoff: its label ("P1 紧急投诉") would move the case's priority.
+            # The reason stays on the handoff: its label ("P1 特急投诉") would move the case's priority.
             why = "无客服在线时转人工" if open_now else "非工作时间转人工"
             case_number = await self._case_for_later(sender_id, channel, why, summary)
         handoff = Handoff(
@@ -201,7 +203,13 @@ class HandoffService:
             last_customer_at=now,
             case_number=case_number,
         )
-        handoff = await self._store.add(handoff, ("queued", f"customer:{sender_id}", reason))
+        try:
+            handoff = await self._store.add(handoff, ("queued", f"customer:{sender_id}", reason))
+        except AlreadyInConversation as exc:  # an agent reached out in the same moment
+            raced = await self._store.get(exc.handoff_id)
+            if raced is None:
+                raise
+            return await self._ticket(raced, now, existing=True)
         await self._publish_queue("queued", handoff)
         return await self._ticket(handoff, now, agents=agents)
 

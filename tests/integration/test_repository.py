@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -13,9 +15,14 @@ from bot.cases.model import CaseDraft, Status
 from bot.cases.rules import SlaPolicy
 from bot.cases.service import CaseService
 from bot.db.engine import create_engine
+from bot.db.handoff_store import SqlHandoffStore
 from bot.db.migrate import downgrade, upgrade
 from bot.db.models import metadata
 from bot.db.uow import SqlUnitOfWorkFactory
+from bot.handoff.errors import AlreadyInConversation
+from bot.handoff.model import Agent, Handoff, Role
+from bot.handoff.rules import HandoffPolicy
+from bot.handoff.service import HandoffService
 from tests.conftest import Clock
 
 
@@ -149,3 +156,52 @@ async def test_a_customers_last_inbound_time_is_created_then_only_moves_forward(
         assert rows == 1
     finally:
         await engine.dispose()
+
+
+class _StaleFirstRead:
+    """Another process's view of the handoffs: its first look finds nothing open, as it would if it
+    read just before this process's insert committed."""
+
+    def __init__(self, store: SqlHandoffStore) -> None:
+        self._store, self._stale = store, True
+
+    async def open_for(self, sender_id: str) -> Handoff | None:
+        if self._stale:
+            self._stale = False
+            return None
+        return await self._store.open_for(sender_id)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+async def test_an_agent_reaching_out_and_the_customer_asking_for_a_person_at_once_make_one_conversation(
+    migrated: str, policy: SlaPolicy, clock: Clock
+) -> None:
+    """Two processes each saw no conversation open and each opened one: the customer's messages went
+    to one agent and the console's to another."""
+    console_db, bot_db = create_engine(migrated), create_engine(migrated)
+    cases = CaseService(SqlUnitOfWorkFactory(console_db), policy, clock=clock)
+    hours = HandoffPolicy(opens=None, closes=None)
+    agent = Agent("li", "李娜", Role.AGENT)
+    try:
+        case = await cases.open_case(draft("wx-race"))
+        console = HandoffService(SqlHandoffStore(console_db), cases, hours, clock=clock)
+        bot = HandoffService(_StaleFirstRead(SqlHandoffStore(bot_db)), cases, hours, clock=clock)  # type: ignore[arg-type]
+        outreach = await console.reach_out("wx-race", "wechat", agent, case_number=case.number)
+        ticket = await bot.request("wx-race", "wechat", "customer_request")
+        assert ticket.existing and ticket.handoff.id == outreach.id  # the customer joins the agent's
+
+        await console.hand_back(outreach.id or 0, agent)
+        late = HandoffService(_StaleFirstRead(SqlHandoffStore(console_db)), cases, hours, clock=clock)  # type: ignore[arg-type]
+        queued = await bot.request("wx-race", "wechat", "customer_request")
+        with pytest.raises(AlreadyInConversation) as raised:
+            await late.reach_out("wx-race", "wechat", agent, case_number=case.number)
+        assert raised.value.handoff_id == queued.handoff.id
+        async with console_db.connect() as conn:
+            query = sa.text("SELECT status FROM handoffs WHERE sender_id = 'wx-race' ORDER BY id")
+            rows = (await conn.execute(query)).scalars().all()
+        assert rows == ["closed", "waiting"]
+    finally:
+        await console_db.dispose()
+        await bot_db.dispose()
