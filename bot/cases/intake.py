@@ -86,8 +86,18 @@ def safety_terms(policy: SlaPolicy, text: str) -> list[str]:
     return [t for t in policy.urgent_terms.get(Priority.P1, ()) if mentions(folded, t, policy.negations)]
 
 
+_GREETING = re.compile(
+    r"^(?:(?:你好|您好|你们好|哈喽|哈啰|嗨|喂|在吗|在不在|亲|客服|对了|hello|hi)[呀啊吗么哈]?[，,。.!！?？~～\s]+)+",
+    re.IGNORECASE,
+)
+
+
 def trim_description(text: str) -> str:
+    """The case's description: without the opening "你好，" (an agent reads the problem first) and
+    capped in length."""
     cleaned = text.strip()
+    stripped = _GREETING.sub("", cleaned)
+    cleaned = stripped if is_substantive_description(stripped) else cleaned
     return cleaned if len(cleaned) <= MAX_DESCRIPTION else cleaned[: MAX_DESCRIPTION - 1] + "…"
 
 

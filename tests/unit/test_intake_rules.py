@@ -50,6 +50,22 @@ def test_long_descriptions_are_kept_up_to_the_limit() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "description"),
+    [
+        ("你好，我家空调不制冷了", "我家空调不制冷了"),
+        ("您好！在吗？快递三天了还没到", "快递三天了还没到"),
+        ("Hi, 师傅没按约定时间上门", "师傅没按约定时间上门"),
+        ("对了，我家热水器也漏水了", "我家热水器也漏水了"),
+        ("客服态度很差", "客服态度很差"),  # "客服" here is the complaint, not a greeting
+        ("你好几次都没修好", "你好几次都没修好"),
+        ("你好，在吗", "你好，在吗"),  # nothing would be left
+    ],
+)
+def test_the_opening_greeting_is_not_part_of_the_description(text: str, description: str) -> None:
+    assert trim_description(text) == description
+
+
+@pytest.mark.parametrize(
     ("text", "urging"),
     [
         ("能不能快点处理啊", True),
