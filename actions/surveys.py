@@ -22,7 +22,7 @@ from actions.common import (
 from actions.messages import catalogue, render, say
 from actions.services import get_services
 from bot.cases.errors import CaseError
-from bot.cases.intake import is_cancellation
+from bot.cases.intake import is_cancellation, is_substantive_description, safety_terms
 from bot.cases.model import CATEGORIES, Case
 from bot.surveys.errors import SurveyError
 from bot.surveys.model import SERVICE_LABELS, Survey, SurveyStatus
@@ -274,6 +274,9 @@ class ValidateSurveyForm(FormValidationAction):
             return {}  # about something else: the complaint rule takes it, the survey waits
         # Free text without a number: scored from the satisfaction label; the words are the comment.
         label, confidence = satisfaction_of(latest_parse(tracker))
+        if intent == "complain" and label != "dissatisfied":
+            # A problem to fix is a bad answer however calmly put: it gets a case, not "感谢您的评价".
+            label, confidence = "dissatisfied", 0.0
         score = score_from_satisfaction(label, confidence, text)
         return {"survey_score": float(score), "survey_comment": text} if score else {}
 
@@ -415,7 +418,12 @@ async def _add_comment(
     if not outcome.bad:
         say(dispatcher, "survey_thanks")
         return [SlotSet("human_offered", False)]
-    say(dispatcher, "survey_offer_human_noted" if words else "survey_offer_human")
+    opened = outcome.remediation_case or outcome.reopened_case
+    if opened is not None:  # the comment made the answer a bad one
+        key = "survey_sorry_reopened" if outcome.reopened_case else "survey_sorry"
+        say(dispatcher, key, **_promise(opened, services.cases.tz))
+    else:
+        say(dispatcher, "survey_offer_human_noted" if words else "survey_offer_human")
     return [SlotSet("human_offered", True)]
 
 
@@ -456,6 +464,42 @@ class ActionOptOut(Action):
             return []
         say(dispatcher, "opt_out_done")
         return [ActiveLoop(None), SlotSet("requested_slot", None), *[SlotSet(s, None) for s in SURVEY_SLOTS]]
+
+
+class ActionMoreAboutBadAnswer(Action):
+    """After a bad answer and the offer of a person the customer writes more ("地板也没擦"): it goes
+    into the case the answer opened, not into a second complaint that asks for the order again.
+    A bare "我要投诉" starts a new complaint, and so do another matter ("对了，我家热水器也漏水了")
+    and danger ("有煤气味": its own P1 case and the safety advice)."""
+
+    def name(self) -> str:
+        return "action_more_about_bad_answer"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        text = latest_text(tracker)
+        services = await get_services()
+        survey = await services.surveys.last_bad_answer(tracker.sender_id)
+        new_matter = (
+            not is_substantive_description(text)
+            or starts_new_matter(text)
+            or bool(safety_terms(services.policy, text))
+        )
+        if survey is None or new_matter:
+            return [SlotSet("human_offered", False), FollowupAction("complaint_form")]
+        try:
+            await services.surveys.add_comment(tracker.sender_id, survey.id, text)
+        except SurveyError:
+            logger.exception("could not add more words to survey %s", survey.id)
+            say(dispatcher, "survey_answer_kept")
+            return []
+        number = survey.remediation_case_number or survey.case_number
+        if number:
+            say(dispatcher, "survey_more_noted", number=number)
+        else:
+            say(dispatcher, "survey_offer_human_noted")
+        return []  # the offer of a person still stands
 
 
 class ActionDeclineHuman(Action):

@@ -19,7 +19,12 @@ WINDOW = timedelta(hours=48)
 _DECLINE = re.compile(
     r"不想评|不评了|不评价|不打分|不想打分|懒得评|懒得打|没空|不方便|以后再说|下次再说|不想参与|不参加|拒绝评价|不想回答|不想说|算了吧?$"
 )
-_NEW_MATTER = re.compile(r"投诉|另外|还有个|还有一个|还有件|别的事|另一件|另一个问题|顺便问|先不说这个")
+_NEW_MATTER = re.compile(
+    r"投诉|另外|还有个|还有一个|还有件|别的事|另一件|另一个|另一台|顺便|顺带|先不说这个|对了|"
+    r"还想(问|说|反映)|"
+    # "我家热水器也漏水了": something else of the customer's has a problem too
+    r"(我家|家里|我们家|我的)[^，。,！!？?\s]{1,8}也"
+)
 
 
 @dataclass(frozen=True)
@@ -141,8 +146,9 @@ def score_from_satisfaction(label: str | None, confidence: float | None, text: s
 
 
 def is_bad(score: int | None, label: str | None) -> bool:
-    """Bad enough for a remediation case and the offer of a person."""
-    return (score is not None and score <= 2) or (score is None and label == "dissatisfied")
+    """Bad enough for a remediation case and the offer of a person: a low score, or displeasure in
+    words with no score or a middling one ("3", then "快递员放门口就走了")."""
+    return (score is not None and score <= 2) or (label == "dissatisfied" and score in (None, 3))
 
 
 ALLOWED: dict[SurveyStatus, frozenset[SurveyStatus]] = {

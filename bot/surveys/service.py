@@ -339,6 +339,11 @@ class SurveyService:
             return expired
         return None
 
+    async def last_bad_answer(self, sender_id: str) -> Survey | None:
+        """The customer's latest answered survey, if it was bad: where more words about it belong."""
+        survey = await self._store.latest_for(sender_id, [SurveyStatus.ANSWERED])
+        return survey if survey is not None and is_bad(survey.score, survey.satisfaction) else None
+
     async def answer(
         self,
         sender_id: str,
@@ -410,6 +415,15 @@ class SurveyService:
             satisfaction=label or survey.satisfaction,
             updated_at=now,
         )
+        if not bad and is_bad(updated.score, updated.satisfaction):
+            # "3" and then "快递员放门口就走了": the comment says what the middling score did not.
+            remediation, reopened = await self._remediate(updated, None, None)
+            updated.remediation_case_number = remediation.number if remediation else None
+            change = SurveyChange(now, "answered", "answered", "comment: dissatisfied")
+            await self._store.save(updated, [change], expect=SurveyStatus.ANSWERED)
+            return AnswerOutcome(
+                updated, updated.score, True, remediation_case=remediation, reopened_case=reopened
+            )
         change = SurveyChange(now, SurveyStatus.ANSWERED.value, SurveyStatus.ANSWERED.value, "comment")
         await self._store.save(updated, [change], expect=SurveyStatus.ANSWERED)
         actor = f"survey:{survey.id}"

@@ -15,6 +15,7 @@ from actions import services as action_services
 from actions.feedback import ActionRecordFeedback
 from actions.surveys import (
     ActionAskSurveyComment,
+    ActionMoreAboutBadAnswer,
     ActionOptOut,
     ActionStartSurvey,
     ActionSubmitSurvey,
@@ -249,6 +250,75 @@ async def test_a_bare_bad_score_opens_the_case_at_once_and_its_comment_follows(
     assert {"event": "slot", "timestamp": None, "name": "human_offered", "value": True} in events
 
 
+async def test_more_words_after_a_bad_answer_join_its_case_instead_of_a_second_complaint(
+    wired: Services, clock: Clock, fake_uow: FakeUowFactory
+) -> None:
+    """ "2分，师傅迟到了两个小时", then "师傅没打招呼就迟到，地板也没擦": the second message asked for the
+    order number as a new complaint while the first had just opened a case about the same visit."""
+    survey_id = await a_sent_survey(wired, clock)
+    answered = tracker(
+        "2分，师傅迟到了两个小时",
+        "give_rating",
+        slots={"survey_id": str(survey_id), "survey_score": 2.0, "survey_comment": "2分，师傅迟到了两个小时"},
+    )
+    await ActionSubmitSurvey().run(CollectingDispatcher(), answered, DOMAIN)
+    (case,) = fake_uow.store.cases.values()
+
+    dispatcher = CollectingDispatcher()
+    more = tracker("师傅没打招呼就迟到，地板也没擦", "complain", slots={"human_offered": True}, loop=None)
+    events = await ActionMoreAboutBadAnswer().run(dispatcher, more, DOMAIN)
+    assert events == []  # no form, and the offer of a person still stands
+    assert len(fake_uow.store.cases) == 1
+    assert fake_uow.store.cases[case.number].description.endswith("回访留言：师傅没打招呼就迟到，地板也没擦")
+    (reply,) = dispatcher.messages
+    assert case.number in reply["text"] and "我要投诉" in reply["text"]
+    assert [b["payload"] for b in reply["buttons"]] == ["/affirm", "/deny"]
+    survey = await wired.surveys.get(survey_id)
+    assert survey.comment == "2分，师傅迟到了两个小时\n师傅没打招呼就迟到，地板也没擦"
+
+
+@pytest.mark.parametrize("text", ["我要投诉", "厨房里有一股煤气味", "对了，我家热水器也漏水了"])
+async def test_a_new_complaint_or_danger_after_a_bad_answer_is_its_own_complaint(
+    wired: Services, clock: Clock, fake_uow: FakeUowFactory, text: str
+) -> None:
+    survey_id = await a_sent_survey(wired, clock)
+    answered = tracker("1分", "give_rating", slots={"survey_id": str(survey_id), "survey_score": 1.0})
+    await ActionSubmitSurvey().run(CollectingDispatcher(), answered, DOMAIN)
+    dispatcher = CollectingDispatcher()
+    events = await ActionMoreAboutBadAnswer().run(
+        dispatcher, tracker(text, "complain", slots={"human_offered": True}, loop=None), DOMAIN
+    )
+    assert [(e["event"], e.get("name")) for e in events] == [
+        ("slot", "human_offered"),
+        ("followup", "complaint_form"),
+    ]
+    assert dispatcher.messages == [] and len(fake_uow.store.cases) == 1
+
+
+async def test_a_middling_score_then_a_complaint_gets_the_apology_and_a_case(
+    wired: Services, clock: Clock, fake_uow: FakeUowFactory
+) -> None:
+    survey_id = await a_sent_survey(wired, clock)
+    await validate(a_score(survey_id, 3))
+    assert fake_uow.store.cases == {}
+    dispatcher = CollectingDispatcher()
+    comment = tracker(
+        "快递员放门口就走了，也没打电话",
+        "complain",
+        slots={
+            "survey_id": str(survey_id),
+            "survey_score": 3.0,
+            "survey_comment": "快递员放门口就走了，也没打电话",
+        },
+        satisfaction=("dissatisfied", 0.93),
+    )
+    events = await ActionSubmitSurvey().run(dispatcher, comment, DOMAIN)
+    (case,) = fake_uow.store.cases.values()
+    (reply,) = dispatcher.messages
+    assert "感谢" not in reply["text"] and "抱歉" in reply["text"] and case.number in reply["text"]
+    assert {"event": "slot", "timestamp": None, "name": "human_offered", "value": True} in events
+
+
 async def test_a_bare_bad_score_without_a_comment_still_offers_a_person(
     wired: Services, clock: Clock, fake_uow: FakeUowFactory
 ) -> None:
@@ -319,6 +389,24 @@ async def test_a_complaint_about_the_service_is_the_answer_but_a_new_matter_is_n
         )
     )
     assert other[0] == {}
+    aside = await validate(
+        tracker(
+            "对了，我家热水器也漏水了，能派人看看吗",
+            "complain",
+            requested="survey_score",
+            satisfaction=("neutral", 0.78),
+        )
+    )
+    assert aside[0] == {}  # it was scored 3 and thanked for; the leaking heater was lost
+
+
+async def test_a_calmly_put_complaint_about_the_service_is_a_bad_answer() -> None:
+    calm = await validate(
+        tracker(
+            "空调装好了但是外机有异响", "complain", requested="survey_score", satisfaction=("neutral", 0.8)
+        )
+    )
+    assert calm[0] == {"survey_score": 2.0, "survey_comment": "空调装好了但是外机有异响"}
 
 
 async def test_declining_ends_the_survey_without_a_reminder(wired: Services, clock: Clock) -> None:

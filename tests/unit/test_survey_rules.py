@@ -126,7 +126,8 @@ def test_an_answer_weighing_good_against_bad_is_not_scored_at_an_extreme(
 
 def test_what_counts_as_bad() -> None:
     assert is_bad(2, "satisfied") and is_bad(1, None)
-    assert not is_bad(3, "dissatisfied")  # a number decides over the tone
+    assert not is_bad(4, "dissatisfied")  # a good number decides over the tone
+    assert is_bad(3, "dissatisfied") and not is_bad(3, "neutral")  # a middling one does not
     assert is_bad(None, "dissatisfied") and not is_bad(None, "neutral")
 
 
@@ -173,6 +174,11 @@ def test_declining_a_survey(text: str, declines: bool) -> None:
         ("太差了", False),
         ("另外我还要投诉快递", True),
         ("先不说这个，冰箱又坏了", True),
+        ("对了，我家热水器也漏水了，能派人看看吗", True),
+        ("我家洗衣机也不转了", True),
+        ("顺便问下，我上次投诉的宽带修好没", True),
+        ("师傅也没打招呼，地板也没擦", False),
+        ("还是坏的，能再派人来看看吗", False),
     ],
 )
 def test_a_complaint_in_a_survey_is_an_answer_unless_it_changes_the_subject(text: str, new: bool) -> None:

@@ -160,6 +160,43 @@ async def test_a_good_answer_is_thanked_and_opens_nothing(fake_services: Service
     assert (outcome.bad, outcome.score, outcome.remediation_case) == (False, 5, None)
 
 
+async def test_a_middling_score_followed_by_a_complaint_is_a_bad_answer(
+    fake_services: Services, clock: Clock
+) -> None:
+    """ "3", then "快递员放门口就走了，也没打电话": the bot said "感谢您的评价" and nothing followed."""
+    survey = await sent_survey(fake_services, clock, service_type="delivery")
+    first = await fake_services.surveys.answer(
+        "wx-1", survey_id=survey.id, rating=3, label="neutral", confidence=0.9, comment=None
+    )
+    assert (first.bad, first.remediation_case) == (False, None)
+    outcome = await fake_services.surveys.add_comment(
+        "wx-1", survey.id, "快递员放门口就走了，也没打电话", label="dissatisfied"
+    )
+    assert outcome.bad and outcome.remediation_case is not None
+    case = outcome.remediation_case
+    assert case.category == "delivery" and "快递员放门口就走了" in case.description
+    stored = await fake_services.surveys.get(survey.id)
+    assert (stored.score, stored.satisfaction, stored.remediation_case_number) == (
+        3,
+        "dissatisfied",
+        case.number,
+    )
+    more = await fake_services.surveys.add_comment("wx-1", survey.id, "东西还被淋湿了", label="dissatisfied")
+    assert more.bad and more.remediation_case is None  # joins that case, no second one
+    assert (await fake_services.cases.get(case.number)).description.endswith("东西还被淋湿了")
+
+
+async def test_a_middling_score_with_a_neutral_comment_is_just_thanked(
+    fake_services: Services, clock: Clock
+) -> None:
+    survey = await sent_survey(fake_services, clock)
+    await fake_services.surveys.answer(
+        "wx-1", survey_id=survey.id, rating=3, label="neutral", confidence=0.9, comment=None
+    )
+    outcome = await fake_services.surveys.add_comment("wx-1", survey.id, "还行吧，一般般", label="neutral")
+    assert (outcome.bad, outcome.remediation_case) == (False, None)
+
+
 async def test_a_bad_answer_about_a_resolved_case_reopens_it(fake_services: Services, clock: Clock) -> None:
     cases = fake_services.cases
     case = await cases.open_case(CaseDraft("wx-1", "wechat", "宽带经常掉线", "other", "13812345678"))
