@@ -11,7 +11,6 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import (
-    PRIORITY_LABELS,
     channel_of,
     first_entity_value,
     latest_entities,
@@ -23,6 +22,7 @@ from actions.common import (
 )
 from actions.messages import catalogue, render, say
 from actions.services import get_services
+from actions.status import ActionCaseStatus
 from bot.cases.intake import (
     is_angry,
     is_cancellation,
@@ -124,7 +124,7 @@ async def hand_over_intake(
     except Exception:  # the person still comes; after hours the queue opens a case itself
         logger.exception("could not open a case from %s's intake", tracker.sender_id)
     if case is not None:
-        say(dispatcher, case_message, case_number=case.number, priority=PRIORITY_LABELS[case.priority.value])
+        say(dispatcher, case_message, case_number=case.number, priority=case.priority.label)
     elif no_case_message:
         say(dispatcher, no_case_message)
     handed = await hand_to_a_person(
@@ -224,6 +224,8 @@ class ValidateComplaintForm(FormValidationAction):
             ) in ("complain", "give_feedback")
             if from_model and (current or (entity.get("confidence_entity") or 0) < CATEGORY_CONFIDENCE):
                 continue  # a guess never overrides an answer, and a weak guess is asked about
+            if from_model and not is_substantive_description(latest_text(tracker)):
+                continue  # the model files even "我要投诉" somewhere; the description will say where
             return {"complaint_category": entity.get("value")}
         if requested == "complaint_category" and latest_intent(tracker) not in DIGRESSIONS:
             return {"complaint_category": latest_text(tracker)}
@@ -458,7 +460,7 @@ class ActionSubmitComplaint(Action):
             "case_created",
             case_number=case.number,
             category_label=CATEGORY_LABELS[case.category],
-            priority=PRIORITY_LABELS[case.priority.value],
+            priority=case.priority.label,
             first_response_due=format_local(case.first_response_due, services.cases.tz),
             phone_tail=case.phone[-4:],
         )
@@ -514,6 +516,8 @@ class ActionRouteInform(Action):
         if describes_problem and is_substantive_description(latest_text(tracker)):
             return [FollowupAction(FORM)]
         if latest_entities(tracker, "case_number"):
-            return [FollowupAction("action_case_status")]
+            # Answered here, not as a follow-up action: no rule says what follows one, and the core
+            # fallback then handed the customer who had just been answered to a person.
+            return await ActionCaseStatus().run(dispatcher, tracker, domain)
         say(dispatcher, "inform_without_context")
         return []

@@ -90,6 +90,9 @@ def test_a_complaint_through_the_rest_channel_becomes_a_case_row(stack: Stack) -
     assert priority in ("P2", "P3")  # P2 when the model hears an angry customer
     status = say(stack, sender, "我的投诉处理得怎么样了")
     assert number in status and "等待受理" in status
+    # The number alone, as customers paste it: the status, and no "没有理解" and hand-over after it.
+    bare = say(stack, sender, number.lower())
+    assert "等待受理" in bare and "没有理解" not in bare and "人工" not in bare
     # Another customer cannot read it, and learns nothing from trying.
     assert "没有查到" in say(stack, f"other-{sender}", f"查一下{number}")
     _, listing = http("GET", f"{stack.ops}/api/v1/cases", headers={"X-API-Key": stack.api_key})

@@ -158,6 +158,26 @@ async def test_a_weak_category_guess_is_asked_about_instead(wired: Services) -> 
     assert "complaint_category" not in slots
 
 
+async def test_a_complaint_with_nothing_in_it_names_no_category(wired: Services) -> None:
+    """ "我要投诉" came back from the model as service_attitude with confidence; the fridge described
+    next ("冰箱修完第二天又不制冷了") was then filed as 服务态度."""
+    bare = tracker(
+        "我要投诉",
+        "complain",
+        [entity("complaint_category", "service_attitude", 0.9, "ComplaintCategoryClassifier")],
+    )
+    slots, _ = await validate(bare)
+    assert "complaint_category" not in slots
+    described = tracker(
+        "冰箱修完第二天又不制冷了",
+        "complain",
+        [entity("complaint_category", "installation_repair", 0.9, "ComplaintCategoryClassifier")],
+        requested="complaint_description",
+    )
+    slots, _ = await validate(described)
+    assert slots["complaint_category"] == "installation_repair"
+
+
 async def test_asking_for_a_person_mid_intake_fills_no_slot(wired: Services) -> None:
     # The form must refuse the message so that the rule for a person runs, and the category the
     # complaint gave must survive words the message shares with another one.
@@ -568,7 +588,7 @@ async def test_suggestions_are_recorded(wired: Services, fake_uow: FakeUowFactor
             "C20261120-0007",
             {"inform": 0.7, "ask_case_status": 0.2},
             [entity("case_number", "C20261120-0007")],
-            "followup:action_case_status",
+            "status",  # answered at once: a follow-up action left the core fallback to hand over
         ),
     ],
 )
@@ -583,6 +603,8 @@ async def test_information_out_of_context_is_routed(
     events = await ActionRouteInform().run(dispatcher, t, DOMAIN)
     if expected == "ask":
         assert events == [] and "投诉" in dispatcher.messages[0]["text"]
+    elif expected == "status":
+        assert events == [] and "没有查到编号为 C20261120-0007 的投诉记录" in dispatcher.messages[0]["text"]
     else:
         assert [f"followup:{e['name']}" for e in events if e["event"] == "followup"] == [expected]
         assert dispatcher.messages == []
