@@ -43,6 +43,10 @@ ANSWERS = {
     "image_unfiled": "图片收到了👌 请再用文字简单描述一下遇到的问题，我帮您登记投诉，图片会一起附上。",
     "location_filed": "位置收到了📍 已记在您的投诉 {number} 中，处理人员上门时会用到。",
     "location_unfiled": "位置收到了📍 请再用文字简单描述一下遇到的问题，我帮您登记投诉，位置会一起附上。",
+    # A complaint is being described (the bot asked for the order number or the phone): no need to
+    # describe it again, and the picture waits for that case rather than joining an older one.
+    "image_pending": "图片收到了👌 登记投诉时会一起附上，请接着回答上面的问题。",
+    "location_pending": "位置收到了📍 登记投诉时会一起附上，请接着回答上面的问题。",
     "trouble": "抱歉，系统开小差了，您的消息已记录，我们会尽快处理。着急的话请回复“转人工”。",
 }
 #: How a menu tap reads in the agent's transcript (the issue's menu: 投诉 / 查进度 / 人工).
@@ -196,11 +200,10 @@ class WeChatInput(InputChannel):
             elif message.kind == "image":
                 await self._handle_image(message, now)
             elif message.kind == "location" and message.latitude and message.longitude:
-                attachment = await self._keep_location(message, now)
-                answer = ANSWERS["location_filed" if attachment.case_number else "location_unfiled"]
-                await self._reply_outside_rasa(
-                    message, _shown_location(message), answer.format(number=attachment.case_number)
-                )
+                describing = await self._describing_a_complaint(message.openid)
+                attachment = await self._keep_location(message, now, hold=describing)
+                answer = _attachment_answer("location", attachment, describing)
+                await self._reply_outside_rasa(message, _shown_location(message), answer)
             else:
                 await self._reply_outside_rasa(message, f"[{message.kind}]", ANSWERS["unsupported"])
         except Exception:
@@ -258,16 +261,29 @@ class WeChatInput(InputChannel):
             logger.debug("WeChat event %s from %s ignored", message.event, message.openid)
 
     async def _handle_image(self, message: InboundMessage, now: datetime) -> None:
-        attachment = await self._keep_image(message, now)
-        answer = (
-            ANSWERS["image_filed"].format(number=attachment.case_number)
-            if attachment.case_number
-            else ANSWERS["image_unfiled"]
-        )
-        await self._reply_outside_rasa(message, "[图片]", answer)
+        describing = await self._describing_a_complaint(message.openid)
+        attachment = await self._keep_image(message, now, hold=describing)
+        await self._reply_outside_rasa(message, "[图片]", _attachment_answer("image", attachment, describing))
 
-    async def _keep_image(self, message: InboundMessage, now: datetime) -> Attachment:
-        """Download the customer's photo and keep it with their open case."""
+    async def _describing_a_complaint(self, openid: str) -> bool:
+        """The intake form is running and already has the problem in words."""
+        processor = self._processor()
+        if processor is None:
+            return False
+        tracker = await processor.fetch_tracker_with_initial_session(
+            openid, output_channel=self.get_output_channel()
+        )
+        return tracker.active_loop_name == "complaint_form" and bool(
+            tracker.get_slot("complaint_description")
+        )
+
+    def _processor(self) -> Any:
+        agent = getattr(getattr(self._app, "ctx", None), "agent", None)
+        return None if agent is None else agent.processor
+
+    async def _keep_image(self, message: InboundMessage, now: datetime, *, hold: bool) -> Attachment:
+        """Download the customer's photo and keep it with their open case (``hold``: with the case
+        being described)."""
         runtime = self.runtime
         assert runtime is not None
         stored, content_type, size = None, None, None
@@ -292,10 +308,11 @@ class WeChatInput(InputChannel):
                 stored_path=stored,
                 content_type=content_type,
                 size=size,
-            )
+            ),
+            for_new_case=hold,
         )
 
-    async def _keep_location(self, message: InboundMessage, now: datetime) -> Attachment:
+    async def _keep_location(self, message: InboundMessage, now: datetime, *, hold: bool) -> Attachment:
         """Where the repair or delivery is: kept with the open case like a photo (as a geo: URI that
         map apps open), so the agent and the technician have it."""
         runtime = self.runtime
@@ -308,7 +325,8 @@ class WeChatInput(InputChannel):
                 kind="location",
                 created_at=now,
                 source_url=f"{where}?q={message.label}" if message.label else where,
-            )
+            ),
+            for_new_case=hold,
         )
 
     async def _to_rasa(self, message: InboundMessage, text_for_rasa: str) -> None:
@@ -329,12 +347,11 @@ class WeChatInput(InputChannel):
         runtime = self.runtime
         assert runtime is not None
         await runtime.outbound.send_text(message.openid, answer)
-        agent = getattr(getattr(self._app, "ctx", None), "agent", None)
-        if agent is None or agent.processor is None:
+        processor = self._processor()
+        if processor is None:
             return
         from rasa.shared.core.events import BotUttered, UserUttered
 
-        processor = agent.processor
         async with processor.lock_store.lock(message.openid):
             tracker = await processor.fetch_tracker_with_initial_session(
                 message.openid, output_channel=self.get_output_channel()
@@ -351,6 +368,12 @@ class WeChatInput(InputChannel):
 
 
 __all__ = ["WeChatInput", "WeChatOutput"]
+
+
+def _attachment_answer(kind: str, attachment: Attachment, describing: bool) -> str:
+    if attachment.case_number:
+        return ANSWERS[f"{kind}_filed"].format(number=attachment.case_number)
+    return ANSWERS[f"{kind}_pending" if describing else f"{kind}_unfiled"]
 
 
 def _shown_location(message: InboundMessage) -> str:

@@ -274,10 +274,13 @@ class CaseService:
             await uow.commit()
         return updated
 
-    async def attach(self, attachment: Attachment) -> Attachment:
-        """Keep a customer's file with their newest open case (or unfiled until they open one)."""
+    async def attach(self, attachment: Attachment, *, for_new_case: bool = False) -> Attachment:
+        """Keep a customer's file with their newest open case (or unfiled until they open one).
+        ``for_new_case``: the customer is describing a new complaint, so the file waits for that one."""
         async with self._uow() as uow:
-            open_cases = await uow.cases.for_sender(attachment.sender_id, open_only=True)
+            open_cases = (
+                [] if for_new_case else await uow.cases.for_sender(attachment.sender_id, open_only=True)
+            )
             if open_cases:
                 case = open_cases[0]
                 attachment.case_number = case.number

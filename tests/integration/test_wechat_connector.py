@@ -16,12 +16,17 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
 import pytest
 import sqlalchemy as sa
 from rasa.core.channels.channel import UserMessage
+from rasa.core.lock_store import InMemoryLockStore
+from rasa.shared.core.events import ActiveLoop, SlotSet
+from rasa.shared.core.slots import TextSlot
+from rasa.shared.core.trackers import DialogueStateTracker
 from sanic import Sanic
 
 from bot.cases.model import CaseDraft
@@ -501,6 +506,64 @@ async def test_an_image_is_acknowledged_and_kept(harness: Harness) -> None:
     stored = list((harness.settings.var_dir / "media" / user).glob("*"))
     assert [p.read_bytes() for p in stored] == [jpeg]
     assert harness.received == []  # a photo is not a message for the NLU
+
+
+class _RasaProcessor:
+    """Rasa's message processor as the connector uses it for a direct answer: a lock and a tracker."""
+
+    def __init__(self, tracker: DialogueStateTracker) -> None:
+        self.lock_store = InMemoryLockStore()
+        self.tracker = tracker
+
+    async def fetch_tracker_with_initial_session(self, sender_id: str, **_: Any) -> DialogueStateTracker:
+        return self.tracker
+
+    async def save_tracker(self, tracker: DialogueStateTracker) -> None:
+        self.tracker = tracker
+
+
+async def test_a_photo_sent_while_a_complaint_is_described_waits_for_that_case(harness: Harness) -> None:
+    """The bot had the problem and was asking for the order number: a photo got "请再用文字简单描述一下
+    遇到的问题", or, with an older case open, was filed with that one."""
+    user = openid()
+    runtime = harness.channel.runtime
+    assert runtime is not None and harness.channel._app is not None
+    older = await runtime.services.cases.open_case(
+        CaseDraft(user, "wechat", "上个月的快递丢了", "delivery", "13812345678")
+    )
+    tracker = DialogueStateTracker.from_events(
+        user,
+        [ActiveLoop("complaint_form"), SlotSet("complaint_description", "冰箱修完又不制冷了")],
+        slots=[TextSlot("complaint_description", mappings=[])],
+    )
+    processor = _RasaProcessor(tracker)
+    harness.channel._app.ctx.agent = SimpleNamespace(processor=processor)
+    uploaded = await runtime.session.call(
+        lambda c: c.media.upload("image", ("fridge.jpg", io.BytesIO(b"\xff\xd8\xff\xe0fridge")))
+    )
+    await harness.send(
+        {
+            "ToUserName": "gh_careloop000001",
+            "FromUserName": user,
+            "CreateTime": int(time.time()),
+            "MsgType": "image",
+            "PicUrl": "http://example.invalid/p.jpg",
+            "MediaId": uploaded["media_id"],
+            "MsgId": new_msg_id(),
+        }
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not harness.at_standin(user):  # noqa: ASYNC110
+        await asyncio.sleep(0.1)
+    answer = harness.at_standin(user)[-1]["text"]["content"]
+    assert "登记投诉时会一起附上" in answer and "描述" not in answer and older.number not in answer
+    said = [e for e in processor.tracker.events if e.type_name in ("user", "bot")]
+    assert [getattr(e, "text", None) for e in said] == ["[图片]", answer]  # in the transcript too
+    assert await runtime.services.cases.attachments(older.number) == []
+    new = await runtime.services.cases.open_case(
+        CaseDraft(user, "wechat", "冰箱修完又不制冷了", "installation_repair", "13812345678")
+    )
+    assert [a.kind for a in await runtime.services.cases.attachments(new.number)] == ["image"]
 
 
 async def test_a_location_is_kept_with_the_case(harness: Harness) -> None:
