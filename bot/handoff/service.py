@@ -46,6 +46,8 @@ PRIORITY_BY_REASON = {
 }
 SAY = {
     "cancelled": "好的，已为您取消转人工，我继续为您服务😊 还有什么可以帮您？",
+    "cancelled_case": "好的，已为您取消转人工。已登记的诉求（编号 {case}）客服仍会跟进。我继续为您服务😊 "
+    "还有什么可以帮您？",
     "requeued": "抱歉，刚才的客服同事暂时离开了，已为您重新排队，马上有同事接待您。",
     "closed_idle": "您好，由于您长时间没有回复，本次人工服务已结束。有需要随时找我，或再次回复“转人工”。",
     "accepted": "您好，我是客服{name}，很高兴为您服务，请问有什么可以帮您？",
@@ -275,6 +277,15 @@ class HandoffService:
         live; a customer still in the queue also hears that it arrived (``waiting_notice_due``)."""
         now = self._clock()
         await self._store.touch(handoff.id or 0, last_customer_at=now, updated_at=now)
+        if handoff.status is HandoffStatus.WAITING and handoff.case_number and not text.startswith("["):
+            # "您的留言已记录（编号 …）": whoever works the case, maybe tomorrow, reads it there.
+            # Photos and places join the case on their own; "[菜单] 人工" says nothing.
+            try:
+                await self._cases.add_customer_words(
+                    handoff.case_number, f"等待人工时留言：{text}", actor=f"customer:{handoff.sender_id}"
+                )
+            except CaseError:
+                logger.exception("could not add a waiting customer's words to %s", handoff.case_number)
         if self._bus:
             await self._bus.conversation(
                 handoff.sender_id,
@@ -305,7 +316,8 @@ class HandoffService:
             ("cancelled", f"customer:{sender_id}", None),
         )
         if done:
-            await self._resume(handoff, SAY["cancelled"])
+            said = SAY["cancelled_case"].format(case=handoff.case_number) if handoff.case_number else None
+            await self._resume(handoff, said or SAY["cancelled"])
             await self._publish_queue("cancelled", handoff)
         return done
 

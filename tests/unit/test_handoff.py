@@ -369,6 +369,26 @@ async def test_in_hours_with_nobody_at_the_console_nobody_promises_an_agent_at_o
     assert _bot_lines(fake_services)[-1].startswith("您的留言客服会看到🙋 马上为您接通")
 
 
+async def test_what_a_customer_leaves_while_nobody_is_there_is_on_the_case_and_survives_cancelling(
+    fake_services: Services, clock: Clock
+) -> None:
+    """ "您的留言已记录（编号 C…）": the case said only "转人工", and the question left after it
+    ("我想问下安装费怎么算") was in no place an agent working the case would look."""
+    h = fake_services.handoffs
+    h._store.online_count = 0  # type: ignore[attr-defined]
+    ticket = await h.request("c1", "wechat", "customer_request", summary="转人工")
+    await h.customer_wrote(ticket.handoff, "我想问下安装费怎么算")
+    await h.customer_wrote(await h.open_for("c1"), "[菜单] 人工")
+    case = await fake_services.cases.get(ticket.case_number or "")
+    assert case.description == "无客服在线时转人工：转人工\n等待人工时留言：我想问下安装费怎么算"
+    assert [(e.kind, e.actor) for e in case.events][-1] == ("note", "customer:c1")
+    assert await h.cancel("c1")
+    assert _bot_lines(fake_services)[-1].startswith(
+        f"好的，已为您取消转人工。已登记的诉求（编号 {case.number}）客服仍会跟进"
+    )
+    assert (await fake_services.cases.get(case.number)).status is Status.NEW  # still owed an answer
+
+
 async def test_with_nobody_at_the_console_a_deadline_already_met_is_not_promised_again(
     fake_services: Services, clock: Clock
 ) -> None:
