@@ -24,6 +24,7 @@ from actions.messages import catalogue, render, say
 from actions.services import get_services
 from actions.status import ActionCaseStatus
 from bot.cases.intake import (
+    asks_for_a_person,
     is_angry,
     is_cancellation,
     is_plain_answer,
@@ -31,6 +32,7 @@ from bot.cases.intake import (
     safety_terms,
     says_no_order,
     trim_description,
+    without_person_request,
 )
 from bot.cases.model import CATEGORIES, CATEGORY_LABELS, CaseDraft
 from bot.nlu.patterns import find_category_mention, mask_phone, normalise_order_id, normalise_phone
@@ -149,6 +151,19 @@ class ValidateComplaintForm(FormValidationAction):
         text = latest_text(tracker)
         if not _is_payload(text) and is_angry(text, *satisfaction_of(latest_parse(tracker))):
             return await self._hand_over_in_anger(dispatcher, tracker)
+        if not _is_payload(text) and latest_intent(tracker) not in DIGRESSIONS and asks_for_a_person(text):
+            # The model heard the complaint in "空调一直滴水，我要找人工"; the customer also asked for
+            # a person, and was asked for the order number instead.
+            words = is_substantive_description(without_person_request(text))
+            if not words and not tracker.get_slot("complaint_description"):  # "投诉，转人工"
+                from actions.handoff import hand_to_a_person, handed_over
+
+                handed = await hand_to_a_person(dispatcher, tracker, "customer_request")
+                return [*reset_intake(), ActiveLoop(None), *handed] if handed_over(handed) else handed
+            await self._advise_on_safety(dispatcher, text, tracker.get_slot("complaint_description") or "")
+            return await hand_over_intake(
+                dispatcher, tracker, "customer_request", with_words=words, case_message="intake_case_created"
+            )
         return await super().run(dispatcher, tracker, domain)
 
     async def _hand_over_in_anger(

@@ -50,6 +50,20 @@ def is_substantive_description(text: str) -> bool:
     return len(meaningful) >= 3
 
 
+_PERSON = re.compile(r"(转|找|要|换|接|叫|让)(个|一个|你们的?)?(人工|真人)|人工客服|真人客服|人工服务")
+
+
+def asks_for_a_person(text: str) -> bool:
+    """ "…一直滴水，我要找人工": the complaint and the request for a person in one message. "客服"
+    alone is not enough: "客服态度很差" is a complaint about one."""
+    return bool(_PERSON.search(_clean(text)))
+
+
+def without_person_request(text: str) -> str:
+    """The message with the request for a person taken out: what is left describes the problem."""
+    return _PERSON.sub("", _clean(text))
+
+
 def is_urging(text: str) -> bool:
     """ "能不能快点处理" / "怎么还没人联系我" / "催一下": the customer chases an open case (催办)."""
     return bool(_URGING.search(_clean(text)))

@@ -343,6 +343,37 @@ async def test_an_angry_first_message_gets_a_case_and_a_person_at_once(
     assert handoff is not None and (handoff.reason, handoff.case_number) == ("angry", case.number)
 
 
+async def test_a_complaint_that_also_asks_for_a_person_gets_a_case_and_the_person(
+    wired: Services, fake_uow: FakeUowFactory
+) -> None:
+    """ "你好，我家空调装好后一直滴水，我要找人工": the model heard the complaint (0.62) and the bot asked
+    for the order number; the request for a person was lost."""
+    dispatcher = CollectingDispatcher()
+    t = tracker(
+        "你好，我家空调装好后一直滴水，我要找人工",
+        "complain",
+        [entity("complaint_category", "installation_repair", 0.9, "ComplaintCategoryClassifier")],
+    )
+    events = await ValidateComplaintForm().run(dispatcher, t, DOMAIN)
+    (case,) = fake_uow.store.cases.values()
+    assert case.description.startswith("我家空调装好后一直滴水") and case.category == "installation_repair"
+    said = "\n".join(m["text"] for m in dispatcher.messages)
+    assert case.number in said and "订单号" not in said
+    assert ("active_loop", None) in [(e["event"], e.get("name")) for e in events]
+    handoff = await wired.handoffs.open_for("wx-1")
+    assert handoff is not None and (handoff.reason, handoff.case_number) == ("customer_request", case.number)
+
+
+@pytest.mark.parametrize(
+    ("text", "asks"),
+    [("空调漏水，转人工", True), ("让真人来跟我说", True), ("客服态度很差", False), ("人工费太贵了", False)],
+)
+def test_what_asks_for_a_person(text: str, asks: bool) -> None:
+    from bot.cases.intake import asks_for_a_person
+
+    assert asks_for_a_person(text) is asks
+
+
 async def test_a_merely_unhappy_complaint_goes_on_with_the_intake(
     wired: Services, fake_uow: FakeUowFactory
 ) -> None:
