@@ -141,6 +141,12 @@ async def hand_over_intake(
     return [*reset_intake(), ActiveLoop(None), *handed, *(listen if case else [])]
 
 
+def _just_agrees(tracker: Tracker) -> bool:
+    """ "好的" / "嗯嗯" to "请留一个手机号": the customer will give it; the question is asked again
+    without calling their "好的" a malformed number."""
+    return latest_intent(tracker) == "affirm" and is_plain_answer(latest_text(tracker))
+
+
 class ValidateComplaintForm(FormValidationAction):
     def name(self) -> str:
         return "validate_complaint_form"
@@ -279,7 +285,7 @@ class ValidateComplaintForm(FormValidationAction):
         if value == NO_ORDER:
             return {"order_id": NO_ORDER}
         order = normalise_order_id(str(value or ""))
-        if order is None:
+        if order is None and not _just_agrees(tracker):  # "好的" is no malformed number
             say(dispatcher, "invalid_order_id")
         return {"order_id": order}
 
@@ -304,7 +310,7 @@ class ValidateComplaintForm(FormValidationAction):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         phone = normalise_phone(str(value or ""))
-        if phone is None:
+        if phone is None and not _just_agrees(tracker):  # the question alone is asked again
             say(dispatcher, "invalid_phone")
         elif tracker.get_slot("requested_slot") in (
             "complaint_description",

@@ -222,6 +222,22 @@ async def test_a_bad_phone_is_refused_with_a_hint(wired: Services) -> None:
     assert any("11位手机号" in s for s in said)
 
 
+@pytest.mark.parametrize("requested", ["order_id", "phone"])
+async def test_a_plain_yes_to_a_number_question_is_asked_again_without_calling_it_malformed(
+    wired: Services, requested: str
+) -> None:
+    """ "好的" to the order question got "订单号格式不太对（一般是8到24位字母和数字）"."""
+    slots, said = await validate(
+        tracker(
+            "好的",
+            "affirm",
+            requested=requested,
+            slots={"complaint_description": "空调坏了很久", "complaint_category": "other"},
+        )
+    )
+    assert slots[requested] is None and said == []  # the form's own question follows
+
+
 async def test_a_correction_at_the_confirmation_replaces_the_phone(wired: Services) -> None:
     slots, _ = await validate(
         tracker(
