@@ -339,10 +339,15 @@ class SurveyService:
             return expired
         return None
 
-    async def last_bad_answer(self, sender_id: str) -> Survey | None:
-        """The customer's latest answered survey, if it was bad: where more words about it belong."""
+    async def last_bad_answer(
+        self, sender_id: str, within: timedelta = timedelta(minutes=30)
+    ) -> Survey | None:
+        """The customer's survey answered badly in the last ``within`` (or last added to): where more
+        words about it belong. An older one is not: a complaint hours later is a new one."""
         survey = await self._store.latest_for(sender_id, [SurveyStatus.ANSWERED])
-        return survey if survey is not None and is_bad(survey.score, survey.satisfaction) else None
+        if survey is None or not is_bad(survey.score, survey.satisfaction):
+            return None
+        return survey if self._clock() - survey.updated_at <= within else None
 
     async def answer(
         self,

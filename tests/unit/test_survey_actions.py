@@ -277,6 +277,21 @@ async def test_more_words_after_a_bad_answer_join_its_case_instead_of_a_second_c
     assert survey.comment == "2分，师傅迟到了两个小时\n师傅没打招呼就迟到，地板也没擦"
 
 
+async def test_a_complaint_hours_after_a_bad_answer_is_a_new_one(
+    wired: Services, clock: Clock, fake_uow: FakeUowFactory
+) -> None:
+    survey_id = await a_sent_survey(wired, clock)
+    answered = tracker("1分", "give_rating", slots={"survey_id": str(survey_id), "survey_score": 1.0})
+    await ActionSubmitSurvey().run(CollectingDispatcher(), answered, DOMAIN)
+    clock.now += timedelta(hours=3)  # "谢谢" left the offer standing; this is another day's matter
+    events = await ActionMoreAboutBadAnswer().run(
+        CollectingDispatcher(),
+        tracker("燃气灶打不着火了", "complain", slots={"human_offered": True}, loop=None),
+        DOMAIN,
+    )
+    assert ("followup", "complaint_form") in [(e["event"], e.get("name")) for e in events]
+
+
 @pytest.mark.parametrize("text", ["我要投诉", "厨房里有一股煤气味", "对了，我家热水器也漏水了"])
 async def test_a_new_complaint_or_danger_after_a_bad_answer_is_its_own_complaint(
     wired: Services, clock: Clock, fake_uow: FakeUowFactory, text: str
