@@ -9,7 +9,7 @@ from rasa_sdk.events import ActiveLoop, ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import channel_of, latest_text
+from actions.common import channel_of, latest_intent, latest_text
 from actions.intake import FORM as INTAKE_FORM
 from actions.intake import hand_over_intake, reset_intake
 from actions.messages import say
@@ -46,6 +46,21 @@ async def hand_to_a_person(
     return [SlotSet("human_offered", False), ConversationPaused()]
 
 
+OFFER = "需要人工客服现在就和您沟通吗"
+
+
+def _offer_just_made(tracker: Tracker) -> bool:
+    """Whether the bot's last words before this message offered a person."""
+    events = tracker.events
+    latest = max((i for i, e in enumerate(events) if e.get("event") == "user"), default=len(events))
+    for event in reversed(events[:latest]):
+        if event.get("event") == "user":
+            return False  # the customer said something else in between
+        if event.get("event") == "bot":
+            return OFFER in (event.get("text") or "")
+    return False
+
+
 class ActionRequestHuman(Action):
     def name(self) -> str:
         return "action_request_human"
@@ -53,6 +68,11 @@ class ActionRequestHuman(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        if latest_intent(tracker) == "affirm" and not _offer_just_made(tracker):
+            # "好的" to something said later than the offer ("还有什么可以帮您？"): the offer stood
+            # since a bad survey answer, and a plain yes hours later queued the customer for a person.
+            dispatcher.utter_message(response="utter_anything_else")
+            return [SlotSet("human_offered", False)]
         reason = "survey_bad" if tracker.get_slot("human_offered") else "customer_request"
         if tracker.active_loop_name != INTAKE_FORM:
             return await hand_to_a_person(dispatcher, tracker, reason)

@@ -13,6 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services as action_services
 from actions.feedback import ActionRecordFeedback
+from actions.handoff import ActionRequestHuman
 from actions.surveys import (
     ActionAskSurveyComment,
     ActionMoreAboutBadAnswer,
@@ -275,6 +276,28 @@ async def test_more_words_after_a_bad_answer_join_its_case_instead_of_a_second_c
     assert [b["payload"] for b in reply["buttons"]] == ["/affirm", "/deny"]
     survey = await wired.surveys.get(survey_id)
     assert survey.comment == "2分，师傅迟到了两个小时\n师傅没打招呼就迟到，地板也没擦"
+
+
+def _after(said: list[tuple[str, str]], text: str, intent: str) -> Tracker:
+    """A tracker whose history is ``said`` ((who, text) pairs) and then the customer's ``text``."""
+    message = {"text": text, "intent": {"name": intent, "confidence": 0.95}, "entities": []}
+    events = [{"event": who, "text": words} for who, words in said]
+    events.append({"event": "user", "text": text, "parse_data": message})
+    return Tracker("wx-1", {"human_offered": True}, message, events, False, None, {}, "action_listen")
+
+
+async def test_yes_to_the_offer_of_a_person_is_a_yes_only_right_after_it(wired: Services) -> None:
+    """The offer stands after "谢谢"; a "好的" to something said later queued the customer for a person."""
+    offer = "非常抱歉这次服务没有让您满意🙏 …需要人工客服现在就和您沟通吗？"
+    dispatcher = CollectingDispatcher()
+    later = _after([("bot", offer), ("user", "谢谢"), ("bot", "不客气，还有其他需要吗？")], "好的", "affirm")
+    events = await ActionRequestHuman().run(dispatcher, later, DOMAIN)
+    assert events == [{"event": "slot", "timestamp": None, "name": "human_offered", "value": False}]
+    assert await wired.handoffs.open_for("wx-1") is None
+    dispatcher = CollectingDispatcher()
+    events = await ActionRequestHuman().run(dispatcher, _after([("bot", offer)], "好的", "affirm"), DOMAIN)
+    handoff = await wired.handoffs.open_for("wx-1")
+    assert handoff is not None and handoff.reason == "survey_bad"
 
 
 async def test_a_complaint_hours_after_a_bad_answer_is_a_new_one(
