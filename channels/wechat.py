@@ -28,7 +28,7 @@ from sanic.response import HTTPResponse, json, text
 from bot.cases.intake import is_cancellation
 from bot.cases.model import Attachment
 from bot.config import Settings
-from bot.handoff.model import Handoff, HandoffStatus
+from bot.handoff.model import MENU_SHOWN, Handoff, HandoffStatus
 from bot.wechat.front import query_of
 from bot.wechat.inbox import QueueRunner
 from bot.wechat.protocol import InboundMessage
@@ -49,8 +49,6 @@ ANSWERS = {
     "location_pending": "位置收到了📍 登记投诉时会一起附上，请接着回答上面的问题。",
     "trouble": "抱歉，系统开小差了，您的消息已记录，我们会尽快处理。着急的话请回复“转人工”。",
 }
-#: How a menu tap reads in the agent's transcript (the issue's menu: 投诉 / 查进度 / 人工).
-MENU_SHOWN = {"complain": "投诉", "ask_case_status": "查进度", "request_human": "人工"}
 
 
 def utcnow() -> datetime:

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
+#: How a menu tap reads to the agent (the account's menu: 投诉 / 查进度 / 人工), live and in the transcript.
+MENU_SHOWN = {"complain": "投诉", "ask_case_status": "查进度", "request_human": "人工"}
+
 
 class HandoffStatus(str, Enum):
     WAITING = "waiting"  # in the queue, the bot silent

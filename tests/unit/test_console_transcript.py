@@ -45,6 +45,32 @@ def test_turns_keep_order_and_tell_agents_from_the_bot() -> None:
     assert local(turns[0].at, SHANGHAI) == "11-20 10:30:00"
 
 
+def test_payloads_read_as_what_the_customer_did() -> None:
+    """The agent read "/greet", "/complain" and "/give_rating{"rating": 2}" as the customer's words."""
+    offer = {"buttons": [{"title": "2分 不满意", "payload": '/give_rating{"rating": 2}'}]}
+    tracker = {
+        "events": [
+            {
+                "event": "user",
+                "text": "/greet",
+                "metadata": {"wechat": {"kind": "event", "event": "subscribe"}},
+            },
+            {
+                "event": "user",
+                "text": "/complain",
+                "metadata": {"wechat": {"kind": "event", "event": "click"}},
+            },
+            {"event": "bot", "text": "请打分", "data": offer},
+            {"event": "bot", "text": "（没有按钮的一句）"},
+            {"event": "user", "text": '/give_rating{"rating": 2}', "metadata": {"wechat": {"kind": "text"}}},
+            {"event": "user", "text": "/affirm"},  # no button said so: left as it is
+            {"event": "user", "text": "师傅迟到了"},
+        ]
+    }
+    customer = [t.text for t in turns_from_tracker(tracker, NAMES) if t.who == "customer"]
+    assert customer == ["[关注公众号]", "[菜单] 投诉", "[点选] 2分 不满意", "/affirm", "师傅迟到了"]
+
+
 def test_live_events_become_the_same_turns() -> None:
     agent = live_turn(
         {"type": "agent", "agent": "wang", "text": "好的", "at": "2025-11-20T02:30:00+00:00"}, NAMES

@@ -12,6 +12,8 @@ from datetime import datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.handoff.model import MENU_SHOWN
+
 #: Rasa events that are not turns but worth a line in the transcript.
 MARKERS = {
     "pause": "机器人已暂停，等待人工客服",
@@ -71,22 +73,47 @@ def _bot_text(event: Mapping[str, Any]) -> str:
     return ""
 
 
+def _customer_text(text: str, metadata: Mapping[str, Any], offered: Mapping[str, str]) -> str:
+    """What the customer did where Rasa keeps only a payload: "/affirm" was a tap on "需要人工",
+    "/greet" a follow of the account."""
+    if not text.startswith("/"):
+        return text
+    wechat = metadata.get("wechat") if isinstance(metadata.get("wechat"), Mapping) else {}
+    event = str(wechat.get("event") or "").lower()
+    if event in ("subscribe", "subscribe_scan"):
+        return "[关注公众号]"
+    if event == "click":
+        intent = text[1:].split("{")[0]
+        return f"[菜单] {MENU_SHOWN.get(intent, intent)}"
+    return f"[点选] {offered[text]}" if text in offered else text
+
+
+def _offered(data: Any) -> dict[str, str]:
+    """payload → title of the buttons a bot turn offered."""
+    if not isinstance(data, Mapping):
+        return {}
+    buttons = [b for b in data.get("buttons") or [] if isinstance(b, Mapping)]
+    return {str(b["payload"]): str(b.get("title") or b["payload"]) for b in buttons if b.get("payload")}
+
+
 def turns_from_tracker(tracker: Mapping[str, Any], names: Mapping[str, str]) -> list[Turn]:
     """Customer, bot and agent turns in order; ``names`` maps agent usernames to display names."""
     turns: list[Turn] = []
+    offered: dict[str, str] = {}  # the buttons of the bot's latest turn that had some
     for event in tracker.get("events") or []:
         if not isinstance(event, Mapping):
             continue
         kind = event.get("event")
         at = _moment(event.get("timestamp"))
+        metadata = event.get("metadata") if isinstance(event.get("metadata"), Mapping) else {}
         if kind == "user":
             text = str(event.get("text") or "")
             if text:
-                turns.append(Turn("customer", text, at))
+                turns.append(Turn("customer", _customer_text(text, metadata, offered), at))
         elif kind == "bot":
-            metadata = event.get("metadata") if isinstance(event.get("metadata"), Mapping) else {}
             text = _bot_text(event)
             buttons = _buttons(event.get("data"))
+            offered = _offered(event.get("data")) or offered
             if not text and not buttons:
                 continue
             agent = metadata.get("agent")
