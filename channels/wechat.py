@@ -279,7 +279,7 @@ class WeChatInput(InputChannel):
         agent = getattr(getattr(self._app, "ctx", None), "agent", None)
         return None if agent is None else agent.processor
 
-    async def _keep_image(self, message: InboundMessage, now: datetime, *, hold: bool) -> Attachment:
+    async def _keep_image(self, message: InboundMessage, now: datetime, *, hold: bool = False) -> Attachment:
         """Download the customer's photo and keep it with their open case (``hold``: with the case
         being described)."""
         runtime = self.runtime
@@ -310,7 +310,9 @@ class WeChatInput(InputChannel):
             for_new_case=hold,
         )
 
-    async def _keep_location(self, message: InboundMessage, now: datetime, *, hold: bool) -> Attachment:
+    async def _keep_location(
+        self, message: InboundMessage, now: datetime, *, hold: bool = False
+    ) -> Attachment:
         """Where the repair or delivery is: kept with the open case like a photo (as a geo: URI that
         map apps open), so the agent and the technician have it."""
         runtime = self.runtime

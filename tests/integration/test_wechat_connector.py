@@ -508,6 +508,39 @@ async def test_an_image_is_acknowledged_and_kept(harness: Harness) -> None:
     assert harness.received == []  # a photo is not a message for the NLU
 
 
+def image_message(user: str, media_id: str) -> dict[str, str | int]:
+    return {
+        "ToUserName": "gh_careloop000001",
+        "FromUserName": user,
+        "CreateTime": int(time.time()),
+        "MsgType": "image",
+        "PicUrl": "http://example.invalid/p.jpg",
+        "MediaId": media_id,
+        "MsgId": new_msg_id(),
+    }
+
+
+async def test_a_photo_sent_while_waiting_for_a_person_joins_the_case(harness: Harness) -> None:
+    user = openid()
+    runtime = harness.channel.runtime
+    assert runtime is not None
+    handoffs = runtime.services.handoffs
+    handoffs._rasa = FakeRasa()
+    handoffs.policy = HandoffPolicy(opens=None, closes=None)
+    case = await runtime.services.cases.open_case(
+        CaseDraft(user, "wechat", "热水器不出热水", "installation_repair", "13812345678")
+    )
+    await handoffs.request(user, "wechat", "customer_request", case_number=case.number)
+    uploaded = await runtime.session.call(
+        lambda c: c.media.upload("image", ("heater.jpg", io.BytesIO(b"\xff\xd8\xff\xe0heater")))
+    )
+    await harness.send(image_message(user, uploaded["media_id"]))
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not await runtime.services.cases.attachments(case.number):  # noqa: ASYNC110
+        await asyncio.sleep(0.1)
+    assert [a.kind for a in await runtime.services.cases.attachments(case.number)] == ["image"]
+
+
 class _RasaProcessor:
     """Rasa's message processor as the connector uses it for a direct answer: a lock and a tracker."""
 
@@ -541,17 +574,7 @@ async def test_a_photo_sent_while_a_complaint_is_described_waits_for_that_case(h
     uploaded = await runtime.session.call(
         lambda c: c.media.upload("image", ("fridge.jpg", io.BytesIO(b"\xff\xd8\xff\xe0fridge")))
     )
-    await harness.send(
-        {
-            "ToUserName": "gh_careloop000001",
-            "FromUserName": user,
-            "CreateTime": int(time.time()),
-            "MsgType": "image",
-            "PicUrl": "http://example.invalid/p.jpg",
-            "MediaId": uploaded["media_id"],
-            "MsgId": new_msg_id(),
-        }
-    )
+    await harness.send(image_message(user, uploaded["media_id"]))
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and not harness.at_standin(user):  # noqa: ASYNC110
         await asyncio.sleep(0.1)
