@@ -420,17 +420,22 @@ class SurveyService:
             satisfaction=label or survey.satisfaction,
             updated_at=now,
         )
-        if not bad and is_bad(updated.score, updated.satisfaction):
-            # "3" and then "快递员放门口就走了": the comment says what the middling score did not.
+        # "3" and then "快递员放门口就走了": the comment says what the middling score did not, and its
+        # words open the case (its description), so they are not added to it again below.
+        turned_bad = not bad and is_bad(updated.score, updated.satisfaction)
+        remediation = reopened = None
+        if turned_bad:
             remediation, reopened = await self._remediate(updated, None, None)
             updated.remediation_case_number = remediation.number if remediation else None
-            change = SurveyChange(now, "answered", "answered", "comment: dissatisfied")
-            await self._store.save(updated, [change], expect=SurveyStatus.ANSWERED)
+        answered = SurveyStatus.ANSWERED.value
+        reason = "comment: dissatisfied" if turned_bad else "comment"
+        await self._store.save(
+            updated, [SurveyChange(now, answered, answered, reason)], expect=SurveyStatus.ANSWERED
+        )
+        if turned_bad:
             return AnswerOutcome(
                 updated, updated.score, True, remediation_case=remediation, reopened_case=reopened
             )
-        change = SurveyChange(now, SurveyStatus.ANSWERED.value, SurveyStatus.ANSWERED.value, "comment")
-        await self._store.save(updated, [change], expect=SurveyStatus.ANSWERED)
         actor = f"survey:{survey.id}"
         try:
             if survey.remediation_case_number:  # the case this answer opened: the words belong in it
