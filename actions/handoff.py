@@ -76,15 +76,22 @@ class ActionRequestHuman(Action):
         reason = "survey_bad" if tracker.get_slot("human_offered") else "customer_request"
         if tracker.active_loop_name != INTAKE_FORM:
             return await hand_to_a_person(dispatcher, tracker, reason)
-        if tracker.get_slot("complaint_description"):
-            # Mid-complaint: what the customer described is kept as a case the agent starts from.
-            return await hand_over_intake(
-                dispatcher, tracker, reason, with_words=False, case_message="intake_case_created"
-            )
-        # Nothing described yet: the agent takes it from here, and after the hand-back the bot must
-        # not take the customer's next words for the description it was asking for.
-        handed = await hand_to_a_person(dispatcher, tracker, reason)
-        return [*reset_intake(), ActiveLoop(None), *handed] if handed_over(handed) else handed
+        return await leave_intake_for_a_person(dispatcher, tracker, reason)
+
+
+async def leave_intake_for_a_person(
+    dispatcher: CollectingDispatcher, tracker: Tracker, reason: str, *, with_words: bool = False
+) -> list[EventType]:
+    """A person asked for during the intake. What the customer described (and, ``with_words``, this
+    message) is kept as a case the agent starts from. With nothing described the agent takes it from
+    here, and the intake ends so that after the hand-back the bot does not take the customer's next
+    words for the description it was asking for."""
+    if with_words or tracker.get_slot("complaint_description"):
+        return await hand_over_intake(
+            dispatcher, tracker, reason, with_words=with_words, case_message="intake_case_created"
+        )
+    handed = await hand_to_a_person(dispatcher, tracker, reason)
+    return [*reset_intake(), ActiveLoop(None), *handed] if handed_over(handed) else handed
 
 
 def handed_over(events: list[EventType]) -> bool:

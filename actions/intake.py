@@ -160,16 +160,13 @@ class ValidateComplaintForm(FormValidationAction):
         if not _is_payload(text) and latest_intent(tracker) not in DIGRESSIONS and asks_for_a_person(text):
             # The model heard the complaint in "空调一直滴水，我要找人工"; the customer also asked for
             # a person, and was asked for the order number instead.
-            words = is_substantive_description(without_person_request(text))
-            if not words and not tracker.get_slot("complaint_description"):  # "投诉，转人工"
-                from actions.handoff import hand_to_a_person, handed_over
+            from actions.handoff import leave_intake_for_a_person
 
-                handed = await hand_to_a_person(dispatcher, tracker, "customer_request")
-                return [*reset_intake(), ActiveLoop(None), *handed] if handed_over(handed) else handed
-            await self._advise_on_safety(dispatcher, text, tracker.get_slot("complaint_description") or "")
-            return await hand_over_intake(
-                dispatcher, tracker, "customer_request", with_words=words, case_message="intake_case_created"
-            )
+            words = is_substantive_description(without_person_request(text))
+            described = tracker.get_slot("complaint_description")
+            if words or described:  # a case follows: safety advice first, as in the intake
+                await self._advise_on_safety(dispatcher, text, described or "")
+            return await leave_intake_for_a_person(dispatcher, tracker, "customer_request", with_words=words)
         return await super().run(dispatcher, tracker, domain)
 
     async def _hand_over_in_anger(
