@@ -140,6 +140,24 @@ async def test_starting_twice_asks_once(wired: Services, clock: Clock) -> None:
     assert events == [{"event": "followup", "timestamp": None, "name": "action_listen"}]
 
 
+async def submit(
+    survey_id: int,
+    score: int,
+    text: str,
+    intent: str = "give_rating",
+    *,
+    with_comment: bool = True,
+    satisfaction: tuple[str, float] = ("neutral", 0.9),
+    dispatcher: CollectingDispatcher | None = None,
+) -> list[dict[str, Any]]:
+    """The survey form done with ``score`` (and ``text`` as the comment): action_submit_survey runs."""
+    slots = {"survey_id": str(survey_id), "survey_score": float(score)}
+    if with_comment:
+        slots["survey_comment"] = text
+    t = tracker(text, intent, slots=slots, satisfaction=satisfaction)
+    return await ActionSubmitSurvey().run(dispatcher or CollectingDispatcher(), t, DOMAIN)
+
+
 async def test_a_bad_answer_gets_an_apology_a_case_and_the_offer_of_a_person(
     wired: Services, clock: Clock, fake_uow: FakeUowFactory
 ) -> None:
@@ -225,17 +243,14 @@ async def test_a_bare_bad_score_opens_the_case_at_once_and_its_comment_follows(
     assert "人工" not in asked["text"]  # one question at a time: the person is offered after it
 
     dispatcher = CollectingDispatcher()
-    comment = tracker(
+    events = await submit(
+        survey_id,
+        2,
         "师傅迟到了两个小时还不道歉",
         "complain",
-        slots={
-            "survey_id": str(survey_id),
-            "survey_score": 2.0,
-            "survey_comment": "师傅迟到了两个小时还不道歉",
-        },
         satisfaction=("dissatisfied", 0.95),
+        dispatcher=dispatcher,
     )
-    events = await ActionSubmitSurvey().run(dispatcher, comment, DOMAIN)
     assert len(fake_uow.store.cases) == 1  # the comment joins the case, it does not open another
     followed = fake_uow.store.cases[case.number]
     assert followed.description.endswith("\n回访留言：师傅迟到了两个小时还不道歉")  # what agents read first
@@ -257,12 +272,7 @@ async def test_more_words_after_a_bad_answer_join_its_case_instead_of_a_second_c
     """ "2分，师傅迟到了两个小时", then "师傅没打招呼就迟到，地板也没擦": the second message asked for the
     order number as a new complaint while the first had just opened a case about the same visit."""
     survey_id = await a_sent_survey(wired, clock)
-    answered = tracker(
-        "2分，师傅迟到了两个小时",
-        "give_rating",
-        slots={"survey_id": str(survey_id), "survey_score": 2.0, "survey_comment": "2分，师傅迟到了两个小时"},
-    )
-    await ActionSubmitSurvey().run(CollectingDispatcher(), answered, DOMAIN)
+    await submit(survey_id, 2, "2分，师傅迟到了两个小时")
     (case,) = fake_uow.store.cases.values()
 
     dispatcher = CollectingDispatcher()
@@ -300,12 +310,30 @@ async def test_yes_to_the_offer_of_a_person_is_a_yes_only_right_after_it(wired: 
     assert handoff is not None and handoff.reason == "survey_bad"
 
 
+@pytest.mark.parametrize(
+    "key",
+    [
+        "survey_sorry",
+        "survey_sorry_reopened",
+        "survey_offer_human",
+        "survey_offer_human_noted",
+        "survey_more_noted",
+    ],
+)
+def test_every_offer_of_a_person_is_recognised_as_one(key: str) -> None:
+    """The yes to an offer counts only right after it (``OFFER`` in the bot's last words): an offer
+    reworded in messages.yml without it would make every "需要人工" tap a plain "好的"."""
+    from actions.handoff import OFFER
+    from actions.messages import catalogue
+
+    assert OFFER in catalogue()[key]["text"]
+
+
 async def test_a_complaint_hours_after_a_bad_answer_is_a_new_one(
     wired: Services, clock: Clock, fake_uow: FakeUowFactory
 ) -> None:
     survey_id = await a_sent_survey(wired, clock)
-    answered = tracker("1分", "give_rating", slots={"survey_id": str(survey_id), "survey_score": 1.0})
-    await ActionSubmitSurvey().run(CollectingDispatcher(), answered, DOMAIN)
+    await submit(survey_id, 1, "1分", with_comment=False)
     clock.now += timedelta(hours=3)  # "谢谢" left the offer standing; this is another day's matter
     events = await ActionMoreAboutBadAnswer().run(
         CollectingDispatcher(),
@@ -320,8 +348,7 @@ async def test_a_new_complaint_or_danger_after_a_bad_answer_is_its_own_complaint
     wired: Services, clock: Clock, fake_uow: FakeUowFactory, text: str
 ) -> None:
     survey_id = await a_sent_survey(wired, clock)
-    answered = tracker("1分", "give_rating", slots={"survey_id": str(survey_id), "survey_score": 1.0})
-    await ActionSubmitSurvey().run(CollectingDispatcher(), answered, DOMAIN)
+    await submit(survey_id, 1, "1分", with_comment=False)
     dispatcher = CollectingDispatcher()
     events = await ActionMoreAboutBadAnswer().run(
         dispatcher, tracker(text, "complain", slots={"human_offered": True}, loop=None), DOMAIN
@@ -340,17 +367,14 @@ async def test_a_middling_score_then_a_complaint_gets_the_apology_and_a_case(
     await validate(a_score(survey_id, 3))
     assert fake_uow.store.cases == {}
     dispatcher = CollectingDispatcher()
-    comment = tracker(
+    events = await submit(
+        survey_id,
+        3,
         "快递员放门口就走了，也没打电话",
         "complain",
-        slots={
-            "survey_id": str(survey_id),
-            "survey_score": 3.0,
-            "survey_comment": "快递员放门口就走了，也没打电话",
-        },
         satisfaction=("dissatisfied", 0.93),
+        dispatcher=dispatcher,
     )
-    events = await ActionSubmitSurvey().run(dispatcher, comment, DOMAIN)
     (case,) = fake_uow.store.cases.values()
     (reply,) = dispatcher.messages
     assert "感谢" not in reply["text"] and "抱歉" in reply["text"] and case.number in reply["text"]
