@@ -7,14 +7,10 @@ from typing import Any
 from rasa_sdk import Tracker
 
 
-def clarified_message(tracker: Tracker) -> dict[str, Any] | None:
-    """The message a customer meant when they answered the two-stage fallback ("您是想投诉吗？")
-    with a button.
-
-    Rasa replays the tapped payload ("/complain") as the latest message, so without this the
-    intake would ask them to describe a problem they have just described, and feedback would be
-    recorded as "/give_feedback". Events: the misunderstood message, the tap, a rewind, the replay.
-    """
+def _answer_to_a_guess(tracker: Tracker) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The misunderstood message and the customer's answer to the bot's guess about it ("您是想投诉
+    吗？"), when the latest message is that answer. Events: the misunderstood message, the answer,
+    a rewind, the answer replayed."""
     events = tracker.events
     users: list[int] = []  # the last three user messages, read from the end: actions call this often
     for i in range(len(events) - 1, -1, -1):
@@ -24,17 +20,42 @@ def clarified_message(tracker: Tracker) -> dict[str, Any] | None:
                 break
     if len(users) < 3:
         return None
-    original, tapped, replayed = (events[i] for i in users[-3:])
-    text = str(replayed.get("text") or "")
-    if not text.startswith("/") or tapped.get("text") != text:
+    original, answered, replayed = (events[i] for i in users[-3:])
+    if answered.get("text") != replayed.get("text"):
         return None
     if not any(e.get("event") == "rewind" for e in events[users[-2] : users[-1]]):
         return None
-    parse = original.get("parse_data") or {}
     words = str(original.get("text") or "")
-    if (parse.get("intent") or {}).get("name") != "nlu_fallback" or not words or words.startswith("/"):
+    if ((original.get("parse_data") or {}).get("intent") or {}).get("name") != "nlu_fallback":
         return None
-    return {**parse, "text": words}
+    if not words or words.startswith("/"):
+        return None
+    return original, replayed
+
+
+def clarified_message(tracker: Tracker) -> dict[str, Any] | None:
+    """The message a customer meant when they answered the two-stage fallback ("您是想投诉吗？")
+    with a button.
+
+    Rasa replays the tapped payload ("/complain") as the latest message, so without this the
+    intake would ask them to describe a problem they have just described, and feedback would be
+    recorded as "/give_feedback".
+    """
+    answer = _answer_to_a_guess(tracker)
+    if answer is None or not str(answer[1].get("text") or "").startswith("/"):
+        return None
+    original, _ = answer
+    return {**(original.get("parse_data") or {}), "text": str(original.get("text"))}
+
+
+def denied_a_guess(tracker: Tracker) -> bool:
+    """A typed "不是" to the bot's guess. Rasa ends the fallback on any intent but its own
+    "out_of_scope" (the "都不是" button), so without this the customer got "好的" and lost the
+    chance to say it another way."""
+    answer = _answer_to_a_guess(tracker)
+    if answer is None:
+        return False
+    return ((answer[1].get("parse_data") or {}).get("intent") or {}).get("name") == "deny"
 
 
 def latest_parse(tracker: Tracker) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import (
     channel_of,
+    denied_a_guess,
     first_entity_value,
     latest_entities,
     latest_intent,
@@ -515,6 +516,9 @@ class ActionRouteInform(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        if denied_a_guess(tracker):
+            dispatcher.utter_message(response="utter_ask_rephrase")
+            return []
         yes_or_no = latest_intent(tracker) in ("affirm", "deny")
         if yes_or_no and is_plain_answer(latest_text(tracker)):
             dispatcher.utter_message(response="utter_anything_else")

@@ -99,11 +99,16 @@ async def test_the_first_message_fills_what_it_can(wired: Services) -> None:
     assert said == ["收到，非常抱歉给您添麻烦了，我马上帮您登记投诉。"]  # acknowledged once, no questions yet
 
 
-def clarified(text: str, tapped: str, satisfaction: tuple[str, float] = ("dissatisfied", 0.9)) -> Tracker:
+def clarified(
+    text: str,
+    tapped: str,
+    satisfaction: tuple[str, float] = ("dissatisfied", 0.9),
+    intent: str | None = None,
+) -> Tracker:
     """A message the NLU did not understand, then the customer's tap on "您是想投诉吗？"'s button,
     as Rasa's two-stage fallback leaves them: the tap, a rewind, the tap replayed."""
     original = parsed(text, "nlu_fallback", satisfaction=satisfaction, confidence=0.3)
-    tap = parsed(tapped, tapped.lstrip("/"), satisfaction=None, confidence=1.0)
+    tap = parsed(tapped, intent or tapped.lstrip("/"), satisfaction=None, confidence=1.0)
     events = [
         {"event": "user", "text": text, "parse_data": original},
         {"event": "action", "name": "action_two_stage_fallback"},
@@ -139,6 +144,19 @@ async def test_information_clarified_with_a_button_that_describes_a_problem_star
     events = await ActionRouteInform().run(dispatcher, clarified("账单多扣了我50块钱", "/inform"), DOMAIN)
     assert [e["name"] for e in events if e["event"] == "followup"] == ["complaint_form"]
     assert dispatcher.messages == []
+
+
+async def test_a_typed_no_to_the_bots_guess_asks_for_other_words() -> None:
+    """ "您是想提供信息吗？" answered "不是" got "好的。还有什么可以帮您？": the customer had nothing
+    left to say yes to and had to start again."""
+    from actions.intake import ActionRouteInform
+
+    dispatcher = CollectingDispatcher()
+    await ActionRouteInform().run(dispatcher, clarified("那个东西还是那样", "不是", intent="deny"), DOMAIN)
+    assert [m.get("response") for m in dispatcher.messages] == ["utter_ask_rephrase"]
+    plain_no = CollectingDispatcher()  # a "不是" with no guess before it is still just acknowledged
+    await ActionRouteInform().run(plain_no, tracker("不是", "deny"), DOMAIN)
+    assert [m.get("response") for m in plain_no.messages] == ["utter_anything_else"]
 
 
 async def test_a_tapped_button_alone_is_not_mistaken_for_words(wired: Services) -> None:
