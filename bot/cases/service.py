@@ -22,7 +22,7 @@ from bot.cases.rules import (
     normalise_case_number,
     work_order,
 )
-from bot.nlu.patterns import normalise_phone
+from bot.nlu.patterns import find_phones, normalise_phone
 
 logger = logging.getLogger(__name__)
 UowFactory = Callable[..., UnitOfWork]
@@ -252,16 +252,28 @@ class CaseService:
 
     async def add_customer_words(self, number: str, words: str, *, actor: str) -> Case:
         """What the customer said after the case was opened (a survey comment after a bare score):
-        added to the description agents read first, and to the history."""
-        return await self._append(number, "note", words, actor, more_description=words)
+        added to the description agents read first, and to the history. A mobile number in them
+        becomes the case's contact phone: "13912345678" left while waiting for a person stayed in
+        the notes, and the console told the agent there was no phone to call."""
+        phones = {span.value for span in find_phones(words)}
+        phone = phones.pop() if len(phones) == 1 else None
+        return await self._append(number, "note", words, actor, more_description=words, phone=phone)
 
     async def add_note(self, number: str, note: str, *, actor: str) -> Case:
         return await self._append(number, "note", note, actor)
 
     async def _append(
-        self, number: str, kind: str, note: str | None, actor: str, *, more_description: str | None = None
+        self,
+        number: str,
+        kind: str,
+        note: str | None,
+        actor: str,
+        *,
+        more_description: str | None = None,
+        phone: str | None = None,
     ) -> Case:
-        """One event in a case's history (and, with ``more_description``, words added to it)."""
+        """One event in a case's history (and, with ``more_description``, words added to it; with
+        ``phone``, the customer's newest number to call)."""
         now = self._clock()
         async with self._uow() as uow:
             case = await uow.cases.get(number, for_update=True)
@@ -270,6 +282,9 @@ class CaseService:
             updated = replace(case, updated_at=now)
             if more_description:
                 updated.description = f"{case.description}\n{more_description}".strip()
+            if phone and phone != case.phone:
+                updated.phone = phone  # the latest number given: "不对，手机号是…" corrects the last one
+                await uow.cases.ensure_customer(case.sender_id, case.channel, now, phone)
             await uow.cases.save(updated, [CaseEvent(kind=kind, at=now, actor=actor, note=note)])
             await uow.commit()
         return updated

@@ -122,3 +122,21 @@ async def test_returning_customers_phone_is_remembered(service: CaseService) -> 
     assert await service.known_phone("wx-1") is None
     await service.open_case(draft())
     assert await service.known_phone("wx-1") == "13812345678"
+
+
+async def test_a_number_left_with_later_words_becomes_the_phone_to_call(service: CaseService) -> None:
+    """A case opened for a person has no phone; "13912345678" left while waiting stayed in the
+    notes, and the console told the agent there was no number to call."""
+    case = await service.open_case(
+        draft(source="handoff", category="other", phone=None, description="无客服在线时转人工")
+    )
+    assert case.phone is None
+    actor = "customer:wx-1"
+    noted = await service.add_customer_words(case.number, "等待人工时留言：139 1234 5678", actor=actor)
+    assert noted.phone == "13912345678" and (await service.get(case.number)).phone == "13912345678"
+    fixed = await service.add_customer_words(case.number, "不对，手机号是13812340000", actor=actor)
+    assert fixed.phone == "13812340000" and await service.known_phone("wx-1") == "13812340000"
+    unclear = await service.add_customer_words(case.number, "13800001111或者13900002222都行", actor=actor)
+    assert unclear.phone == "13812340000"  # two numbers: the agent reads the note and decides
+    stored = await service.get(case.number)
+    assert stored.phone == "13812340000" and "13800001111或者13900002222都行" in stored.description
