@@ -23,8 +23,17 @@ def render(key: str, **values: Any) -> str:
 
 
 def say(
-    dispatcher: CollectingDispatcher, key: str, buttons: list[dict[str, str]] | None = None, **values: Any
+    dispatcher: CollectingDispatcher,
+    key: str,
+    buttons: list[dict[str, str]] | None = None,
+    *,
+    purpose: str | None = None,
+    **values: Any,
 ) -> None:
-    """Send catalogue message ``key`` with its placeholders filled and its (or given) buttons."""
+    """Send catalogue message ``key`` with its placeholders filled and its (or given) buttons.
+    ``purpose`` travels with the message to the channel (the WeChat outbox records it)."""
     entry = catalogue()[key]
-    dispatcher.utter_message(text=render(key, **values), buttons=buttons or entry.get("buttons") or [])
+    extra = {"purpose": purpose} if purpose else {}
+    dispatcher.utter_message(
+        text=render(key, **values), buttons=buttons or entry.get("buttons") or [], **extra
+    )

@@ -7,7 +7,15 @@ from datetime import tzinfo
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
+from rasa_sdk.events import (
+    ActionExecuted,
+    ActiveLoop,
+    EventType,
+    FollowupAction,
+    SlotSet,
+    UserUtteranceReverted,
+    UserUttered,
+)
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -25,7 +33,7 @@ from bot.cases.errors import CaseError
 from bot.cases.intake import is_cancellation, is_substantive_description, safety_terms
 from bot.cases.model import CATEGORIES, Case
 from bot.surveys.errors import SurveyError
-from bot.surveys.model import SERVICE_LABELS, Survey, SurveyStatus
+from bot.surveys.model import SERVICE_LABELS, SURVEY_QUESTION, Survey, SurveyStatus
 from bot.surveys.rules import declines_survey, is_bad, score_from_satisfaction, starts_new_matter
 from bot.surveys.service import AnswerOutcome
 from bot.timefmt import format_local
@@ -170,6 +178,14 @@ class ActionAskSurveyScore(Action):
             )
         elif intent == "EXTERNAL_survey_reminder":
             say(dispatcher, "survey_reminder", buttons=_score_buttons(), service=_service_words(survey))
+        elif pushed:  # the first question, pushed by the worker: if WeChat refuses it, nobody was asked
+            say(
+                dispatcher,
+                "survey_question",
+                buttons=_score_buttons(),
+                purpose=SURVEY_QUESTION,
+                service=_service_words(survey),
+            )
         else:
             say(dispatcher, "survey_question", buttons=_score_buttons(), service=_service_words(survey))
         return []
@@ -252,9 +268,49 @@ async def _record_score(tracker: Tracker, score: int) -> dict[str, Any]:
     return {"survey_id": str(outcome.survey.id)} if outcome.survey else {}
 
 
+#: A survey in one of these states takes no answer: nobody is waiting for one.
+CLOSED_WITHOUT_ANSWER = (SurveyStatus.UNREACHABLE, SurveyStatus.CANCELLED, SurveyStatus.FAILED)
+
+
+async def _closed_without_answer(tracker: Tracker) -> bool:
+    survey_id = _survey_id(tracker)
+    if survey_id is None:
+        return False
+    try:
+        survey = await (await get_services()).surveys.get(survey_id)
+    except SurveyError:
+        return False
+    return survey.status in CLOSED_WITHOUT_ANSWER
+
+
+def _step_aside(tracker: Tracker) -> list[EventType]:
+    """The form leaves as if it had never been there, and the message is heard afresh: the same
+    rewind and replay Rasa's two-stage fallback uses for a clarified message."""
+    message = tracker.latest_message
+    return [
+        UserUtteranceReverted(),
+        ActiveLoop(None),
+        SlotSet("requested_slot", None),
+        *(SlotSet(slot, None) for slot in SURVEY_SLOTS),
+        ActionExecuted("action_listen"),
+        UserUttered(
+            message.get("text"), parse_data=message, input_channel=tracker.get_latest_input_channel()
+        ),
+    ]
+
+
 class ValidateSurveyForm(FormValidationAction):
     def name(self) -> str:
         return "validate_survey_form"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        if await _closed_without_answer(tracker):
+            # The question never reached the customer (WeChat refused it): "我家热水器又漏水了" two
+            # days later was thanked as a survey answer and recorded nowhere.
+            return _step_aside(tracker)
+        return await super().run(dispatcher, tracker, domain)
 
     async def extract_survey_score(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

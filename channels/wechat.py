@@ -73,7 +73,10 @@ class WeChatOutput(OutputChannel):
     async def send_text_with_buttons(
         self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
     ) -> None:
-        await self._out.send_menu(recipient_id, text, [(b["title"], b["payload"]) for b in buttons])
+        options = [(b["title"], b["payload"]) for b in buttons]
+        # An action may say what a message is for (utter_message(..., purpose="survey")): the gateway
+        # reports a lost survey question back, so the survey is not left "sent".
+        await self._out.send_menu(recipient_id, text, options, purpose=str(kwargs.get("purpose") or "reply"))
 
     async def send_quick_replies(
         self, recipient_id: str, text: str, quick_replies: list[dict[str, Any]], **kwargs: Any

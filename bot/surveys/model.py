@@ -23,6 +23,10 @@ class SurveyStatus(str, Enum):
         return self in (SurveyStatus.SENT, SurveyStatus.REMINDED)
 
 
+#: The purpose the first survey question travels with to the channel; a channel that could not
+#: deliver it says so (``SurveyService.question_lost``).
+SURVEY_QUESTION = "survey"
+
 SERVICE_TYPES = (
     "repair",
     "installation",

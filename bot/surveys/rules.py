@@ -162,7 +162,13 @@ ALLOWED: dict[SurveyStatus, frozenset[SurveyStatus]] = {
         }
     ),
     SurveyStatus.SENT: frozenset(
-        {SurveyStatus.REMINDED, SurveyStatus.ANSWERED, SurveyStatus.EXPIRED, SurveyStatus.CANCELLED}
+        {
+            SurveyStatus.REMINDED,
+            SurveyStatus.ANSWERED,
+            SurveyStatus.EXPIRED,
+            SurveyStatus.CANCELLED,
+            SurveyStatus.UNREACHABLE,  # WeChat refused the question the window said it would take
+        }
     ),
     SurveyStatus.REMINDED: frozenset({SurveyStatus.ANSWERED, SurveyStatus.EXPIRED, SurveyStatus.CANCELLED}),
     SurveyStatus.EXPIRED: frozenset({SurveyStatus.ANSWERED}),  # a late answer is still an answer

@@ -289,6 +289,16 @@ class SurveyService:
         change = SurveyChange(now, SurveyStatus.SCHEDULED.value, SurveyStatus.SENT.value, f"via {via}")
         return updated if await self._store.save(updated, [change], expect=SurveyStatus.SCHEDULED) else None
 
+    async def question_lost(self, sender_id: str, reason: str) -> Survey | None:
+        """The channel could not deliver the survey's first question (WeChat's 45015 when our own
+        clock still saw the 48-hour window open; a dead letter): nobody was asked, so the survey is
+        unreachable, not "sent", and no reminder follows. An answer already given stands."""
+        survey = await self._store.latest_for(sender_id, [SurveyStatus.SENT])
+        if survey is None or survey.answered_at is not None:
+            return None
+        await self._move(survey, SurveyStatus.UNREACHABLE, f"question not delivered: {reason}"[:128])
+        return survey
+
     async def release(self, survey: Survey) -> None:
         await self._store.release(survey.id or 0)
 

@@ -19,7 +19,15 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from bot.wechat.errors import OutsideWindowError, PermanentError, TransientError, WeChatError
-from bot.wechat.outbox import DEFERRED_FOR, OutboxRecord, OutboxStatus, OutboxStore, next_attempt
+from bot.wechat.outbox import (
+    DEFERRED_FOR,
+    Fate,
+    OutboxRecord,
+    OutboxStatus,
+    OutboxStore,
+    fate_of,
+    next_attempt,
+)
 from bot.wechat.session import WeChatSession, new_menu_id
 from bot.wechat.window import ServiceWindow, WindowVerdict
 
@@ -79,6 +87,10 @@ class Delivery:
 
 
 LastInbound = Callable[[str], Awaitable[datetime | None]]
+#: Told of a message that will never reach the customer, so what waits for it can stop waiting
+#: (a survey whose question WeChat refused is unreachable, not "sent").
+OnLost = Callable[[OutboxRecord], Awaitable[None]]
+LOST = (Fate.OUT_OF_WINDOW, Fate.FAILED, Fate.NOT_SENT)
 
 
 class WeChatGateway:
@@ -90,6 +102,7 @@ class WeChatGateway:
         *,
         template_id: str = "",
         last_inbound_from_db: LastInbound | None = None,
+        on_lost: OnLost | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.session = session
@@ -98,6 +111,7 @@ class WeChatGateway:
         self._outbox = outbox
         self._template_id = template_id
         self._last_inbound_from_db = last_inbound_from_db
+        self._on_lost = on_lost
         self._clock = clock
 
     # --- inbound bookkeeping ------------------------------------------------------------------
@@ -274,6 +288,11 @@ class WeChatGateway:
             logger.warning(
                 "wechat %s to %s %s: %s %s", record.kind, record.recipient, status.value, reason, error or ""
             )
+            if self._on_lost is not None and fate_of(record, now) in LOST:
+                try:
+                    await self._on_lost(record)
+                except Exception:  # the message's own record is written; this is bookkeeping
+                    logger.exception("wechat: could not report lost message %s", record.id)
         return Delivery(status, record.id, reason)
 
     async def _record_skip(

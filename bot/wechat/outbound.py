@@ -28,7 +28,9 @@ CHANNEL = "wechat"
 class Outbound(Protocol):
     async def customer_wrote(self, openid: str, created: float, at: datetime) -> None: ...
     async def send_text(self, openid: str, text: str, *, purpose: str = "reply") -> None: ...
-    async def send_menu(self, openid: str, head: str, options: list[tuple[str, str]]) -> None: ...
+    async def send_menu(
+        self, openid: str, head: str, options: list[tuple[str, str]], *, purpose: str = "reply"
+    ) -> None: ...
     async def send_image_url(self, openid: str, url: str) -> None: ...
     async def send_template(self, openid: str, data: dict[str, Any], url: str | None = None) -> None: ...
     async def deliver(self, openid: str, kind: str, body: dict[str, Any]) -> None: ...
@@ -56,8 +58,10 @@ class DirectOutbound:
     async def send_text(self, openid: str, text: str, *, purpose: str = "reply") -> None:
         await self.gateway.send_text(openid, text, purpose=purpose)
 
-    async def send_menu(self, openid: str, head: str, options: list[tuple[str, str]]) -> None:
-        await self.gateway.send_menu(openid, head, options)
+    async def send_menu(
+        self, openid: str, head: str, options: list[tuple[str, str]], *, purpose: str = "reply"
+    ) -> None:
+        await self.gateway.send_menu(openid, head, options, purpose=purpose)
 
     async def send_image_url(self, openid: str, url: str) -> None:
         await self.gateway.send_image_url(openid, url)
@@ -77,7 +81,8 @@ class DirectOutbound:
         elif op == "text":
             await self.send_text(openid, command["text"], purpose=command.get("purpose", "reply"))
         elif op == "menu":
-            await self.send_menu(openid, command["head"], [tuple(o) for o in command["options"]])
+            options = [tuple(o) for o in command["options"]]
+            await self.send_menu(openid, command["head"], options, purpose=command.get("purpose", "reply"))
         elif op == "image_url":
             await self.send_image_url(openid, command["url"])
         elif op == "template":
@@ -121,8 +126,11 @@ class QueuedOutbound:
     async def send_text(self, openid: str, text: str, *, purpose: str = "reply") -> None:
         await self._queue.put({"op": "text", "openid": openid, "text": text, "purpose": purpose})
 
-    async def send_menu(self, openid: str, head: str, options: list[tuple[str, str]]) -> None:
-        await self._queue.put({"op": "menu", "openid": openid, "head": head, "options": list(options)})
+    async def send_menu(
+        self, openid: str, head: str, options: list[tuple[str, str]], *, purpose: str = "reply"
+    ) -> None:
+        command = {"op": "menu", "openid": openid, "head": head, "options": list(options), "purpose": purpose}
+        await self._queue.put(command)
 
     async def send_image_url(self, openid: str, url: str) -> None:
         await self._queue.put({"op": "image_url", "openid": openid, "url": url})

@@ -11,10 +11,12 @@ from bot.config import Settings
 from bot.customers import CustomerService
 from bot.db.outbox_store import SqlOutboxStore
 from bot.redis_client import create_redis
+from bot.surveys.model import SURVEY_QUESTION
 from bot.wechat.front import CallbackDesk, verifier_for
-from bot.wechat.gateway import WeChatGateway
+from bot.wechat.gateway import OnLost, WeChatGateway
 from bot.wechat.inbox import Inbox
 from bot.wechat.outbound import DirectOutbound, Outbound, OutboundQueue, QueuedOutbound
+from bot.wechat.outbox import OutboxRecord
 from bot.wechat.session import WeChatSession
 from bot.wiring import Services, build_services
 
@@ -33,8 +35,20 @@ def build_gateway(
         SqlOutboxStore(services.engine),
         template_id=settings.wechat.template_id,
         last_inbound_from_db=customers.last_inbound,
+        on_lost=survey_question_lost(services),
     )
     return session, gateway, customers
+
+
+def survey_question_lost(services: Services) -> OnLost:
+    """A survey question WeChat would not take makes its survey unreachable (issue: a 45015 left it
+    "sent", reminded a day later and expired, and the template fallback never ran)."""
+
+    async def on_lost(record: OutboxRecord) -> None:
+        if record.purpose == SURVEY_QUESTION:
+            await services.surveys.question_lost(record.recipient, record.reason or "not delivered")
+
+    return on_lost
 
 
 @dataclass

@@ -33,6 +33,7 @@ from bot.cases.model import CaseDraft
 from bot.config import Settings
 from bot.db.engine import create_engine
 from bot.db.migrate import upgrade
+from bot.db.outbox_store import SqlOutboxStore
 from bot.handoff.model import Role
 from bot.handoff.rules import HandoffPolicy
 from bot.redis_embedded import free_port
@@ -164,6 +165,10 @@ async def harness(
                 message.sender_id,
                 "满意吗？",
                 [{"title": "满意", "payload": "/affirm"}, {"title": "不满意", "payload": "/deny"}],
+            )
+        elif message.text == "/wants_survey":  # as Rasa passes an action's extra keys along
+            await message.output_channel.send_text_with_buttons(
+                message.sender_id, "请打分", [{"title": "5分", "payload": "/give_rating"}], purpose="survey"
             )
         elif message.text == "/wants_long":
             await message.output_channel.send_text_message(message.sender_id, LONG_REPLY)
@@ -479,6 +484,19 @@ async def test_buttons_become_a_msgmenu_and_a_tap_comes_back_as_the_payload(harn
     await harness.send(text_message(user, tapped["content"], bizmsgmenuid=tapped["id"]))
     await harness.settle(2)
     assert harness.received[-1].text == "/deny"
+
+
+async def test_what_a_message_is_for_reaches_the_outbox_sent_now_or_by_the_worker(harness: Harness) -> None:
+    """The survey question's purpose is how a question WeChat refuses finds its survey again."""
+    user = openid()
+    await harness.send(text_message(user, "/wants_survey"))
+    await harness.send(text_message(user, "/wants_buttons"))
+    await harness.settle(2)
+    await asyncio.sleep(0.5)
+    assert harness.channel.runtime is not None
+    rows = await SqlOutboxStore(harness.channel.runtime.services.engine).search(recipient=user, limit=10)
+    in_order = sorted(rows, key=lambda r: r.id or 0)
+    assert [(r.kind, r.purpose) for r in in_order] == [("msgmenu", "survey"), ("msgmenu", "reply")]
 
 
 async def test_an_image_is_acknowledged_and_kept(harness: Harness) -> None:

@@ -26,6 +26,7 @@ from bot.customers import CustomerService
 from bot.db.outbox_store import SqlOutboxStore
 from bot.redis_client import create_redis
 from bot.redis_embedded import free_port
+from bot.surveys.model import ServiceEvent, SurveyStatus
 from bot.wechat.gateway import MORE_TO_COME, Delivery, WeChatGateway, split_text
 from bot.wechat.outbox import BACKOFF, OutboxRecord, OutboxStatus
 from bot.wechat.runtime import build_gateway
@@ -384,6 +385,35 @@ async def test_wechat_saying_45015_closes_the_window_for_the_gateway_too(world: 
     assert second.status is OutboxStatus.SKIPPED
     assert world.calls() == 1  # the second message did not call the API
     assert world.texts(openid) == []
+
+
+async def test_a_survey_question_wechat_refuses_makes_the_survey_unreachable(world: World) -> None:
+    """The survey's window check passed on our clock, WeChat said 45015: the survey stayed "sent",
+    was reminded a day later into the same closed window, and expired as if ignored."""
+    surveys = world.services.surveys
+    openid, other = world.openid("asked"), world.openid("chatting")
+    completed = datetime.now(timezone.utc) - timedelta(hours=3)
+    scheduled = []
+    for who in (openid, other):
+        intake = await surveys.record_service_event(
+            ServiceEvent(f"svc-{who}", who, "wechat", "repair", completed, technician="张师傅")
+        )
+        assert await surveys.mark_sent(intake.survey.id or 0, "customer_service") is not None
+        scheduled.append(intake.survey.id or 0)
+        world.follower(who, last_inbound_ago=49 * HOURS)  # WeChat knows better ...
+        await world.gateway.customer_wrote(who)  # ... than the gateway, which thinks it is open
+
+    options = [("5分", "/give_rating")]
+    asked = await world.gateway.send_menu(openid, "请为本次维修打分", options, purpose="survey")
+    [reply] = await world.gateway.send_text(other, "好的，收到")  # an ordinary reply lost the same way
+    assert (asked.status, asked.reason) == (OutboxStatus.SKIPPED, "wechat_45015")
+    assert (reply.status, reply.reason) == (OutboxStatus.SKIPPED, "wechat_45015")
+
+    lost, untouched = [await surveys.get(i) for i in scheduled]
+    assert lost is not None and lost.status is SurveyStatus.UNREACHABLE
+    assert lost.reason == "question not delivered: wechat_45015"
+    assert untouched is not None and untouched.status is SurveyStatus.SENT  # only the question counts
+    assert await surveys.awaiting_answer(openid) is None
 
 
 # ------------------------------------------------------------------ retries and dead letters

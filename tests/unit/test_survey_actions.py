@@ -16,6 +16,7 @@ from actions.feedback import ActionRecordFeedback
 from actions.handoff import ActionRequestHuman
 from actions.surveys import (
     ActionAskSurveyComment,
+    ActionAskSurveyScore,
     ActionMoreAboutBadAnswer,
     ActionOptOut,
     ActionStartSurvey,
@@ -138,6 +139,52 @@ async def test_starting_twice_asks_once(wired: Services, clock: Clock) -> None:
     )
     events = await ActionStartSurvey().run(dispatcher, t, DOMAIN)
     assert events == [{"event": "followup", "timestamp": None, "name": "action_listen"}]
+
+
+async def test_only_the_first_pushed_question_says_it_is_a_survey_question(
+    wired: Services, clock: Clock
+) -> None:
+    """The channel reports that message lost (WeChat refused it) against the survey; a question
+    asked again in a conversation, or the reminder, is not the survey's first contact."""
+    survey_id = await a_sent_survey(wired, clock)
+    slots = {"survey_id": str(survey_id), "survey_delivery": "customer_service"}
+    purposes = []
+    for intent in ("EXTERNAL_survey_start", "EXTERNAL_survey_reminder", "give_feedback"):
+        dispatcher = CollectingDispatcher()
+        await ActionAskSurveyScore().run(dispatcher, tracker(intent, intent, slots=slots), DOMAIN)
+        [question] = dispatcher.messages
+        assert len(question["buttons"]) == 5  # the score menu each time
+        purposes.append(question.get("purpose"))
+    assert purposes == ["survey", None, None]
+
+
+async def test_a_survey_whose_question_never_arrived_steps_aside_for_the_next_message(
+    wired: Services, clock: Clock
+) -> None:
+    """WeChat refused the question (45015). Two days later "我家热水器又漏水了" was thanked as the
+    survey's answer and recorded nowhere: the survey form was still waiting in Rasa."""
+    survey_id = await a_sent_survey(wired, clock)
+    complaint = tracker(
+        "我家热水器又漏水了",
+        "complain",
+        slots={"survey_id": str(survey_id)},
+        requested="survey_score",
+        satisfaction=("dissatisfied", 0.9),
+    )
+    taken, _ = await validate(complaint)  # while the question may have arrived, it is an answer
+    assert taken["survey_score"] == 1.0
+
+    await wired.surveys.question_lost("wx-1", "wechat_45015")
+    dispatcher = CollectingDispatcher()
+    events = await ValidateSurveyForm().run(dispatcher, complaint, DOMAIN)
+    assert dispatcher.messages == []
+    assert [e["event"] for e in events][:3] == ["rewind", "active_loop", "slot"]
+    assert {"event": "active_loop", "name": None, "timestamp": None} in events
+    [replayed] = [e for e in events if e["event"] == "user"]
+    assert replayed["text"] == "我家热水器又漏水了" and replayed["parse_data"]["intent"]["name"] == "complain"
+    assert [e["event"] for e in events][-2:] == ["action", "user"]  # heard afresh, outside the form
+    survey = await wired.surveys.get(survey_id)
+    assert (survey.status, survey.score) == (SurveyStatus.UNREACHABLE, None)
 
 
 async def submit(

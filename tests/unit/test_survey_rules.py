@@ -134,7 +134,9 @@ def test_what_counts_as_bad() -> None:
 def test_transitions() -> None:
     check_transition(1, SurveyStatus.SCHEDULED, SurveyStatus.SENT)
     check_transition(1, SurveyStatus.EXPIRED, SurveyStatus.ANSWERED)  # a late answer
+    check_transition(1, SurveyStatus.SENT, SurveyStatus.UNREACHABLE)  # WeChat refused the question
     for current, requested in [
+        (SurveyStatus.REMINDED, SurveyStatus.UNREACHABLE),  # the first question did reach them
         (SurveyStatus.ANSWERED, SurveyStatus.SENT),
         (SurveyStatus.CANCELLED, SurveyStatus.SENT),
         (SurveyStatus.SENT, SurveyStatus.SCHEDULED),
