@@ -30,6 +30,7 @@ from bot.cases.intake import (
     is_cancellation,
     is_plain_answer,
     is_substantive_description,
+    rewritten_description,
     safety_terms,
     says_no_order,
     trim_description,
@@ -195,7 +196,10 @@ class ValidateComplaintForm(FormValidationAction):
             return {}
         current = tracker.get_slot("complaint_description")
         requested = tracker.get_slot("requested_slot")
-        if current is None and requested in (None, "complaint_description"):
+        rewritten = rewritten_description(text) if current is not None else None
+        if rewritten:  # "问题描述改一下：…" replaces; it was added to the old one, request and all
+            value = rewritten
+        elif current is None and requested in (None, "complaint_description"):
             value = text
         elif (
             current is not None

@@ -115,6 +115,26 @@ def trim_description(text: str) -> str:
     return cleaned if len(cleaned) <= MAX_DESCRIPTION else cleaned[: MAX_DESCRIPTION - 1] + "…"
 
 
+_REWRITE = re.compile(
+    r"^(?:不对|不是|错了|说错了)?[，,。\s]*"
+    r"(?:(?:把)?(?:问题|投诉|描述|问题描述|投诉内容|情况)(?:描述)?(?:要|帮我|请)?"
+    r"(?:改一下|改成|改为|修改为|修改一下|更正为|更正一下|换成|应该是|重新描述一下|重新描述)"
+    r"|重新描述一下|重新描述|(?<=[对是了][，,。\s])(?:问题|情况)(?:应该)?是)"
+    r"[：:，,。\s]*"
+)
+
+
+def rewritten_description(text: str) -> str | None:
+    """ "问题描述改一下：电视屏幕有两条竖线" / "不对，问题是…": the customer replaces the description
+    rather than adding to it. The new description, or None."""
+    words = text.strip()  # the customer's own words are kept as typed (no NFKC: "，" stays "，")
+    match = _REWRITE.match(words)
+    if not match:
+        return None
+    rest = words[match.end() :].strip()
+    return rest if is_substantive_description(rest) else None
+
+
 def is_angry(text: str, satisfaction: str | None, confidence: float | None) -> bool:
     """Strong displeasure, not just a complaint: angry words, threats or shouting, and the NLU hearing
     a dissatisfied customer. Such customers are handed to a person."""

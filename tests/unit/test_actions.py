@@ -307,6 +307,19 @@ async def test_an_answer_to_another_question_is_not_called_a_wrong_number(
         assert slots["complaint_description"].endswith("\n对了，师傅走的时候还把我家地板刮花了")
 
 
+async def test_a_description_rewritten_at_the_confirmation_replaces_the_old_one(wired: Services) -> None:
+    """ "问题描述改一下：…" was added under the old description, request words and all."""
+    slots, _ = await validate(
+        tracker(
+            "问题描述改一下：洗衣机装好第三天漏水，地板都泡了",
+            "complain",
+            requested="complaint_confirmed",
+            slots={**DESCRIBED, "order_id": "none", "phone": "13812345678"},
+        )
+    )
+    assert slots["complaint_description"] == "洗衣机装好第三天漏水，地板都泡了"
+
+
 async def test_a_returning_customer_is_not_asked_for_the_phone_again(wired: Services) -> None:
     await wired.cases.open_case(CaseDraft("wx-1", "rest", "快递丢了", "delivery", "13700001111"))
     slots, _ = await validate(tracker("又一个快递没到", "complain"))

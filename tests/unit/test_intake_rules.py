@@ -6,6 +6,7 @@ from bot.cases.intake import (
     is_plain_answer,
     is_substantive_description,
     is_urging,
+    rewritten_description,
     safety_terms,
     says_no_order,
     trim_description,
@@ -102,3 +103,22 @@ def test_chasing_is_told_apart_from_asking(text: str, urging: bool) -> None:
 )
 def test_a_bare_yes_or_no_is_told_apart_from_one_with_something_in_it(text: str, plain: bool) -> None:
     assert is_plain_answer(text) is plain
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("问题描述改一下：电视屏幕有两条竖线，开机还有异响", "电视屏幕有两条竖线，开机还有异响"),
+        ("不对，问题是电视屏幕有两条竖线", "电视屏幕有两条竖线"),
+        ("描述改成：冰箱冷藏室不制冷", "冰箱冷藏室不制冷"),
+        ("把问题改成 洗衣机脱水时响声很大", "洗衣机脱水时响声很大"),
+        ("重新描述一下：师傅上门把墙打坏了", "师傅上门把墙打坏了"),
+        ("问题是空调不制冷", None),  # how many first messages begin
+        ("情况是这样的，师傅迟到了", None),
+        ("对了，师傅还把地板刮花了", None),  # more detail, added
+        ("不对，手机号是13812345678", None),  # another field
+        ("问题描述改一下", None),  # the new words are still to come
+    ],
+)
+def test_a_description_replaced_rather_than_added_to(text: str, expected: str | None) -> None:
+    assert rewritten_description(text) == expected
