@@ -23,7 +23,7 @@ from actions.common import (
 )
 from actions.messages import catalogue, render, say
 from actions.services import get_services
-from actions.status import ActionCaseStatus
+from actions.status import ActionCaseStatus, answer_withdrawal
 from bot.cases.intake import (
     asks_for_a_person,
     is_angry,
@@ -520,6 +520,8 @@ class ActionRouteInform(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        if await answer_withdrawal(dispatcher, tracker):  # "撤回投诉" is heard as a "no"
+            return []
         if denied_a_guess(tracker):
             dispatcher.utter_message(response="utter_ask_rephrase")
             return []

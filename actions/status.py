@@ -14,7 +14,7 @@ from actions.common import first_entity_value, latest_text
 from actions.messages import render, say
 from actions.services import get_services
 from bot.cases.errors import CaseNotFound
-from bot.cases.intake import is_urging
+from bot.cases.intake import is_urging, withdraws_complaint
 from bot.cases.model import CATEGORY_LABELS, STATUS_LABELS, Case
 from bot.cases.rules import normalise_case_number
 from bot.timefmt import format_local
@@ -45,6 +45,45 @@ def describe(case: Case, tz: object, now: datetime) -> str:
     return "\n".join(lines)
 
 
+async def answer_withdrawal(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
+    """ "我想撤销刚才的投诉，问题已经解决了" got "这个我帮不上忙". The words go on the case for the
+    agent who closes it (the workflow lets only an agent resolve a case); True if this answered."""
+    text = latest_text(tracker)
+    if text.startswith("/") or not withdraws_complaint(text):
+        return False
+    services = await get_services()
+    raw_number = first_entity_value(tracker, "case_number")
+    try:
+        if raw_number:
+            number = normalise_case_number(str(raw_number)) or str(raw_number)
+            try:
+                cases = [await services.cases.case_for_customer(tracker.sender_id, number)]
+            except CaseNotFound:
+                say(dispatcher, "case_not_found", case_number=number)
+                return True
+            if not cases[0].is_open:
+                say(
+                    dispatcher, "withdraw_not_open", case_number=number, status=STATUS_LABELS[cases[0].status]
+                )
+                return True
+        else:
+            cases = await services.cases.open_cases_for(tracker.sender_id)
+        if not cases:
+            say(dispatcher, "withdraw_nothing_open")
+        elif len(cases) > 1:
+            numbers = "、".join(c.number for c in cases[:MAX_LISTED])
+            say(dispatcher, "withdraw_which", count=len(cases), numbers=numbers, example=cases[0].number)
+        else:
+            await services.cases.add_customer_words(
+                cases[0].number, f"客户要求撤销投诉：{text}", actor=f"customer:{tracker.sender_id}"
+            )
+            say(dispatcher, "withdraw_noted", case_number=cases[0].number)
+    except Exception:
+        logger.exception("could not record that %s withdrew a complaint", tracker.sender_id)
+        say(dispatcher, "status_unavailable")
+    return True
+
+
 class ActionCaseStatus(Action):
     def name(self) -> str:
         return "action_case_status"
@@ -52,6 +91,8 @@ class ActionCaseStatus(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        if await answer_withdrawal(dispatcher, tracker):  # "取消我的投诉" sounds like a status question
+            return []
         services = await get_services()
         tz = services.cases.tz
         now = datetime.now(timezone.utc)

@@ -64,6 +64,22 @@ def without_person_request(text: str) -> str:
     return _PERSON.sub("", _clean(text))
 
 
+_WITHDRAW = re.compile(
+    r"(?:撤销|撤回|撤掉|取消)(?:我的|刚才的?|那个|这个|之前的?|上次的?)?(?:投诉|工单)"
+    r"|投诉(?:就|先)?(?:撤销|撤回|撤了|取消)"
+    r"|投诉(?:可以)?(?:不用|不需要)(?:再)?(?:处理|管)?了"
+    r"|(?:投诉|工单)(?:可以)?(?:关了|关掉|关闭)"
+    r"|(?:撤销|撤回)\s*(?:投诉|编号)?\s*c\s*\d{8}",  # the answer the bot asks for: "撤销 C20261205-0007"
+    re.IGNORECASE,
+)
+
+
+def withdraws_complaint(text: str) -> bool:
+    """ "我想撤销刚才的投诉，问题已经解决了" / "那个投诉不用处理了": the customer takes back a filed
+    complaint. (Inside an intake, "算了，不投诉了" cancels the one being described instead.)"""
+    return bool(_WITHDRAW.search(_clean(text)))
+
+
 def is_urging(text: str) -> bool:
     """ "能不能快点处理" / "怎么还没人联系我" / "催一下": the customer chases an open case (催办)."""
     return bool(_URGING.search(_clean(text)))

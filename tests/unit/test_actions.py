@@ -613,6 +613,41 @@ async def status(text: str, entities: list[dict] | None = None, sender: str = "w
     return "\n".join(m["text"] for m in dispatcher.messages)
 
 
+async def test_a_customer_withdraws_a_filed_complaint(wired: Services) -> None:
+    """ "我想撤销刚才的投诉，问题已经解决了" (heard as a "no") got "这个我帮不上忙"."""
+    from actions.intake import ActionRouteInform
+
+    async def route(text: str, intent: str = "deny", entities: list[dict] | None = None) -> str:
+        dispatcher = CollectingDispatcher()
+        await ActionRouteInform().run(dispatcher, tracker(text, intent, entities), DOMAIN)
+        return "\n".join(m["text"] for m in dispatcher.messages)
+
+    assert "没有处理中的投诉，不需要撤销" in await route("撤回投诉")
+    first = await wired.cases.open_case(
+        CaseDraft("wx-1", "rest", "空调坏了", "installation_repair", "13812345678")
+    )
+    other = await wired.cases.open_case(CaseDraft("wx-2", "rest", "快递丢了", "delivery", "13912345678"))
+    reply = await route("我想撤销刚才的投诉，问题已经解决了")
+    assert f"已记下您要撤销投诉 {first.number}" in reply
+    noted = await wired.cases.get(first.number)
+    assert noted.description.endswith("客户要求撤销投诉：我想撤销刚才的投诉，问题已经解决了")
+    assert noted.status.value == "new"  # an agent closes it; the customer's words are on it
+    assert "撤销" not in (await wired.cases.get(other.number)).description  # nobody else's case
+
+    second = await wired.cases.open_case(
+        CaseDraft("wx-1", "rest", "冰箱不制冷", "product_quality", "13812345678")
+    )
+    which = await status("取消我的投诉")  # heard as a status question
+    assert "要撤销哪一个" in which and first.number in which and second.number in which
+    assert "撤销" not in (await wired.cases.get(second.number)).description
+    picked = await route(f"撤销 {second.number}", "inform", [entity("case_number", second.number)])
+    assert f"已记下您要撤销投诉 {second.number}" in picked
+    assert (await wired.cases.get(second.number)).description.endswith(
+        f"客户要求撤销投诉：撤销 {second.number}"
+    )
+    assert "没有查到" in await route(f"撤销 {other.number}", "inform", [entity("case_number", other.number)])
+
+
 async def test_status_lists_the_customers_open_cases(wired: Services) -> None:
     assert "没有处理中的投诉" in await status("我的投诉怎么样了")
     a = await wired.cases.open_case(

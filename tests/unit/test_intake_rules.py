@@ -10,6 +10,7 @@ from bot.cases.intake import (
     safety_terms,
     says_no_order,
     trim_description,
+    withdraws_complaint,
 )
 from bot.cases.rules import SlaPolicy
 
@@ -122,3 +123,21 @@ def test_a_bare_yes_or_no_is_told_apart_from_one_with_something_in_it(text: str,
 )
 def test_a_description_replaced_rather_than_added_to(text: str, expected: str | None) -> None:
     assert rewritten_description(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "withdraws"),
+    [
+        ("我想撤销刚才的投诉，问题已经解决了", True),
+        ("那个投诉不用处理了，师傅已经修好了", True),
+        ("问题解决了，投诉可以关了", True),
+        ("取消我的投诉", True),
+        ("撤销 C20261205-0007", True),
+        ("我要投诉", False),
+        ("算了，不投诉了", False),  # inside an intake: cancels the one being described
+        ("我要投诉你们取消订单不退款", False),
+        ("投诉的事怎么样了", False),
+    ],
+)
+def test_a_filed_complaint_taken_back(text: str, withdraws: bool) -> None:
+    assert withdraws_complaint(text) is withdraws
