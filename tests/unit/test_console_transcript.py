@@ -45,6 +45,30 @@ def test_turns_keep_order_and_tell_agents_from_the_bot() -> None:
     assert local(turns[0].at, SHANGHAI) == "11-20 10:30:00"
 
 
+def test_a_message_rasa_replays_after_a_rewind_is_shown_once() -> None:
+    """The two-stage fallback (and a survey stepping aside) rewinds and replays the customer's
+    message; the agent saw "不是" twice."""
+    tracker = {
+        "events": [
+            {"event": "user", "text": "这个咋整"},
+            {"event": "bot", "text": "您是想投诉或反映问题吗？"},
+            {"event": "user", "text": "不是"},
+            {"event": "rewind"},
+            {"event": "action", "name": "action_listen"},
+            {"event": "user", "text": "不是"},
+            {"event": "bot", "text": "抱歉，我没太明白您的意思"},
+            {"event": "user", "text": "不是"},  # said again: shown again
+        ]
+    }
+    assert [(t.who, t.text) for t in turns_from_tracker(tracker, NAMES)] == [
+        ("customer", "这个咋整"),
+        ("bot", "您是想投诉或反映问题吗？"),
+        ("customer", "不是"),
+        ("bot", "抱歉，我没太明白您的意思"),
+        ("customer", "不是"),
+    ]
+
+
 def test_payloads_read_as_what_the_customer_did() -> None:
     """The agent read "/greet", "/complain" and "/give_rating{"rating": 2}" as the customer's words."""
     offer = {"buttons": [{"title": "2分 不满意", "payload": '/give_rating{"rating": 2}'}]}

@@ -100,15 +100,24 @@ def turns_from_tracker(tracker: Mapping[str, Any], names: Mapping[str, str]) -> 
     """Customer, bot and agent turns in order; ``names`` maps agent usernames to display names."""
     turns: list[Turn] = []
     offered: dict[str, str] = {}  # the buttons of the bot's latest turn that had some
+    said_last = ""  # the customer's latest words
+    replayed: str | None = None  # after a rewind, Rasa replays the customer's message: shown once
     for event in tracker.get("events") or []:
         if not isinstance(event, Mapping):
             continue
         kind = event.get("event")
         at = _moment(event.get("timestamp"))
         metadata = event.get("metadata") if isinstance(event.get("metadata"), Mapping) else {}
-        if kind == "user":
+        if kind == "rewind":
+            replayed = said_last
+        elif kind == "user":
             text = str(event.get("text") or "")
+            if text and text == replayed:
+                replayed = None
+                continue
+            replayed = None
             if text:
+                said_last = text
                 turns.append(Turn("customer", _customer_text(text, metadata, offered), at))
         elif kind == "bot":
             text = _bot_text(event)
