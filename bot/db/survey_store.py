@@ -291,8 +291,13 @@ class SqlSurveyStore:
             return [_survey(*r) for r in (await session.execute(stmt)).all()]
 
     async def for_stats(self, since: datetime, until: datetime) -> list[Survey]:
-        """Surveys that went out in the period (the denominator of the response rate)."""
-        stmt = self._select().where(SurveyRow.sent_at >= since, SurveyRow.sent_at < until)
+        """Surveys that went out in the period (the denominator of the response rate). One whose
+        question WeChat refused (unreachable after it was sent) never reached anybody."""
+        stmt = self._select().where(
+            SurveyRow.sent_at >= since,
+            SurveyRow.sent_at < until,
+            SurveyRow.status != SurveyStatus.UNREACHABLE.value,
+        )
         async with self._sessions() as session:
             return [_survey(*r) for r in (await session.execute(stmt)).all()]
 

@@ -414,6 +414,9 @@ async def test_a_survey_question_wechat_refuses_makes_the_survey_unreachable(wor
     assert lost.reason == "question not delivered: wechat_45015"
     assert untouched is not None and untouched.status is SurveyStatus.SENT  # only the question counts
     assert await surveys.awaiting_answer(openid) is None
+    now = datetime.now(timezone.utc)
+    [week] = await surveys.stats("week", now - timedelta(days=1), now + timedelta(minutes=1))
+    assert (week["sent"], week["answered"]) == (1, 0)  # the response rate counts who was asked
 
 
 # ------------------------------------------------------------------ retries and dead letters
