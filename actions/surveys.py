@@ -323,7 +323,10 @@ class ValidateSurveyForm(FormValidationAction):
             comment = _comment_around_score(text, tracker)
             return {"survey_score": float(rating), **({"survey_comment": comment} if comment else {})}
         if intent in ("deny",) or declines_survey(text):
-            return {"survey_score": DECLINED, "survey_comment": NO_COMMENT}
+            # The words are kept with the refusal: "你们搞错了吧，我没叫过维修" tells the operator the
+            # dispatch system sent the wrong customer, which "declined" alone did not.
+            words = text.strip() if text.strip() and not text.startswith("/") else NO_COMMENT
+            return {"survey_score": DECLINED, "survey_comment": words}
         if intent in DIGRESSIONS or text.startswith("/") or not text.strip():
             return {}
         if intent == "complain" and starts_new_matter(text):
@@ -437,7 +440,8 @@ class ActionSubmitSurvey(Action):
         if score == DECLINED:
             survey_id = _survey_id(tracker)
             if survey_id:
-                await (await get_services()).surveys.decline(survey_id)
+                words = None if comment in (None, NO_COMMENT) else str(comment)
+                await (await get_services()).surveys.decline(survey_id, words)
             say(dispatcher, "survey_declined")
             return resets
         services = await get_services()

@@ -496,12 +496,13 @@ class SurveyService:
         )
         return await self._cases.open_case(draft), None
 
-    async def decline(self, survey_id: int) -> bool:
-        """ "不想评": the survey ends here, without a reminder."""
+    async def decline(self, survey_id: int, words: str | None = None) -> bool:
+        """ "不想评": the survey ends here, without a reminder; what the customer said is the reason."""
         survey = await self._store.get(survey_id)
         if survey is None or not survey.status.awaiting_answer:
             return False
-        await self._move(survey, SurveyStatus.CANCELLED, "declined")
+        reason = f"declined: {words.strip()}" if words and words.strip() else "declined"
+        await self._move(survey, SurveyStatus.CANCELLED, reason[:128])
         return True
 
     async def opt_out(self, sender_id: str, channel: str) -> int:

@@ -509,6 +509,22 @@ async def test_a_complaint_about_the_service_is_the_answer_but_a_new_matter_is_n
     assert aside[0] == {}  # it was scored 3 and thanked for; the leaking heater was lost
 
 
+async def test_a_refusal_keeps_the_customers_words(wired: Services, clock: Clock) -> None:
+    """ "你们搞错了吧，我没叫过维修" ended the survey as "declined": the operator never learnt that
+    the dispatch system had sent the wrong customer."""
+    survey_id = await a_sent_survey(wired, clock)
+    slots, _ = await validate(tracker("你们搞错了吧，我没叫过维修", "deny", requested="survey_score"))
+    await ActionSubmitSurvey().run(
+        CollectingDispatcher(),
+        tracker("你们搞错了吧，我没叫过维修", "deny", slots={"survey_id": str(survey_id), **slots}),
+        DOMAIN,
+    )
+    survey = await wired.surveys.get(survey_id)
+    assert (survey.status, survey.reason) == (SurveyStatus.CANCELLED, "declined: 你们搞错了吧，我没叫过维修")
+    tapped, _ = await validate(tracker("/deny", "deny", requested="survey_score"))
+    assert tapped == {"survey_score": 0.0, "survey_comment": "-"}  # a tap says nothing more
+
+
 async def test_a_calmly_put_complaint_about_the_service_is_a_bad_answer() -> None:
     calm = await validate(
         tracker(
@@ -521,14 +537,14 @@ async def test_a_calmly_put_complaint_about_the_service_is_a_bad_answer() -> Non
 async def test_declining_ends_the_survey_without_a_reminder(wired: Services, clock: Clock) -> None:
     survey_id = await a_sent_survey(wired, clock)
     slots, _ = await validate(tracker("不想评，没空", "give_rating", requested="survey_score"))
-    assert slots == {"survey_score": 0.0, "survey_comment": "-"}
+    assert slots == {"survey_score": 0.0, "survey_comment": "不想评，没空"}
     dispatcher = CollectingDispatcher()
     await ActionSubmitSurvey().run(
-        dispatcher, tracker("不想评", "deny", slots={"survey_id": str(survey_id), **slots}), DOMAIN
+        dispatcher, tracker("不想评，没空", "deny", slots={"survey_id": str(survey_id), **slots}), DOMAIN
     )
     assert "不打扰" in dispatcher.messages[0]["text"]
     survey = await wired.surveys.get(survey_id)
-    assert (survey.status, survey.reason) == (SurveyStatus.CANCELLED, "declined")
+    assert (survey.status, survey.reason) == (SurveyStatus.CANCELLED, "declined: 不想评，没空")
     clock.now += timedelta(hours=30)
     assert await wired.surveys.claim_reminders() == []
 
