@@ -33,6 +33,11 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+#: How much of a later message joins the description, and how much of it the history keeps.
+MORE_WORDS = 300
+MAX_NOTE = 4000
+
+
 class CaseService:
     def __init__(
         self,
@@ -257,7 +262,12 @@ class CaseService:
         the notes, and the console told the agent there was no phone to call."""
         phones = {span.value for span in find_phones(words)}
         phone = phones.pop() if len(phones) == 1 else None
-        return await self._append(number, "note", words, actor, more_description=words, phone=phone)
+        # The description is what agents read first: a 5,000-character message while waiting made it
+        # 5,222 characters long. It gets the start; the history keeps the words whole (to a limit).
+        short = words if len(words) <= MORE_WORDS else words[: MORE_WORDS - 1] + "…"
+        return await self._append(
+            number, "note", words[:MAX_NOTE], actor, more_description=short, phone=phone
+        )
 
     async def add_note(self, number: str, note: str, *, actor: str) -> Case:
         return await self._append(number, "note", note, actor)

@@ -140,3 +140,13 @@ async def test_a_number_left_with_later_words_becomes_the_phone_to_call(service:
     assert unclear.phone == "13812340000"  # two numbers: the agent reads the note and decides
     stored = await service.get(case.number)
     assert stored.phone == "13812340000" and "13800001111或者13900002222都行" in stored.description
+
+
+async def test_a_very_long_later_message_does_not_swamp_the_description(service: CaseService) -> None:
+    case = await service.open_case(draft())
+    rant = "空调坏了" * 1300  # 5,200 characters while waiting for a person
+    added = await service.add_customer_words(case.number, rant, actor="customer:wx-1")
+    assert added.description.startswith("空调修完第二天又不制冷了\n空调坏了")
+    assert len(added.description) == len("空调修完第二天又不制冷了\n") + 300 and added.description.endswith(
+        "…"
+    )
