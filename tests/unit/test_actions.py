@@ -21,7 +21,7 @@ from actions.intake import (
     ValidateComplaintForm,
 )
 from actions.status import ActionCaseStatus
-from bot.cases.model import CaseDraft
+from bot.cases.model import CaseDraft, Status
 from bot.config import PROJECT_ROOT
 from bot.handoff.rules import HandoffPolicy
 from bot.wiring import Services
@@ -646,6 +646,10 @@ async def test_a_customer_withdraws_a_filed_complaint(wired: Services) -> None:
         f"客户要求撤销投诉：撤销 {second.number}"
     )
     assert "没有查到" in await route(f"撤销 {other.number}", "inform", [entity("case_number", other.number)])
+    for step in (Status.ACKNOWLEDGED, Status.IN_PROGRESS, Status.RESOLVED):
+        await wired.cases.change_status(first.number, step, actor="agent:wang")
+    done = await route(f"撤销 {first.number}", "inform", [entity("case_number", first.number)])
+    assert done == f"投诉 {first.number} 目前是「已解决」，不需要撤销。如果问题又出现了，直接告诉我就行。"
 
 
 async def test_status_lists_the_customers_open_cases(wired: Services) -> None:
