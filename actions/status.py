@@ -45,6 +45,12 @@ def describe(case: Case, tz: object, now: datetime) -> str:
     return "\n".join(lines)
 
 
+def _asked_number(tracker: Tracker) -> str | None:
+    """The case number in the latest message, written the way cases are numbered."""
+    raw = first_entity_value(tracker, "case_number")
+    return (normalise_case_number(str(raw)) or str(raw)) if raw else None
+
+
 async def answer_withdrawal(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
     """ "我想撤销刚才的投诉，问题已经解决了" got "这个我帮不上忙". The words go on the case for the
     agent who closes it (the workflow lets only an agent resolve a case); True if this answered."""
@@ -52,10 +58,9 @@ async def answer_withdrawal(dispatcher: CollectingDispatcher, tracker: Tracker) 
     if text.startswith("/") or not withdraws_complaint(text):
         return False
     services = await get_services()
-    raw_number = first_entity_value(tracker, "case_number")
+    number = _asked_number(tracker)
     try:
-        if raw_number:
-            number = normalise_case_number(str(raw_number)) or str(raw_number)
+        if number:
             try:
                 cases = [await services.cases.case_for_customer(tracker.sender_id, number)]
             except CaseNotFound:
@@ -96,10 +101,9 @@ class ActionCaseStatus(Action):
         services = await get_services()
         tz = services.cases.tz
         now = datetime.now(timezone.utc)
-        raw_number = first_entity_value(tracker, "case_number")
+        number = _asked_number(tracker)
         try:
-            if raw_number:
-                number = normalise_case_number(str(raw_number)) or str(raw_number)
+            if number:
                 try:
                     case = await services.cases.case_for_customer(tracker.sender_id, number)
                 except CaseNotFound:

@@ -162,11 +162,7 @@ class ActionAskSurveyScore(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         services = await get_services()
-        survey_id = _survey_id(tracker)
-        try:
-            survey = await services.surveys.get(survey_id) if survey_id else None
-        except SurveyError:
-            survey = None
+        survey = await _survey(services, _survey_id(tracker))
         intent = latest_intent(tracker)
         pushed = intent in ("EXTERNAL_survey_start", "EXTERNAL_survey_reminder")
         if survey is None:
@@ -178,16 +174,14 @@ class ActionAskSurveyScore(Action):
             )
         elif intent == "EXTERNAL_survey_reminder":
             say(dispatcher, "survey_reminder", buttons=_score_buttons(), service=_service_words(survey))
-        elif pushed:  # the first question, pushed by the worker: if WeChat refuses it, nobody was asked
+        else:  # pushed by the worker, the first question: if WeChat refuses it, nobody was asked
             say(
                 dispatcher,
                 "survey_question",
                 buttons=_score_buttons(),
-                purpose=SURVEY_QUESTION,
+                purpose=SURVEY_QUESTION if pushed else None,
                 service=_service_words(survey),
             )
-        else:
-            say(dispatcher, "survey_question", buttons=_score_buttons(), service=_service_words(survey))
         return []
 
 
@@ -223,15 +217,20 @@ def _promise(case: Case | None, tz: tzinfo) -> dict[str, str]:
     return {"number": case.number, "due": format_local(case.first_response_due, tz), "urgency": urgency}
 
 
-async def _answered(services: Services, survey_id: int | None) -> Survey | None:
-    """The survey if its score is already recorded (a bare score is recorded before the comment)."""
+async def _survey(services: Services, survey_id: int | None) -> Survey | None:
+    """The survey the conversation is about, or None if there is none (any more)."""
     if survey_id is None:
         return None
     try:
-        survey = await services.surveys.get(survey_id)
+        return await services.surveys.get(survey_id)
     except SurveyError:
         return None
-    return survey if survey.status is SurveyStatus.ANSWERED else None
+
+
+async def _answered(services: Services, survey_id: int | None) -> Survey | None:
+    """The survey if its score is already recorded (a bare score is recorded before the comment)."""
+    survey = await _survey(services, survey_id)
+    return survey if survey is not None and survey.status is SurveyStatus.ANSWERED else None
 
 
 async def _answer(
@@ -273,14 +272,8 @@ CLOSED_WITHOUT_ANSWER = (SurveyStatus.UNREACHABLE, SurveyStatus.CANCELLED, Surve
 
 
 async def _closed_without_answer(tracker: Tracker) -> bool:
-    survey_id = _survey_id(tracker)
-    if survey_id is None:
-        return False
-    try:
-        survey = await (await get_services()).surveys.get(survey_id)
-    except SurveyError:
-        return False
-    return survey.status in CLOSED_WITHOUT_ANSWER
+    survey = await _survey(await get_services(), _survey_id(tracker))
+    return survey is not None and survey.status in CLOSED_WITHOUT_ANSWER
 
 
 def _step_aside(tracker: Tracker) -> list[EventType]:

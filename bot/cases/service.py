@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from bot.cases.errors import CaseNotFound, IllegalTransition, InvalidCaseData
+from bot.cases.intake import MAX_DESCRIPTION
 from bot.cases.model import CATEGORIES, Attachment, Case, CaseDraft, CaseEvent, Priority, Status
 from bot.cases.ports import UnitOfWork
 from bot.cases.rules import (
@@ -33,9 +34,8 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-#: How much of a later message joins the description, and how much of it the history keeps.
+#: How much of a later message joins the description (the history keeps it to MAX_DESCRIPTION).
 MORE_WORDS = 300
-MAX_NOTE = 4000
 
 
 class CaseService:
@@ -266,7 +266,7 @@ class CaseService:
         # 5,222 characters long. It gets the start; the history keeps the words whole (to a limit).
         short = words if len(words) <= MORE_WORDS else words[: MORE_WORDS - 1] + "…"
         return await self._append(
-            number, "note", words[:MAX_NOTE], actor, more_description=short, phone=phone
+            number, "note", words[:MAX_DESCRIPTION], actor, more_description=short, phone=phone
         )
 
     async def add_note(self, number: str, note: str, *, actor: str) -> Case:

@@ -292,9 +292,9 @@ class SurveyService:
     async def question_lost(self, sender_id: str, reason: str) -> Survey | None:
         """The channel could not deliver the survey's first question (WeChat's 45015 when our own
         clock still saw the 48-hour window open; a dead letter): nobody was asked, so the survey is
-        unreachable, not "sent", and no reminder follows. An answer already given stands."""
+        unreachable, not "sent", and no reminder follows. An answered survey is not "sent": it stands."""
         survey = await self._store.latest_for(sender_id, [SurveyStatus.SENT])
-        if survey is None or survey.answered_at is not None:
+        if survey is None:
             return None
         await self._move(survey, SurveyStatus.UNREACHABLE, f"question not delivered: {reason}"[:128])
         return survey
