@@ -26,6 +26,8 @@ from actions.services import get_services
 from actions.status import ActionCaseStatus, answer_withdrawal
 from bot.cases.intake import (
     asks_for_a_person,
+    asks_for_time,
+    declines_phone,
     is_angry,
     is_cancellation,
     is_plain_answer,
@@ -81,11 +83,29 @@ def _answers_another_question(tracker: Tracker, slot: str) -> bool:
     it as a wrong answer would tell the customer their number "looks wrong" for no reason."""
     if any(latest_entities(tracker, name) for name in ("order_id", "phone", "case_number") if name != slot):
         return True
-    text = latest_text(tracker)
+    return _adds_detail(tracker)
+
+
+def _adds_detail(tracker: Tracker) -> bool:
+    """More about the problem while a later question is open: "对了，师傅还把地板刮花了", or, asked
+    for the order number, "不对，是师傅装的时候弄坏的" (no letter or digit in it, so no order
+    number: it was once answered "订单号格式不太对" and lost)."""
+    text, intent = latest_text(tracker), latest_intent(tracker)
+    if (
+        tracker.get_slot("complaint_description") is None
+        or any(c.isdigit() for c in text)
+        or says_no_order(text)
+        or asks_for_time(text)
+        or declines_phone(text)
+    ):
+        return False
+    if intent in ("complain", "give_feedback"):
+        return True
     return (
-        latest_intent(tracker) in ("complain", "give_feedback")
-        and tracker.get_slot("complaint_description") is not None
-        and not any(c.isdigit() for c in text)
+        intent == "inform"
+        and tracker.get_slot("requested_slot") == "order_id"
+        and not any(c.isascii() and c.isalnum() for c in text)
+        and is_substantive_description(text)
     )
 
 
@@ -204,7 +224,7 @@ class ValidateComplaintForm(FormValidationAction):
         elif (
             current is not None
             and requested != "complaint_description"
-            and intent in ("complain", "give_feedback")
+            and _adds_detail(tracker)
             and text not in current
         ):
             value = _with_more_detail(current, text)  # more detail later in the intake is added, not lost
@@ -277,6 +297,8 @@ class ValidateComplaintForm(FormValidationAction):
         text, intent = latest_text(tracker), latest_intent(tracker)
         if text == "/deny" or says_no_order(text) or (intent == "deny" and not is_cancellation(text)):
             return {"order_id": NO_ORDER}
+        if asks_for_time(text):  # "等一下我找找": no number yet, and no digression either
+            return {"order_id": text}
         if intent in DIGRESSIONS or _is_payload(text) or _answers_another_question(tracker, "order_id"):
             return {}
         return {"order_id": text}
@@ -287,8 +309,8 @@ class ValidateComplaintForm(FormValidationAction):
         if value == NO_ORDER:
             return {"order_id": NO_ORDER}
         order = normalise_order_id(str(value or ""))
-        if order is None and not _just_agrees(tracker):  # "好的" is no malformed number
-            say(dispatcher, "invalid_order_id")
+        if order is None and not (_just_agrees(tracker) or asks_for_time(latest_text(tracker))):
+            say(dispatcher, "invalid_order_id")  # "好的" is no malformed number; the question says the rest
         return {"order_id": order}
 
     # --- phone ---------------------------------------------------------------------------
@@ -303,16 +325,18 @@ class ValidateComplaintForm(FormValidationAction):
         if requested is None and tracker.get_slot("phone") is None:
             known = await (await get_services()).cases.known_phone(tracker.sender_id)
             return {"phone": known} if known else {}
+        text = latest_text(tracker)
+        if requested == "phone" and declines_phone(text):  # heard as a "no", which cancels the intake
+            return {"phone": text}
         if requested != "phone" or latest_intent(tracker) in DIGRESSIONS:
             return {}
-        text = latest_text(tracker)
         return {} if _is_payload(text) or _answers_another_question(tracker, "phone") else {"phone": text}
 
     async def validate_phone(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         phone = normalise_phone(str(value or ""))
-        if phone is None and not _just_agrees(tracker):  # the question alone is asked again
+        if phone is None and not (_just_agrees(tracker) or declines_phone(latest_text(tracker))):
             say(dispatcher, "invalid_phone")
         elif tracker.get_slot("requested_slot") in (
             "complaint_description",
@@ -366,12 +390,34 @@ class ActionAskComplaintDescription(_AskFromCatalogue):
     key = "ask_complaint_description"
 
 
-class ActionAskOrderId(_AskFromCatalogue):
-    key = "ask_order_id"
+class _AskAgain(_AskFromCatalogue):
+    """A question whose second asking answers what the customer said instead of repeating itself:
+    "等一下我找找" gets time to look, "我不想留电话" why the number is needed. (Asked the first time,
+    the form has not yet set ``requested_slot`` to the slot.)"""
+
+    slot = ""
+    again_key = ""
+
+    @staticmethod
+    def reason_to_answer(text: str) -> bool:
+        raise NotImplementedError
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        again = tracker.get_slot("requested_slot") == self.slot
+        say(dispatcher, self.again_key if again and self.reason_to_answer(latest_text(tracker)) else self.key)
+        return []
 
 
-class ActionAskPhone(_AskFromCatalogue):
-    key = "ask_phone"
+class ActionAskOrderId(_AskAgain):
+    key, slot, again_key = "ask_order_id", "order_id", "order_take_your_time"
+    reason_to_answer = staticmethod(asks_for_time)
+
+
+class ActionAskPhone(_AskAgain):
+    key, slot, again_key = "ask_phone", "phone", "phone_why"
+    reason_to_answer = staticmethod(declines_phone)
 
 
 class ActionAskComplaintCategory(Action):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, tzinfo
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
@@ -21,6 +21,8 @@ from bot.timefmt import format_local
 
 logger = logging.getLogger(__name__)
 MAX_LISTED = 5
+#: A case finished this recently is still what "我的投诉怎么样了" is about.
+RECENTLY_FINISHED = timedelta(days=30)
 
 
 def describe(case: Case, tz: object, now: datetime) -> str:
@@ -80,7 +82,10 @@ async def answer_withdrawal(dispatcher: CollectingDispatcher, tracker: Tracker) 
             say(dispatcher, "withdraw_which", count=len(cases), numbers=numbers, example=cases[0].number)
         else:
             await services.cases.add_customer_words(
-                cases[0].number, f"客户要求撤销投诉：{text}", actor=f"customer:{tracker.sender_id}"
+                cases[0].number,
+                f"客户要求撤销投诉：{text}",
+                actor=f"customer:{tracker.sender_id}",
+                withdrawal=True,
             )
             say(dispatcher, "withdraw_noted", case_number=cases[0].number)
     except Exception:
@@ -100,7 +105,7 @@ class ActionCaseStatus(Action):
             return []
         services = await get_services()
         tz = services.cases.tz
-        now = datetime.now(timezone.utc)
+        now = services.cases.now()
         number = _asked_number(tracker)
         try:
             if number:
@@ -117,7 +122,7 @@ class ActionCaseStatus(Action):
             say(dispatcher, "status_unavailable")
             return []
         if not cases:
-            say(dispatcher, "no_open_cases")
+            await _none_open(dispatcher, tracker.sender_id, tz, now)
             return []
         shown = cases[:MAX_LISTED]
         header = f"您有 {len(cases)} 个处理中的投诉" + (
@@ -127,6 +132,29 @@ class ActionCaseStatus(Action):
         listing = "\n—————\n".join([header] + [describe(c, tz, now) for c in shown])
         dispatcher.utter_message(text=listing + await _urge(tracker, shown))
         return []
+
+
+async def _none_open(dispatcher: CollectingDispatcher, sender_id: str, tz: tzinfo, now: datetime) -> None:
+    """ "我的投诉怎么样了" the day after a case was resolved got "您目前没有处理中的投诉", as if
+    there had never been one: the latest case finished in the last RECENTLY_FINISHED is named."""
+    try:
+        cases = await (await get_services()).cases.cases_for(sender_id)  # newest first
+    except Exception:
+        logger.exception("could not look up %s's finished cases", sender_id)
+        cases = []
+    for case in cases:
+        finished_at = case.resolved_at or case.closed_at
+        if finished_at is not None and now - finished_at <= RECENTLY_FINISHED:
+            say(
+                dispatcher,
+                "no_open_cases_recent",
+                case_number=case.number,
+                category=CATEGORY_LABELS.get(case.category, case.category),
+                when=format_local(finished_at, tz),
+                status=STATUS_LABELS[case.status],
+            )
+            return
+    say(dispatcher, "no_open_cases")
 
 
 async def _urge(tracker: Tracker, cases: list[Case]) -> str:

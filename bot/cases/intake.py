@@ -27,7 +27,18 @@ _CANCEL_WORDS = (
     "不想投诉",
 )
 _NO_ORDER = re.compile(
-    r"^(没有|没|无|木有|没得|不知道|忘了|找不到|记不得|记不清|不记得|没订单|没有订单|没单号)"
+    r"^(?:我|我这|这个|那个)?(?:订单号?|单号|运单号?)?(?:我|也|都)?"
+    r"(没有|没|无|木有|没得|不知道|忘了|找不到|记不得|记不清|不记得|不清楚|丢了|删了)"
+)
+_TAKING_TIME = re.compile(
+    r"(等一?下|等等|稍等|等会儿?|马上找|我(?:先|去)?(?:找|查|翻|看)(?:一?下|找|查|翻|看)|找找看|我去找)"
+)
+_DECLINES_PHONE = re.compile(
+    r"(?:不想|不方便|不愿意?|不能|不要|没必要|能不能不|可不可以不|可以不|就不)(?:留|给|提供|告诉你?|说)?(?:你们?)?"
+    r"(?:我的)?(?:电话|手机|号码|联系方式)"
+    r"|(?:电话|手机号?|号码)(?:就|还是)?(?:不留|不给|不方便|不想留|是隐私|保密)"
+    r"|为什么(?:一定|非得|必须|非要)?要?(?:留|给|提供)?(?:电话|手机|号码)"
+    r"|(?:怕|担心)(?:被)?(?:骚扰|泄露|推销)"
 )
 
 
@@ -107,7 +118,22 @@ def is_cancellation(text: str) -> bool:
 
 
 def says_no_order(text: str) -> bool:
+    """ "没有" / "订单号找不到了" / "我不记得订单号": the intake goes on without one."""
     return bool(_NO_ORDER.match(_clean(text)))
+
+
+def asks_for_time(text: str) -> bool:
+    """ "等一下我找找" / "订单号我查一下": the customer is looking for the number. It is no wrong
+    number, and no request for a person ("等一下" once reached the model as one)."""
+    cleaned = _clean(text)
+    return not any(c.isascii() and c.isalnum() for c in cleaned) and bool(_TAKING_TIME.search(cleaned))
+
+
+def declines_phone(text: str) -> bool:
+    """ "我不想留电话" / "为什么一定要手机号": a worry about the number, not a cancelled complaint
+    (the model hears a "no", and a "no" in the intake used to cancel it)."""
+    cleaned = _clean(text)
+    return not any(c.isdigit() for c in cleaned) and bool(_DECLINES_PHONE.search(cleaned))
 
 
 def safety_terms(policy: SlaPolicy, text: str) -> list[str]:

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from bot.cases.errors import IllegalTransition, InvalidCaseData
-from bot.cases.model import CATEGORIES, Case, Priority, Status
+from bot.cases.model import CATEGORIES, Case, CaseEvent, Priority, Status
 
 # --- status transitions -------------------------------------------------------------------
 
@@ -40,6 +40,22 @@ def check_transition(number: str, current: Status, requested: Status) -> None:
 def next_statuses(current: Status) -> list[Status]:
     """Where a case may go from here, in workflow order (for consoles and APIs)."""
     return [s for s in Status if s in ALLOWED_TRANSITIONS[current]]
+
+
+#: The case-event kind of a customer taking a filed complaint back ("那个投诉不用处理了").
+WITHDRAWAL = "withdrawal_requested"
+
+
+def withdrawn_by_customer(events: Iterable[CaseEvent]) -> bool:
+    """The customer took the complaint back and has not had it reopened since: asking them later
+    how its handling went would be asking about help they declined."""
+    withdrawn = False
+    for event in sorted(events, key=lambda e: e.at):
+        if event.kind == WITHDRAWAL:
+            withdrawn = True
+        elif event.kind == "status_changed" and event.to_value == Status.REOPENED.value:
+            withdrawn = False
+    return withdrawn
 
 
 # --- case numbers -------------------------------------------------------------------------

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from bot.cases.errors import CaseNotFound, IllegalTransition, InvalidCaseData
@@ -13,6 +14,7 @@ from bot.cases.intake import MAX_DESCRIPTION
 from bot.cases.model import CATEGORIES, Attachment, Case, CaseDraft, CaseEvent, Priority, Status
 from bot.cases.ports import UnitOfWork
 from bot.cases.rules import (
+    WITHDRAWAL,
     NextOpening,
     PriorityAssessment,
     SlaPolicy,
@@ -21,6 +23,7 @@ from bot.cases.rules import (
     deadlines_for,
     format_case_number,
     normalise_case_number,
+    withdrawn_by_customer,
     work_order,
 )
 from bot.nlu.patterns import find_phones, normalise_phone
@@ -36,6 +39,12 @@ def utcnow() -> datetime:
 
 #: How much of a later message joins the description (the history keeps it to MAX_DESCRIPTION).
 MORE_WORDS = 300
+
+
+class ResolutionListener(Protocol):
+    """Told when a case is resolved; ``withdrawn``: the customer had taken the complaint back."""
+
+    async def __call__(self, case: Case, *, withdrawn: bool) -> object: ...
 
 
 class CaseService:
@@ -54,7 +63,7 @@ class CaseService:
         self._next_opening = next_opening
         self.tz = ZoneInfo(timezone_name)
         #: Called after a case is resolved (the survey service schedules its callback here).
-        self.on_resolved: list[Callable[[Case], Awaitable[None]]] = []
+        self.on_resolved: list[ResolutionListener] = []
 
     async def open_case(self, draft: CaseDraft) -> Case:
         """Create a numbered case with priority and deadlines, and its first audit event."""
@@ -127,6 +136,10 @@ class CaseService:
             await uow.commit()
         return case
 
+    def now(self) -> datetime:
+        """The service's clock, so answers about deadlines agree with the deadlines it set."""
+        return self._clock()
+
     async def known_phone(self, sender_id: str) -> str | None:
         """The phone a returning customer gave last time, so intake need not ask again."""
         async with self._uow(readonly=True) as uow:
@@ -195,11 +208,12 @@ class CaseService:
                 updated.resolved_at = None
                 updated.closed_at = None
             await uow.cases.save(updated, [event])
+            withdrawn = to is Status.RESOLVED and withdrawn_by_customer(await uow.cases.events(number))
             await uow.commit()
         if to is Status.RESOLVED:
             for listener in self.on_resolved:
                 try:
-                    await listener(updated)
+                    await listener(updated, withdrawn=withdrawn)
                 except Exception:  # the case is resolved either way; the listener reports its own trouble
                     logger.exception("a listener for resolved case %s failed", number)
         return updated
@@ -255,18 +269,22 @@ class CaseService:
         often and since when a customer has been waiting."""
         return await self._append(number, "urged", words.strip()[:500] or None, actor)
 
-    async def add_customer_words(self, number: str, words: str, *, actor: str) -> Case:
+    async def add_customer_words(
+        self, number: str, words: str, *, actor: str, withdrawal: bool = False
+    ) -> Case:
         """What the customer said after the case was opened (a survey comment after a bare score):
         added to the description agents read first, and to the history. A mobile number in them
         becomes the case's contact phone: "13912345678" left while waiting for a person stayed in
-        the notes, and the console told the agent there was no phone to call."""
+        the notes, and the console told the agent there was no phone to call. ``withdrawal``: the
+        words take the complaint back, so its resolution is not followed by a survey."""
         phones = {span.value for span in find_phones(words)}
         phone = phones.pop() if len(phones) == 1 else None
         # The description is what agents read first: a 5,000-character message while waiting made it
         # 5,222 characters long. It gets the start; the history keeps the words whole (to a limit).
         short = words if len(words) <= MORE_WORDS else words[: MORE_WORDS - 1] + "…"
+        kind = WITHDRAWAL if withdrawal else "note"
         return await self._append(
-            number, "note", words[:MAX_DESCRIPTION], actor, more_description=short, phone=phone
+            number, kind, words[:MAX_DESCRIPTION], actor, more_description=short, phone=phone
         )
 
     async def add_note(self, number: str, note: str, *, actor: str) -> Case:
@@ -290,14 +308,39 @@ class CaseService:
             if case is None:
                 raise CaseNotFound(number)
             updated = replace(case, updated_at=now)
+            events = [CaseEvent(kind=kind, at=now, actor=actor, note=note)]
             if more_description:
                 updated.description = f"{case.description}\n{more_description}".strip()
+                events += self._raise_for_new_words(updated, more_description, now, actor)
             if phone and phone != case.phone:
                 updated.phone = phone  # the latest number given: "不对，手机号是…" corrects the last one
                 await uow.cases.ensure_customer(case.sender_id, case.channel, now, phone)
-            await uow.cases.save(updated, [CaseEvent(kind=kind, at=now, actor=actor, note=note)])
+            await uow.cases.save(updated, events)
             await uow.commit()
         return updated
+
+    def _raise_for_new_words(self, case: Case, words: str, now: datetime, actor: str) -> list[CaseEvent]:
+        """ "家里一股煤气味" written while waiting for a person left the case at P4, due Monday:
+        urgency words added later raise the priority (never lower it), with deadlines counted from
+        now, or kept if they were sooner."""
+        assessment = assess_priority(self._policy, case.category, words)
+        urgent = [r for r in assessment.reasons if r.startswith("urgent:")]
+        if not urgent or assessment.priority.rank >= case.priority.rank:
+            return []  # the category alone would undo an agent's lowering
+        first_due, resolution_due = deadlines_for(self._policy, assessment.priority, now, self._next_opening)
+        event = CaseEvent(
+            kind="priority_changed",
+            at=now,
+            actor=actor,
+            from_value=case.priority.value,
+            to_value=assessment.priority.value,
+            note=f"客户补充：{' '.join(urgent)}",
+        )
+        case.priority = assessment.priority
+        case.priority_reasons = [*case.priority_reasons, *urgent]
+        case.first_response_due = min(case.first_response_due, first_due)
+        case.resolution_due = min(case.resolution_due, resolution_due)
+        return [event]
 
     async def attach(self, attachment: Attachment, *, for_new_case: bool = False) -> Attachment:
         """Keep a customer's file with their newest open case (or unfiled until they open one).

@@ -153,7 +153,7 @@ class SqlHandoffStore:
             )
             return True
 
-    async def touch(self, handoff_id: int, **values: datetime) -> None:
+    async def touch(self, handoff_id: int, **values: datetime | str) -> None:
         async with self._sessions() as session, session.begin():
             await session.execute(sa.update(HandoffRow).where(HandoffRow.id == handoff_id).values(**values))
 

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any, Protocol
 
 from bot.cases.errors import CaseError, CaseNotFound
-from bot.cases.model import CaseDraft
+from bot.cases.model import CaseDraft, Priority
 from bot.cases.service import CaseService
 from bot.handoff.errors import (
     AlreadyInConversation,
@@ -23,6 +23,7 @@ from bot.handoff.live import LiveBus
 from bot.handoff.model import Agent, Handoff, HandoffStatus
 from bot.handoff.rules import (
     INDEFINITELY,
+    PRIORITY_RANK,
     HandoffPolicy,
     agent_gone_quiet,
     contact_before_opening,
@@ -59,6 +60,8 @@ SAY = {
     "回复“算了”可返回机器人服务。",
     "waiting_urgent": "您的留言已记录{case}，我们会在 {due} 前与您联系。回复“算了”可返回机器人服务。",
     "waiting_unstaffed": "您的留言已记录{case}，客服同事上线后会第一时间处理。回复“算了”可返回机器人服务。",
+    "waiting_safety": "⚠️ 安全第一：如有燃气泄漏请立即关闭总阀、开窗通风、不要开关电器；如有漏电请先断开总闸，"
+    "不要触碰；有人受伤或起火请马上拨打120/119。已为您按最高优先级加急{case}。",
 }
 SAY["waiting_unstaffed_promise"] = SAY["waiting_urgent"]
 #: An agent counts as at the console if a console page or its live stream touched them this recently.
@@ -84,7 +87,7 @@ class HandoffStore(Protocol):
         *,
         expect_agent: str | None = None,
     ) -> bool: ...
-    async def touch(self, handoff_id: int, **values: datetime) -> None: ...
+    async def touch(self, handoff_id: int, **values: datetime | str) -> None: ...
     async def claim_notice(self, handoff_id: int, now: datetime, quiet_since: datetime) -> bool: ...
     async def in_status(self, statuses: list[HandoffStatus], agent: str | None = None) -> list[Handoff]: ...
     async def events(self, handoff_id: int) -> list[tuple[datetime, str, str, str | None]]: ...
@@ -272,24 +275,40 @@ class HandoffService:
     async def open_for(self, sender_id: str) -> Handoff | None:
         return await self._store.open_for(sender_id)
 
+    async def _follow_case_priority(self, handoff: Handoff, priority: Priority) -> bool:
+        """The queue follows the case: words that made it more urgent ("家里一股煤气味") move the
+        customer up. True when the case has just become a safety case (P1)."""
+        if PRIORITY_RANK[priority.value] >= PRIORITY_RANK.get(handoff.priority, 9):
+            return False
+        await self._store.touch(handoff.id or 0, priority=priority.value)
+        handoff.priority = priority.value
+        return priority is Priority.P1
+
     async def customer_wrote(self, handoff: Handoff, text: str) -> None:
         """A message while a person holds (or is about to hold) the conversation: to the console,
         live; a customer still in the queue also hears that it arrived (``waiting_notice_due``)."""
         now = self._clock()
         await self._store.touch(handoff.id or 0, last_customer_at=now, updated_at=now)
+        urgent_now = False
         if handoff.status is HandoffStatus.WAITING and handoff.case_number and not text.startswith("["):
             # "您的留言已记录（编号 …）": whoever works the case, maybe tomorrow, reads it there.
             # Photos and places join the case on their own; "[菜单] 人工" says nothing.
             try:
-                await self._cases.add_customer_words(
+                case = await self._cases.add_customer_words(
                     handoff.case_number, f"等待人工时留言：{text}", actor=f"customer:{handoff.sender_id}"
                 )
             except CaseError:
                 logger.exception("could not add a waiting customer's words to %s", handoff.case_number)
+            else:
+                urgent_now = await self._follow_case_priority(handoff, case.priority)
         if self._bus:
             await self._bus.conversation(
                 handoff.sender_id,
                 {"type": "customer", "text": text, "at": now.isoformat(), "handoff": handoff.id},
+            )
+        if urgent_now:  # safety first, before where they stand
+            await self._say_softly(
+                handoff, SAY["waiting_safety"].format(case=f"（编号 {handoff.case_number}）")
             )
         if waiting_notice_due(handoff, now, self.policy) and await self._store.claim_notice(
             handoff.id or 0, now, now - self.policy.waiting_notice

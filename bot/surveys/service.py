@@ -186,9 +186,11 @@ class SurveyService:
         )
         return EventIntake(stored, survey, created)
 
-    async def schedule_for_case(self, case: Case) -> Survey:
-        """A resolved case gets a callback about how it was handled."""
+    async def schedule_for_case(self, case: Case, *, withdrawn: bool = False) -> Survey:
+        """A resolved case gets a callback about how it was handled, unless the customer had
+        withdrawn the complaint: the survey is kept, cancelled, to show why nobody was asked."""
         return await self._schedule(
+            refusal="withdrawn" if withdrawn else None,
             sender_id=case.sender_id,
             channel=case.channel,
             subject="case",
@@ -220,6 +222,7 @@ class SurveyService:
         completed_at: datetime,
         service_event_id: int | None = None,
         case_number: str | None = None,
+        refusal: str | None = None,
     ) -> Survey:
         now = self._clock()
         due = max(first_send_time(completed_at, self.policy), now)
@@ -236,14 +239,14 @@ class SurveyService:
             created_at=now,
             updated_at=now,
         )
-        standing = await self._customers.standing(sender_id)
-        refusal = None
-        if standing.unsubscribed:
-            refusal = "unsubscribed"
-        elif standing.opted_out:
-            refusal = "opted_out"
-        elif await self._store.recent_contact(sender_id, due - self.policy.frequency):
-            refusal = "frequency_cap"
+        if refusal is None:
+            standing = await self._customers.standing(sender_id)
+            if standing.unsubscribed:
+                refusal = "unsubscribed"
+            elif standing.opted_out:
+                refusal = "opted_out"
+            elif await self._store.recent_contact(sender_id, due - self.policy.frequency):
+                refusal = "frequency_cap"
         if refusal:
             survey.status, survey.reason = SurveyStatus.CANCELLED, refusal
             survey.history = [

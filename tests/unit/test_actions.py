@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import time
+from datetime import time, timedelta
 from typing import Any
 
 import pytest
@@ -16,6 +16,8 @@ from actions.feedback import ActionRecordFeedback
 from actions.handoff import ActionRequestHuman
 from actions.intake import (
     ActionAskComplaintConfirmed,
+    ActionAskOrderId,
+    ActionAskPhone,
     ActionCancelComplaint,
     ActionSubmitComplaint,
     ValidateComplaintForm,
@@ -25,6 +27,7 @@ from bot.cases.model import CaseDraft, Status
 from bot.config import PROJECT_ROOT
 from bot.handoff.rules import HandoffPolicy
 from bot.wiring import Services
+from tests.conftest import Clock
 from tests.fakes import FakeUowFactory
 
 DOMAIN = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))
@@ -254,6 +257,77 @@ async def test_a_plain_yes_to_a_number_question_is_asked_again_without_calling_i
         )
     )
     assert slots[requested] is None and said == []  # the form's own question follows
+
+
+async def ask(action: Any, t: Tracker) -> list[str]:
+    dispatcher = CollectingDispatcher()
+    await action.run(dispatcher, t, DOMAIN)
+    return [m["text"] for m in dispatcher.messages]
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "expected"),
+    [
+        ("订单号找不到了", "inform", "none"),
+        ("我不记得订单号", "inform", "none"),
+        ("订单号我忘了", "inform", "none"),
+        # The model once heard "等一下" as a request for a person, which handed the intake over.
+        ("等一下我找找", "request_human", None),
+        ("在拼多多买的，订单号我找找", "inform", None),
+    ],
+)
+async def test_no_order_number_at_hand_is_not_a_malformed_one(
+    wired: Services, text: str, intent: str, expected: str | None
+) -> None:
+    """All five got "订单号格式不太对（一般是8到24位字母和数字）"."""
+    described = {"complaint_description": "电视屏幕有条竖线", "complaint_category": "product_quality"}
+    t = tracker(text, intent, requested="order_id", slots=described)
+    slots, said = await validate(t)
+    assert slots["order_id"] == expected and said == []
+    if expected is None:  # the question comes again, giving the customer time
+        assert await ask(ActionAskOrderId(), t) == [
+            "好的，不着急😊 找到后直接发给我就行；找不到也没关系，回复“没有”我们先登记。"
+        ]
+
+
+async def test_a_correction_instead_of_an_order_number_is_kept(wired: Services) -> None:
+    """ "不对，是师傅装的时候弄坏的，算安装问题" to the order question was "not a valid order number"
+    and its words were lost."""
+    text = "不对，是师傅装的时候弄坏的，算安装问题"
+    slots, said = await validate(
+        tracker(
+            text,
+            "inform",
+            [entity("complaint_category", "installation_repair", 0.7, "ComplaintCategoryClassifier")],
+            requested="order_id",
+            slots={
+                "complaint_description": "新买的电视屏幕有条竖线",
+                "complaint_category": "product_quality",
+            },
+        )
+    )
+    assert slots["complaint_description"] == f"新买的电视屏幕有条竖线\n{text}"
+    assert slots["complaint_category"] == "installation_repair"
+    assert "order_id" not in slots and said == []
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [("我不想留电话", "deny"), ("为什么一定要手机号", "complain"), ("不方便留手机号", "deny")],
+)
+async def test_a_worry_about_the_phone_is_answered_not_taken_as_cancelling(
+    wired: Services, text: str, intent: str
+) -> None:
+    """ "我不想留电话" (a "no" to the model) cancelled the whole complaint; "为什么一定要手机号" was
+    added to its description."""
+    described = {"complaint_description": "电视屏幕有条竖线", "complaint_category": "product_quality"}
+    t = tracker(text, intent, requested="phone", slots=described)
+    slots, said = await validate(t)
+    assert slots == {"phone": None} and said == []  # a slot was tried: the form goes on
+    (why,) = await ask(ActionAskPhone(), t)
+    assert why.startswith("理解您的顾虑。手机号只用于处理这次投诉") and "取消投诉" in why
+    first = tracker(text, intent, requested="order_id", slots=described)  # asked the first time
+    assert await ask(ActionAskPhone(), first) == ["请留一个能联系到您的手机号，处理人员会通过它联系您。"]
 
 
 async def test_a_correction_at_the_confirmation_replaces_the_phone(wired: Services) -> None:
@@ -650,6 +724,16 @@ async def test_a_customer_withdraws_a_filed_complaint(wired: Services) -> None:
         await wired.cases.change_status(first.number, step, actor="agent:wang")
     done = await route(f"撤销 {first.number}", "inform", [entity("case_number", first.number)])
     assert done == f"投诉 {first.number} 目前是「已解决」，不需要撤销。如果问题又出现了，直接告诉我就行。"
+    # The customer took it back: nobody asks them how its handling went. The survey is kept,
+    # cancelled, to say why.
+    (survey,) = await wired.surveys.search(sender_id="wx-1")
+    assert (survey.case_number, survey.status.value, survey.reason) == (
+        first.number,
+        "cancelled",
+        "withdrawn",
+    )
+    kinds = [e.kind for e in (await wired.cases.get(first.number)).events]
+    assert kinds.count("withdrawal_requested") == 1 and "note" not in kinds
 
 
 async def test_status_lists_the_customers_open_cases(wired: Services) -> None:
@@ -660,6 +744,26 @@ async def test_status_lists_the_customers_open_cases(wired: Services) -> None:
     await wired.cases.open_case(CaseDraft("wx-2", "rest", "快递丢了", "delivery", "13912345678"))
     reply = await status("我的投诉怎么样了")
     assert a.number in reply and "已登记，等待受理" in reply and "快递丢了" not in reply
+
+
+async def test_a_status_question_after_the_case_was_finished_names_it(wired: Services, clock: Clock) -> None:
+    """The day after resolution, "我的投诉怎么样了" got "您目前没有处理中的投诉", as if there had
+    never been a complaint."""
+    case = await wired.cases.open_case(
+        CaseDraft("wx-1", "rest", "空调坏了", "installation_repair", "13812345678")
+    )
+    for step in (Status.ACKNOWLEDGED, Status.IN_PROGRESS, Status.RESOLVED):
+        await wired.cases.change_status(case.number, step, actor="agent:wang")
+    clock.now += timedelta(days=1)
+    assert await status("我的投诉怎么样了") == (
+        f"您目前没有处理中的投诉。最近的投诉 {case.number}（安装维修）已于 11月20日 10:30 处理完毕，"
+        "目前是「已解决」。如果问题又出现了，直接描述给我就行。"
+    )
+    assert "没有处理中的投诉" in await status("我的投诉怎么样了", sender="wx-2")
+    clock.now += timedelta(days=30)  # long ago: just nothing open
+    assert (
+        await status("我的投诉怎么样了") == "您目前没有处理中的投诉。如果遇到了问题，直接描述给我就可以登记。"
+    )
 
 
 async def test_status_by_number_discloses_nothing_about_others(wired: Services) -> None:

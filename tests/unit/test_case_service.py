@@ -102,6 +102,32 @@ async def test_status_changes_are_recorded_and_stamped(service: CaseService, clo
     assert full.events[3].note == "换了压缩机"
 
 
+async def test_resolution_listeners_hear_whether_the_customer_had_withdrawn(
+    service: CaseService, clock: Clock
+) -> None:
+    """A withdrawn complaint is not surveyed on resolution; one reopened after the withdrawal is."""
+    heard: list[tuple[str, bool]] = []
+
+    async def listener(case: object, *, withdrawn: bool) -> None:
+        heard.append((case.number, withdrawn))  # type: ignore[attr-defined]
+
+    service.on_resolved.append(listener)
+    kept = await service.open_case(draft())
+    taken_back = await service.open_case(draft(description="快递丢了", category="delivery"))
+    await service.add_customer_words(
+        taken_back.number, "客户要求撤销投诉：不用处理了", actor="customer:wx-1", withdrawal=True
+    )
+    for number in (kept.number, taken_back.number):
+        for step in (Status.ACKNOWLEDGED, Status.IN_PROGRESS, Status.RESOLVED):
+            clock.now += timedelta(minutes=1)
+            await service.change_status(number, step, actor="agent:li")
+    assert heard == [(kept.number, False), (taken_back.number, True)]
+    for step in (Status.REOPENED, Status.IN_PROGRESS, Status.RESOLVED):  # the problem came back
+        clock.now += timedelta(minutes=1)
+        await service.change_status(taken_back.number, step, actor="agent:li")
+    assert heard[-1] == (taken_back.number, False)
+
+
 async def test_an_illegal_change_changes_nothing(service: CaseService) -> None:
     case = await service.open_case(draft())
     with pytest.raises(IllegalTransition):

@@ -347,6 +347,38 @@ async def test_a_safety_case_at_night_keeps_its_one_hour_promise(
     ]
 
 
+async def test_a_gas_smell_reported_while_waiting_at_night_makes_a_safety_case(
+    fake_services: Services, clock: Clock
+) -> None:
+    """ "转人工" at night, then "家里一股煤气味，很重": no safety advice, and the case stayed other/P4,
+    first contact due after the weekend."""
+    fake_services.handoffs.policy = HandoffPolicy(opens=time(9), closes=time(9, 30))  # 10:30 in Shanghai
+    h = fake_services.handoffs
+    await h.request("c2", "wechat", "customer_request", summary="转人工")  # first in the queue
+    ticket = await h.request("c1", "wechat", "customer_request", summary="转人工")
+    assert [w.sender_id for w, _ in await h.queue()] == ["c2", "c1"]
+    case = await fake_services.cases.get(ticket.case_number or "")
+    assert (case.priority.value, ticket.handoff.priority) == ("P4", "P3")
+    clock.now += timedelta(minutes=1)
+    await h.customer_wrote(await h.open_for("c1"), "家里一股煤气味，很重")
+    case = await fake_services.cases.get(case.number)
+    assert case.priority.value == "P1" and case.first_response_due == clock.now + timedelta(hours=1)
+    raised = [e for e in case.events if e.kind == "priority_changed"]
+    assert [(e.from_value, e.to_value, e.note) for e in raised] == [
+        ("P4", "P1", "客户补充：urgent:煤气味=P1")
+    ]
+    safety, notice = _bot_lines(fake_services)
+    assert safety.startswith("⚠️ 安全第一：如有燃气泄漏请立即关闭总阀") and case.number in safety
+    assert notice == (
+        f"您的留言已记录（编号 {case.number}），我们会在 11月20日 11:31 前与您联系。"
+        "回复“算了”可返回机器人服务。"
+    )
+    assert [w.sender_id for w, _ in await h.queue()] == ["c1", "c2"]  # moved up the queue
+    await h.customer_wrote(await h.open_for("c1"), "煤气味还是很重")  # advice once, no lowering
+    assert (await fake_services.cases.get(case.number)).priority.value == "P1"
+    assert len([line for line in _bot_lines(fake_services) if "安全第一" in line]) == 1
+
+
 async def test_in_hours_with_nobody_at_the_console_nobody_promises_an_agent_at_once(
     fake_services: Services, clock: Clock
 ) -> None:

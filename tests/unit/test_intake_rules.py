@@ -2,6 +2,8 @@ import pytest
 
 from bot.cases.intake import (
     MAX_DESCRIPTION,
+    asks_for_time,
+    declines_phone,
     is_cancellation,
     is_plain_answer,
     is_substantive_description,
@@ -35,10 +37,49 @@ def test_cancelling_is_told_apart_from_disagreeing(text: str, cancels: bool) -> 
 
 @pytest.mark.parametrize(
     ("text", "none"),
-    [("没有", True), ("没有订单号", True), ("忘了", True), ("JD2026112012345", False), ("有的", False)],
+    [
+        ("没有", True),
+        ("没有订单号", True),
+        ("忘了", True),
+        ("订单号找不到了", True),
+        ("我不记得订单号", True),
+        ("JD2026112012345", False),
+        ("有的", False),
+        ("订单号是JD2026112012345", False),
+    ],
 )
 def test_no_order_answers(text: str, none: bool) -> None:
     assert says_no_order(text) is none
+
+
+@pytest.mark.parametrize(
+    ("text", "looking"),
+    [
+        ("等一下我找找", True),
+        ("订单号我查一下", True),
+        ("稍等", True),
+        ("等了三天还没到", False),
+        ("JD123 我找找", False),
+    ],
+)
+def test_looking_for_the_number(text: str, looking: bool) -> None:
+    assert asks_for_time(text) is looking
+
+
+@pytest.mark.parametrize(
+    ("text", "declines"),
+    [
+        ("我不想留电话", True),
+        ("为什么一定要手机号", True),
+        ("电话就不留了", True),
+        ("怕被骚扰", True),
+        ("不对，手机号是13912345678", False),
+        ("电话打不通", False),
+        ("手机屏幕碎了", False),
+    ],
+)
+def test_a_worry_about_giving_the_phone(text: str, declines: bool) -> None:
+    assert declines_phone(text) is declines
 
 
 def test_safety_terms_for_immediate_advice(policy: SlaPolicy) -> None:

@@ -93,6 +93,7 @@ CASE_EVENT_LABELS = {
     "note": "备注",
     "attachment": "附件",
     "urged": "客户催办",
+    "withdrawal_requested": "客户要求撤销",
 }
 ROLE_LABELS = {"agent": "客服", "supervisor": "主管"}
 MESSAGES = {
