@@ -53,6 +53,12 @@ class ActionRecordFeedback(Action):
                     rating=rating,
                     comment=None if text.startswith("/") else text,
                 )
+        if kind == "rating" and rating is not None:
+            from actions.surveys import correct_score
+
+            corrected = await correct_score(dispatcher, tracker, rating)
+            if corrected is not None:
+                return corrected
         try:
             await services.feedback.record(
                 sender_id=tracker.sender_id,

@@ -420,6 +420,28 @@ async def record_answer(
     return [SlotSet("human_offered", True)]
 
 
+async def correct_score(
+    dispatcher: CollectingDispatcher, tracker: Tracker, rating: int
+) -> list[EventType] | None:
+    """A score given just after the survey was answered corrects it (``SurveyService.correct_score``);
+    None if no survey was answered lately, and the score is plain feedback."""
+    services = await get_services()
+    try:
+        outcome = await services.surveys.correct_score(tracker.sender_id, rating)
+    except SurveyError:
+        logger.exception("could not correct %s's survey score", tracker.sender_id)
+        return None
+    if outcome is None:
+        return None
+    opened = outcome.remediation_case or outcome.reopened_case
+    if opened is not None:  # the new score is a bad one: as for a bad answer
+        key = "survey_sorry_reopened" if outcome.reopened_case else "survey_sorry"
+        say(dispatcher, key, **_promise(opened, services.cases.tz))
+        return [SlotSet("human_offered", True)]
+    say(dispatcher, "survey_rescored", rating=rating)
+    return []
+
+
 class ActionSubmitSurvey(Action):
     def name(self) -> str:
         return "action_submit_survey"

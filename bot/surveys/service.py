@@ -407,6 +407,36 @@ class SurveyService:
         await self._store.save(answered, [change])
         return AnswerOutcome(answered, score, bad, late, remediation, reopened)
 
+    async def correct_score(
+        self, sender_id: str, rating: int, within: timedelta = timedelta(minutes=30)
+    ) -> AnswerOutcome | None:
+        """ "4分吧" just after an answer in words that the model scored 2: the customer's own number
+        is the score the figures count. A case their words opened stays open (they did say what was
+        wrong); a low number after a good guess opens one. None: no survey answered that lately."""
+        survey = await self._store.latest_for(sender_id, [SurveyStatus.ANSWERED])
+        now = self._clock()
+        if survey is None or survey.answered_at is None or now - survey.answered_at > within:
+            return None
+        was_bad = is_bad(survey.score, survey.satisfaction)
+        if survey.score == rating:
+            return AnswerOutcome(survey, rating, was_bad)
+        updated = replace(survey, score=rating, updated_at=now)
+        remediation = reopened = None
+        if not was_bad and is_bad(rating, updated.satisfaction):
+            remediation, reopened = await self._remediate(updated, None, None)
+            updated.remediation_case_number = remediation.number if remediation else None
+        answered = SurveyStatus.ANSWERED.value
+        change = SurveyChange(now, answered, answered, f"score {survey.score} → {rating}, the customer's own")
+        await self._store.save(updated, [change], expect=SurveyStatus.ANSWERED)
+        return AnswerOutcome(
+            updated,
+            rating,
+            was_bad or remediation is not None or reopened is not None,
+            False,
+            remediation,
+            reopened,
+        )
+
     async def add_comment(
         self,
         sender_id: str,

@@ -476,6 +476,63 @@ async def test_a_late_score_outside_the_form_still_answers_the_survey(wired: Ser
     assert "感谢" in dispatcher.messages[0]["text"]
 
 
+async def test_a_score_just_after_an_answer_in_words_is_the_score(
+    wired: Services, clock: Clock, fake_uow: FakeUowFactory
+) -> None:
+    """ "师傅人挺好的，就是装完没把垃圾带走" was scored 2 and opened a case; "4分吧" then got
+    "谢谢您的评分（4分）！" while the survey kept the 2 the figures count."""
+    survey_id = await a_sent_survey(wired, clock)
+    words = "师傅人挺好的，就是装完没把垃圾带走"
+    t = tracker(
+        words,
+        "give_feedback",
+        slots={"survey_id": str(survey_id), "survey_comment": words},
+        satisfaction=("dissatisfied", 0.8),
+    )
+    await ActionSubmitSurvey().run(CollectingDispatcher(), t, DOMAIN)
+    (case,) = fake_uow.store.cases.values()
+
+    async def rate(value: int, text: str) -> list[str]:
+        dispatcher = CollectingDispatcher()
+        await ActionRecordFeedback().run(
+            dispatcher,
+            tracker(text, "give_rating", [{"entity": "rating", "value": value}], loop=None),
+            DOMAIN,
+        )
+        return [m["text"] for m in dispatcher.messages]
+
+    guessed = (await wired.surveys.get(survey_id)).score
+    assert guessed is not None and guessed <= 2
+    clock.now += timedelta(minutes=2)
+    assert await rate(4, "4分吧") == ["好的，这次服务的评分已按您说的记为 4 分，谢谢您😊"]
+    survey = await wired.surveys.get(survey_id)
+    assert (survey.score, survey.comment, survey.remediation_case_number) == (4, words, case.number)
+    assert survey.history[-1].reason == f"score {guessed} → 4, the customer's own"
+    assert len(fake_uow.store.cases) == 1  # what was wrong still gets followed up
+    clock.now += timedelta(hours=1)  # long after: a score is just feedback
+    assert await rate(5, "5分") == ["谢谢您的评分（5分）！"]
+    assert (await wired.surveys.get(survey_id)).score == 4
+
+
+async def test_a_low_score_just_after_a_good_answer_opens_a_case(
+    wired: Services, clock: Clock, fake_uow: FakeUowFactory
+) -> None:
+    survey_id = await a_sent_survey(wired, clock)
+    t = tracker("没有", "deny", slots={"survey_id": str(survey_id), "survey_score": 4.0})
+    await ActionSubmitSurvey().run(CollectingDispatcher(), t, DOMAIN)
+    assert fake_uow.store.cases == {}
+    dispatcher = CollectingDispatcher()
+    events = await ActionRecordFeedback().run(
+        dispatcher,
+        tracker("不对，打错了，2分", "give_rating", [{"entity": "rating", "value": 2}], loop=None),
+        DOMAIN,
+    )
+    (case,) = fake_uow.store.cases.values()
+    assert case.source == "survey" and case.number in dispatcher.messages[0]["text"]
+    assert {"event": "slot", "timestamp": None, "name": "human_offered", "value": True} in events
+    assert (await wired.surveys.get(survey_id)).score == 2
+
+
 async def test_opting_out_is_confirmed_in_one_message(wired: Services, clock: Clock) -> None:
     await a_sent_survey(wired, clock)
     dispatcher = CollectingDispatcher()
