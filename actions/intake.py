@@ -127,8 +127,16 @@ async def hand_over_intake(
     before = tracker.get_slot("complaint_description") or ""
     description = _with_more_detail(before, latest_text(tracker)) if with_words else before
     category = tracker.get_slot("complaint_category") or first_entity_value(tracker, "complaint_category")
-    phone = tracker.get_slot("phone") or await services.cases.known_phone(tracker.sender_id)
-    order = tracker.get_slot("order_id")
+    # "…订单号 TX20261201888，电话 13512345678" in the message that is handed over: the form never
+    # validated it, and the case had neither, so the agent had no number to call.
+    phone = (
+        normalise_phone(str(first_entity_value(tracker, "phone") or ""))
+        or tracker.get_slot("phone")
+        or await services.cases.known_phone(tracker.sender_id)
+    )
+    order = normalise_order_id(str(first_entity_value(tracker, "order_id") or "")) or tracker.get_slot(
+        "order_id"
+    )
     label, confidence = _worst_satisfaction(tracker)
     case = None
     try:
@@ -148,7 +156,9 @@ async def hand_over_intake(
     except Exception:  # the person still comes; after hours the queue opens a case itself
         logger.exception("could not open a case from %s's intake", tracker.sender_id)
     if case is not None:
-        say(dispatcher, case_message, case_number=case.number, priority=case.priority.label)
+        # "P3 普通" told an angry customer their complaint was ordinary: only urgency is worth saying.
+        urgency = f"，{case.priority.label}" if case.priority.rank <= 2 else ""
+        say(dispatcher, case_message, case_number=case.number, urgency=urgency)
     elif no_case_message:
         say(dispatcher, no_case_message)
     handed = await hand_to_a_person(

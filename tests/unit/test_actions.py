@@ -464,6 +464,38 @@ async def test_an_angry_first_message_gets_a_case_and_a_person_at_once(
     assert handoff is not None and (handoff.reason, handoff.case_number) == ("angry", case.number)
 
 
+async def test_an_angry_message_with_its_numbers_keeps_them_on_the_case(
+    wired: Services, fake_uow: FakeUowFactory
+) -> None:
+    """The case opened for "…订单号 TX20261201888，电话 13512345678" had neither number."""
+    text = "你们这什么破服务！！！宽带断了三天了打客服电话没人接，订单号 TX20261201888，电话 13512345678"
+    t = tracker(
+        text,
+        "complain",
+        [entity("order_id", "TX20261201888"), entity("phone", "13512345678")],
+        satisfaction=("dissatisfied", 0.99),
+    )
+    await ValidateComplaintForm().run(CollectingDispatcher(), t, DOMAIN)
+    (case,) = fake_uow.store.cases.values()
+    assert (case.order_id, case.phone, case.source) == ("TX20261201888", "13512345678", "chat")
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [("宽带断了三天了，气死我了！！！", "）"), ("家里漏电了，气死我了！！！", "，P1 特急）")],
+)
+async def test_an_angry_customer_is_not_told_their_complaint_is_ordinary(
+    wired: Services, fake_uow: FakeUowFactory, text: str, shown: str
+) -> None:
+    """ "已为您登记投诉（编号 …，P3 普通）" to someone this angry; urgency alone is worth saying."""
+    dispatcher = CollectingDispatcher()
+    t = tracker(text, "complain", satisfaction=("dissatisfied", 0.99))
+    await ValidateComplaintForm().run(dispatcher, t, DOMAIN)
+    (case,) = fake_uow.store.cases.values()
+    said = "\n".join(m["text"] for m in dispatcher.messages)
+    assert f"已为您登记投诉（编号 {case.number}{shown}" in said and "普通" not in said
+
+
 async def test_a_complaint_that_also_asks_for_a_person_gets_a_case_and_the_person(
     wired: Services, fake_uow: FakeUowFactory
 ) -> None:
