@@ -36,6 +36,7 @@ from bot.cases.intake import (
     safety_terms,
     says_no_order,
     trim_description,
+    unsure_of_category,
     without_person_request,
 )
 from bot.cases.model import CATEGORIES, CATEGORY_LABELS, CaseDraft
@@ -269,6 +270,8 @@ class ValidateComplaintForm(FormValidationAction):
     ) -> dict[str, Any]:
         requested = tracker.get_slot("requested_slot")
         current = tracker.get_slot("complaint_category")
+        if requested == "complaint_category" and unsure_of_category(latest_text(tracker)):
+            return {"complaint_category": "other"}  # the agent files it; the intake goes on
         if latest_intent(tracker) in DIGRESSIONS - {"deny"}:  # "不对，是收费的问题" corrects it
             return {}  # "我要找人工客服" names no category, whatever words it shares with one
         for entity in latest_entities(tracker, "complaint_category"):

@@ -122,6 +122,19 @@ def says_no_order(text: str) -> bool:
     return bool(_NO_ORDER.match(_clean(text)))
 
 
+_UNSURE = re.compile(
+    r"^(?:我)?(?:也|真|是真的)?(?:不知道|不清楚|不确定|说不好|说不清|搞不清|分不清|不懂|不会选|不好说|随便|都行|都可以|"
+    r"你看着办|你们看着办|看着办|你定|你们定|你帮我选|帮我选)"
+    r"(?:怎么选|选哪个|选哪一个|该选哪个|是哪类|是哪一类|属于哪类|属于哪一类|算哪类|算哪一类)?(?:吧|啊|呀|呢|哎|诶|哦)?$"
+)
+
+
+def unsure_of_category(text: str) -> bool:
+    """ "不知道怎么选" / "随便" to "这属于哪一类问题？": sorting the complaint is our job, not the
+    customer's; it was answered "这个我帮不上忙" and asked again."""
+    return bool(_UNSURE.match(re.sub(r"[\W_]+", "", _clean(text))))
+
+
 def asks_for_time(text: str) -> bool:
     """ "等一下我找找" / "订单号我查一下": the customer is looking for the number. It is no wrong
     number, and no request for a person ("等一下" once reached the model as one)."""

@@ -334,7 +334,7 @@ class CaseService:
             actor=actor,
             from_value=case.priority.value,
             to_value=assessment.priority.value,
-            note=f"客户补充：{' '.join(urgent)}",
+            note="客户补充的情况涉及：" + "、".join(r.split(":", 1)[1].rsplit("=", 1)[0] for r in urgent),
         )
         case.priority = assessment.priority
         case.priority_reasons = [*case.priority_reasons, *urgent]

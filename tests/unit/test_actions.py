@@ -259,6 +259,16 @@ async def test_a_plain_yes_to_a_number_question_is_asked_again_without_calling_i
     assert slots[requested] is None and said == []  # the form's own question follows
 
 
+@pytest.mark.parametrize(("text", "intent"), [("不知道怎么选", "out_of_scope"), ("随便吧", "affirm")])
+async def test_a_customer_who_cannot_say_the_category_is_not_asked_again(
+    wired: Services, text: str, intent: str
+) -> None:
+    """ "不知道怎么选" got "抱歉，这个我帮不上忙" and the same question again."""
+    t = tracker(text, intent, requested="complaint_category", slots={"complaint_description": "东西有问题"})
+    slots, said = await validate(t)
+    assert slots["complaint_category"] == "other" and said == []
+
+
 async def ask(action: Any, t: Tracker) -> list[str]:
     dispatcher = CollectingDispatcher()
     await action.run(dispatcher, t, DOMAIN)

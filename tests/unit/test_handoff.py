@@ -365,7 +365,7 @@ async def test_a_gas_smell_reported_while_waiting_at_night_makes_a_safety_case(
     assert case.priority.value == "P1" and case.first_response_due == clock.now + timedelta(hours=1)
     raised = [e for e in case.events if e.kind == "priority_changed"]
     assert [(e.from_value, e.to_value, e.note) for e in raised] == [
-        ("P4", "P1", "客户补充：urgent:煤气味=P1")
+        ("P4", "P1", "客户补充的情况涉及：煤气味")
     ]
     safety, notice = _bot_lines(fake_services)
     assert safety.startswith("⚠️ 安全第一：如有燃气泄漏请立即关闭总阀") and case.number in safety

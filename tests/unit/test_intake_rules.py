@@ -12,6 +12,7 @@ from bot.cases.intake import (
     safety_terms,
     says_no_order,
     trim_description,
+    unsure_of_category,
     withdraws_complaint,
 )
 from bot.cases.rules import SlaPolicy
@@ -80,6 +81,20 @@ def test_looking_for_the_number(text: str, looking: bool) -> None:
 )
 def test_a_worry_about_giving_the_phone(text: str, declines: bool) -> None:
     assert declines_phone(text) is declines
+
+
+@pytest.mark.parametrize(
+    ("text", "unsure"),
+    [
+        ("不知道怎么选", True),
+        ("随便", True),
+        ("我也不清楚", True),
+        ("不知道为什么空调坏了", False),
+        ("其他", False),
+    ],
+)
+def test_not_knowing_the_category(text: str, unsure: bool) -> None:
+    assert unsure_of_category(text) is unsure
 
 
 def test_safety_terms_for_immediate_advice(policy: SlaPolicy) -> None:
