@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+from collections import Counter
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -42,6 +44,7 @@ from bot.cases.intake import (
 from bot.cases.model import CATEGORIES, CATEGORY_LABELS, CaseDraft
 from bot.nlu.patterns import find_category_mention, mask_phone, normalise_order_id, normalise_phone
 from bot.timefmt import format_local
+from bot.wiring import Services
 
 logger = logging.getLogger(__name__)
 
@@ -87,14 +90,33 @@ def _answers_another_question(tracker: Tracker, slot: str) -> bool:
     return _adds_detail(tracker)
 
 
+_NUMBER_LABELS = re.compile(r"订单号?|运单号?|单号|手机号?|电话|号码|编号|是|为|[:：]")
+
+
+def _words_besides_numbers(tracker: Tracker) -> str:
+    """The latest message without its order, phone and case numbers and their labels."""
+    text = latest_text(tracker)
+    spans = sorted(
+        (e["start"], e["end"])
+        for e in tracker.latest_message.get("entities") or []
+        if e.get("entity") in ("order_id", "phone", "case_number") and e.get("start") is not None
+    )
+    for start, end in reversed(spans):
+        text = text[:start] + text[end:]
+    return _NUMBER_LABELS.sub("", text)
+
+
 def _adds_detail(tracker: Tracker) -> bool:
     """More about the problem while a later question is open: "对了，师傅还把地板刮花了", or, asked
     for the order number, "不对，是师傅装的时候弄坏的" (no letter or digit in it, so no order
-    number: it was once answered "订单号格式不太对" and lost)."""
+    number: it was once answered "订单号格式不太对" and lost), or, asked for the category, "那我的订单
+    JD20261130123 已经签收了但我没收到货" (the real problem, after "我想问一下你们的退货政策")."""
     text, intent = latest_text(tracker), latest_intent(tracker)
+    rest = _words_besides_numbers(tracker)
     if (
         tracker.get_slot("complaint_description") is None
-        or any(c.isdigit() for c in text)
+        or any(c.isdigit() for c in rest)
+        or not is_substantive_description(rest)
         or says_no_order(text)
         or asks_for_time(text)
         or declines_phone(text)
@@ -102,11 +124,14 @@ def _adds_detail(tracker: Tracker) -> bool:
         return False
     if intent in ("complain", "give_feedback"):
         return True
+    requested = tracker.get_slot("requested_slot")
     return (
         intent == "inform"
-        and tracker.get_slot("requested_slot") == "order_id"
-        and not any(c.isascii() and c.isalnum() for c in text)
-        and is_substantive_description(text)
+        and requested in ("order_id", "complaint_category")
+        and not any(c.isascii() and c.isalnum() for c in rest)
+        and not (
+            requested == "complaint_category" and (find_category_mention(text) or unsure_of_category(text))
+        )
     )
 
 
@@ -540,6 +565,7 @@ class ActionSubmitComplaint(Action):
         say(
             dispatcher,
             "case_created",
+            attached=await _attached(services, case.number),
             case_number=case.number,
             category_label=CATEGORY_LABELS[case.category],
             priority=case.priority.label,
@@ -554,6 +580,21 @@ class ActionSubmitComplaint(Action):
                 dispatcher, tracker, "p1_case", case_number=case.number, priority=case.priority.value
             )
         return events
+
+
+ATTACHMENT_WORDS = {"image": "张图片", "location": "个位置"}
+
+
+async def _attached(services: Services, number: str) -> str:
+    """ "附件：2 张图片\n": the photos sent during the intake were promised to go with the case
+    ("登记投诉时会一起附上"); the receipt says they did."""
+    try:
+        kinds = Counter(a.kind for a in await services.cases.attachments(number))
+    except Exception:
+        logger.exception("could not count the attachments of %s", number)
+        return ""
+    shown = [f"{n} {ATTACHMENT_WORDS.get(kind, '个文件')}" for kind, n in sorted(kinds.items())]
+    return f"附件：{'、'.join(shown)}\n" if shown else ""
 
 
 class ActionCancelComplaint(Action):

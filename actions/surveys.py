@@ -414,10 +414,16 @@ async def record_answer(
     if not outcome.bad:
         say(dispatcher, "survey_thanks")
         return [SlotSet("human_offered", False)]
+    _apologise(dispatcher, outcome, services.cases.tz)
+    return [SlotSet("human_offered", True)]
+
+
+def _apologise(dispatcher: CollectingDispatcher, outcome: AnswerOutcome, tz: tzinfo) -> None:
+    """The apology for a bad answer, with the case that follows it up: reopened, or opened for it
+    (or none, if opening one failed)."""
     case = outcome.remediation_case or outcome.reopened_case
     key = "survey_sorry_reopened" if outcome.reopened_case else "survey_sorry"
-    say(dispatcher, key, **_promise(case, services.cases.tz))
-    return [SlotSet("human_offered", True)]
+    say(dispatcher, key, **_promise(case, tz))
 
 
 async def correct_score(
@@ -433,10 +439,8 @@ async def correct_score(
         return None
     if outcome is None:
         return None
-    opened = outcome.remediation_case or outcome.reopened_case
-    if opened is not None:  # the new score is a bad one: as for a bad answer
-        key = "survey_sorry_reopened" if outcome.reopened_case else "survey_sorry"
-        say(dispatcher, key, **_promise(opened, services.cases.tz))
+    if outcome.remediation_case or outcome.reopened_case:  # the new score is a bad one
+        _apologise(dispatcher, outcome, services.cases.tz)
         return [SlotSet("human_offered", True)]
     say(dispatcher, "survey_rescored", rating=rating)
     return []
@@ -493,10 +497,8 @@ async def _add_comment(
     if not outcome.bad:
         say(dispatcher, "survey_thanks")
         return [SlotSet("human_offered", False)]
-    opened = outcome.remediation_case or outcome.reopened_case
-    if opened is not None:  # the comment made the answer a bad one
-        key = "survey_sorry_reopened" if outcome.reopened_case else "survey_sorry"
-        say(dispatcher, key, **_promise(opened, services.cases.tz))
+    if outcome.remediation_case or outcome.reopened_case:  # the comment made the answer a bad one
+        _apologise(dispatcher, outcome, services.cases.tz)
     else:
         say(dispatcher, "survey_offer_human_noted" if words else "survey_offer_human")
     return [SlotSet("human_offered", True)]

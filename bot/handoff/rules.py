@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+from bot.cases.intake import is_substantive_description, without_person_request
 from bot.handoff.model import Handoff, HandoffStatus
 
 PRIORITY_RANK = {"P1": 1, "P2": 2, "P3": 3, "P4": 4}
@@ -146,3 +148,15 @@ def waiting_notice_due(handoff: Handoff, now: datetime, policy: HandoffPolicy) -
     if handoff.status is not HandoffStatus.WAITING:
         return False
     return handoff.noticed_at is None or now - handoff.noticed_at >= policy.waiting_notice
+
+
+_ASKING_WORDS = re.compile(r"我要|我想|帮我|给我|请|麻烦|一下|吧|啊|呀|呢|客服|转|找|人工|真人|谢谢")
+
+
+def says_more(summary: str | None) -> bool:
+    """A case opened for "转人工" read "非工作时间转人工：转人工": the words go on it only if they
+    say more than the request for a person."""
+    if not summary:
+        return False
+    rest = _ASKING_WORDS.sub("", without_person_request(summary.replace("[菜单]", "")))
+    return is_substantive_description(rest)

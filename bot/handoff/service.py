@@ -31,6 +31,7 @@ from bot.handoff.rules import (
     next_opening,
     place_in_queue,
     queue_order,
+    says_more,
     wait_estimate,
     waiting_notice_due,
     within_hours,
@@ -264,7 +265,7 @@ class HandoffService:
                     source="handoff",
                     category="other",
                     phone=await self._cases.known_phone(sender_id),
-                    description=why + (f"：{summary}" if summary else ""),
+                    description=why + (f"：{summary}" if says_more(summary) else ""),
                 )
             )
             return case.number

@@ -421,21 +421,15 @@ class SurveyService:
         if survey.score == rating:
             return AnswerOutcome(survey, rating, was_bad)
         updated = replace(survey, score=rating, updated_at=now)
+        bad = is_bad(rating, updated.satisfaction)
         remediation = reopened = None
-        if not was_bad and is_bad(rating, updated.satisfaction):
+        if bad and not was_bad:
             remediation, reopened = await self._remediate(updated, None, None)
             updated.remediation_case_number = remediation.number if remediation else None
         answered = SurveyStatus.ANSWERED.value
         change = SurveyChange(now, answered, answered, f"score {survey.score} → {rating}, the customer's own")
         await self._store.save(updated, [change], expect=SurveyStatus.ANSWERED)
-        return AnswerOutcome(
-            updated,
-            rating,
-            was_bad or remediation is not None or reopened is not None,
-            False,
-            remediation,
-            reopened,
-        )
+        return AnswerOutcome(updated, rating, bad, remediation_case=remediation, reopened_case=reopened)
 
     async def add_comment(
         self,

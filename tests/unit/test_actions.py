@@ -23,7 +23,7 @@ from actions.intake import (
     ValidateComplaintForm,
 )
 from actions.status import ActionCaseStatus
-from bot.cases.model import CaseDraft, Status
+from bot.cases.model import Attachment, CaseDraft, Status
 from bot.config import PROJECT_ROOT
 from bot.handoff.rules import HandoffPolicy
 from bot.wiring import Services
@@ -321,6 +321,34 @@ async def test_a_correction_instead_of_an_order_number_is_kept(wired: Services) 
     assert "order_id" not in slots and said == []
 
 
+async def test_the_real_problem_told_instead_of_the_category_joins_the_description(wired: Services) -> None:
+    """After "我想问一下你们的退货政策" (heard as a complaint), "好吧，那我的订单JD20261130123已经签收了
+    但我没收到货" to the category question kept its order number but lost its words."""
+    text = "好吧，那我的订单JD20261130123已经签收了但我没收到货"
+    start = text.index("JD")
+    t = tracker(
+        text,
+        "inform",
+        [{**entity("order_id", "JD20261130123"), "start": start, "end": start + 13}],
+        requested="complaint_category",
+        slots={"complaint_description": "我想问一下你们的退货政策"},
+    )
+    slots, said = await validate(t)
+    assert slots["complaint_description"] == f"我想问一下你们的退货政策\n{text}"
+    assert slots["order_id"] == "JD20261130123" and slots.get("complaint_category") is None and said == []
+    named = tracker("是物流的问题", "inform", requested="complaint_category", slots=t.slots)
+    assert (await validate(named))[0] == {"complaint_category": "delivery"}  # an answer, not detail
+    number = "订单号是JD20261130123"
+    given = tracker(
+        number,
+        "inform",
+        [{**entity("order_id", "JD20261130123"), "start": 4, "end": 17}],
+        requested="order_id",
+        slots=t.slots,
+    )
+    assert "complaint_description" not in (await validate(given))[0]
+
+
 @pytest.mark.parametrize(
     ("text", "intent"),
     [("我不想留电话", "deny"), ("为什么一定要手机号", "complain"), ("不方便留手机号", "deny")],
@@ -578,6 +606,27 @@ async def test_submitting_creates_the_case_and_tells_the_number(
     reply = dispatcher.messages[0]["text"]
     assert case.number in reply and "P2" in reply and "尾号5678" in reply
     assert {e["name"]: e["value"] for e in events if e["event"] == "slot"}["complaint_description"] is None
+
+
+async def test_the_receipt_lists_the_photos_sent_during_the_intake(wired: Services, clock: Clock) -> None:
+    """ "图片收到了👌 登记投诉时会一起附上": the receipt now says they were."""
+    for kind in ("image", "image", "location"):
+        await wired.cases.attach(Attachment("wx-1", "wechat", kind, clock.now), for_new_case=True)
+    dispatcher = CollectingDispatcher()
+    slots = {
+        "complaint_description": "洗衣机外壳磕了一个大坑",
+        "complaint_category": "delivery",
+        "phone": "13812345678",
+        "complaint_confirmed": True,
+    }
+    await ActionSubmitComplaint().run(dispatcher, tracker("确认", "affirm", slots=slots), DOMAIN)
+    receipt = dispatcher.messages[0]["text"]
+    assert "优先级：P3 普通\n附件：2 张图片、1 个位置\n我们会在" in receipt
+    dispatcher = CollectingDispatcher()
+    await ActionSubmitComplaint().run(
+        dispatcher, tracker("确认", "affirm", sender="wx-2", slots=slots), DOMAIN
+    )
+    assert "附件" not in dispatcher.messages[0]["text"]
 
 
 async def test_a_safety_case_at_night_goes_to_a_person_and_keeps_its_one_hour_promise(

@@ -17,6 +17,7 @@ from bot.handoff.rules import (
     customer_gone_quiet,
     next_opening,
     queue_order,
+    says_more,
     wait_estimate,
     waiting_notice_due,
     within_hours,
@@ -256,9 +257,15 @@ async def test_after_hours_a_case_keeps_the_request(fake_services: Services, clo
     await fake_services.cases.open_case(CaseDraft("c1", "wechat", "宽带断了三天", "other", "13812345678"))
     ticket = await fake_services.handoffs.request("c1", "wechat", "customer_request")
     assert not ticket.open_now and ticket.opens_at is not None and ticket.case_number is not None
-    fresh = await fake_services.handoffs.request("c9", "wechat", "customer_request", summary="要找人")
+    fresh = await fake_services.handoffs.request(
+        "c9", "wechat", "customer_request", summary="要找人，宽带装好就没网"
+    )
     assert fresh.case_number is not None and fresh.case_number != ticket.case_number
-    assert "要找人" in (await fake_services.cases.get(fresh.case_number)).description
+    assert (
+        await fake_services.cases.get(fresh.case_number)
+    ).description == "非工作时间转人工：要找人，宽带装好就没网"
+    bare = await fake_services.handoffs.request("c8", "wechat", "customer_request", summary="要找人")
+    assert (await fake_services.cases.get(bare.case_number or "")).description == "非工作时间转人工"
 
 
 async def test_silent_agents_and_customers(fake_services: Services, clock: Clock) -> None:
@@ -318,6 +325,20 @@ async def test_at_night_a_waiting_customer_hears_when_agents_are_back(
         f"您的留言已记录（编号 {ticket.case_number}），客服将于 11月21日 09:00 上线后第一时间处理。"
         "回复“算了”可返回机器人服务。"
     )
+
+
+@pytest.mark.parametrize(
+    ("summary", "kept"),
+    [
+        ("转人工", False),
+        ("[菜单] 人工", False),
+        ("帮我转一下人工吧", False),
+        ("宽带又断了", True),
+        ("你们客服电话多少", True),
+    ],
+)
+def test_a_case_for_later_keeps_only_words_that_say_more_than_the_request(summary: str, kept: bool) -> None:
+    assert says_more(summary) is kept
 
 
 def test_a_promise_to_call_before_the_agents_are_back_still_stands() -> None:
@@ -412,7 +433,7 @@ async def test_what_a_customer_leaves_while_nobody_is_there_is_on_the_case_and_s
     await h.customer_wrote(ticket.handoff, "我想问下安装费怎么算")
     await h.customer_wrote(await h.open_for("c1"), "[菜单] 人工")
     case = await fake_services.cases.get(ticket.case_number or "")
-    assert case.description == "无客服在线时转人工：转人工\n等待人工时留言：我想问下安装费怎么算"
+    assert case.description == "无客服在线时转人工\n等待人工时留言：我想问下安装费怎么算"  # not "：转人工"
     assert [(e.kind, e.actor) for e in case.events][-1] == ("note", "customer:c1")
     assert await h.cancel("c1")
     assert _bot_lines(fake_services)[-1].startswith(
