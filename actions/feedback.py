@@ -19,6 +19,7 @@ from actions.common import (
 )
 from actions.messages import say
 from actions.services import get_services
+from actions.surveys import correct_score, record_answer
 from bot.cases.intake import is_angry
 
 logger = logging.getLogger(__name__)
@@ -43,8 +44,6 @@ class ActionRecordFeedback(Action):
             # A score or a verdict while a survey awaits one (or lately expired) answers the survey.
             survey = await services.surveys.awaiting_answer(tracker.sender_id)
             if survey is not None:
-                from actions.surveys import record_answer
-
                 text = latest_text(tracker)
                 return await record_answer(
                     dispatcher,
@@ -54,8 +53,6 @@ class ActionRecordFeedback(Action):
                     comment=None if text.startswith("/") else text,
                 )
         if kind == "rating" and rating is not None:
-            from actions.surveys import correct_score
-
             corrected = await correct_score(dispatcher, tracker, rating)
             if corrected is not None:
                 return corrected

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, timedelta
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
@@ -17,6 +17,7 @@ from bot.cases.errors import CaseNotFound
 from bot.cases.intake import is_urging, withdraws_complaint
 from bot.cases.model import CATEGORY_LABELS, STATUS_LABELS, Case
 from bot.cases.rules import normalise_case_number
+from bot.cases.service import CaseService
 from bot.timefmt import format_local
 
 logger = logging.getLogger(__name__)
@@ -122,7 +123,7 @@ class ActionCaseStatus(Action):
             say(dispatcher, "status_unavailable")
             return []
         if not cases:
-            await _none_open(dispatcher, tracker.sender_id, tz, now)
+            await _none_open(dispatcher, services.cases, tracker.sender_id, now)
             return []
         shown = cases[:MAX_LISTED]
         header = f"您有 {len(cases)} 个处理中的投诉" + (
@@ -134,15 +135,17 @@ class ActionCaseStatus(Action):
         return []
 
 
-async def _none_open(dispatcher: CollectingDispatcher, sender_id: str, tz: tzinfo, now: datetime) -> None:
+async def _none_open(
+    dispatcher: CollectingDispatcher, cases: CaseService, sender_id: str, now: datetime
+) -> None:
     """ "我的投诉怎么样了" the day after a case was resolved got "您目前没有处理中的投诉", as if
     there had never been one: the latest case finished in the last RECENTLY_FINISHED is named."""
     try:
-        cases = await (await get_services()).cases.cases_for(sender_id)  # newest first
+        theirs = await cases.cases_for(sender_id)  # newest first
     except Exception:
         logger.exception("could not look up %s's finished cases", sender_id)
-        cases = []
-    for case in cases:
+        theirs = []
+    for case in theirs:
         finished_at = case.resolved_at or case.closed_at
         if finished_at is not None and now - finished_at <= RECENTLY_FINISHED:
             say(
@@ -150,7 +153,7 @@ async def _none_open(dispatcher: CollectingDispatcher, sender_id: str, tz: tzinf
                 "no_open_cases_recent",
                 case_number=case.number,
                 category=CATEGORY_LABELS.get(case.category, case.category),
-                when=format_local(finished_at, tz),
+                when=format_local(finished_at, cases.tz),
                 status=STATUS_LABELS[case.status],
             )
             return

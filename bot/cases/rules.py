@@ -157,6 +157,8 @@ class SlaPolicy:
 class PriorityAssessment:
     priority: Priority
     reasons: list[str] = field(default_factory=list)
+    #: The urgency words that set the priority ("煤气味"), if any did.
+    urgent_terms: list[str] = field(default_factory=list)
 
 
 _ANGER = re.compile(
@@ -200,10 +202,11 @@ def assess_priority(
     priority = policy.category_priority.get(category, policy.default_priority)
     reasons = [f"category:{category}={priority.value}"]
     normalised = unicodedata.normalize("NFKC", text)
+    terms: list[str] = []
     for level in sorted(policy.urgent_terms, key=lambda p: p.rank):
         hits = [t for t in policy.urgent_terms[level] if mentions(normalised, t, policy.negations)]
         if hits and level.rank < priority.rank:
-            priority = level
+            priority, terms = level, hits
             reasons.append(f"urgent:{'/'.join(hits)}={level.value}")
             break
     if (
@@ -215,7 +218,7 @@ def assess_priority(
     ):
         priority = priority.raised()
         reasons.append(f"angry={priority.value}")
-    return PriorityAssessment(priority, reasons)
+    return PriorityAssessment(priority, reasons, terms)
 
 
 #: When someone is next on duty at or after a moment (the moment itself if they are).

@@ -324,8 +324,7 @@ class CaseService:
         urgency words added later raise the priority (never lower it), with deadlines counted from
         now, or kept if they were sooner."""
         assessment = assess_priority(self._policy, case.category, words)
-        urgent = [r for r in assessment.reasons if r.startswith("urgent:")]
-        if not urgent or assessment.priority.rank >= case.priority.rank:
+        if not assessment.urgent_terms or assessment.priority.rank >= case.priority.rank:
             return []  # the category alone would undo an agent's lowering
         first_due, resolution_due = deadlines_for(self._policy, assessment.priority, now, self._next_opening)
         event = CaseEvent(
@@ -334,10 +333,13 @@ class CaseService:
             actor=actor,
             from_value=case.priority.value,
             to_value=assessment.priority.value,
-            note="客户补充的情况涉及：" + "、".join(r.split(":", 1)[1].rsplit("=", 1)[0] for r in urgent),
+            note="客户补充的情况涉及：" + "、".join(assessment.urgent_terms),
         )
         case.priority = assessment.priority
-        case.priority_reasons = [*case.priority_reasons, *urgent]
+        case.priority_reasons = [
+            *case.priority_reasons,
+            *(r for r in assessment.reasons if r.startswith("urgent:")),
+        ]
         case.first_response_due = min(case.first_response_due, first_due)
         case.resolution_due = min(case.resolution_due, resolution_due)
         return [event]
