@@ -76,6 +76,11 @@ class FakeCaseRepository:
     async def events(self, number: str) -> list[CaseEvent]:
         return list(self._all()[number].events)
 
+    async def events_of_kinds(self, numbers: list[str], kinds: list[str]) -> dict[str, list[CaseEvent]]:
+        cases = self._all()
+        found = {n: [e for e in cases[n].events if e.kind in kinds] for n in numbers if n in cases}
+        return {n: events for n, events in found.items() if events}
+
     async def add_attachment(self, attachment: Attachment) -> Attachment:
         attachment.id = len(self._store.attachments) + 1
         self._store.attachments.append(copy.deepcopy(attachment))

@@ -61,7 +61,10 @@ def is_substantive_description(text: str) -> bool:
     return len(meaningful) >= 3
 
 
-_PERSON = re.compile(r"(转|找|要|换|接|叫|让)(个|一个|你们的?)?(人工|真人)|人工客服|真人客服|人工服务")
+_PERSON = re.compile(
+    r"(?:我?要|帮我|给我)?(?:转|找|要|换|接|叫|让)(?:一下|下)?(?:个|一个|你们的?)?(?:人工|真人)(?!费)(?:客服|服务)?"
+    r"|人工客服|真人客服|人工服务"
+)
 
 
 def asks_for_a_person(text: str) -> bool:

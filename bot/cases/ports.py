@@ -37,6 +37,9 @@ class CaseRepository(Protocol):
 
     async def events(self, number: str) -> list[CaseEvent]: ...
 
+    async def events_of_kinds(self, numbers: list[str], kinds: list[str]) -> dict[str, list[CaseEvent]]:
+        """Those cases' events of those kinds, oldest first, by case number (for a whole list)."""
+
     async def add_attachment(self, attachment: Attachment) -> Attachment: ...
 
     async def link_unfiled_attachments(self, sender_id: str, case: Case, since: datetime) -> int:

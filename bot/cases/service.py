@@ -181,6 +181,14 @@ class CaseService:
         async with self._uow(readonly=True) as uow:
             return work_order(await uow.cases.open_by_deadline(limit))
 
+    async def withdrawn_among(self, cases: list[Case]) -> set[str]:
+        """Which of these open cases their customers took back: an agent working the list should
+        not call about a complaint the customer withdrew without knowing it."""
+        async with self._uow(readonly=True) as uow:
+            numbers = [c.number for c in cases]
+            events = await uow.cases.events_of_kinds(numbers, [WITHDRAWAL, "status_changed"])
+        return {number for number, history in events.items() if withdrawn_by_customer(history)}
+
     async def change_status(self, number: str, to: Status, *, actor: str, note: str | None = None) -> Case:
         """Move a case along the workflow; illegal moves raise and change nothing."""
         now = self._clock()

@@ -21,6 +21,18 @@ def _insert(session: AsyncSession, table: sa.Table):  # type: ignore[no-untyped-
     return (postgresql.insert if name == "postgresql" else sqlite.insert)(table)
 
 
+def _event_from_row(r: CaseEventRow) -> CaseEvent:
+    return CaseEvent(
+        kind=r.kind,
+        at=r.at,
+        actor=r.actor,
+        from_value=r.from_value,
+        to_value=r.to_value,
+        note=r.note,
+        data=dict(r.data or {}),
+    )
+
+
 def _case_from_row(row: CaseRow, customer: CustomerRow, parent_number: str | None) -> Case:
     return Case(
         id=row.id,
@@ -209,18 +221,21 @@ class SqlCaseRepository:
             .where(CaseRow.number == number)
             .order_by(CaseEventRow.at, CaseEventRow.id)
         )
-        return [
-            CaseEvent(
-                kind=r.kind,
-                at=r.at,
-                actor=r.actor,
-                from_value=r.from_value,
-                to_value=r.to_value,
-                note=r.note,
-                data=dict(r.data or {}),
-            )
-            for r in (await self.session.execute(stmt)).scalars().all()
-        ]
+        return [_event_from_row(r) for r in (await self.session.execute(stmt)).scalars().all()]
+
+    async def events_of_kinds(self, numbers: list[str], kinds: list[str]) -> dict[str, list[CaseEvent]]:
+        found: dict[str, list[CaseEvent]] = {}
+        if not numbers or not kinds:
+            return found
+        stmt = (
+            sa.select(CaseRow.number, CaseEventRow)
+            .join(CaseRow, CaseRow.id == CaseEventRow.case_id)
+            .where(CaseRow.number.in_(numbers), CaseEventRow.kind.in_(kinds))
+            .order_by(CaseEventRow.at, CaseEventRow.id)
+        )
+        for number, row in (await self.session.execute(stmt)).all():
+            found.setdefault(number, []).append(_event_from_row(row))
+        return found
 
     async def add_attachment(self, attachment: Attachment) -> Attachment:
         case_id = None

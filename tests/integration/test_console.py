@@ -947,6 +947,9 @@ async def test_the_case_list_puts_late_cases_first_and_a_supervisor_works_them(c
         late = await s.cases.open_case(CaseDraft(sender, "wechat", "发票一直没开", "billing", "13812345678"))
         s.cases._clock = real_clock
         fresh = await s.cases.open_case(CaseDraft(sender, "wechat", "宽带又断了", "other", "13812345678"))
+        await s.cases.add_customer_words(
+            fresh.number, "不用处理了", actor=f"customer:{sender}", withdrawal=True
+        )
     async with signed_in(console, "boss", "li") as (boss, li):
         listing = await boss.get("/console/cases")
         assert listing.status == 200
@@ -954,7 +957,9 @@ async def test_the_case_list_puts_late_cases_first_and_a_supervisor_works_them(c
         assert rows.index(late.number) < rows.index(fresh.number)  # the nearest deadline first
         late_row = re.search(rf'data-case="{late.number}".*?</tr>', listing.text, re.S).group(0)
         assert "首次响应期限" in late_row and re.search(r"已超时 \d 天", late_row)
-        assert "已超时" not in re.search(rf'data-case="{fresh.number}".*?</tr>', listing.text, re.S).group(0)
+        fresh_row = re.search(rf'data-case="{fresh.number}".*?</tr>', listing.text, re.S).group(0)
+        assert "已超时" not in fresh_row
+        assert "客户要求撤销" in fresh_row and "客户要求撤销" not in late_row  # before anyone calls about it
 
         page = await boss.get(f"/console/cases/{late.number.lower()}")  # as a customer might type it
         assert page.status == 200 and f'<input type="hidden" name="case" value="{late.number}">' in page.text

@@ -557,12 +557,30 @@ async def test_a_complaint_that_also_asks_for_a_person_gets_a_case_and_the_perso
 
 @pytest.mark.parametrize(
     ("text", "asks"),
-    [("空调漏水，转人工", True), ("让真人来跟我说", True), ("客服态度很差", False), ("人工费太贵了", False)],
+    [
+        ("空调漏水，转人工", True),
+        ("让真人来跟我说", True),
+        ("空调一直滴水，帮我转一下人工吧", True),
+        ("客服态度很差", False),
+        ("人工费太贵了", False),
+        ("安装还要人工费吗", False),
+    ],
 )
 def test_what_asks_for_a_person(text: str, asks: bool) -> None:
     from bot.cases.intake import asks_for_a_person
 
     assert asks_for_a_person(text) is asks
+
+
+@pytest.mark.parametrize(
+    ("text", "left"),
+    [("空调一直滴水，我要找人工客服", "空调一直滴水,"), ("冰箱不制冷，帮我转一下人工吧", "冰箱不制冷,吧")],
+)
+def test_the_request_for_a_person_is_taken_out_of_the_description(text: str, left: str) -> None:
+    """ "我要找人工客服" used to leave "我要客服" in the case's description."""
+    from bot.cases.intake import without_person_request
+
+    assert without_person_request(text) == left
 
 
 async def test_a_merely_unhappy_complaint_goes_on_with_the_intake(

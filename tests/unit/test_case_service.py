@@ -128,6 +128,22 @@ async def test_resolution_listeners_hear_whether_the_customer_had_withdrawn(
     assert heard[-1] == (taken_back.number, False)
 
 
+async def test_the_worklist_knows_which_cases_their_customers_took_back(
+    service: CaseService, clock: Clock
+) -> None:
+    kept = await service.open_case(draft())
+    taken_back = await service.open_case(draft(description="快递丢了", category="delivery"))
+    came_back = await service.open_case(draft(description="宽带又断了", category="other"))
+    for number in (taken_back.number, came_back.number):
+        await service.add_customer_words(number, "客户要求撤销投诉", actor="customer:wx-1", withdrawal=True)
+    for step in (Status.ACKNOWLEDGED, Status.IN_PROGRESS, Status.RESOLVED, Status.REOPENED):  # it came back
+        clock.now += timedelta(minutes=1)
+        await service.change_status(came_back.number, step, actor="agent:li")
+    worklist = await service.worklist()
+    assert {c.number for c in worklist} == {kept.number, taken_back.number, came_back.number}
+    assert await service.withdrawn_among(worklist) == {taken_back.number}
+
+
 async def test_an_illegal_change_changes_nothing(service: CaseService) -> None:
     case = await service.open_case(draft())
     with pytest.raises(IllegalTransition):

@@ -46,6 +46,7 @@ class WorkRow:
     due: datetime
     late: bool
     handoff: Handoff | None  # the customer's conversation with a person, if one is open
+    withdrawn: bool = False  # the customer asked for the complaint to be withdrawn
 
 
 async def cases_page(request: Request) -> HTTPResponse:
@@ -55,9 +56,12 @@ async def cases_page(request: Request) -> HTTPResponse:
     now = utcnow()
     talking = {h.sender_id: h for h in await services.handoffs.open_conversations()}
     rows = []
-    for case in await services.cases.worklist(CASE_LIST_LIMIT):
+    cases = await services.cases.worklist(CASE_LIST_LIMIT)
+    withdrawn = await services.cases.withdrawn_among(cases)
+    for case in cases:
         owes, due = next_deadline(case)
-        rows.append(WorkRow(case, owes, due, due < now, talking.get(case.sender_id)))
+        row = WorkRow(case, owes, due, due < now, talking.get(case.sender_id), case.number in withdrawn)
+        rows.append(row)
     flashes = await _sessions(request).pop_flashes(_session(request).sid)
     return _render(
         request,
