@@ -963,8 +963,12 @@ async def test_the_case_list_puts_late_cases_first_and_a_supervisor_works_them(c
 
         page = await boss.get(f"/console/cases/{late.number.lower()}")  # as a customer might type it
         assert page.status == 200 and f'<input type="hidden" name="case" value="{late.number}">' in page.text
+        status_form = re.search(rf'action="/console/cases/{late.number}/status".*?</form>', page.text, re.S)
+        assert 'name="note"' in status_form.group(0)  # what was done goes with the change
         done = await boss.post(
-            f"/console/cases/{late.number}/status", {"status": "acknowledged", "case": late.number}, xhr=False
+            f"/console/cases/{late.number}/status",
+            {"status": "acknowledged", "case": late.number, "note": "已电话联系客户"},
+            xhr=False,
         )
         assert (done.status, done.headers["Location"]) == (303, f"/console/cases/{late.number}")
         after = (await boss.get("/console/cases")).text
@@ -978,7 +982,8 @@ async def test_the_case_list_puts_late_cases_first_and_a_supervisor_works_them(c
         ).status == 403
         assert (await li.get("/console/cases/C20991231-0001")).status == 404
     _, body = http("GET", f"{console.base}/api/v1/cases/{late.number}", headers={"X-API-Key": KEY})
-    assert (body["status"], body["events"][-1]["actor"]) == ("acknowledged", "agent:boss")
+    last = body["events"][-1]
+    assert (body["status"], last["actor"], last["note"]) == ("acknowledged", "agent:boss", "已电话联系客户")
 
 
 # --------------------------------------------------------------------------- the CLI
