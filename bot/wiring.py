@@ -24,6 +24,7 @@ from bot.handoff.live import LiveBus
 from bot.handoff.model import Handoff
 from bot.handoff.rules import HandoffPolicy, next_opening
 from bot.handoff.service import HandoffService
+from bot.notices import ResolutionNotifier
 from bot.rasa_api import RasaClient
 from bot.redis_client import create_redis
 from bot.surveys.rules import SurveyPolicy
@@ -79,6 +80,7 @@ def build_services(settings: Settings | None = None, engine: AsyncEngine | None 
         await surveys.schedule_for_agent(handoff.sender_id, handoff.channel, handoff.agent or "agent")
 
     handoffs.on_handed_back.append(survey_the_agents_help)
+    cases.on_resolved.append(ResolutionNotifier(cases, rasa, handoffs))
     return Services(
         settings=settings,
         engine=engine,

@@ -21,6 +21,7 @@ from bot.feedback.service import FeedbackService
 from bot.handoff.agents import AgentService
 from bot.handoff.rules import HandoffPolicy
 from bot.handoff.service import HandoffService
+from bot.notices import ResolutionNotifier
 from bot.redis_client import create_redis
 from bot.surveys.rules import SurveyPolicy
 from bot.surveys.service import SurveyService
@@ -79,6 +80,7 @@ def fake_services(fake_uow: FakeUowFactory, policy: SlaPolicy, clock: Clock, tmp
     handoffs = HandoffService(
         handoff_store, cases, HandoffPolicy(opens=None, closes=None), rasa=rasa, bus=bus, clock=clock
     )
+    cases.on_resolved.append(ResolutionNotifier(cases, rasa, handoffs))
     return Services(
         settings=settings,
         engine=None,  # type: ignore[arg-type]

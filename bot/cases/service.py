@@ -298,6 +298,10 @@ class CaseService:
     async def add_note(self, number: str, note: str, *, actor: str) -> Case:
         return await self._append(number, "note", note, actor)
 
+    async def record(self, number: str, kind: str, note: str, *, actor: str = "bot") -> Case:
+        """Something done about the case outside it (the customer told of its resolution)."""
+        return await self._append(number, kind, note, actor)
+
     async def _append(
         self,
         number: str,

@@ -159,6 +159,20 @@ def test_an_encrypted_wechat_complaint_retried_three_times_is_one_case_and_one_s
     engine_rows = asyncio.run(cases_of(stack.database_url, user))
     assert engine_rows == [number]
 
+    for status in ("acknowledged", "in_progress", "resolved"):  # the company resolves it
+        answer, _ = http(
+            "POST",
+            f"{stack.ops}/api/v1/cases/{number}/status",
+            {"status": status, "note": "已更换阀门"},
+            headers={"X-API-Key": stack.api_key},
+        )
+        assert answer == 200
+    later = wait_for(5)[4:]  # the notice, and perhaps already the survey (due at once here)
+    (told,) = [m["text"]["content"] for m in later if "已处理完毕" in m.get("text", {}).get("content", "")]
+    assert number in told and "阀门" not in told
+    _, case = http("GET", f"{stack.ops}/api/v1/cases/{number}", headers={"X-API-Key": stack.api_key})
+    assert case["events"][-1]["kind"] == "customer_notified"
+
 
 def test_a_service_event_leads_to_a_survey_and_a_bad_answer_to_a_case_and_a_person(stack: Stack) -> None:
     from bot.wechat.standin_config import DEV_APPID, DEV_TOKEN

@@ -800,7 +800,10 @@ async def test_an_agent_writes_to_a_customer_from_the_case_page(console: Console
         assert sent.status == 303
         conversation = sent.headers["Location"]
         assert re.fullmatch(r"/console/conversations/\d+", conversation)
-        events = [e for c in console.rasa.calls_for(sender, "tracker/events") for e in c["body"]]
+        calls = console.rasa.calls_for(sender, "tracker/events")
+        notice = calls[0]["body"][0]  # when the other case was resolved, the customer was told
+        assert done.number in notice["text"] and "已处理完毕" in notice["text"]
+        events = [e for c in calls[1:] for e in c["body"]]
         assert events[0] == {"event": "pause"}  # the bot is quiet before the agent speaks
         assert (events[1]["text"], events[1]["metadata"]) == (
             "您好，关于您的宽带问题，师傅明天上午上门",

@@ -1,0 +1,77 @@
+"""The customer hears that their complaint was resolved, unless they withdrew it or a person is
+talking with them; a notice that could not be sent is in the case's history."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.cases.model import CaseDraft, Status
+from bot.cases.service import CaseService
+from bot.notices import NOTICE_FAILED, NOTIFIED, ResolutionNotifier
+from bot.wiring import Services
+from tests.conftest import Clock
+from tests.fakes import FakeRasa
+
+
+async def _resolve(cases: CaseService, number: str, clock: Clock) -> None:
+    for step in (Status.ACKNOWLEDGED, Status.IN_PROGRESS, Status.RESOLVED):
+        clock.now += timedelta(minutes=1)
+        await cases.change_status(number, step, actor="agent:li", note="已更换压缩机")
+
+
+def _draft(sender: str = "wx-1", channel: str = "wechat") -> CaseDraft:
+    return CaseDraft(sender, channel, "空调修完第二天又不制冷了", "installation_repair", "13812345678")
+
+
+async def test_a_resolved_complaint_is_told_to_its_customer_on_wechat(
+    fake_services: Services, clock: Clock
+) -> None:
+    rasa: FakeRasa = fake_services.rasa  # type: ignore[assignment]
+    case = await fake_services.cases.open_case(_draft())
+    await _resolve(fake_services.cases, case.number, clock)
+    (call,) = [c for c in rasa.calls if c[0] == "events"]
+    _, sender, events, channel, side_effects = call
+    assert (sender, channel, side_effects) == ("wx-1", "wechat", True)
+    text = events[0]["text"]
+    assert case.number in text and "安装维修" in text and "已处理完毕" in text
+    assert "压缩机" not in text  # the agent's note is for colleagues
+    history = (await fake_services.cases.get(case.number)).events
+    assert [(e.kind, e.actor, e.note) for e in history][-1] == (NOTIFIED, "bot", text)
+
+
+async def test_no_notice_when_withdrawn_or_talking_with_a_person_or_not_on_wechat(
+    fake_services: Services, clock: Clock
+) -> None:
+    rasa: FakeRasa = fake_services.rasa  # type: ignore[assignment]
+    cases = fake_services.cases
+    withdrawn = await cases.open_case(_draft("wx-1"))
+    await cases.add_customer_words(withdrawn.number, "不用处理了", actor="customer:wx-1", withdrawal=True)
+    talking = await cases.open_case(_draft("wx-2"))
+    await fake_services.handoffs.request("wx-2", "wechat", reason="customer_request")
+    web = await cases.open_case(_draft("web-3", channel="rest"))
+    for case in (withdrawn, talking, web):
+        await _resolve(cases, case.number, clock)
+    assert [c for c in rasa.calls if c[0] == "events" and c[1] != "wx-2"] == []
+    assert not any(
+        call[0] == "events" and "已处理完毕" in call[2][0].get("text", "") for call in rasa.calls
+    )  # the person talking with wx-2 tells them
+    for case in (withdrawn, talking, web):
+        assert NOTIFIED not in [e.kind for e in (await cases.get(case.number)).events]
+
+
+class _RasaDown(FakeRasa):
+    async def append_events(self, *args: object, **kwargs: object) -> None:
+        raise ConnectionError("rasa is down")
+
+
+async def test_a_notice_that_could_not_go_out_is_in_the_history(
+    fake_services: Services, clock: Clock
+) -> None:
+    cases = fake_services.cases
+    cases.on_resolved[:] = [ResolutionNotifier(cases, _RasaDown(), fake_services.handoffs)]
+    case = await cases.open_case(_draft())
+    await _resolve(cases, case.number, clock)
+    resolved = await cases.get(case.number)
+    assert resolved.status is Status.RESOLVED  # resolved all the same
+    last = resolved.events[-1]
+    assert (last.kind, last.note) == (NOTICE_FAILED, "ConnectionError: rasa is down")
