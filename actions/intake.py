@@ -23,6 +23,7 @@ from actions.common import (
     satisfaction_of,
     user_messages_since_form_start,
 )
+from actions.corrections import answer_correction
 from actions.messages import catalogue, render, say
 from actions.services import get_services
 from actions.status import ActionCaseStatus, answer_withdrawal
@@ -63,6 +64,7 @@ DIGRESSIONS = {
     "goodbye",
     "suggest",
     "give_rating",
+    "opt_out",
 }
 #: The category model is trusted from this confidence on; below it the bot asks.
 CATEGORY_CONFIDENCE = 0.45
@@ -643,6 +645,8 @@ class ActionRouteInform(Action):
             return []
         if describes_problem and is_substantive_description(latest_text(tracker)):
             return [FollowupAction(FORM)]
+        if await answer_correction(dispatcher, tracker):
+            return []
         if latest_entities(tracker, "case_number"):
             # Answered here, not as a follow-up action: no rule says what follows one, and the core
             # fallback then handed the customer who had just been answered to a person.

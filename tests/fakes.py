@@ -57,7 +57,7 @@ class FakeCaseRepository:
 
     async def for_sender(self, sender_id: str, *, open_only: bool) -> list[Case]:
         found = [c for c in self._all().values() if c.sender_id == sender_id and (c.is_open or not open_only)]
-        return sorted((copy.deepcopy(c) for c in found), key=lambda c: c.created_at, reverse=True)
+        return sorted((copy.deepcopy(c) for c in found), key=lambda c: (c.created_at, c.number), reverse=True)
 
     async def save(self, case: Case, new_events: list[CaseEvent]) -> None:
         stored = copy.deepcopy(case)

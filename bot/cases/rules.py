@@ -44,6 +44,8 @@ def next_statuses(current: Status) -> list[Status]:
 
 #: The case-event kind of a customer taking a filed complaint back ("那个投诉不用处理了").
 WITHDRAWAL = "withdrawal_requested"
+#: The customer sent a new order number or phone after filing (from_value → to_value).
+DETAILS_CORRECTED = "details_corrected"
 
 
 def withdrawn_by_customer(events: Iterable[CaseEvent]) -> bool:

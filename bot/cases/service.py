@@ -14,6 +14,7 @@ from bot.cases.intake import MAX_DESCRIPTION
 from bot.cases.model import CATEGORIES, Attachment, Case, CaseDraft, CaseEvent, Priority, Status
 from bot.cases.ports import UnitOfWork
 from bot.cases.rules import (
+    DETAILS_CORRECTED,
     WITHDRAWAL,
     NextOpening,
     PriorityAssessment,
@@ -297,6 +298,38 @@ class CaseService:
 
     async def add_note(self, number: str, note: str, *, actor: str) -> Case:
         return await self._append(number, "note", note, actor)
+
+    async def correct_details(
+        self, number: str, *, actor: str, order_id: str | None = None, phone: str | None = None
+    ) -> Case:
+        """An order number or phone sent after filing ("订单号发错了，应该是JD…"): it replaces the one
+        on the case, with the old value in the history. Before, the bot asked whether the customer
+        wanted to complain and the case kept the wrong number."""
+        phone = normalise_phone(phone) if phone else None
+        now = self._clock()
+        async with self._uow() as uow:
+            case = await uow.cases.get(number, for_update=True)
+            if case is None:
+                raise CaseNotFound(number)
+            updated = replace(case, updated_at=now)
+            events = []
+            if order_id and order_id != case.order_id:
+                updated.order_id = order_id
+                events.append(self._correction(now, actor, "订单号", case.order_id, order_id))
+            if phone and phone != case.phone:
+                updated.phone = phone
+                await uow.cases.ensure_customer(case.sender_id, case.channel, now, phone)
+                events.append(self._correction(now, actor, "联系电话", case.phone, phone))
+            if events:
+                await uow.cases.save(updated, events)
+                await uow.commit()
+        return updated
+
+    @staticmethod
+    def _correction(now: datetime, actor: str, what: str, old: str | None, new: str) -> CaseEvent:
+        return CaseEvent(
+            kind=DETAILS_CORRECTED, at=now, actor=actor, from_value=old, to_value=new, note=f"客户更正{what}"
+        )
 
     async def record(self, number: str, kind: str, note: str, *, actor: str = "bot") -> Case:
         """Something done about the case outside it (the customer told of its resolution)."""

@@ -244,13 +244,14 @@ async def test_a_bad_phone_is_refused_with_a_hint(wired: Services) -> None:
 
 
 @pytest.mark.parametrize("requested", ["order_id", "phone"])
+@pytest.mark.parametrize("text", ["好的", "确认"])
 async def test_a_plain_yes_to_a_number_question_is_asked_again_without_calling_it_malformed(
-    wired: Services, requested: str
+    wired: Services, requested: str, text: str
 ) -> None:
-    """ "好的" to the order question got "订单号格式不太对（一般是8到24位字母和数字）"."""
+    """ "好的" (and "确认") to the order question got "订单号格式不太对（一般是8到24位字母和数字）"."""
     slots, said = await validate(
         tracker(
-            "好的",
+            text,
             "affirm",
             requested=requested,
             slots={"complaint_description": "空调坏了很久", "complaint_category": "other"},
@@ -938,6 +939,50 @@ async def test_information_out_of_context_is_routed(
     else:
         assert [f"followup:{e['name']}" for e in events if e["event"] == "followup"] == [expected]
         assert dispatcher.messages == []
+
+
+async def test_an_order_number_or_phone_sent_after_filing_corrects_the_open_case(wired: Services) -> None:
+    from actions.intake import ActionRouteInform
+
+    older = await wired.cases.open_case(
+        CaseDraft("wx-1", "wechat", "宽带断了两天", "other", "13812345678", order_id="JD2026112800001")
+    )
+    case = await wired.cases.open_case(
+        CaseDraft("wx-1", "wechat", "洗衣机不脱水", "installation_repair", "13812345678", "JD2026112800123")
+    )
+
+    async def route(text: str, *entities: dict) -> str:
+        dispatcher = CollectingDispatcher()
+        t = tracker(text, "inform", list(entities))
+        t.latest_message["intent_ranking"] = [{"name": "inform", "confidence": 0.9}]
+        assert await ActionRouteInform().run(dispatcher, t, DOMAIN) == []
+        return "\n".join(m["text"] for m in dispatcher.messages)
+
+    said = await route("订单号发错了，应该是JD2026112800456", entity("order_id", "JD2026112800456"))
+    assert said == f"好的，已把投诉 {case.number} 的订单号改为 JD2026112800456，处理人员会以此为准。"
+    said = await route("我换手机号了，新号码13987654321", entity("phone", "13987654321"))
+    assert "联系电话改为 139****4321" in said and case.number in said
+    said = await route(
+        f"{older.number}的订单号是JD2026112800002",
+        entity("case_number", older.number),
+        entity("order_id", "JD2026112800002"),
+    )
+    assert older.number in said and "订单号改为 JD2026112800002" in said
+    newest, first = await wired.cases.get(case.number), await wired.cases.get(older.number)
+    assert (newest.order_id, newest.phone) == ("JD2026112800456", "13987654321")
+    assert first.order_id == "JD2026112800002"
+    corrected = [(e.note, e.from_value, e.to_value) for e in newest.events if e.kind == "details_corrected"]
+    assert corrected == [
+        ("客户更正订单号", "JD2026112800123", "JD2026112800456"),
+        ("客户更正联系电话", "13812345678", "13987654321"),
+    ]
+    assert await wired.cases.known_phone("wx-1") == "13987654321"  # the next complaint offers it
+
+    nobody = CollectingDispatcher()  # no open case: the customer is asked what they want
+    t = tracker("JD2026112800789", "inform", [entity("order_id", "JD2026112800789")], sender="wx-9")
+    t.latest_message["intent_ranking"] = [{"name": "inform", "confidence": 0.9}]
+    await ActionRouteInform().run(nobody, t, DOMAIN)
+    assert "请问您是要投诉反映问题" in nobody.messages[0]["text"]
 
 
 @pytest.mark.parametrize(

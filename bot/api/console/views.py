@@ -94,6 +94,7 @@ CASE_EVENT_LABELS = {
     "attachment": "附件",
     "urged": "客户催办",
     "withdrawal_requested": "客户要求撤销",
+    "details_corrected": "客户更正信息",
     "customer_notified": "已告知客户",
     "customer_notice_failed": "未能告知客户",
 }
