@@ -543,6 +543,20 @@ class ActionOptOut(Action):
         return [ActiveLoop(None), SlotSet("requested_slot", None), *[SlotSet(s, None) for s in SURVEY_SLOTS]]
 
 
+class ActionOptOutInIntake(ActionOptOut):
+    """ "以后别给我发回访了" in the middle of an intake got "订单号格式不太对": the customer is opted
+    out and the intake goes on where it was."""
+
+    def name(self) -> str:
+        return "action_opt_out_in_intake"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        await super().run(dispatcher, tracker, domain)
+        return []
+
+
 class ActionMoreAboutBadAnswer(Action):
     """After a bad answer and the offer of a person the customer writes more ("地板也没擦"): it goes
     into the case the answer opened, not into a second complaint that asks for the order again.

@@ -19,6 +19,7 @@ from actions.surveys import (
     ActionAskSurveyScore,
     ActionMoreAboutBadAnswer,
     ActionOptOut,
+    ActionOptOutInIntake,
     ActionStartSurvey,
     ActionSubmitSurvey,
     ValidateSurveyForm,
@@ -539,6 +540,15 @@ async def test_opting_out_is_confirmed_in_one_message(wired: Services, clock: Cl
     events = await ActionOptOut().run(dispatcher, tracker("别再发了", "opt_out"), DOMAIN)
     assert len(dispatcher.messages) == 1 and "不再" in dispatcher.messages[0]["text"]
     assert events[0] == {"event": "active_loop", "timestamp": None, "name": None}
+    assert (await wired.customers.standing("wx-1")).opted_out
+
+
+async def test_opting_out_in_the_middle_of_an_intake_leaves_the_intake_going(wired: Services) -> None:
+    """ "以后别给我发回访了" while the order number was asked for got "订单号格式不太对"."""
+    dispatcher = CollectingDispatcher()
+    t = tracker("以后别给我发回访了", "opt_out", requested="order_id", loop="complaint_form")
+    assert await ActionOptOutInIntake().run(dispatcher, t, DOMAIN) == []  # the form is not closed
+    assert "不再" in dispatcher.messages[0]["text"]
     assert (await wired.customers.standing("wx-1")).opted_out
 
 
