@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from bot.cases.model import CATEGORY_LABELS, Case
 from bot.cases.service import CaseService
-from bot.handoff.model import Handoff
+from bot.handoff.model import Handoff, HandoffStatus
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +46,8 @@ def resolution_notice(case: Case) -> str:
 
 class ResolutionNotifier:
     """A resolution listener (``CaseService.on_resolved``). Says nothing when the customer withdrew
-    the complaint (they asked for it to be dropped) or is talking with a person (who tells them)."""
+    the complaint (they asked for it to be dropped) or an agent holds their conversation (and tells
+    them). Outside WeChat's 48-hour window the outbox holds the notice until the customer writes."""
 
     def __init__(self, cases: CaseService, rasa: Conversations, handoffs: OpenConversations) -> None:
         self._cases = cases
@@ -56,8 +57,9 @@ class ResolutionNotifier:
     async def __call__(self, case: Case, *, withdrawn: bool) -> str | None:
         if withdrawn or case.channel not in PUSH_CHANNELS:
             return None
-        if await self._handoffs.open_for(case.sender_id) is not None:
-            return None
+        talking = await self._handoffs.open_for(case.sender_id)
+        if talking is not None and talking.status is HandoffStatus.ACTIVE:
+            return None  # the agent holding the conversation tells them; one waiting in the queue is told
         text = resolution_notice(case)
         event = {
             "event": "bot",

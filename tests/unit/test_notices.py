@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from bot.cases.model import CaseDraft, Status
 from bot.cases.service import CaseService
+from bot.handoff.model import Agent, Role
 from bot.notices import NOTICE_FAILED, NOTIFIED, ResolutionNotifier
 from bot.wiring import Services
 from tests.conftest import Clock
@@ -39,7 +40,7 @@ async def test_a_resolved_complaint_is_told_to_its_customer_on_wechat(
     assert [(e.kind, e.actor, e.note) for e in history][-1] == (NOTIFIED, "bot", text)
 
 
-async def test_no_notice_when_withdrawn_or_talking_with_a_person_or_not_on_wechat(
+async def test_no_notice_when_withdrawn_or_an_agent_is_talking_or_not_on_wechat(
     fake_services: Services, clock: Clock
 ) -> None:
     rasa: FakeRasa = fake_services.rasa  # type: ignore[assignment]
@@ -47,14 +48,15 @@ async def test_no_notice_when_withdrawn_or_talking_with_a_person_or_not_on_wecha
     withdrawn = await cases.open_case(_draft("wx-1"))
     await cases.add_customer_words(withdrawn.number, "不用处理了", actor="customer:wx-1", withdrawal=True)
     talking = await cases.open_case(_draft("wx-2"))
-    await fake_services.handoffs.request("wx-2", "wechat", reason="customer_request")
+    ticket = await fake_services.handoffs.request("wx-2", "wechat", reason="customer_request")
+    await fake_services.handoffs.accept(ticket.handoff.id or 0, Agent("li", "小李", Role.AGENT))
     web = await cases.open_case(_draft("web-3", channel="rest"))
-    for case in (withdrawn, talking, web):
+    waiting = await cases.open_case(_draft("wx-4"))  # queued for a person, nobody talking yet
+    await fake_services.handoffs.request("wx-4", "wechat", reason="customer_request")
+    for case in (withdrawn, talking, web, waiting):
         await _resolve(cases, case.number, clock)
-    assert [c for c in rasa.calls if c[0] == "events" and c[1] != "wx-2"] == []
-    assert not any(
-        call[0] == "events" and "已处理完毕" in call[2][0].get("text", "") for call in rasa.calls
-    )  # the person talking with wx-2 tells them
+    told = {c[1] for c in rasa.calls if c[0] == "events" and "已处理完毕" in c[2][0].get("text", "")}
+    assert told == {"wx-4"}  # the agent holding wx-2's conversation tells them
     for case in (withdrawn, talking, web):
         assert NOTIFIED not in [e.kind for e in (await cases.get(case.number)).events]
 
