@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -20,7 +20,7 @@ from actions.common import (
 from actions.messages import say
 from actions.services import get_services
 from actions.surveys import correct_score, record_answer
-from bot.cases.intake import is_angry
+from bot.cases.intake import is_angry, names_misconduct
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +56,9 @@ class ActionRecordFeedback(Action):
             corrected = await correct_score(dispatcher, tracker, rating)
             if corrected is not None:
                 return corrected
+        if kind == "feedback" and names_misconduct(latest_text(tracker), label):
+            # Not "您的反馈已记录": the intake files it, with the words as the description.
+            return [FollowupAction("complaint_form")]
         try:
             await services.feedback.record(
                 sender_id=tracker.sender_id,

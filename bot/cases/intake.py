@@ -193,6 +193,19 @@ def rewritten_description(text: str) -> str | None:
     return rest if is_substantive_description(rest) else None
 
 
+_MISCONDUCT = re.compile(
+    r"骂人|骂我|辱骂|爆粗口|说脏话|动手|打人|打我|推我|威胁|恐吓|索要|要红包|收红包|要好处费|私下收|"
+    r"乱收费|多(收|要)了?我?的?[\d一二两三四五六七八九十百千几]*(块|元|钱)|乱加价|偷(了|走)|顺走|摔(坏|了)|骚扰"
+)
+
+
+def names_misconduct(text: str, satisfaction: str | None) -> bool:
+    """ "师傅态度很差，还骂人" reads like a verdict, and the model calls it feedback; but a worker who
+    swore, threatened, overcharged or took something is a complaint to act on. Only an unhappy
+    message counts: "师傅很好，没有乱收费" praises."""
+    return satisfaction == "dissatisfied" and bool(_MISCONDUCT.search(_clean(text)))
+
+
 def is_angry(text: str, satisfaction: str | None, confidence: float | None) -> bool:
     """Strong displeasure, not just a complaint: angry words, threats or shouting, and the NLU hearing
     a dissatisfied customer. Such customers are handed to a person."""

@@ -602,6 +602,32 @@ async def test_angry_feedback_is_handed_to_a_person(wired: Services) -> None:
     assert (await wired.handoffs.open_for("wx-1")).reason == "angry"
 
 
+@pytest.mark.parametrize(
+    ("text", "satisfaction", "intake"),
+    [
+        ("师傅态度很差，还骂人", ("dissatisfied", 0.99), True),
+        ("装完多收了我200块钱，服务一般", ("dissatisfied", 0.9), True),
+        ("师傅走的时候把我家的工具顺走了", ("dissatisfied", 0.7), True),
+        ("师傅很好，没有乱收费", ("satisfied", 0.9), False),
+        ("态度一般般吧", ("dissatisfied", 0.8), False),
+    ],
+)
+async def test_a_verdict_that_names_misconduct_is_filed_as_a_complaint(
+    wired: Services, fake_uow: FakeUowFactory, text: str, satisfaction: tuple[str, float], intake: bool
+) -> None:
+    """ "师傅态度很差，还骂人" got "您的反馈已记录。如果需要我们处理，可以直接说明情况…"."""
+    dispatcher = CollectingDispatcher()
+    events = await ActionRecordFeedback().run(
+        dispatcher, tracker(text, "give_feedback", satisfaction=satisfaction), DOMAIN
+    )
+    followups = [e["name"] for e in events if e["event"] == "followup"]
+    if intake:
+        assert followups == ["complaint_form"] and dispatcher.messages == []
+        assert fake_uow.store.feedback == []  # the case will hold the words
+    else:
+        assert followups == [] and [e.text for e in fake_uow.store.feedback] == [text]
+
+
 async def test_submitting_creates_the_case_and_tells_the_number(
     wired: Services, fake_uow: FakeUowFactory
 ) -> None:
