@@ -81,7 +81,7 @@ def _rating(tracker: Tracker) -> int | None:
 def _service_words(survey: Survey) -> str:
     who = f"（服务人员：{survey.technician}）" if survey.technician and survey.subject == "service" else ""
     if survey.subject == "case":
-        return f"投诉{survey.case_number or ''}的处理{who}"
+        return f"投诉 {survey.case_number} 的处理" if survey.case_number else "投诉的处理"
     return f"{SERVICE_LABELS.get(survey.service_type, '服务')}{who}"
 
 

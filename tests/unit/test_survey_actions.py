@@ -142,6 +142,19 @@ async def test_starting_twice_asks_once(wired: Services, clock: Clock) -> None:
     assert events == [{"event": "followup", "timestamp": None, "name": "action_listen"}]
 
 
+async def test_a_case_survey_names_the_case_readably(wired: Services, clock: Clock) -> None:
+    """It read "您的投诉C20261206-0001的处理已经完成", the number run into the words."""
+    case = await wired.cases.open_case(CaseDraft("wx-1", "wechat", "宽带断了", "other", "13812345678"))
+    for step in (Status.ACKNOWLEDGED, Status.IN_PROGRESS, Status.RESOLVED):
+        await wired.cases.change_status(case.number, step, actor="agent:li")
+    (survey,) = wired.surveys._store.surveys.values()  # type: ignore[attr-defined]
+    dispatcher = CollectingDispatcher()
+    slots = {"survey_id": str(survey.id), "survey_delivery": "customer_service"}
+    t = tracker("EXTERNAL_survey_start", "EXTERNAL_survey_start", slots=slots)
+    await ActionAskSurveyScore().run(dispatcher, t, DOMAIN)
+    assert f"您的投诉 {case.number} 的处理已经完成" in dispatcher.messages[0]["text"]
+
+
 async def test_only_the_first_pushed_question_says_it_is_a_survey_question(
     wired: Services, clock: Clock
 ) -> None:
