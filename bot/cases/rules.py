@@ -243,6 +243,12 @@ def deadlines_for(
     return next_opening(first), next_opening(resolution)
 
 
+def sla_started_at(case: Case, events: Iterable[CaseEvent]) -> datetime:
+    """When the case's deadlines started counting: its filing, or its latest reopening."""
+    reopened = [e.at for e in events if e.kind == "status_changed" and e.to_value == Status.REOPENED.value]
+    return max(reopened, default=case.created_at)
+
+
 def next_deadline(case: Case) -> tuple[str, datetime]:
     """What an open case owes the customer next: its first response, then its resolution."""
     if case.first_responded_at is None:

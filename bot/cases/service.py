@@ -24,6 +24,7 @@ from bot.cases.rules import (
     deadlines_for,
     format_case_number,
     normalise_case_number,
+    sla_started_at,
     withdrawn_by_customer,
     work_order,
 )
@@ -214,8 +215,14 @@ class CaseService:
             elif to is Status.CLOSED:
                 updated.closed_at = now
             elif to is Status.REOPENED:
+                # The old deadlines count from the day it was filed and have often passed: "我们会在
+                # 12月02日 13:00 前与您联系" told a customer on the 5th. A reopened case owes a new
+                # answer, counted from now.
                 updated.resolved_at = None
                 updated.closed_at = None
+                updated.first_response_due, updated.resolution_due = deadlines_for(
+                    self._policy, case.priority, now, self._next_opening
+                )
             await uow.cases.save(updated, [event])
             withdrawn = to is Status.RESOLVED and withdrawn_by_customer(await uow.cases.events(number))
             await uow.commit()
@@ -245,7 +252,8 @@ class CaseService:
     async def change_priority(
         self, number: str, to: Priority, *, actor: str, note: str | None = None
     ) -> Case:
-        """Re-prioritise; the deadlines follow the new priority from the case's creation time."""
+        """Re-prioritise; the deadlines follow the new priority from when the case was filed, or last
+        reopened (a reopened case's clock starts again)."""
         now = self._clock()
         async with self._uow() as uow:
             case = await uow.cases.get(number, for_update=True)
@@ -253,7 +261,8 @@ class CaseService:
                 raise CaseNotFound(number)
             if case.priority is to:
                 return case
-            first_due, resolution_due = deadlines_for(self._policy, to, case.created_at, self._next_opening)
+            started = sla_started_at(case, await uow.cases.events(number))
+            first_due, resolution_due = deadlines_for(self._policy, to, started, self._next_opening)
             event = CaseEvent(
                 kind="priority_changed",
                 at=now,

@@ -144,6 +144,29 @@ async def test_the_worklist_knows_which_cases_their_customers_took_back(
     assert await service.withdrawn_among(worklist) == {taken_back.number}
 
 
+async def test_a_reopened_case_owes_a_new_answer_counted_from_the_reopening(
+    service: CaseService, clock: Clock
+) -> None:
+    """A case filed on the 20th, resolved and reopened on the 23rd, promised contact by the 21st."""
+    case = await service.open_case(draft())  # P3: first response 24 h, from the 20th
+    clock.now += timedelta(days=3)
+    for step in (Status.ACKNOWLEDGED, Status.IN_PROGRESS, Status.RESOLVED, Status.REOPENED):
+        await service.change_status(case.number, step, actor="agent:li")
+    reopened_at = clock.now
+    clock.now += timedelta(minutes=5)
+    reopened = await service.get(case.number)
+    assert reopened.first_response_due == reopened_at + timedelta(hours=24)
+    assert reopened.resolution_due > reopened.first_response_due > clock.now
+    raised = await service.change_priority(case.number, Priority.P2, actor="survey:1")
+    p2 = service._policy.deadlines[Priority.P2]
+    assert raised.first_response_due == reopened_at + timedelta(hours=p2.first_response_hours)
+    assert raised.first_response_due > clock.now and raised.first_response_due < reopened.first_response_due
+    fresh = await service.open_case(draft(description="快递丢了", category="delivery"))
+    lowered = await service.change_priority(fresh.number, Priority.P4, actor="agent:li")
+    p4 = service._policy.deadlines[Priority.P4]
+    assert lowered.first_response_due == fresh.created_at + timedelta(hours=p4.first_response_hours)
+
+
 async def test_an_illegal_change_changes_nothing(service: CaseService) -> None:
     case = await service.open_case(draft())
     with pytest.raises(IllegalTransition):

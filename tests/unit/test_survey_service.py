@@ -200,6 +200,7 @@ async def test_a_middling_score_with_a_neutral_comment_is_just_thanked(
 async def test_a_bad_answer_about_a_resolved_case_reopens_it(fake_services: Services, clock: Clock) -> None:
     cases = fake_services.cases
     case = await cases.open_case(CaseDraft("wx-1", "wechat", "宽带经常掉线", "other", "13812345678"))
+    clock.now += timedelta(days=4)  # resolved four days after it was filed
     for status in (Status.ACKNOWLEDGED, Status.IN_PROGRESS, Status.RESOLVED):
         await cases.change_status(case.number, status, actor="agent:li")
     (survey,) = await fake_services.surveys.search(sender_id="wx-1")  # scheduled by the resolution
@@ -211,6 +212,9 @@ async def test_a_bad_answer_about_a_resolved_case_reopens_it(fake_services: Serv
     assert outcome.reopened_case is not None and outcome.remediation_case is None
     reopened = await cases.get(case.number)
     assert reopened.status is Status.REOPENED and reopened.priority is Priority.P3  # P4 → P3
+    # the apology promises contact by the case's first-response deadline: counted from now, not from
+    # the filing four days ago (it promised a time already past)
+    assert clock.now < reopened.first_response_due <= clock.now + timedelta(hours=24)
     assert any(e.kind == "status_changed" and "根本没修好" in (e.note or "") for e in reopened.events)
 
 
