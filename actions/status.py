@@ -15,8 +15,8 @@ from actions.messages import render, say
 from actions.services import get_services
 from bot.cases.errors import CaseNotFound
 from bot.cases.intake import is_urging, withdraws_complaint
-from bot.cases.model import CATEGORY_LABELS, STATUS_LABELS, Case
-from bot.cases.rules import normalise_case_number
+from bot.cases.model import CATEGORY_LABELS, STATUS_LABELS, Case, Priority
+from bot.cases.rules import next_deadline, normalise_case_number
 from bot.cases.service import CaseService
 from bot.timefmt import format_local
 
@@ -115,7 +115,8 @@ class ActionCaseStatus(Action):
                 except CaseNotFound:
                     say(dispatcher, "case_not_found", case_number=number)
                     return []
-                dispatcher.utter_message(text=describe(case, tz, now) + await _urge(tracker, [case]))
+                (case,), urged = await _urge(tracker, [case])
+                dispatcher.utter_message(text=describe(case, tz, now) + urged)
                 return []
             cases = await services.cases.open_cases_for(tracker.sender_id)
         except Exception:
@@ -125,13 +126,13 @@ class ActionCaseStatus(Action):
         if not cases:
             await _none_open(dispatcher, services.cases, tracker.sender_id, now)
             return []
-        shown = cases[:MAX_LISTED]
+        shown, urged = await _urge(tracker, cases[:MAX_LISTED])
         header = f"您有 {len(cases)} 个处理中的投诉" + (
             f"，最近的 {MAX_LISTED} 个：" if len(cases) > MAX_LISTED else "："
         )
         # One message, not several: WeChat counts every message against a small allowance.
         listing = "\n—————\n".join([header] + [describe(c, tz, now) for c in shown])
-        dispatcher.utter_message(text=listing + await _urge(tracker, shown))
+        dispatcher.utter_message(text=listing + urged)
         return []
 
 
@@ -160,18 +161,35 @@ async def _none_open(
     say(dispatcher, "no_open_cases")
 
 
-async def _urge(tracker: Tracker, cases: list[Case]) -> str:
+async def _urge(tracker: Tracker, cases: list[Case]) -> tuple[list[Case], str]:
     """ "能不能快点处理": the chase goes on the open cases' records for the agents to see, and the
-    customer is told so. A plain status question records nothing."""
+    customer is told so. A plain status question records nothing. Returns the cases as they are
+    after the chase (its words may have raised them) and what to add to the answer."""
     text = latest_text(tracker)
-    open_cases = [c for c in cases if c.is_open]
-    if not open_cases or text.startswith("/") or not is_urging(text):
-        return ""
+    if not any(c.is_open for c in cases) or text.startswith("/") or not is_urging(text):
+        return cases, ""
     services = await get_services()
+    after, raised = [], []
     try:
-        for case in open_cases:
-            await services.cases.record_urging(case.number, text, actor=f"customer:{tracker.sender_id}")
+        for case in cases:
+            if case.is_open:
+                chased = await services.cases.record_urging(
+                    case.number, text, actor=f"customer:{tracker.sender_id}"
+                )
+                if chased.priority.rank < case.priority.rank:
+                    raised.append(chased)
+                case = chased
+            after.append(case)
     except Exception:
         logger.exception("could not record that %s chased their cases", tracker.sender_id)
-        return ""
-    return "\n" + render("status_urged")
+        return cases, ""
+    if not raised:
+        return after, "\n" + render("status_urged")
+    case = raised[0]  # one message names the new priority of the first; the others rose with it
+    owes, due = next_deadline(case)
+    what = "联系您" if owes == "first_response" else "处理完毕"
+    promise = render("status_expected", due=format_local(due, services.cases.tz), what=what)
+    label = case.priority.label
+    said = render("status_urged_raised", case_number=case.number, priority=label, promise=promise)
+    safety = "\n" + render("safety_first") if case.priority is Priority.P1 else ""
+    return after, f"{safety}\n{said}"

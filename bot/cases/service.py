@@ -284,8 +284,9 @@ class CaseService:
 
     async def record_urging(self, number: str, words: str, *, actor: str) -> Case:
         """The customer chased this case (催办): kept in its audit trail for the agents, who see how
-        often and since when a customer has been waiting."""
-        return await self._append(number, "urged", words.strip()[:500] or None, actor)
+        often and since when a customer has been waiting. Urgency words in the chase ("再不处理我就打
+        12315", "家里有老人没热水") raise its priority as they would on a new complaint."""
+        return await self._append(number, "urged", words.strip()[:500] or None, actor, urgency_words=words)
 
     async def add_customer_words(
         self, number: str, words: str, *, actor: str, withdrawal: bool = False
@@ -353,9 +354,10 @@ class CaseService:
         *,
         more_description: str | None = None,
         phone: str | None = None,
+        urgency_words: str | None = None,
     ) -> Case:
         """One event in a case's history (and, with ``more_description``, words added to it; with
-        ``phone``, the customer's newest number to call)."""
+        ``phone``, the customer's newest number to call; urgency words in either raise the priority)."""
         now = self._clock()
         async with self._uow() as uow:
             case = await uow.cases.get(number, for_update=True)
@@ -365,7 +367,9 @@ class CaseService:
             events = [CaseEvent(kind=kind, at=now, actor=actor, note=note)]
             if more_description:
                 updated.description = f"{case.description}\n{more_description}".strip()
-                events += self._raise_for_new_words(updated, more_description, now, actor)
+            new_words = urgency_words or more_description
+            if new_words:
+                events += self._raise_for_new_words(updated, new_words, now, actor)
             if phone and phone != case.phone:
                 updated.phone = phone  # the latest number given: "不对，手机号是…" corrects the last one
                 await uow.cases.ensure_customer(case.sender_id, case.channel, now, phone)

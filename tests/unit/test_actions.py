@@ -23,7 +23,7 @@ from actions.intake import (
     ValidateComplaintForm,
 )
 from actions.status import ActionCaseStatus
-from bot.cases.model import Attachment, CaseDraft, Status
+from bot.cases.model import Attachment, CaseDraft, Priority, Status
 from bot.config import PROJECT_ROOT
 from bot.handoff.rules import HandoffPolicy
 from bot.wiring import Services
@@ -925,6 +925,27 @@ async def test_chasing_a_case_is_recorded_on_it_for_the_agents(wired: Services) 
     ] * 2
     await wired.cases.record_urging(case.number, "快点", actor="customer:wx-1")
     assert [e.kind for e in (await wired.cases.get(case.number)).events].count("urged") == 3
+
+
+async def test_a_chase_with_urgency_words_raises_the_case(wired: Services, clock: Clock) -> None:
+    """ "我等不及了，再不处理我就打12315" was recorded as a chase and the case stayed P3 (12315 makes a
+    new complaint P2); a chase that mentions smoke gets the safety advice and the P1 hour."""
+    case = await wired.cases.open_case(
+        CaseDraft("wx-1", "wechat", "空调坏了", "installation_repair", "13812345678")
+    )
+    clock.now += timedelta(hours=2)
+    reply = await status("我的投诉处理得怎么样了？我等不及了，再不处理我就打12315")
+    raised = await wired.cases.get(case.number)
+    assert raised.priority is Priority.P2
+    assert f"已为您催办⏰ 投诉 {case.number} 已提高为「P2 紧急」，预计" in reply and "前联系您" in reply
+    assert "优先级：P2 紧急" in reply and "P3" not in reply  # the listing shows the case as it is now
+    assert [e.note for e in raised.events if e.kind == "priority_changed"] == ["客户补充的情况涉及：12315"]
+    assert raised.first_response_due <= clock.now + timedelta(hours=4)
+    assert "已为您催办⏰ 处理人员会看到" in await status("能不能快点")  # nothing new: a plain chase
+
+    smoke = await status("怎么还没人来，空调都冒烟了")
+    assert "安全第一" in smoke and "已提高为「P1 特急」" in smoke
+    assert (await wired.cases.get(case.number)).priority is Priority.P1
 
 
 async def test_suggestions_are_recorded(wired: Services, fake_uow: FakeUowFactory) -> None:
