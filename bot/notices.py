@@ -7,11 +7,12 @@ agent note: notes are written for colleagues, not customers."""
 from __future__ import annotations
 
 import logging
-from typing import Any, Protocol
+from typing import Protocol
 
 from bot.cases.model import CATEGORY_LABELS, Case
 from bot.cases.service import CaseService
 from bot.handoff.model import Handoff, HandoffStatus
+from bot.handoff.service import Conversations
 
 logger = logging.getLogger(__name__)
 
@@ -23,17 +24,6 @@ RESOLVED = (
 PUSH_CHANNELS = frozenset({"wechat"})
 NOTIFIED = "customer_notified"
 NOTICE_FAILED = "customer_notice_failed"
-
-
-class Conversations(Protocol):
-    async def append_events(
-        self,
-        conversation_id: str,
-        events: list[dict[str, Any]],
-        *,
-        output_channel: str | None = None,
-        execute_side_effects: bool = False,
-    ) -> Any: ...
 
 
 class OpenConversations(Protocol):

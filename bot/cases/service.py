@@ -43,6 +43,14 @@ def utcnow() -> datetime:
 MORE_WORDS = 300
 
 
+async def _locked(uow: UnitOfWork, number: str) -> Case:
+    """The case, locked for the rest of the unit of work."""
+    case = await uow.cases.get(number, for_update=True)
+    if case is None:
+        raise CaseNotFound(number)
+    return case
+
+
 class ResolutionListener(Protocol):
     """Told when a case is resolved; ``withdrawn``: the customer had taken the complaint back."""
 
@@ -195,9 +203,7 @@ class CaseService:
         """Move a case along the workflow; illegal moves raise and change nothing."""
         now = self._clock()
         async with self._uow() as uow:
-            case = await uow.cases.get(number, for_update=True)
-            if case is None:
-                raise CaseNotFound(number)
+            case = await _locked(uow, number)
             check_transition(case.number, case.status, to)
             event = CaseEvent(
                 kind="status_changed",
@@ -256,9 +262,7 @@ class CaseService:
         reopened (a reopened case's clock starts again)."""
         now = self._clock()
         async with self._uow() as uow:
-            case = await uow.cases.get(number, for_update=True)
-            if case is None:
-                raise CaseNotFound(number)
+            case = await _locked(uow, number)
             if case.priority is to:
                 return case
             started = sla_started_at(case, await uow.cases.events(number))
@@ -318,9 +322,7 @@ class CaseService:
         phone = normalise_phone(phone) if phone else None
         now = self._clock()
         async with self._uow() as uow:
-            case = await uow.cases.get(number, for_update=True)
-            if case is None:
-                raise CaseNotFound(number)
+            case = await _locked(uow, number)
             updated = replace(case, updated_at=now)
             events = []
             if order_id and order_id != case.order_id:
@@ -360,9 +362,7 @@ class CaseService:
         ``phone``, the customer's newest number to call; urgency words in either raise the priority)."""
         now = self._clock()
         async with self._uow() as uow:
-            case = await uow.cases.get(number, for_update=True)
-            if case is None:
-                raise CaseNotFound(number)
+            case = await _locked(uow, number)
             updated = replace(case, updated_at=now)
             events = [CaseEvent(kind=kind, at=now, actor=actor, note=note)]
             if more_description:
