@@ -194,6 +194,17 @@ def rewritten_description(text: str) -> str | None:
     return rest if is_substantive_description(rest) else None
 
 
+_STILL_BROKEN = re.compile(
+    r"(还是|仍然|依然|又|再次|照样|还)(没|不|坏|漏|出(了|现)?(问题|故障)|老样子|一样)|没(有)?修好|没(有)?解决|"
+    r"问题还在|还没好|跟(之前|以前|原来|上次)一样"
+)
+
+
+def says_still_broken(text: str) -> bool:
+    """ "还是不脱水" / "又漏水了" / "根本没修好": the problem of a finished case is back."""
+    return bool(_STILL_BROKEN.search(_clean(text)))
+
+
 _MISCONDUCT = re.compile(
     r"骂人|骂我|辱骂|爆粗口|说脏话|动手|打人|打我|推我|威胁|恐吓|索要|要红包|收红包|要好处费|私下收|"
     r"乱收费|多(收|要)了?我?的?[\d一二两三四五六七八九十百千几]*(块|元|钱)|乱加价|偷(了|走)|顺走|摔(坏|了)|骚扰"

@@ -343,6 +343,24 @@ class CaseService:
             kind=DETAILS_CORRECTED, at=now, actor=actor, from_value=old, to_value=new, note=f"客户更正{what}"
         )
 
+    async def reopen_for_customer(self, number: str, words: str, *, actor: str) -> Case:
+        """ "还是不脱水" after the resolution notice: the same case again, one step more urgent (as a
+        bad survey answer makes it; urgency words in the words may make it more), rather than a
+        new case that starts from nothing."""
+        words = words.strip()[:MAX_DESCRIPTION]
+        case = await self.change_status(
+            number, Status.REOPENED, actor=actor, note=f"客户反映问题仍在：{words}"
+        )
+        target = case.priority.raised() if case.priority.rank > 2 else case.priority
+        urgent = assess_priority(self._policy, case.category, words)
+        if urgent.urgent_terms and urgent.priority.rank < target.rank:
+            target = urgent.priority
+        if target is not case.priority:
+            case = await self.change_priority(
+                number, target, actor=actor, note="客户反映问题仍在，提高优先级"
+            )
+        return case
+
     async def record(self, number: str, kind: str, note: str, *, actor: str = "bot") -> Case:
         """Something done about the case outside it (the customer told of its resolution)."""
         return await self._append(number, kind, note, actor)

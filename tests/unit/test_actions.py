@@ -948,6 +948,62 @@ async def test_a_chase_with_urgency_words_raises_the_case(wired: Services, clock
     assert (await wired.cases.get(case.number)).priority is Priority.P1
 
 
+async def test_a_problem_back_after_resolution_reopens_its_case(
+    wired: Services, fake_uow: FakeUowFactory, clock: Clock
+) -> None:
+    """ "还是不脱水，根本没修好" answering the resolution notice started a new intake that asked for the
+    order number and phone again and filed a second case."""
+    washer = await wired.cases.open_case(
+        CaseDraft("wx-1", "wechat", "洗衣机不脱水", "installation_repair", "13812345678")
+    )
+    for step in (Status.ACKNOWLEDGED, Status.IN_PROGRESS, Status.RESOLVED):
+        await wired.cases.change_status(washer.number, step, actor="agent:li")
+    clock.now += timedelta(days=2)
+
+    slots, said = await validate(
+        tracker("还是不脱水，根本没修好", "complain", satisfaction=("dissatisfied", 0.9))
+    )
+    reopened = await wired.cases.get(washer.number)
+    assert (reopened.status, reopened.priority) == (Status.REOPENED, Priority.P2)  # P3 → P2
+    assert reopened.first_response_due > clock.now
+    assert said == [
+        f"非常抱歉问题还没有解决🙏 已重新打开您的投诉 {washer.number}（安装维修），您刚才说的情况已记下，"
+        "我们会在 11月22日 14:30 前联系您。"
+    ]
+    assert slots["complaint_description"] is None and len(fake_uow.store.cases) == 1
+    notes = [e.note for e in reopened.events if e.kind == "status_changed"]
+    assert notes[-1] == "客户反映问题仍在：还是不脱水，根本没修好"
+
+    # Another matter is a new complaint, even right after: here the case is open again anyway
+    other = await validate(tracker("另外快递也还没到", "complain", satisfaction=("dissatisfied", 0.9)))
+    assert other[0]["complaint_description"] == "另外快递也还没到"
+
+
+@pytest.mark.parametrize(
+    ("text", "category", "days"),
+    [
+        ("冰箱又坏了", "product_quality", 2),  # names another category than the washer's case
+        ("还是不脱水", None, 40),  # finished too long ago
+        ("我家洗衣机不脱水", None, 2),  # does not say it is back
+    ],
+)
+async def test_a_new_complaint_is_not_taken_for_a_problem_back(
+    wired: Services, fake_uow: FakeUowFactory, clock: Clock, text: str, category: str | None, days: int
+) -> None:
+    washer = await wired.cases.open_case(
+        CaseDraft("wx-1", "wechat", "洗衣机不脱水", "installation_repair", "13812345678")
+    )
+    for step in (Status.ACKNOWLEDGED, Status.IN_PROGRESS, Status.RESOLVED):
+        await wired.cases.change_status(washer.number, step, actor="agent:li")
+    clock.now += timedelta(days=days)
+    entities = (
+        [entity("complaint_category", category, 0.9, "ComplaintCategoryClassifier")] if category else []
+    )
+    slots, _ = await validate(tracker(text, "complain", entities, satisfaction=("dissatisfied", 0.9)))
+    assert slots["complaint_description"] == text
+    assert (await wired.cases.get(washer.number)).status is Status.RESOLVED
+
+
 async def test_suggestions_are_recorded(wired: Services, fake_uow: FakeUowFactory) -> None:
     dispatcher = CollectingDispatcher()
     t = tracker("建议周末也能上门", "suggest")

@@ -1,0 +1,70 @@
+"""A complaint that says a finished case's problem is back ("还是不脱水，根本没修好") reopens that case.
+
+The resolution notice says "如果问题还在，直接回复描述一下，我们会继续跟进"; such a reply used to start a
+new intake that asked for the order number and phone again and filed a second, unrelated case."""
+
+from __future__ import annotations
+
+import logging
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import ActiveLoop, EventType, FollowupAction
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import first_entity_value, latest_text
+from actions.messages import say
+from actions.services import get_services
+from bot.cases.intake import says_still_broken
+from bot.cases.model import CATEGORY_LABELS, Case, Priority
+from bot.surveys.rules import starts_new_matter
+from bot.timefmt import format_local
+
+logger = logging.getLogger(__name__)
+
+
+async def _recently_finished(tracker: Tracker) -> Case | None:
+    """The customer's latest case finished within RECENTLY_FINISHED, if nothing of theirs is open and
+    the message names no other category."""
+    from actions.status import RECENTLY_FINISHED
+
+    services = await get_services()
+    theirs = await services.cases.cases_for(tracker.sender_id)  # newest first
+    if any(c.is_open for c in theirs):
+        return None  # an open case: a new complaint is a new matter, a chase is a status question
+    named = first_entity_value(tracker, "complaint_category")
+    now = services.cases.now()
+    for case in theirs:
+        finished = case.resolved_at or case.closed_at
+        if finished is not None and now - finished <= RECENTLY_FINISHED:
+            return case if named in (None, case.category) else None
+    return None
+
+
+async def reopen_if_back(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType] | None:
+    """Events that end the intake if the message reopened a case; None to go on with the intake."""
+    text = latest_text(tracker)
+    if text.startswith("/") or not says_still_broken(text) or starts_new_matter(text):
+        return None
+    try:
+        finished = await _recently_finished(tracker)
+        if finished is None:
+            return None
+        services = await get_services()
+        case = await services.cases.reopen_for_customer(
+            finished.number, text, actor=f"customer:{tracker.sender_id}"
+        )
+    except Exception:  # the intake goes on and files a case: nothing is lost
+        logger.exception("could not reopen %s's finished case", tracker.sender_id)
+        return None
+    if case.priority is Priority.P1:
+        say(dispatcher, "safety_first")
+    say(
+        dispatcher,
+        "case_reopened_by_customer",
+        case_number=case.number,
+        category=CATEGORY_LABELS.get(case.category, case.category),
+        due=format_local(case.first_response_due, services.cases.tz),
+    )
+    from actions.intake import reset_intake
+
+    return [*reset_intake(), ActiveLoop(None), FollowupAction("action_listen")]
