@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 async def _recently_finished(tracker: Tracker) -> Case | None:
     """The customer's latest case finished within RECENTLY_FINISHED, if nothing of theirs is open and
-    the message names no other category."""
+    the message names no other category than the case's."""
     from actions.status import RECENTLY_FINISHED
 
     services = await get_services()
@@ -36,7 +36,8 @@ async def _recently_finished(tracker: Tracker) -> Case | None:
     for case in theirs:
         finished = case.resolved_at or case.closed_at
         if finished is not None and now - finished <= RECENTLY_FINISHED:
-            return case if named in (None, case.category) else None
+            # A case filed as "other" (a request for a person at night) may be about anything.
+            return case if named in (None, case.category) or case.category == "other" else None
     return None
 
 

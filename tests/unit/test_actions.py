@@ -979,6 +979,20 @@ async def test_a_problem_back_after_resolution_reopens_its_case(
     assert other[0]["complaint_description"] == "另外快递也还没到"
 
 
+async def test_a_problem_back_reopens_a_case_filed_as_other(wired: Services, clock: Clock) -> None:
+    """A request for a person at night files its case under 其他问题: any category may follow it."""
+    night = await wired.cases.open_case(
+        CaseDraft("wx-1", "wechat", "非工作时间转人工：洗衣机漏水", "other", None, source="handoff")
+    )
+    for step in (Status.ACKNOWLEDGED, Status.IN_PROGRESS, Status.RESOLVED):
+        await wired.cases.change_status(night.number, step, actor="agent:li")
+    named = [entity("complaint_category", "installation_repair", 0.9, "ComplaintCategoryClassifier")]
+    _, said = await validate(
+        tracker("还是漏水，楼下又被淹了", "complain", named, satisfaction=("dissatisfied", 0.9))
+    )
+    assert (await wired.cases.get(night.number)).status is Status.REOPENED and night.number in said[0]
+
+
 @pytest.mark.parametrize(
     ("text", "category", "days"),
     [

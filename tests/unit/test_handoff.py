@@ -442,6 +442,19 @@ async def test_what_a_customer_leaves_while_nobody_is_there_is_on_the_case_and_s
     assert (await fake_services.cases.get(case.number)).status is Status.NEW  # still owed an answer
 
 
+async def test_cancelling_after_the_case_was_resolved_promises_no_follow_up(
+    fake_services: Services, clock: Clock
+) -> None:
+    """It said "已登记的诉求（编号 C…）客服仍会跟进" about a case resolved while the customer waited."""
+    h = fake_services.handoffs
+    h._store.online_count = 0  # type: ignore[attr-defined]
+    ticket = await h.request("c1", "wechat", "customer_request", summary="转人工")
+    for step in (Status.ACKNOWLEDGED, Status.IN_PROGRESS, Status.RESOLVED):
+        await fake_services.cases.change_status(ticket.case_number or "", step, actor="api:api")
+    assert await h.cancel("c1")
+    assert _bot_lines(fake_services)[-1] == "好的，已为您取消转人工，我继续为您服务😊 还有什么可以帮您？"
+
+
 async def test_with_nobody_at_the_console_a_deadline_already_met_is_not_promised_again(
     fake_services: Services, clock: Clock
 ) -> None:
