@@ -123,8 +123,13 @@ def plan(
     policy: SurveyPolicy,
     *,
     template_configured: bool,
+    case_open_again: bool = False,
 ) -> Plan:
-    """The send-time decision, in the order the rules rank: consent, attention, hour, window."""
+    """The send-time decision, in the order the rules rank: consent, attention, hour, window.
+    ``case_open_again``: the survey's case was reopened after it was scheduled ("还是不脱水"), and
+    "您的投诉…的处理已经完成，想请您打分" would be false; its next resolution schedules a new one."""
+    if case_open_again:
+        return Plan("cancel", reason="case_reopened")
     if standing.unsubscribed:
         return Plan("cancel", reason="unsubscribed")
     if standing.opted_out:
@@ -271,7 +276,16 @@ class SurveyService:
             self._clock(),
             self.policy,
             template_configured=self.template_configured,
+            case_open_again=await self._case_open_again(survey),
         )
+
+    async def _case_open_again(self, survey: Survey) -> bool:
+        if survey.subject != "case" or not survey.case_number:
+            return False
+        try:
+            return (await self._cases.get(survey.case_number)).is_open
+        except CaseError:
+            return False
 
     async def postpone(self, survey: Survey, until: datetime, reason: str) -> None:
         # ``attempts`` counts failed tries in a row; waiting out quiet hours or a busy chat is not one.

@@ -89,6 +89,30 @@ async def test_the_send_time_decision(fake_services: Services, clock: Clock) -> 
     assert (await surveys.plan_for(survey, Conversation())).action == "unreachable"  # no template configured
 
 
+async def test_a_case_survey_is_not_sent_once_the_case_is_open_again(
+    fake_services: Services, clock: Clock
+) -> None:
+    """ "还是不脱水" reopened the case before its survey was due; the survey still asked how the
+    finished handling went."""
+    cases, surveys = fake_services.cases, fake_services.surveys
+    await fake_services.customers.customer_wrote("wx-1", "wechat", clock.now)
+    case = await cases.open_case(
+        CaseDraft("wx-1", "wechat", "洗衣机不脱水", "installation_repair", "13812345678")
+    )
+    for status in (Status.ACKNOWLEDGED, Status.IN_PROGRESS, Status.RESOLVED):
+        await cases.change_status(case.number, status, actor="agent:li")
+    (first,) = await surveys.search(sender_id="wx-1")
+    assert (await surveys.plan_for(first, Conversation())).action == "send"
+    await cases.reopen_for_customer(case.number, "还是不脱水", actor="customer:wx-1")
+    later = await surveys.plan_for(first, Conversation())
+    assert (later.action, later.reason) == ("cancel", "case_reopened")
+    await surveys.give_up(first, SurveyStatus.CANCELLED, later.reason or "")
+    for status in (Status.IN_PROGRESS, Status.RESOLVED):  # fixed this time
+        await cases.change_status(case.number, status, actor="agent:li")
+    again = [s for s in await surveys.search(sender_id="wx-1") if s.id != first.id]
+    assert [(s.status, s.case_number) for s in again] == [(SurveyStatus.SCHEDULED, case.number)]
+
+
 async def test_a_survey_is_marked_sent_exactly_once(fake_services: Services, clock: Clock) -> None:
     survey = (await fake_services.surveys.record_service_event(event(done=clock.now))).survey
     assert survey is not None and survey.id is not None
