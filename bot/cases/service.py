@@ -345,17 +345,14 @@ class CaseService:
 
     async def reopen_for_customer(self, number: str, words: str, *, actor: str) -> Case:
         """ "还是不脱水" after the resolution notice: the same case again, one step more urgent (as a
-        bad survey answer makes it; urgency words in the words may make it more), rather than a
-        new case that starts from nothing."""
-        words = words.strip()[:MAX_DESCRIPTION]
-        case = await self.change_status(
-            number, Status.REOPENED, actor=actor, note=f"客户反映问题仍在：{words}"
-        )
+        bad survey answer makes it; urgency words may make it more), with the words added to its
+        description, rather than a new case that starts from nothing."""
+        await self.change_status(number, Status.REOPENED, actor=actor, note="客户反映问题仍在")
+        # The words join the description, which the worklist shows and agents read first (and any
+        # urgency words in them raise the case, as later words always do).
+        case = await self.add_customer_words(number, words.strip(), actor=actor)
         target = case.priority.raised() if case.priority.rank > 2 else case.priority
-        urgent = assess_priority(self._policy, case.category, words)
-        if urgent.urgent_terms and urgent.priority.rank < target.rank:
-            target = urgent.priority
-        if target is not case.priority:
+        if target.rank < case.priority.rank:
             case = await self.change_priority(
                 number, target, actor=actor, note="客户反映问题仍在，提高优先级"
             )

@@ -972,11 +972,25 @@ async def test_a_problem_back_after_resolution_reopens_its_case(
     ]
     assert slots["complaint_description"] is None and len(fake_uow.store.cases) == 1
     notes = [e.note for e in reopened.events if e.kind == "status_changed"]
-    assert notes[-1] == "客户反映问题仍在：还是不脱水，根本没修好"
+    assert notes[-1] == "客户反映问题仍在"
+    assert reopened.description == "洗衣机不脱水\n还是不脱水，根本没修好"  # what the worklist shows
 
     # Another matter is a new complaint, even right after: here the case is open again anyway
     other = await validate(tracker("另外快递也还没到", "complain", satisfaction=("dissatisfied", 0.9)))
     assert other[0]["complaint_description"] == "另外快递也还没到"
+
+
+async def test_a_problem_back_with_danger_in_it_reopens_the_case_at_p1(wired: Services) -> None:
+    aircon = await wired.cases.open_case(
+        CaseDraft("wx-1", "wechat", "空调不制冷", "installation_repair", "13812345678")
+    )
+    for step in (Status.ACKNOWLEDGED, Status.IN_PROGRESS, Status.RESOLVED):
+        await wired.cases.change_status(aircon.number, step, actor="agent:li")
+    _, said = await validate(
+        tracker("还是不行，现在还冒烟了", "complain", satisfaction=("dissatisfied", 0.9))
+    )
+    assert (await wired.cases.get(aircon.number)).priority is Priority.P1
+    assert "安全第一" in said[0] and aircon.number in said[1]
 
 
 async def test_a_problem_back_reopens_a_case_filed_as_other(wired: Services, clock: Clock) -> None:
