@@ -16,29 +16,26 @@ from actions.messages import say
 from actions.services import get_services
 from bot.cases.intake import says_still_broken
 from bot.cases.model import CATEGORY_LABELS, Case, Priority
+from bot.cases.rules import latest_finished
+from bot.cases.service import CaseService
 from bot.surveys.rules import starts_new_matter
 from bot.timefmt import format_local
 
 logger = logging.getLogger(__name__)
 
 
-async def _recently_finished(tracker: Tracker) -> Case | None:
+async def _recently_finished(cases: CaseService, tracker: Tracker) -> Case | None:
     """The customer's latest case finished within RECENTLY_FINISHED, if nothing of theirs is open and
     the message names no other category than the case's."""
-    from actions.status import RECENTLY_FINISHED
-
-    services = await get_services()
-    theirs = await services.cases.cases_for(tracker.sender_id)  # newest first
+    theirs = await cases.cases_for(tracker.sender_id)  # newest first
     if any(c.is_open for c in theirs):
         return None  # an open case: a new complaint is a new matter, a chase is a status question
+    case = latest_finished(theirs, cases.now())
     named = first_entity_value(tracker, "complaint_category")
-    now = services.cases.now()
-    for case in theirs:
-        finished = case.resolved_at or case.closed_at
-        if finished is not None and now - finished <= RECENTLY_FINISHED:
-            # A case filed as "other" (a request for a person at night) may be about anything.
-            return case if named in (None, case.category) or case.category == "other" else None
-    return None
+    # A case filed as "other" (a request for a person at night) may be about anything.
+    if case is None or (named not in (None, case.category) and case.category != "other"):
+        return None
+    return case
 
 
 async def reopen_if_back(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType] | None:
@@ -46,11 +43,11 @@ async def reopen_if_back(dispatcher: CollectingDispatcher, tracker: Tracker) -> 
     text = latest_text(tracker)
     if text.startswith("/") or not says_still_broken(text) or starts_new_matter(text):
         return None
+    services = await get_services()
     try:
-        finished = await _recently_finished(tracker)
+        finished = await _recently_finished(services.cases, tracker)
         if finished is None:
             return None
-        services = await get_services()
         case = await services.cases.reopen_for_customer(
             finished.number, text, actor=f"customer:{tracker.sender_id}"
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
@@ -16,14 +16,12 @@ from actions.services import get_services
 from bot.cases.errors import CaseNotFound
 from bot.cases.intake import is_urging, withdraws_complaint
 from bot.cases.model import CATEGORY_LABELS, STATUS_LABELS, Case, Priority
-from bot.cases.rules import next_deadline, normalise_case_number
+from bot.cases.rules import latest_finished, next_deadline, normalise_case_number
 from bot.cases.service import CaseService
 from bot.timefmt import format_local
 
 logger = logging.getLogger(__name__)
 MAX_LISTED = 5
-#: A case finished this recently is still what "我的投诉怎么样了" is about.
-RECENTLY_FINISHED = timedelta(days=30)
 
 
 def describe(case: Case, tz: object, now: datetime) -> str:
@@ -142,23 +140,21 @@ async def _none_open(
     """ "我的投诉怎么样了" the day after a case was resolved got "您目前没有处理中的投诉", as if
     there had never been one: the latest case finished in the last RECENTLY_FINISHED is named."""
     try:
-        theirs = await cases.cases_for(sender_id)  # newest first
+        finished = latest_finished(await cases.cases_for(sender_id), now)
     except Exception:
         logger.exception("could not look up %s's finished cases", sender_id)
-        theirs = []
-    for case in theirs:
-        finished_at = case.resolved_at or case.closed_at
-        if finished_at is not None and now - finished_at <= RECENTLY_FINISHED:
-            say(
-                dispatcher,
-                "no_open_cases_recent",
-                case_number=case.number,
-                category=CATEGORY_LABELS.get(case.category, case.category),
-                when=format_local(finished_at, cases.tz),
-                status=STATUS_LABELS[case.status],
-            )
-            return
-    say(dispatcher, "no_open_cases")
+        finished = None
+    if finished is None:
+        say(dispatcher, "no_open_cases")
+        return
+    say(
+        dispatcher,
+        "no_open_cases_recent",
+        case_number=finished.number,
+        category=CATEGORY_LABELS.get(finished.category, finished.category),
+        when=format_local(finished.resolved_at or finished.closed_at, cases.tz),
+        status=STATUS_LABELS[finished.status],
+    )
 
 
 async def _urge(tracker: Tracker, cases: list[Case]) -> tuple[list[Case], str]:

@@ -243,6 +243,19 @@ def deadlines_for(
     return next_opening(first), next_opening(resolution)
 
 
+#: A case finished this recently is still what "我的投诉怎么样了" or "还是没修好" is about.
+RECENTLY_FINISHED = timedelta(days=30)
+
+
+def latest_finished(cases: Iterable[Case], now: datetime) -> Case | None:
+    """The newest of these cases (given newest first) finished within RECENTLY_FINISHED."""
+    for case in cases:
+        finished = case.resolved_at or case.closed_at
+        if finished is not None and now - finished <= RECENTLY_FINISHED:
+            return case
+    return None
+
+
 def sla_started_at(case: Case, events: Iterable[CaseEvent]) -> datetime:
     """When the case's deadlines started counting: its filing, or its latest reopening."""
     reopened = [e.at for e in events if e.kind == "status_changed" and e.to_value == Status.REOPENED.value]

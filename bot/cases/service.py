@@ -182,6 +182,12 @@ class CaseService:
             case.events = await uow.cases.events(number)
         return case
 
+    async def is_open(self, number: str) -> bool:
+        """Whether the case is still being worked (False for an unknown number)."""
+        async with self._uow(readonly=True) as uow:
+            case = await uow.cases.get(number)
+        return case is not None and case.is_open
+
     async def search(self, *, status: Status | None = None, limit: int = 50, offset: int = 0) -> list[Case]:
         async with self._uow(readonly=True) as uow:
             return await uow.cases.search(status=status, limit=limit, offset=offset)
@@ -351,12 +357,14 @@ class CaseService:
         # The words join the description, which the worklist shows and agents read first (and any
         # urgency words in them raise the case, as later words always do).
         case = await self.add_customer_words(number, words.strip(), actor=actor)
-        target = case.priority.raised() if case.priority.rank > 2 else case.priority
-        if target.rank < case.priority.rank:
-            case = await self.change_priority(
-                number, target, actor=actor, note="客户反映问题仍在，提高优先级"
-            )
-        return case
+        return await self.escalate(case, actor=actor, why="客户反映问题仍在，提高优先级")
+
+    async def escalate(self, case: Case, *, actor: str, why: str) -> Case:
+        """One step more urgent for a customer let down (a bad survey answer, a problem back), but
+        never to P1 this way: P1 is for safety."""
+        if case.priority.rank <= 2:
+            return case
+        return await self.change_priority(case.number, case.priority.raised(), actor=actor, note=why)
 
     async def record(self, number: str, kind: str, note: str, *, actor: str = "bot") -> Case:
         """Something done about the case outside it (the customer told of its resolution)."""

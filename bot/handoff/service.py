@@ -337,17 +337,11 @@ class HandoffService:
         )
         if done:
             # "客服仍会跟进" about a case resolved meanwhile (the customer had just been told so) is wrong
-            pending = handoff.case_number and await self._case_is_open(handoff.case_number)
+            pending = handoff.case_number and await self._cases.is_open(handoff.case_number)
             said = SAY["cancelled_case"].format(case=handoff.case_number) if pending else SAY["cancelled"]
             await self._resume(handoff, said)
             await self._publish_queue("cancelled", handoff)
         return done
-
-    async def _case_is_open(self, number: str) -> bool:
-        try:
-            return (await self._cases.get(number)).is_open
-        except CaseError:
-            return False
 
     # --- the agent's side ------------------------------------------------------------------------
 

@@ -282,10 +282,7 @@ class SurveyService:
     async def _case_open_again(self, survey: Survey) -> bool:
         if survey.subject != "case" or not survey.case_number:
             return False
-        try:
-            return (await self._cases.get(survey.case_number)).is_open
-        except CaseError:
-            return False
+        return await self._cases.is_open(survey.case_number)
 
     async def postpone(self, survey: Survey, until: datetime, reason: str) -> None:
         # ``attempts`` counts failed tries in a row; waiting out quiet hours or a busy chat is not one.
@@ -514,11 +511,7 @@ class SurveyService:
                         actor=actor,
                         note=f"回访不满意（{survey.score}分）：{text}",
                     )
-                if case.priority.rank > 2:  # never to P1 on dissatisfaction: that is for safety
-                    case = await self._cases.change_priority(
-                        case.number, case.priority.raised(), actor=actor, note="回访不满意，提高优先级"
-                    )
-                return None, case
+                return None, await self._cases.escalate(case, actor=actor, why="回访不满意，提高优先级")
             except (CaseError, IllegalTransition):
                 logger.exception("could not reopen case %s after survey %s", survey.case_number, survey.id)
         label = SERVICE_LABELS.get(survey.service_type, "服务")
