@@ -80,7 +80,11 @@ def build_services(settings: Settings | None = None, engine: AsyncEngine | None 
         await surveys.schedule_for_agent(handoff.sender_id, handoff.channel, handoff.agent or "agent")
 
     handoffs.on_handed_back.append(survey_the_agents_help)
-    cases.on_resolved.append(ResolutionNotifier(cases, rasa, handoffs))
+    cases.on_resolved.append(
+        ResolutionNotifier(
+            cases, rasa, handoffs, customers, template_configured=bool(settings.wechat.template_id)
+        )
+    )
     return Services(
         settings=settings,
         engine=engine,

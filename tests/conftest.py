@@ -80,7 +80,7 @@ def fake_services(fake_uow: FakeUowFactory, policy: SlaPolicy, clock: Clock, tmp
     handoffs = HandoffService(
         handoff_store, cases, HandoffPolicy(opens=None, closes=None), rasa=rasa, bus=bus, clock=clock
     )
-    cases.on_resolved.append(ResolutionNotifier(cases, rasa, handoffs))
+    cases.on_resolved.append(ResolutionNotifier(cases, rasa, handoffs, customers))
     return Services(
         settings=settings,
         engine=None,  # type: ignore[arg-type]

@@ -776,6 +776,7 @@ async def test_an_agent_writes_to_a_customer_from_the_case_page(console: Console
         case = await s.cases.open_case(CaseDraft(sender, "wechat", "宽带断了两天", "other", "13812345678"))
         old = await s.cases.open_case(CaseDraft(silent, "wechat", "发票没开", "billing", "13912345678"))
         done = await s.cases.open_case(CaseDraft(sender, "wechat", "快递丢了", "delivery", "13812345678"))
+        await s.customers.customer_wrote(sender, "wechat", datetime.now(timezone.utc) - timedelta(hours=3))
         for status in (Status.ACKNOWLEDGED, Status.IN_PROGRESS, Status.RESOLVED):
             await s.cases.change_status(done.number, status, actor="agent:wang")
     await window_of(console, sender, wrote_hours_ago=3, sent=0)

@@ -121,3 +121,29 @@ def test_durations_read_naturally() -> None:
     assert duration(timedelta(hours=2)) == "2 小时"
     assert duration(timedelta(days=2, hours=3)) == "2 天 3 小时"
     assert duration(timedelta(seconds=-5)) == "不到 1 分钟"
+
+
+def test_a_template_message_reads_as_what_it_said() -> None:
+    """Outside WeChat's window surveys and resolution notices go as the template message; the
+    transcript said only "[自定义消息]"."""
+    template = {
+        "template": {
+            "data": {
+                "first": {"value": "您好，您的投诉已处理完毕✅"},
+                "keyword1": {"value": "投诉 C20261120-0001（物流配送）"},
+                "remark": {"value": ""},
+            }
+        }
+    }
+    tracker = {
+        "events": [
+            {"event": "bot", "text": None, "timestamp": 1763605800.0, "data": {"custom": template}},
+            {"event": "bot", "timestamp": 1763605801.0, "data": {"custom": {"template": {"data": "x"}}}},
+            {"event": "bot", "timestamp": 1763605802.0, "data": {"custom": {"msgtype": "news"}}},
+        ]
+    }
+    assert [t.text for t in turns_from_tracker(tracker, NAMES)] == [
+        "[模板消息] 您好，您的投诉已处理完毕✅ 投诉 C20261120-0001（物流配送）",
+        "[模板消息]",
+        "[自定义消息]",
+    ]

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.cases.model import CaseDraft, Status
+import pytest
+
+from bot.cases.model import Case, CaseDraft, Status
 from bot.cases.service import CaseService
 from bot.handoff.model import Agent, Role
 from bot.notices import NOTICE_FAILED, NOTIFIED, ResolutionNotifier
@@ -24,11 +26,17 @@ def _draft(sender: str = "wx-1", channel: str = "wechat") -> CaseDraft:
     return CaseDraft(sender, channel, "空调修完第二天又不制冷了", "installation_repair", "13812345678")
 
 
+async def _filed(services: Services, clock: Clock, sender: str = "wx-1", channel: str = "wechat") -> Case:
+    """A complaint as a customer files it: their message opens WeChat's 48-hour window."""
+    await services.customers.customer_wrote(sender, channel, clock.now)
+    return await services.cases.open_case(_draft(sender, channel))
+
+
 async def test_a_resolved_complaint_is_told_to_its_customer_on_wechat(
     fake_services: Services, clock: Clock
 ) -> None:
     rasa: FakeRasa = fake_services.rasa  # type: ignore[assignment]
-    case = await fake_services.cases.open_case(_draft())
+    case = await _filed(fake_services, clock)
     await _resolve(fake_services.cases, case.number, clock)
     (call,) = [c for c in rasa.calls if c[0] == "events"]
     _, sender, events, channel, side_effects = call
@@ -45,13 +53,13 @@ async def test_no_notice_when_withdrawn_or_an_agent_is_talking_or_not_on_wechat(
 ) -> None:
     rasa: FakeRasa = fake_services.rasa  # type: ignore[assignment]
     cases = fake_services.cases
-    withdrawn = await cases.open_case(_draft("wx-1"))
+    withdrawn = await _filed(fake_services, clock, "wx-1")
     await cases.add_customer_words(withdrawn.number, "不用处理了", actor="customer:wx-1", withdrawal=True)
-    talking = await cases.open_case(_draft("wx-2"))
+    talking = await _filed(fake_services, clock, "wx-2")
     ticket = await fake_services.handoffs.request("wx-2", "wechat", reason="customer_request")
     await fake_services.handoffs.accept(ticket.handoff.id or 0, Agent("li", "小李", Role.AGENT))
-    web = await cases.open_case(_draft("web-3", channel="rest"))
-    waiting = await cases.open_case(_draft("wx-4"))  # queued for a person, nobody talking yet
+    web = await _filed(fake_services, clock, "web-3", channel="rest")
+    waiting = await _filed(fake_services, clock, "wx-4")  # queued for a person, nobody talking yet
     await fake_services.handoffs.request("wx-4", "wechat", reason="customer_request")
     for case in (withdrawn, talking, web, waiting):
         await _resolve(cases, case.number, clock)
@@ -70,10 +78,57 @@ async def test_a_notice_that_could_not_go_out_is_in_the_history(
     fake_services: Services, clock: Clock
 ) -> None:
     cases = fake_services.cases
-    cases.on_resolved[:] = [ResolutionNotifier(cases, _RasaDown(), fake_services.handoffs)]
-    case = await cases.open_case(_draft())
+    cases.on_resolved[:] = [
+        ResolutionNotifier(cases, _RasaDown(), fake_services.handoffs, fake_services.customers)
+    ]
+    case = await _filed(fake_services, clock)
     await _resolve(cases, case.number, clock)
     resolved = await cases.get(case.number)
     assert resolved.status is Status.RESOLVED  # resolved all the same
     last = resolved.events[-1]
     assert (last.kind, last.note) == (NOTICE_FAILED, "ConnectionError: rasa is down")
+
+
+@pytest.mark.parametrize("template", [True, False])
+async def test_after_48_hours_the_notice_goes_as_the_template_or_the_history_says_to_call(
+    fake_services: Services, clock: Clock, template: bool
+) -> None:
+    """Most complaints are resolved more than 48 hours after the customer last wrote (P3 has 72
+    hours, P4 a week), when WeChat refuses a customer-service message. The notice was sent anyway,
+    refused, and the history said "已告知客户"."""
+    rasa: FakeRasa = fake_services.rasa  # type: ignore[assignment]
+    cases = fake_services.cases
+    cases.on_resolved[:] = [
+        ResolutionNotifier(
+            cases, rasa, fake_services.handoffs, fake_services.customers, template_configured=template
+        )
+    ]
+    case = await _filed(fake_services, clock)
+    clock.now += timedelta(hours=49)
+    await _resolve(cases, case.number, clock)
+    calls = [c for c in rasa.calls if c[0] == "events"]
+    last = (await cases.get(case.number)).events[-1]
+    if not template:
+        assert calls == []
+        assert last.kind == NOTICE_FAILED and "超过 48 小时" in last.note and "请电话告知客户" in last.note
+        return
+    ((_, sender, (event,), channel, _),) = calls
+    assert (sender, channel, event["text"]) == ("wx-1", "wechat", None)  # a text would only be refused
+    fields = event["data"]["custom"]["template"]["data"]
+    assert fields["first"]["value"] == "您好，您的投诉已处理完毕✅"
+    assert fields["keyword1"]["value"] == f"投诉 {case.number}（安装维修）"
+    assert fields["keyword2"]["value"] == "11月22日 11:33"  # when it was resolved, Shanghai time
+    assert "直接回复" in fields["remark"]["value"]
+    assert last.kind == NOTIFIED and last.note.startswith("（模板消息）")
+
+
+async def test_a_customer_who_left_the_account_is_not_written_to(
+    fake_services: Services, clock: Clock
+) -> None:
+    rasa: FakeRasa = fake_services.rasa  # type: ignore[assignment]
+    case = await _filed(fake_services, clock)
+    await fake_services.customers.unsubscribed("wx-1", "wechat", clock.now)
+    await _resolve(fake_services.cases, case.number, clock)
+    assert [c for c in rasa.calls if c[0] == "events"] == []
+    last = (await fake_services.cases.get(case.number)).events[-1]
+    assert last.kind == NOTICE_FAILED and "取消关注" in last.note

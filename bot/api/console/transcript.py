@@ -68,7 +68,13 @@ def _bot_text(event: Mapping[str, Any]) -> str:
         return "[图片]"
     if data.get("attachment"):
         return "[附件]"
-    if data.get("custom"):
+    custom = data.get("custom")
+    if isinstance(custom, Mapping) and isinstance(custom.get("template"), Mapping):
+        fields = custom["template"].get("data")
+        fields = fields if isinstance(fields, Mapping) else {}
+        values = [str(f["value"]) for f in fields.values() if isinstance(f, Mapping) and f.get("value")]
+        return " ".join(["[模板消息]", *values])
+    if custom:
         return "[自定义消息]"
     return ""
 
