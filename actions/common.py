@@ -6,6 +6,11 @@ from typing import Any
 
 from rasa_sdk import Tracker
 
+from actions.messages import render
+
+#: Words the bot could not place belong to a complaint that follows them this soon.
+UNPLACED_FOR_SECONDS = 30 * 60
+
 
 def _answer_to_a_guess(tracker: Tracker) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """The misunderstood message and the customer's answer to the bot's guess about it ("您是想投诉
@@ -46,6 +51,36 @@ def clarified_message(tracker: Tracker) -> dict[str, Any] | None:
         return None
     original, _ = answer
     return {**(original.get("parse_data") or {}), "text": str(original.get("text"))}
+
+
+def unplaced_words(tracker: Tracker) -> str | None:
+    """The customer's previous message, when the bot could not place it and the latest message
+    describes the problem instead of answering the bot's question: "我上周买的冰箱" ("您是想投诉或反映
+    问题吗？"), then "今天发现不制冷了". The case said only "今天发现不制冷了": nobody knew what had
+    stopped cooling."""
+    answer = _answer_to_a_guess(tracker)
+    if answer is not None:
+        original, replayed = answer
+        if str(replayed.get("text") or "").startswith("/"):
+            return None  # a tapped answer: the clarified words are the latest message's own
+        return _if_recent(original, replayed)
+    users = [i for i, e in enumerate(tracker.events) if e.get("event") == "user"][-2:]
+    if len(users) < 2:
+        return None
+    asked = render("inform_without_context")
+    between = tracker.events[users[0] + 1 : users[1]]
+    if not any(e.get("event") == "bot" and e.get("text") == asked for e in between):
+        return None
+    return _if_recent(tracker.events[users[0]], tracker.events[users[1]])
+
+
+def _if_recent(earlier: dict[str, Any], later: dict[str, Any]) -> str | None:
+    words = str(earlier.get("text") or "")
+    if not words or words.startswith("/"):
+        return None
+    if float(later.get("timestamp") or 0) - float(earlier.get("timestamp") or 0) > UNPLACED_FOR_SECONDS:
+        return None
+    return words
 
 
 def denied_a_guess(tracker: Tracker) -> bool:

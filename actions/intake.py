@@ -21,6 +21,7 @@ from actions.common import (
     latest_parse,
     latest_text,
     satisfaction_of,
+    unplaced_words,
     user_messages_since_form_start,
 )
 from actions.corrections import answer_correction
@@ -263,7 +264,10 @@ class ValidateComplaintForm(FormValidationAction):
         if rewritten:  # "问题描述改一下：…" replaces; it was added to the old one, request and all
             value = rewritten
         elif current is None and requested in (None, "complaint_description"):
-            value = text
+            earlier = unplaced_words(tracker)  # "我上周买的冰箱" before "今天发现不制冷了"
+            value = (
+                _with_more_detail(earlier, text) if earlier and is_substantive_description(earlier) else text
+            )
         elif (
             current is not None
             and requested != "complaint_description"

@@ -81,7 +81,7 @@ class CaseService:
             raise InvalidCaseData(f"unknown category {draft.category!r}")
         phone = normalise_phone(draft.phone)
         if phone is None and (draft.source == "chat" or draft.phone):
-            raise InvalidCaseData("a case needs a valid mainland mobile number")
+            raise InvalidCaseData("a case needs a valid mainland mobile or landline number")
         description = draft.description.strip()
         if not description:
             raise InvalidCaseData("a case needs a description")

@@ -39,27 +39,60 @@ _PHONE = re.compile(
 )
 
 
+# Landlines ("021-62345678", "(0755) 8888 1234", "座机02162345678"): area code 010, 02x or 0xxx, a
+# local number of 7–8 digits. Services call landlines, and a customer offering one had it taken for
+# the order number. Written without a separator they look like an order number, so only after a word
+# that says phone.
+_LANDLINE = re.compile(
+    r"(?<![0-9A-Za-z])\(?(0(?:10|2\d|[3-9]\d{2}))(?:\)\s?|[\s-]|(?<=\d))([2-9]\d{2,3})[\s-]?(\d{4})(?![0-9A-Za-z])"
+)
+_PHONE_WORD = re.compile(r"(电话|座机|固话|号码|tel|phone)[是为:：\s]*$", re.IGNORECASE)
+
+
 def find_phones(text: str) -> list[Span]:
+    """Mainland mobiles (value ``13812345678``) and landlines (value ``021-62345678``)."""
     folded = _fold(text)
-    return [
+    spans = [
         Span(m.start(), m.end(), text[m.start() : m.end()], "".join(m.groups()))
         for m in _PHONE.finditer(folded)
     ]
+    for m in _LANDLINE.finditer(folded):
+        area, local = m.group(1), m.group(2) + m.group(3)
+        if len(area) + len(local) not in (11, 12) or any(
+            s.start < m.end() and m.start() < s.end for s in spans
+        ):
+            continue
+        before = folded[max(0, m.start() - 8) : m.start()]
+        if _PHONE_WORD.search(before) or (
+            not folded[m.start() : m.end()].isdigit() and not _ORDER_KEYWORD.search(before)
+        ):
+            spans.append(Span(m.start(), m.end(), text[m.start() : m.end()], f"{area}-{local}"))
+    return sorted(spans, key=lambda s: s.start)
 
 
 def normalise_phone(raw: str | None) -> str | None:
-    """``13812345678`` from any way of typing one mainland mobile number, else None."""
+    """``13812345678`` (or ``021-62345678``) from any way of typing one phone number, else None.
+    A landline typed as bare digits counts here, where a phone was asked for."""
     if not raw:
         return None
     stripped = _fold(str(raw)).strip()
     found = find_phones(stripped)
+    if not found and stripped.isdigit():
+        found = find_phones(f"电话{stripped}")
+        found = [Span(s.start - 2, s.end - 2, s.text, s.value) for s in found]
     if len(found) != 1 or found[0].start != 0 or found[0].end != len(stripped):
         return None
     return str(found[0].value)
 
 
+def is_landline(phone: str) -> bool:
+    return phone.startswith("0")
+
+
 def mask_phone(phone: str) -> str:
-    """``138****5678``: enough for the customer to recognise, not enough to leak."""
+    """``138****5678`` (``021-****5678``): enough for the customer to recognise, not enough to leak."""
+    if is_landline(phone) and "-" in phone:
+        return f"{phone.split('-')[0]}-****{phone[-4:]}"
     return f"{phone[:3]}****{phone[-4:]}" if len(phone) == 11 else "*" * len(phone)
 
 

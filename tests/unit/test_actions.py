@@ -130,6 +130,51 @@ async def test_a_complaint_clarified_with_a_button_is_not_asked_for_again(wired:
     assert said == ["收到，非常抱歉给您添麻烦了，我马上帮您登记投诉。"]
 
 
+def unplaced_then(first: str, then: str, *, guessed: bool, minutes_later: float = 0.2) -> Tracker:
+    """A message the bot could not place (its guess "您是想投诉或反映问题吗？", or, for information,
+    "收到。请问您是要投诉…"), then the problem typed instead of an answer."""
+    at = 1796496443.0
+    later = parsed(then, "complain", satisfaction=("dissatisfied", 0.9))
+    first_event = {"event": "user", "text": first, "timestamp": at}
+    then_event = {"event": "user", "text": then, "parse_data": later, "timestamp": at + minutes_later * 60}
+    if guessed:
+        events = [
+            {**first_event, "parse_data": parsed(first, "nlu_fallback", confidence=0.3)},
+            {"event": "action", "name": "action_two_stage_fallback"},
+            {"event": "bot", "text": "您是想投诉或反映问题吗？"},
+            then_event,
+            {"event": "rewind"},
+            {"event": "action", "name": "action_listen"},
+            then_event,
+        ]
+    else:
+        events = [
+            {**first_event, "parse_data": parsed(first, "inform")},
+            {"event": "action", "name": "action_route_inform"},
+            {"event": "bot", "text": "收到。请问您是要投诉反映问题，还是查询之前投诉的进度呢？"},
+            {"event": "action", "name": "action_listen"},
+            then_event,
+        ]
+    return Tracker("wx-1", {"requested_slot": None}, later, events, False, None, {}, "action_listen")
+
+
+@pytest.mark.parametrize("guessed", [True, False])
+async def test_words_the_bot_could_not_place_join_the_complaint_that_follows(
+    wired: Services, guessed: bool
+) -> None:
+    """ "我上周买的冰箱", then "今天发现不制冷了" instead of answering the bot's question: the case
+    said only "今天发现不制冷了", and nobody knew what had stopped cooling."""
+    slots, said = await validate(unplaced_then("我上周买的冰箱", "今天发现不制冷了", guessed=guessed))
+    assert slots["complaint_description"] == "我上周买的冰箱\n今天发现不制冷了"
+    assert said == ["收到，非常抱歉给您添麻烦了，我马上帮您登记投诉。"]
+    later, _ = await validate(
+        unplaced_then("我上周买的冰箱", "今天发现不制冷了", guessed=guessed, minutes_later=90)
+    )
+    assert later["complaint_description"] == "今天发现不制冷了"  # not the same conversation any more
+    short, _ = await validate(unplaced_then("嗯", "今天发现不制冷了", guessed=guessed))
+    assert short["complaint_description"] == "今天发现不制冷了"
+
+
 async def test_feedback_clarified_with_a_button_keeps_the_customers_words(
     wired: Services, fake_uow: FakeUowFactory
 ) -> None:

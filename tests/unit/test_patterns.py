@@ -45,6 +45,34 @@ def test_phone_normalisation_and_masking() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "phone"),
+    [
+        ("那用座机行吗 021-62345678", "021-62345678"),
+        ("(0755) 8888 1234", "0755-88881234"),
+        ("座机02162345678", "021-62345678"),
+        ("010 6234 5678 找李师傅", "010-62345678"),
+        ("电话：0571-88881234 转 8008", "0571-88881234"),
+    ],
+)
+def test_landlines_are_phones_not_order_numbers(text: str, phone: str) -> None:
+    """ "那用座机行吗 021-62345678", asked for a phone, replaced the customer's "没有" order number
+    with the landline and asked for a mobile again without a word."""
+    assert [s.value for s in find_phones(text)] == [phone]
+    assert find_order_ids(text) == []
+
+
+def test_a_landline_without_a_separator_or_a_phone_word_is_left_to_be_an_order_number() -> None:
+    assert find_phones("02162345678") == [] and [s.value for s in find_order_ids("02162345678")] == [
+        "02162345678"
+    ]
+    assert find_phones("订单号 021-62345678") == []  # the customer said what it is
+    assert find_phones("021-6234567") == []  # Shanghai's numbers have 8 digits
+    # Asked for a phone, bare digits are one.
+    assert normalise_phone("02162345678") == normalise_phone("021 6234 5678") == "021-62345678"
+    assert mask_phone("021-62345678") == "021-****5678"
+
+
+@pytest.mark.parametrize(
     ("text", "order"),
     [
         ("订单号 JD2026112012345", "JD2026112012345"),
