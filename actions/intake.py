@@ -45,7 +45,13 @@ from bot.cases.intake import (
     without_person_request,
 )
 from bot.cases.model import CATEGORIES, CATEGORY_LABELS, CaseDraft
-from bot.nlu.patterns import find_category_mention, mask_phone, normalise_order_id, normalise_phone
+from bot.nlu.patterns import (
+    find_category_mention,
+    mask_phone,
+    mask_phones_in,
+    normalise_order_id,
+    normalise_phone,
+)
 from bot.timefmt import format_local
 from bot.wiring import Services
 
@@ -487,7 +493,7 @@ class ActionAskComplaintCategory(Action):
 def summary(tracker: Tracker) -> str:
     order = tracker.get_slot("order_id")
     phone = tracker.get_slot("phone") or ""
-    description = tracker.get_slot("complaint_description") or ""
+    description = mask_phones_in(tracker.get_slot("complaint_description") or "")
     if len(description) > 120:
         description = description[:119] + "…"
     return render(

@@ -133,10 +133,19 @@ _UNSURE = re.compile(
 )
 
 
+_NONE_FITS = re.compile(
+    r"^(?:好像|感觉|应该)?(?:都不是|都不对|都不像|都不算|都不太像|都没有|没有|没|没有合适的|没有对应的|没有符合的|"
+    r"哪个都不是|哪个都不对|哪个都不像|不属于这些|不在这里面|这里面没有|里面没有|以上都不是|上面都不是|都不沾边)"
+    r"(?:吧|啊|呀|呢|哎|诶|哦|耶)?$"
+)
+
+
 def unsure_of_category(text: str) -> bool:
-    """ "不知道怎么选" / "随便" to "这属于哪一类问题？": sorting the complaint is our job, not the
-    customer's; it was answered "这个我帮不上忙" and asked again."""
-    return bool(_UNSURE.match(re.sub(r"[\W_]+", "", _clean(text))))
+    """ "不知道怎么选" / "随便" / "都不是" / "没有" to "这属于哪一类问题？": sorting the complaint is our
+    job, not the customer's; it was answered "这个我帮不上忙" and asked again, and a bare "没有" (a
+    "no" to the model) cancelled the whole complaint."""
+    folded = re.sub(r"[\W_]+", "", _clean(text))
+    return bool(_UNSURE.match(folded) or _NONE_FITS.match(folded))
 
 
 def asks_for_time(text: str) -> bool:

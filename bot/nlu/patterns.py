@@ -85,6 +85,14 @@ def normalise_phone(raw: str | None) -> str | None:
     return str(found[0].value)
 
 
+def mask_phones_in(text: str) -> str:
+    """The text with every phone in it masked: the intake's summary masked the contact phone and
+    showed it in full in the description just above."""
+    for span in reversed(find_phones(text)):
+        text = text[: span.start] + mask_phone(str(span.value)) + text[span.end :]
+    return text
+
+
 def is_landline(phone: str) -> bool:
     return phone.startswith("0")
 

@@ -305,11 +305,15 @@ async def test_a_plain_yes_to_a_number_question_is_asked_again_without_calling_i
     assert slots[requested] is None and said == []  # the form's own question follows
 
 
-@pytest.mark.parametrize(("text", "intent"), [("不知道怎么选", "out_of_scope"), ("随便吧", "affirm")])
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [("不知道怎么选", "out_of_scope"), ("随便吧", "affirm"), ("没有", "deny"), ("都不是", "deny")],
+)
 async def test_a_customer_who_cannot_say_the_category_is_not_asked_again(
     wired: Services, text: str, intent: str
 ) -> None:
-    """ "不知道怎么选" got "抱歉，这个我帮不上忙" and the same question again."""
+    """ "不知道怎么选" got "抱歉，这个我帮不上忙" and the same question again; "没有" (none of them)
+    left the form with nothing to take, and Rasa's rule for a "no" cancelled the whole complaint."""
     t = tracker(text, intent, requested="complaint_category", slots={"complaint_description": "东西有问题"})
     slots, said = await validate(t)
     assert slots["complaint_category"] == "other" and said == []
@@ -506,6 +510,14 @@ async def test_the_summary_masks_the_phone(wired: Services) -> None:
     text = dispatcher.messages[0]["text"]
     assert "138****5678" in text and "13812345678" not in text
     assert "订单号：无" in text
+    # The number written into the complaint itself is masked too (it was shown in full above the
+    # masked contact phone), and a landline as well.
+    t.slots["complaint_description"] = (
+        "外机一直滴水，订单号JD20261201553，我电话13912345678，座机021-62345678"
+    )
+    await ActionAskComplaintConfirmed().run(dispatcher, t, DOMAIN)
+    text = dispatcher.messages[1]["text"]
+    assert "问题：外机一直滴水，订单号JD20261201553，我电话139****5678，座机021-****5678" in text
     assert [b["payload"] for b in dispatcher.messages[0]["buttons"]] == ["/affirm", "/deny"]
 
 

@@ -91,6 +91,12 @@ def test_a_worry_about_giving_the_phone(text: str, declines: bool) -> None:
         ("我也不清楚", True),
         ("不知道为什么空调坏了", False),
         ("其他", False),
+        ("没有", True),  # "none of these": it cancelled the whole complaint
+        ("都不是吧", True),
+        ("好像哪个都不对", True),
+        ("以上都不是", True),
+        ("没有收到货", False),
+        ("没有人来修", False),
     ],
 )
 def test_not_knowing_the_category(text: str, unsure: bool) -> None:
