@@ -37,6 +37,7 @@ from bot.cases.intake import (
     is_cancellation,
     is_plain_answer,
     is_substantive_description,
+    prefers_wechat,
     rewritten_description,
     safety_terms,
     says_no_order,
@@ -44,7 +45,7 @@ from bot.cases.intake import (
     unsure_of_category,
     without_person_request,
 )
-from bot.cases.model import CATEGORIES, CATEGORY_LABELS, CaseDraft
+from bot.cases.model import CATEGORIES, CATEGORY_LABELS, PUSH_CHANNELS, CaseDraft
 from bot.nlu.patterns import (
     find_category_mention,
     mask_phone,
@@ -60,6 +61,8 @@ logger = logging.getLogger(__name__)
 FORM = "complaint_form"
 INTAKE_SLOTS = ("complaint_description", "complaint_category", "order_id", "phone", "complaint_confirmed")
 NO_ORDER = "none"
+#: The phone slot of a customer who would rather be reached in this WeChat chat than by phone.
+NO_PHONE = "wechat"
 #: A message with one of these intents is a digression, never a slot value.
 DIGRESSIONS = {
     "deny",
@@ -130,6 +133,8 @@ def _adds_detail(tracker: Tracker) -> bool:
         or says_no_order(text)
         or asks_for_time(text)
         or declines_phone(text)
+        or prefers_wechat(text)
+        or _names_only_a_category(text)
     ):
         return False
     if intent in ("complain", "give_feedback"):
@@ -143,6 +148,12 @@ def _adds_detail(tracker: Tracker) -> bool:
             requested == "complaint_category" and (find_category_mention(text) or unsure_of_category(text))
         )
     )
+
+
+def _names_only_a_category(text: str) -> bool:
+    """ "产品质量" / "是物流的问题" while the order number is asked: a category, not more about the
+    problem (it was added to the description)."""
+    return bool(find_category_mention(text)) and len(re.sub(r"[\W_]+", "", text)) <= 6
 
 
 async def hand_over_intake(
@@ -167,7 +178,7 @@ async def hand_over_intake(
     # validated it, and the case had neither, so the agent had no number to call.
     phone = (
         normalise_phone(str(first_entity_value(tracker, "phone") or ""))
-        or tracker.get_slot("phone")
+        or _given_phone(tracker)
         or await services.cases.known_phone(tracker.sender_id)
     )
     order = normalise_order_id(str(first_entity_value(tracker, "order_id") or "")) or tracker.get_slot(
@@ -381,6 +392,8 @@ class ValidateComplaintForm(FormValidationAction):
             known = await (await get_services()).cases.known_phone(tracker.sender_id)
             return {"phone": known} if known else {}
         text = latest_text(tracker)
+        if requested == "phone" and prefers_wechat(text):  # "不留电话，微信联系我"
+            return {"phone": NO_PHONE}
         if requested == "phone" and declines_phone(text):  # heard as a "no", which cancels the intake
             return {"phone": text}
         if requested != "phone" or latest_intent(tracker) in DIGRESSIONS:
@@ -390,6 +403,11 @@ class ValidateComplaintForm(FormValidationAction):
     async def validate_phone(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
+        if value == NO_PHONE:
+            if channel_of(tracker) in PUSH_CHANNELS:
+                return {"phone": NO_PHONE}
+            say(dispatcher, "phone_needed_here")  # nobody could write to them here first
+            return {"phone": None}
         phone = normalise_phone(str(value or ""))
         if phone is None and not (_just_agrees(tracker) or declines_phone(latest_text(tracker))):
             say(dispatcher, "invalid_phone")
@@ -474,6 +492,27 @@ class ActionAskPhone(_AskAgain):
     key, slot, again_key = "ask_phone", "phone", "phone_why"
     reason_to_answer = staticmethod(declines_phone)
 
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """On WeChat a customer who will not leave a number is offered this chat instead: a person
+        can write to them from the console. The only way out used to be cancelling the complaint."""
+        again = tracker.get_slot("requested_slot") == self.slot
+        if again and declines_phone(latest_text(tracker)) and channel_of(tracker) in PUSH_CHANNELS:
+            say(dispatcher, "phone_why_wechat")
+            return []
+        return await super().run(dispatcher, tracker, domain)
+
+
+def _given_phone(tracker: Tracker) -> str | None:
+    """The phone slot as a number: None for a customer reached in the chat instead."""
+    phone = tracker.get_slot("phone")
+    return None if phone in (None, NO_PHONE) else phone
+
+
+def _contact_line(phone: str | None) -> str:
+    return mask_phone(phone) if phone else "不留电话，在微信上联系"
+
 
 class ActionAskComplaintCategory(Action):
     def name(self) -> str:
@@ -492,7 +531,7 @@ class ActionAskComplaintCategory(Action):
 
 def summary(tracker: Tracker) -> str:
     order = tracker.get_slot("order_id")
-    phone = tracker.get_slot("phone") or ""
+    phone = _given_phone(tracker)
     description = mask_phones_in(tracker.get_slot("complaint_description") or "")
     if len(description) > 120:
         description = description[:119] + "…"
@@ -501,7 +540,7 @@ def summary(tracker: Tracker) -> str:
         description=description,
         category=CATEGORY_LABELS.get(tracker.get_slot("complaint_category") or "", "未选择"),
         order="无" if order in (None, NO_ORDER) else order,
-        phone=mask_phone(phone),
+        phone=_contact_line(phone),
     )
 
 
@@ -568,7 +607,7 @@ class ActionSubmitComplaint(Action):
                     channel=channel_of(tracker),
                     description=tracker.get_slot("complaint_description") or "",
                     category=tracker.get_slot("complaint_category") or "other",
-                    phone=tracker.get_slot("phone") or "",
+                    phone=_given_phone(tracker),
                     order_id=None if order in (None, NO_ORDER) else order,
                     satisfaction=label,
                     satisfaction_confidence=confidence,
@@ -587,7 +626,9 @@ class ActionSubmitComplaint(Action):
             category_label=CATEGORY_LABELS[case.category],
             priority=case.priority.label,
             first_response_due=format_local(case.first_response_due, services.cases.tz),
-            phone_tail=case.phone[-4:],
+            contact=f"与您联系（尾号{case.phone[-4:]}）"
+            if case.phone
+            else "在微信上联系您，请留意这里的消息",
         )
         if case.priority.value == "P1":
             # Safety: a person takes over at once. (Anger is handed over before this, mid-intake.)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Protocol
 
-from bot.cases.model import CATEGORY_LABELS, Case
+from bot.cases.model import CATEGORY_LABELS, PUSH_CHANNELS, Case
 from bot.cases.service import CaseService
 from bot.customers import CustomerStanding
 from bot.handoff.model import Handoff, HandoffStatus
@@ -37,8 +37,6 @@ UNREACHABLE_NOTES = {
     ),
     "unsubscribed": "客户已取消关注公众号，无法通过微信告知：请电话告知客户",
 }
-#: Channels that can reach a customer unprompted (Rasa's REST channel only answers requests).
-PUSH_CHANNELS = frozenset({"wechat"})
 NOTIFIED = "customer_notified"
 NOTICE_FAILED = "customer_notice_failed"
 

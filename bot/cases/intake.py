@@ -42,6 +42,12 @@ _DECLINES_PHONE = re.compile(
 )
 
 
+# "没有" / "不给" / "不想说" to "请留一个手机号": a "no" to the model, which cancelled the complaint.
+_BARE_REFUSAL = re.compile(
+    r"^(?:我)?(?:没有|没|不给|不留|不想给|不想留|不想说|不说|不告诉你?|不方便)(?:手机号?|电话|号码)?(?:了|呢|啊|吧|哦)?$"
+)
+
+
 _URGING = re.compile(
     r"催|快点|快些|尽快|赶紧|抓紧|加急|抓点紧|等不及|再不(处理|管|解决|联系|给)|"
     r"还没(人)?(处理|联系|回|来|解决|弄|到|退|修|办)|怎么还(没|不)|"
@@ -155,11 +161,25 @@ def asks_for_time(text: str) -> bool:
     return not any(c.isascii() and c.isalnum() for c in cleaned) and bool(_TAKING_TIME.search(cleaned))
 
 
+_PREFERS_WECHAT = re.compile(
+    r"(?:微信|公众号|这里|这儿|这边|在这|网上|线上)(?:上|里|里面)?(?:直接)?(?:联系|找|说|聊|沟通|回复|通知|回我|留言|告诉)"
+)
+
+
+def prefers_wechat(text: str) -> bool:
+    """ "不留电话，微信联系我" / "有事在这里说就行": the customer wants to be reached in this chat,
+    which WeChat allows (a person writes from the console); a number is not the only way."""
+    cleaned = _clean(text)
+    return not any(c.isdigit() for c in cleaned) and bool(_PREFERS_WECHAT.search(cleaned))
+
+
 def declines_phone(text: str) -> bool:
     """ "我不想留电话" / "为什么一定要手机号": a worry about the number, not a cancelled complaint
     (the model hears a "no", and a "no" in the intake used to cancel it)."""
     cleaned = _clean(text)
-    return not any(c.isdigit() for c in cleaned) and bool(_DECLINES_PHONE.search(cleaned))
+    return not any(c.isdigit() for c in cleaned) and bool(
+        _DECLINES_PHONE.search(cleaned) or _BARE_REFUSAL.match(re.sub(r"[\W_]+", "", cleaned))
+    )
 
 
 def safety_terms(policy: SlaPolicy, text: str) -> list[str]:

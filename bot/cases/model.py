@@ -45,6 +45,9 @@ class Priority(str, Enum):
         return Priority(f"P{max(1, self.rank - steps)}")
 
 
+#: Channels where CareLoop (and a person, from the console) can write to a customer first; Rasa's
+#: REST channel only answers requests.
+PUSH_CHANNELS = frozenset({"wechat"})
 CATEGORIES: tuple[str, ...] = (
     "product_quality",
     "delivery",

@@ -11,7 +11,16 @@ from zoneinfo import ZoneInfo
 
 from bot.cases.errors import CaseNotFound, IllegalTransition, InvalidCaseData
 from bot.cases.intake import MAX_DESCRIPTION
-from bot.cases.model import CATEGORIES, Attachment, Case, CaseDraft, CaseEvent, Priority, Status
+from bot.cases.model import (
+    CATEGORIES,
+    PUSH_CHANNELS,
+    Attachment,
+    Case,
+    CaseDraft,
+    CaseEvent,
+    Priority,
+    Status,
+)
 from bot.cases.ports import UnitOfWork
 from bot.cases.rules import (
     DETAILS_CORRECTED,
@@ -80,7 +89,8 @@ class CaseService:
         if draft.category not in CATEGORIES:
             raise InvalidCaseData(f"unknown category {draft.category!r}")
         phone = normalise_phone(draft.phone)
-        if phone is None and (draft.source == "chat" or draft.phone):
+        if phone is None and (draft.phone or (draft.source == "chat" and draft.channel not in PUSH_CHANNELS)):
+            # On WeChat a customer may choose to be reached in the chat; elsewhere nobody could.
             raise InvalidCaseData("a case needs a valid mainland mobile or landline number")
         description = draft.description.strip()
         if not description:

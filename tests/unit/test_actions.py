@@ -62,11 +62,12 @@ def tracker(
     requested: str | None = None,
     sender: str = "wx-1",
     satisfaction: tuple[str, float] = ("neutral", 0.9),
+    channel: str | None = None,
 ) -> Tracker:
     message = parsed(text, intent, entities, satisfaction)
     all_slots = {"requested_slot": requested, **(slots or {})}
     events = [
-        {"event": "user", "text": text, "parse_data": message},
+        {"event": "user", "text": text, "parse_data": message, "input_channel": channel},
         {"event": "active_loop", "name": "complaint_form"},
     ]
     return Tracker(
@@ -416,6 +417,78 @@ async def test_a_worry_about_the_phone_is_answered_not_taken_as_cancelling(
     assert why.startswith("理解您的顾虑。手机号只用于处理这次投诉") and "取消投诉" in why
     first = tracker(text, intent, requested="order_id", slots=described)  # asked the first time
     assert await ask(ActionAskPhone(), first) == ["请留一个能联系到您的手机号，处理人员会通过它联系您。"]
+
+
+@pytest.mark.parametrize("text", ["产品质量", "是物流的问题"])
+async def test_a_category_named_while_the_order_is_asked_is_not_more_description(
+    wired: Services, text: str
+) -> None:
+    described = {"complaint_description": "冰箱冷藏室结冰很严重", "complaint_category": "product_quality"}
+    slots, _ = await validate(tracker(text, "inform", requested="order_id", slots=described))
+    assert "complaint_description" not in slots  # it read "冰箱冷藏室结冰很严重\n产品质量"
+
+
+@pytest.mark.parametrize(("text", "intent"), [("没有", "deny"), ("不给", "deny"), ("不想说", "deny")])
+async def test_a_bare_no_to_the_phone_question_is_a_worry_not_a_cancellation(
+    wired: Services, text: str, intent: str
+) -> None:
+    """ "没有" to "请留一个手机号" left the form with nothing to take, and Rasa's rule for a "no"
+    cancelled the whole complaint."""
+    described = {"complaint_description": "电视屏幕有条竖线", "complaint_category": "product_quality"}
+    slots, said = await validate(tracker(text, intent, requested="phone", slots=described))
+    assert slots == {"phone": None} and said == []
+
+
+async def test_on_wechat_a_customer_who_will_not_leave_a_number_is_reached_in_the_chat(
+    wired: Services, fake_uow: FakeUowFactory
+) -> None:
+    """The only way past "请留一个手机号" for a customer who would not leave one was to cancel the
+    complaint. On WeChat a person can write to them from the console, so the chat is offered."""
+    described = {"complaint_description": "电视屏幕有条竖线", "complaint_category": "product_quality"}
+    worry = tracker("我不想留电话", "deny", requested="phone", slots=described, channel="wechat")
+    dispatcher = CollectingDispatcher()
+    await ActionAskPhone().run(dispatcher, worry, DOMAIN)
+    (offer,) = dispatcher.messages
+    assert "处理人员会在微信上联系您" in offer["text"]
+    assert [b["title"] for b in offer["buttons"]] == ["微信联系我", "取消投诉"]
+    web = tracker("我不想留电话", "deny", requested="phone", slots=described, channel="rest")
+    (why,) = await ask(ActionAskPhone(), web)  # on the web nobody could write to them first
+    assert "微信" not in why and "取消投诉" in why
+
+    tapped = tracker(
+        '/inform{"phone":"wechat"}',
+        "inform",
+        [entity("phone", "wechat", extractor="RegexMessageHandler")],
+        requested="phone",
+        slots=described,
+        channel="wechat",
+    )
+    typed = tracker(
+        "不留电话了，有事微信联系我", "deny", requested="phone", slots=described, channel="wechat"
+    )
+    for t in (tapped, typed):
+        slots, said = await validate(t)
+        assert slots["phone"] == "wechat" and said == []
+        assert "complaint_description" not in slots  # no part of the problem (it was added to it)
+    slots, said = await validate(
+        tracker("有事微信联系我", "deny", requested="phone", slots=described, channel="rest")
+    )
+    assert slots["phone"] is None and said == [
+        "抱歉，这里没法主动联系您，请留一个手机号或座机，处理人员会打给您。"
+    ]
+
+    chosen = {**described, "order_id": "none", "phone": "wechat"}
+    summary_text = await ask(
+        ActionAskComplaintConfirmed(),
+        tracker("", "inform", requested="complaint_confirmed", slots=chosen, channel="wechat"),
+    )
+    assert "联系电话：不留电话，在微信上联系" in summary_text[0]
+    dispatcher = CollectingDispatcher()
+    confirmed = tracker("确认", "affirm", slots={**chosen, "complaint_confirmed": True}, channel="wechat")
+    await ActionSubmitComplaint().run(dispatcher, confirmed, DOMAIN)
+    (case,) = fake_uow.store.cases.values()
+    assert case.phone is None and case.channel == "wechat"
+    assert "前在微信上联系您，请留意这里的消息" in dispatcher.messages[0]["text"]
 
 
 async def test_a_correction_at_the_confirmation_replaces_the_phone(wired: Services) -> None:

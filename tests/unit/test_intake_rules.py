@@ -8,6 +8,7 @@ from bot.cases.intake import (
     is_plain_answer,
     is_substantive_description,
     is_urging,
+    prefers_wechat,
     rewritten_description,
     safety_terms,
     says_no_order,
@@ -203,3 +204,18 @@ def test_a_description_replaced_rather_than_added_to(text: str, expected: str | 
 )
 def test_a_filed_complaint_taken_back(text: str, withdraws: bool) -> None:
     assert withdraws_complaint(text) is withdraws
+
+
+@pytest.mark.parametrize(
+    ("text", "prefers"),
+    [
+        ("不留电话了，有事微信联系我", True),
+        ("在这里说就行", True),
+        ("微信上找我吧", True),
+        ("你们微信上联系我不行吗", True),
+        ("微信支付扣了两次钱", False),
+        ("13812345678 微信联系也行", False),  # a number given: take it
+    ],
+)
+def test_preferring_to_be_reached_in_the_chat(text: str, prefers: bool) -> None:
+    assert prefers_wechat(text) is prefers
