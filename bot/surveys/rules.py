@@ -127,8 +127,12 @@ def choose_delivery(
     return Delivery.UNREACHABLE, "outside_48h_window_no_template"
 
 
-#: "装得挺快的，就是垃圾没带走" / "挺满意，不过有点贵": good and bad in one answer.
-_BUT = re.compile(r"但|不过|可是|只是|[，,。.！!～~\s]就是")  # 但 covers 但是
+#: "装得挺快的，就是垃圾没带走" / "挺满意，不过有点贵" / "师傅挺好的就是来晚了": good and bad in one
+#: answer. "就是" anywhere but at the start (where it opens the complaint: "就是这个师傅…"); WeChat
+#: answers often have no comma before it, and "师傅挺好的就是来晚了" was scored 5 (非常满意).
+_BUT = re.compile(
+    r"但|不过|可是|只是|(?<=.)就是(?!说)|唯一(?:的)?(?:不足|缺点|问题|遗憾)|美中不足"
+)  # 但 covers 但是
 
 
 def score_from_satisfaction(label: str | None, confidence: float | None, text: str = "") -> int | None:

@@ -116,6 +116,9 @@ def test_free_text_is_scored_from_the_satisfaction_label(
         ("挺满意的，不过价格有点贵", "satisfied", 4),
         ("太差劲了，再也不找你们了", "dissatisfied", 1),
         ("非常满意，师傅专业又细心", "satisfied", 5),
+        ("师傅挺好的就是来晚了", "satisfied", 4),  # no comma before 就是: it was scored 5
+        ("整体满意，唯一的不足是等得久", "satisfied", 4),
+        ("就是这个师傅太磨蹭了", "dissatisfied", 1),  # 就是 opening the complaint weighs nothing
     ],
 )
 def test_an_answer_weighing_good_against_bad_is_not_scored_at_an_extreme(
