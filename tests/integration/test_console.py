@@ -769,6 +769,17 @@ async def test_the_agent_sees_what_wechat_did_not_deliver(console: Console) -> N
         assert (await wang.get("/console/conversations/999999/delivery", headers=XHR)).status == 404
 
 
+async def test_a_case_without_a_phone_says_to_write_in_wechat(console: Console) -> None:
+    """A WeChat customer may file without a phone ("微信联系我"); the page showed no contact at all."""
+    sender = f"wx-{uuid.uuid4().hex[:10]}"
+    async with services_for(console.env) as s:
+        await s.customers.customer_wrote(sender, "wechat", datetime.now(timezone.utc) - timedelta(hours=1))
+        case = await s.cases.open_case(CaseDraft(sender, "wechat", "洗衣机脱水时响声很大", "other", None))
+    async with signed_in(console, "li") as (li,):
+        page = await li.get(f"/console/cases/{case.number}")
+        assert "未留电话，请在微信上联系" in page.text and 'id="contact-form"' in page.text
+
+
 async def test_an_agent_writes_to_a_customer_from_the_case_page(console: Console) -> None:
     """A complaint the bot filed at night: no conversation to answer it in, so the case page starts one."""
     sender, silent = f"wx-{uuid.uuid4().hex[:10]}", f"wx-{uuid.uuid4().hex[:10]}"
