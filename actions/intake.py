@@ -479,8 +479,12 @@ class _AskAgain(_AskFromCatalogue):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         again = tracker.get_slot("requested_slot") == self.slot
-        say(dispatcher, self.again_key if again and self.reason_to_answer(latest_text(tracker)) else self.key)
+        answer = again and self.reason_to_answer(latest_text(tracker))
+        say(dispatcher, self.answer_key(tracker) if answer else self.key)
         return []
+
+    def answer_key(self, tracker: Tracker) -> str:
+        return self.again_key
 
 
 class ActionAskOrderId(_AskAgain):
@@ -492,16 +496,10 @@ class ActionAskPhone(_AskAgain):
     key, slot, again_key = "ask_phone", "phone", "phone_why"
     reason_to_answer = staticmethod(declines_phone)
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
+    def answer_key(self, tracker: Tracker) -> str:
         """On WeChat a customer who will not leave a number is offered this chat instead: a person
         can write to them from the console. The only way out used to be cancelling the complaint."""
-        again = tracker.get_slot("requested_slot") == self.slot
-        if again and declines_phone(latest_text(tracker)) and channel_of(tracker) in PUSH_CHANNELS:
-            say(dispatcher, "phone_why_wechat")
-            return []
-        return await super().run(dispatcher, tracker, domain)
+        return "phone_why_wechat" if channel_of(tracker) in PUSH_CHANNELS else self.again_key
 
 
 def _given_phone(tracker: Tracker) -> str | None:

@@ -7,14 +7,20 @@ agent note: notes are written for colleagues, not customers.
 WeChat lets the account write to a customer for 48 hours after their last message; most complaints
 are resolved later than that. Outside the window the notice goes as the configured template message,
 and where none is configured the case's history says the customer could not be told, so that an
-agent calls them instead of believing they know."""
+agent calls them instead of believing they know.
+
+A case resolved at night (a batch from the dispatch system, an agent on the late shift) is told
+when the survey's quiet hours end, as a survey would be: the case's history says so, and the
+worker sends it (``send_held``)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from bot.cases.model import CATEGORY_LABELS, PUSH_CHANNELS, Case
+from bot.cases.model import CATEGORY_LABELS, PUSH_CHANNELS, Case, Status
 from bot.cases.service import CaseService
 from bot.customers import CustomerStanding
 from bot.handoff.model import Handoff, HandoffStatus
@@ -39,6 +45,11 @@ UNREACHABLE_NOTES = {
 }
 NOTIFIED = "customer_notified"
 NOTICE_FAILED = "customer_notice_failed"
+HELD = "customer_notice_held"  # resolved in quiet hours: told when they end
+SENDING = "customer_notice_sending"  # a worker took the held notice
+SETTLED = (SENDING, NOTIFIED, NOTICE_FAILED)
+#: A held notice older than this is not sent any more (the worker was down for days).
+HELD_FOR = timedelta(days=2)
 
 
 class OpenConversations(Protocol):
@@ -70,16 +81,45 @@ class ResolutionNotifier:
         customers: Standings,
         *,
         template_configured: bool = False,
+        next_allowed: Callable[[datetime], datetime] | None = None,
     ) -> None:
         self._cases = cases
         self._rasa = rasa
         self._handoffs = handoffs
         self._customers = customers
         self._template_configured = template_configured
+        #: The end of the quiet hours a moment falls in, or the moment itself (the survey policy's).
+        self._next_allowed = next_allowed or (lambda moment: moment)
 
     async def __call__(self, case: Case, *, withdrawn: bool) -> str | None:
         if withdrawn or case.channel not in PUSH_CHANNELS:
             return None
+        now = self._cases.now()
+        opens = self._next_allowed(now)
+        if opens > now:
+            when = format_local(opens, self._cases.tz)
+            await self._cases.record(case.number, HELD, f"夜间不打扰：{when} 后告知客户")
+            return None
+        return await self._notify(case)
+
+    async def send_held(self) -> int:
+        """The worker's round: notices held for the night go out once it is over, each once even
+        with several workers (a claim under the case's lock), and not for a case reopened since."""
+        now = self._cases.now()
+        if self._next_allowed(now) > now:
+            return 0
+        sent = 0
+        for number in await self._cases.awaiting(HELD, settled_by=SETTLED, since=now - HELD_FOR):
+            case = await self._cases.claim(number, HELD, claim=SENDING, settled_by=(NOTIFIED, NOTICE_FAILED))
+            if case is None:
+                continue
+            if case.status not in (Status.RESOLVED, Status.CLOSED):
+                await self._cases.record(case.number, NOTICE_FAILED, "案件已重新打开，不再告知客户已处理")
+                continue
+            sent += await self._notify(case) is not None
+        return sent
+
+    async def _notify(self, case: Case) -> str | None:
         talking = await self._handoffs.open_for(case.sender_id)
         if talking is not None and talking.status is HandoffStatus.ACTIVE:
             return None  # the agent holding the conversation tells them; one waiting in the queue is told

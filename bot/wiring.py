@@ -27,7 +27,7 @@ from bot.handoff.service import HandoffService
 from bot.notices import ResolutionNotifier
 from bot.rasa_api import RasaClient
 from bot.redis_client import create_redis
-from bot.surveys.rules import SurveyPolicy
+from bot.surveys.rules import SurveyPolicy, next_allowed
 from bot.surveys.service import SurveyService
 
 
@@ -44,6 +44,7 @@ class Services:
     agents: AgentService
     rasa: RasaClient
     bus: LiveBus
+    notices: ResolutionNotifier
 
     async def close(self) -> None:
         await self.rasa.close()
@@ -63,11 +64,12 @@ def build_services(settings: Settings | None = None, engine: AsyncEngine | None 
         next_opening=functools.partial(next_opening, policy=on_duty),
     )
     customers = CustomerService(SqlCustomerStore(engine))
+    survey_policy = SurveyPolicy.from_env(os.environ, settings.timezone)
     surveys = SurveyService(
         SqlSurveyStore(engine),
         customers,
         cases,
-        SurveyPolicy.from_env(os.environ, settings.timezone),
+        survey_policy,
         template_configured=bool(settings.wechat.template_id),
     )
     cases.on_resolved.append(surveys.schedule_for_case)
@@ -80,11 +82,15 @@ def build_services(settings: Settings | None = None, engine: AsyncEngine | None 
         await surveys.schedule_for_agent(handoff.sender_id, handoff.channel, handoff.agent or "agent")
 
     handoffs.on_handed_back.append(survey_the_agents_help)
-    cases.on_resolved.append(
-        ResolutionNotifier(
-            cases, rasa, handoffs, customers, template_configured=bool(settings.wechat.template_id)
-        )
+    notices = ResolutionNotifier(
+        cases,
+        rasa,
+        handoffs,
+        customers,
+        template_configured=bool(settings.wechat.template_id),
+        next_allowed=functools.partial(next_allowed, policy=survey_policy),  # the surveys' quiet hours
     )
+    cases.on_resolved.append(notices)
     return Services(
         settings=settings,
         engine=engine,
@@ -97,4 +103,5 @@ def build_services(settings: Settings | None = None, engine: AsyncEngine | None 
         agents=AgentService(handoff_store),
         rasa=rasa,
         bus=bus,
+        notices=notices,
     )

@@ -25,6 +25,7 @@ from bot.wiring import build_services
 
 if TYPE_CHECKING:
     from bot.handoff.service import HandoffService
+    from bot.notices import ResolutionNotifier
     from bot.surveys.model import Survey
     from bot.surveys.service import Conversation, SurveyService
 
@@ -118,6 +119,7 @@ async def main(settings: Settings | None = None) -> None:
         SurveyDispatch(services.surveys, rasa),
         SurveyReminders(services.surveys, rasa),
         HandoffTimeouts(services.handoffs),
+        HeldNotices(services.notices),
     ]
     worker = Worker(jobs)
     loop = asyncio.get_running_loop()
@@ -213,6 +215,23 @@ class SurveyDispatch:
                     await self._surveys.give_up(survey, SurveyStatus.FAILED, f"rasa: {str(exc)[:100]}")
                 else:
                     await self._surveys.release(survey)
+
+
+class HeldNotices:
+    """Resolution notices held for the night go out when the quiet hours end (a look a minute)."""
+
+    name = "notices"
+
+    def __init__(self, notices: ResolutionNotifier, every: timedelta = timedelta(minutes=1)) -> None:
+        self._notices = notices
+        self._every = every
+        self._last: datetime | None = None
+
+    async def run_once(self, now: datetime) -> int:
+        if self._last is not None and now - self._last < self._every:
+            return 0
+        self._last = now
+        return await self._notices.send_held()
 
 
 class HandoffTimeouts:

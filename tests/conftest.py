@@ -80,7 +80,8 @@ def fake_services(fake_uow: FakeUowFactory, policy: SlaPolicy, clock: Clock, tmp
     handoffs = HandoffService(
         handoff_store, cases, HandoffPolicy(opens=None, closes=None), rasa=rasa, bus=bus, clock=clock
     )
-    cases.on_resolved.append(ResolutionNotifier(cases, rasa, handoffs, customers))
+    notices = ResolutionNotifier(cases, rasa, handoffs, customers)
+    cases.on_resolved.append(notices)
     return Services(
         settings=settings,
         engine=None,  # type: ignore[arg-type]
@@ -93,6 +94,7 @@ def fake_services(fake_uow: FakeUowFactory, policy: SlaPolicy, clock: Clock, tmp
         agents=AgentService(handoff_store, clock=clock),
         rasa=rasa,  # type: ignore[arg-type]
         bus=bus,  # type: ignore[arg-type]
+        notices=notices,
     )
 
 

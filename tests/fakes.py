@@ -81,6 +81,9 @@ class FakeCaseRepository:
         found = {n: [e for e in cases[n].events if e.kind in kinds] for n in numbers if n in cases}
         return {n: events for n, events in found.items() if events}
 
+    async def numbers_with_event(self, kind: str, since: datetime) -> list[str]:
+        return [n for n, c in self._all().items() if any(e.kind == kind and e.at >= since for e in c.events)]
+
     async def add_attachment(self, attachment: Attachment) -> Attachment:
         attachment.id = len(self._store.attachments) + 1
         self._store.attachments.append(copy.deepcopy(attachment))

@@ -40,6 +40,9 @@ class CaseRepository(Protocol):
     async def events_of_kinds(self, numbers: list[str], kinds: list[str]) -> dict[str, list[CaseEvent]]:
         """Those cases' events of those kinds, oldest first, by case number (for a whole list)."""
 
+    async def numbers_with_event(self, kind: str, since: datetime) -> list[str]:
+        """Numbers of the cases with an event of ``kind`` at or after ``since``."""
+
     async def add_attachment(self, attachment: Attachment) -> Attachment: ...
 
     async def link_unfiled_attachments(self, sender_id: str, case: Case, since: datetime) -> int:

@@ -215,6 +215,29 @@ class CaseService:
             events = await uow.cases.events_of_kinds(numbers, [WITHDRAWAL, "status_changed"])
         return {number for number, history in events.items() if withdrawn_by_customer(history)}
 
+    async def awaiting(self, kind: str, *, settled_by: tuple[str, ...], since: datetime) -> list[str]:
+        """Cases with an event of ``kind`` since ``since`` that no ``settled_by`` event followed
+        (a resolution notice held back for the night, say)."""
+        async with self._uow(readonly=True) as uow:
+            numbers = await uow.cases.numbers_with_event(kind, since)
+            history = await uow.cases.events_of_kinds(numbers, [kind, *settled_by])
+        return [number for number, events in history.items() if events[-1].kind == kind]
+
+    async def claim(self, number: str, kind: str, *, claim: str, settled_by: tuple[str, ...]) -> Case | None:
+        """Append a ``claim`` event if ``kind`` is still the latest of these, under the case's lock:
+        of two workers, one takes it and the other gets None."""
+        async with self._uow() as uow:
+            case = await _locked(uow, number)
+            history = await uow.cases.events_of_kinds([number], [kind, claim, *settled_by])
+            if not history.get(number) or history[number][-1].kind != kind:
+                return None
+            await uow.cases.save(
+                replace(case, updated_at=self._clock()),
+                [CaseEvent(kind=claim, at=self._clock(), actor="bot")],
+            )
+            await uow.commit()
+        return case
+
     async def change_status(self, number: str, to: Status, *, actor: str, note: str | None = None) -> Case:
         """Move a case along the workflow; illegal moves raise and change nothing."""
         now = self._clock()

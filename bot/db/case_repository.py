@@ -237,6 +237,15 @@ class SqlCaseRepository:
             found.setdefault(number, []).append(_event_from_row(row))
         return found
 
+    async def numbers_with_event(self, kind: str, since: datetime) -> list[str]:
+        stmt = (
+            sa.select(CaseRow.number)
+            .join(CaseEventRow, CaseRow.id == CaseEventRow.case_id)
+            .where(CaseEventRow.kind == kind, CaseEventRow.at >= since)
+            .distinct()
+        )
+        return list((await self.session.scalars(stmt)).all())
+
     async def add_attachment(self, attachment: Attachment) -> Attachment:
         case_id = None
         if attachment.case_number:

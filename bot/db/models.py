@@ -56,6 +56,8 @@ class CaseRow(Base):
 
 class CaseEventRow(Base):
     __tablename__ = "case_events"
+    # The worker looks for notices held for the night by kind and time (CaseService.awaiting).
+    __table_args__ = (sa.Index("ix_case_events_kind_at", "kind", "at"),)
 
     id = sa.Column(sa.Integer, primary_key=True)
     case_id = sa.Column(sa.Integer, sa.ForeignKey("cases.id"), nullable=False, index=True)

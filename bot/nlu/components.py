@@ -1,5 +1,6 @@
 """Custom Rasa NLU components. Thin wrappers: the text rules live in ``patterns`` and ``textclf``.
 
+- ``SimplifiedCharacters``: traditional characters to simplified, first in the pipeline.
 - ``PatternEntityExtractor``: phone, order_id, case_number and rating, by rule.
 - ``SatisfactionClassifier``: a top-level ``satisfaction`` {label, confidence} on every parse.
 - ``ComplaintCategoryClassifier``: a ``complaint_category`` entity on complaints and feedback.
@@ -31,6 +32,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu import patterns
 from bot.nlu.satisfaction import SatisfactionModel, load_labelled_tsv
+from bot.nlu.script import to_simplified
 from bot.nlu.textclf import TextClassifier
 
 logger = logging.getLogger(__name__)
@@ -54,16 +56,11 @@ def _intent_name(message: Message) -> str | None:
     return intent.get("name") if isinstance(intent, dict) else None
 
 
-@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
-class PatternEntityExtractor(GraphComponent, EntityExtractorMixin):
-    """Exact-format entities by rule; see ``bot.nlu.patterns`` for what counts as one."""
-
-    @staticmethod
-    def get_default_config() -> dict[str, Any]:
-        return {"entities": ["phone", "order_id", "case_number", "rating"]}
+class _ByRule(GraphComponent):
+    """A component that learns nothing: made from its configuration alone."""
 
     def __init__(self, config: dict[str, Any]) -> None:
-        self._wanted = set(config["entities"])
+        self._config = config
 
     @classmethod
     def create(
@@ -72,8 +69,41 @@ class PatternEntityExtractor(GraphComponent, EntityExtractorMixin):
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> PatternEntityExtractor:
+    ) -> _ByRule:
         return cls(config)
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False)
+class SimplifiedCharacters(_ByRule):
+    """Rewrites the message text in simplified characters (``bot.nlu.script``), so every later
+    component, and the actions, read one script. The tracker's event keeps what the customer typed
+    (the console shows it); the parse result, and what the actions store, is simplified."""
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        self.process(training_data.training_examples)
+        return training_data
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        for message in messages:
+            text = message.get(TEXT)
+            if isinstance(text, str) and not text.startswith("/"):
+                simplified = to_simplified(text)
+                if simplified != text:
+                    message.set(TEXT, simplified)
+        return messages
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
+class PatternEntityExtractor(_ByRule, EntityExtractorMixin):
+    """Exact-format entities by rule; see ``bot.nlu.patterns`` for what counts as one."""
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {"entities": ["phone", "order_id", "case_number", "rating"]}
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__(config)
+        self._wanted = set(config["entities"])
 
     def extract(self, text: str) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []

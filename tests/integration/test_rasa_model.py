@@ -134,6 +134,24 @@ async def test_every_parse_carries_satisfaction_and_the_contract_entities(agent:
     assert [e["value"] for e in rating["entities"] if e["entity"] == "rating"] == [4]
 
 
+@pytest.mark.parametrize(
+    ("text", "intent", "satisfaction"),
+    [
+        ("謝謝你們", "thank", "satisfied"),  # was a question about the bot, with displeasure
+        ("冷氣不冷了，師傅說要換零件", "complain", "dissatisfied"),
+        ("訂單號JD2026120112345的貨到現在沒發", "complain", "dissatisfied"),  # was information
+    ],
+)
+async def test_traditional_characters_are_understood_like_simplified(
+    agent: Any, text: str, intent: str, satisfaction: str
+) -> None:
+    parse = await agent.parse_message(text)
+    assert (parse["intent"]["name"], parse["satisfaction"]["label"]) == (intent, satisfaction)
+    for e in parse["entities"]:  # spans still point into what the customer typed
+        if e["entity"] == "order_id":
+            assert text[e["start"] : e["end"]] == e["value"] == "JD2026120112345"
+
+
 async def test_nlu_quality_on_held_out_data() -> None:
     """The figures the README quotes, measured the way bench/nlu_figures.py measures them."""
     sys.path.insert(0, str(PROJECT_ROOT / "bench"))

@@ -88,6 +88,38 @@ async def test_a_case_reads_back_as_written_with_its_audit_trail(
         await engine.dispose()
 
 
+async def test_an_event_awaiting_its_sequel_is_found_and_claimed_once(
+    migrated: str, policy: SlaPolicy, clock: Clock
+) -> None:
+    """The worker's look for resolution notices held for the night, on a real database."""
+    engine = create_engine(migrated)
+    service = CaseService(SqlUnitOfWorkFactory(engine), policy, clock=clock)
+    try:
+        held, told, old = [await service.open_case(draft(f"wx-{i}")) for i in range(3)]
+        await service.record(old.number, "customer_notice_held", "夜间不打扰")
+        clock.now += timedelta(days=3)
+        for case in (held, told):
+            await service.record(case.number, "customer_notice_held", "夜间不打扰")
+        await service.record(told.number, "customer_notified", "已处理完毕")
+        settled = ("customer_notice_sending", "customer_notified")
+        since = clock.now - timedelta(days=2)
+        assert await service.awaiting("customer_notice_held", settled_by=settled, since=since) == [
+            held.number
+        ]
+        claims = await asyncio.gather(
+            *(
+                service.claim(
+                    held.number, "customer_notice_held", claim="customer_notice_sending", settled_by=()
+                )
+                for _ in range(3)
+            )
+        )
+        assert [c.number for c in claims if c is not None] == [held.number]  # one of three takes it
+        assert await service.awaiting("customer_notice_held", settled_by=settled, since=since) == []
+    finally:
+        await engine.dispose()
+
+
 async def test_long_and_hostile_text_is_stored_verbatim(
     migrated: str, policy: SlaPolicy, clock: Clock
 ) -> None:

@@ -10,7 +10,8 @@ import pytest
 from bot.cases.model import Case, CaseDraft, Status
 from bot.cases.service import CaseService
 from bot.handoff.model import Agent, Role
-from bot.notices import NOTICE_FAILED, NOTIFIED, ResolutionNotifier
+from bot.notices import HELD, NOTICE_FAILED, NOTIFIED, SENDING, ResolutionNotifier
+from bot.surveys.rules import SurveyPolicy, next_allowed
 from bot.wiring import Services
 from tests.conftest import Clock
 from tests.fakes import FakeRasa
@@ -132,3 +133,39 @@ async def test_a_customer_who_left_the_account_is_not_written_to(
     assert [c for c in rasa.calls if c[0] == "events"] == []
     last = (await fake_services.cases.get(case.number)).events[-1]
     assert last.kind == NOTICE_FAILED and "取消关注" in last.note
+
+
+async def test_a_case_resolved_at_night_is_told_when_the_quiet_hours_end(
+    fake_services: Services, clock: Clock
+) -> None:
+    """A batch of resolutions from the dispatch system at 23:00 woke customers with notices; the
+    surveys wait for 09:00, and now so do the notices."""
+    rasa: FakeRasa = fake_services.rasa  # type: ignore[assignment]
+    cases = fake_services.cases
+    quiet = SurveyPolicy()  # 21:00-09:00 Shanghai
+    notices = ResolutionNotifier(
+        cases,
+        rasa,
+        fake_services.handoffs,
+        fake_services.customers,
+        next_allowed=lambda m: next_allowed(m, quiet),
+    )
+    cases.on_resolved[:] = [notices]
+    clock.now = clock.now.replace(hour=14, minute=50)  # 22:50 in Shanghai
+    case, reopened = await _filed(fake_services, clock), await _filed(fake_services, clock, "wx-2")
+    for c in (case, reopened):
+        await _resolve(cases, c.number, clock)
+    assert [c for c in rasa.calls if c[0] == "events"] == []
+    last = (await cases.get(case.number)).events[-1]
+    assert (last.kind, last.note) == (HELD, "夜间不打扰：11月21日 09:00 后告知客户")
+    assert await notices.send_held() == 0  # still night
+    clock.now += timedelta(hours=9)  # 07:53: the customer writes that it is broken again
+    await cases.change_status(reopened.number, Status.REOPENED, actor="customer:wx-2")
+    clock.now += timedelta(hours=1, minutes=10)  # 09:03
+    assert await notices.send_held() == 1
+    ((_, sender, (event,), _, _),) = [c for c in rasa.calls if c[0] == "events"]
+    assert sender == "wx-1" and "已处理完毕" in event["text"]
+    assert [e.kind for e in (await cases.get(case.number)).events][-3:] == [HELD, SENDING, NOTIFIED]
+    last = (await cases.get(reopened.number)).events[-1]
+    assert (last.kind, last.note) == (NOTICE_FAILED, "案件已重新打开，不再告知客户已处理")
+    assert await notices.send_held() == 0  # each once

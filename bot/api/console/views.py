@@ -97,6 +97,8 @@ CASE_EVENT_LABELS = {
     "details_corrected": "客户更正信息",
     "customer_notified": "已告知客户",
     "customer_notice_failed": "未能告知客户",
+    "customer_notice_held": "夜间暂缓告知客户",
+    "customer_notice_sending": "正在告知客户",
 }
 ROLE_LABELS = {"agent": "客服", "supervisor": "主管"}
 MESSAGES = {
