@@ -122,7 +122,9 @@ class ResolutionNotifier:
     async def _notify(self, case: Case) -> str | None:
         talking = await self._handoffs.open_for(case.sender_id)
         if talking is not None and talking.status is HandoffStatus.ACTIVE:
-            return None  # the agent holding the conversation tells them; one waiting in the queue is told
+            # The agent holding the conversation tells them (one waiting in the queue is told).
+            await self._cases.record(case.number, NOTICE_FAILED, "客服正在与客户对话：请由客服告知客户")
+            return None
         standing = await self._customers.standing(case.sender_id)
         delivery, reason = choose_delivery(
             standing.last_inbound, self._cases.now(), template_configured=self._template_configured

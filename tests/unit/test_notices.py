@@ -68,6 +68,8 @@ async def test_no_notice_when_withdrawn_or_an_agent_is_talking_or_not_on_wechat(
     assert told == {"wx-4"}  # the agent holding wx-2's conversation tells them
     for case in (withdrawn, talking, web):
         assert NOTIFIED not in [e.kind for e in (await cases.get(case.number)).events]
+    last = (await cases.get(talking.number)).events[-1]  # the agent is told to say it
+    assert (last.kind, last.note) == (NOTICE_FAILED, "客服正在与客户对话：请由客服告知客户")
 
 
 class _RasaDown(FakeRasa):
