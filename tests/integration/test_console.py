@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from unittest import mock
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiohttp
@@ -256,7 +257,9 @@ async def drop_database(server_url: str, url: str) -> None:
 
 @asynccontextmanager
 async def services_for(env: dict[str, str]) -> AsyncIterator[Services]:
-    services = build_services(Settings.from_env(env))
+    # No quiet hours: a case resolved here tells its customer at once, whatever the hour the test runs.
+    with mock.patch.dict(os.environ, {"SURVEY_QUIET_HOURS": ""}):
+        services = build_services(Settings.from_env(env))
     services.handoffs.policy = HandoffPolicy(opens=None, closes=None)  # agents are always in
     try:
         yield services
