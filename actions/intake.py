@@ -37,6 +37,7 @@ from bot.cases.intake import (
     is_cancellation,
     is_plain_answer,
     is_substantive_description,
+    names_only_a_category,
     prefers_wechat,
     rewritten_description,
     safety_terms,
@@ -134,7 +135,7 @@ def _adds_detail(tracker: Tracker) -> bool:
         or asks_for_time(text)
         or declines_phone(text)
         or prefers_wechat(text)
-        or _names_only_a_category(text)
+        or names_only_a_category(text)
     ):
         return False
     if intent in ("complain", "give_feedback"):
@@ -148,12 +149,6 @@ def _adds_detail(tracker: Tracker) -> bool:
             requested == "complaint_category" and (find_category_mention(text) or unsure_of_category(text))
         )
     )
-
-
-def _names_only_a_category(text: str) -> bool:
-    """ "产品质量" / "是物流的问题" while the order number is asked: a category, not more about the
-    problem (it was added to the description)."""
-    return bool(find_category_mention(text)) and len(re.sub(r"[\W_]+", "", text)) <= 6
 
 
 async def hand_over_intake(
@@ -509,7 +504,7 @@ def _given_phone(tracker: Tracker) -> str | None:
 
 
 def _contact_line(phone: str | None) -> str:
-    return mask_phone(phone) if phone else "不留电话，在微信上联系"
+    return mask_phone(phone) if phone else render("summary_no_phone")
 
 
 class ActionAskComplaintCategory(Action):
@@ -624,9 +619,9 @@ class ActionSubmitComplaint(Action):
             category_label=CATEGORY_LABELS[case.category],
             priority=case.priority.label,
             first_response_due=format_local(case.first_response_due, services.cases.tz),
-            contact=f"与您联系（尾号{case.phone[-4:]}）"
+            contact=render("contact_by_phone", tail=case.phone[-4:])
             if case.phone
-            else "在微信上联系您，请留意这里的消息",
+            else render("contact_in_wechat"),
         )
         if case.priority.value == "P1":
             # Safety: a person takes over at once. (Anger is handed over before this, mid-intake.)

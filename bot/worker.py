@@ -16,6 +16,7 @@ import signal
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Protocol
 
+from bot.cases.model import PUSH_CHANNELS
 from bot.config import Settings
 from bot.db.outbox_store import SqlOutboxStore
 from bot.rasa_api import RasaClient
@@ -276,7 +277,7 @@ class SurveyReminders:
                     standing.last_inbound,
                     now,
                     template_configured=self._surveys.template_configured,
-                    can_push=survey.channel == "wechat",
+                    can_push=survey.channel in PUSH_CHANNELS,
                 )
                 if delivery is Delivery.UNREACHABLE or standing.opted_out or standing.unsubscribed:
                     await self._surveys.mark_reminded(survey.id or 0)  # nothing may be sent; no second try

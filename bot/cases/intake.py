@@ -7,6 +7,7 @@ import unicodedata
 
 from bot.cases.model import Priority
 from bot.cases.rules import SlaPolicy, mentions, sounds_angry
+from bot.nlu.patterns import find_category_mention
 
 MAX_DESCRIPTION = 4000
 
@@ -146,12 +147,23 @@ _NONE_FITS = re.compile(
 )
 
 
+def _letters(text: str) -> str:
+    """The text without spaces and punctuation, for rules that match a whole short answer."""
+    return re.sub(r"[\W_]+", "", _clean(text))
+
+
 def unsure_of_category(text: str) -> bool:
     """ "不知道怎么选" / "随便" / "都不是" / "没有" to "这属于哪一类问题？": sorting the complaint is our
     job, not the customer's; it was answered "这个我帮不上忙" and asked again, and a bare "没有" (a
     "no" to the model) cancelled the whole complaint."""
-    folded = re.sub(r"[\W_]+", "", _clean(text))
+    folded = _letters(text)
     return bool(_UNSURE.match(folded) or _NONE_FITS.match(folded))
+
+
+def names_only_a_category(text: str) -> bool:
+    """ "产品质量" / "是物流的问题" while the order number is asked: a category, not more about the
+    problem (it was added to the description)."""
+    return bool(find_category_mention(text)) and len(_letters(text)) <= 6
 
 
 def asks_for_time(text: str) -> bool:
@@ -178,7 +190,7 @@ def declines_phone(text: str) -> bool:
     (the model hears a "no", and a "no" in the intake used to cancel it)."""
     cleaned = _clean(text)
     return not any(c.isdigit() for c in cleaned) and bool(
-        _DECLINES_PHONE.search(cleaned) or _BARE_REFUSAL.match(re.sub(r"[\W_]+", "", cleaned))
+        _DECLINES_PHONE.search(cleaned) or _BARE_REFUSAL.match(_letters(cleaned))
     )
 
 

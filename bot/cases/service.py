@@ -226,15 +226,13 @@ class CaseService:
     async def claim(self, number: str, kind: str, *, claim: str, settled_by: tuple[str, ...]) -> Case | None:
         """Append a ``claim`` event if ``kind`` is still the latest of these, under the case's lock:
         of two workers, one takes it and the other gets None."""
+        now = self._clock()
         async with self._uow() as uow:
             case = await _locked(uow, number)
             history = await uow.cases.events_of_kinds([number], [kind, claim, *settled_by])
             if not history.get(number) or history[number][-1].kind != kind:
                 return None
-            await uow.cases.save(
-                replace(case, updated_at=self._clock()),
-                [CaseEvent(kind=claim, at=self._clock(), actor="bot")],
-            )
+            await uow.cases.save(replace(case, updated_at=now), [CaseEvent(kind=claim, at=now, actor="bot")])
             await uow.commit()
         return case
 

@@ -60,7 +60,7 @@ class _ByRule(GraphComponent):
     """A component that learns nothing: made from its configuration alone."""
 
     def __init__(self, config: dict[str, Any]) -> None:
-        self._config = config
+        """Nothing to keep unless a subclass reads its configuration."""
 
     @classmethod
     def create(

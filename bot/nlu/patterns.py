@@ -49,8 +49,10 @@ _LANDLINE = re.compile(
 _PHONE_WORD = re.compile(r"(电话|座机|固话|号码|tel|phone)[是为:：\s]*$", re.IGNORECASE)
 
 
-def find_phones(text: str) -> list[Span]:
-    """Mainland mobiles (value ``13812345678``) and landlines (value ``021-62345678``)."""
+def find_phones(text: str, *, phone_asked: bool = False) -> list[Span]:
+    """Mainland mobiles (value ``13812345678``) and landlines (value ``021-62345678``).
+    ``phone_asked``: the text answers a request for a phone, so a landline typed as bare digits
+    counts (anywhere else it may be an order number)."""
     folded = _fold(text)
     spans = [
         Span(m.start(), m.end(), text[m.start() : m.end()], "".join(m.groups()))
@@ -63,8 +65,10 @@ def find_phones(text: str) -> list[Span]:
         ):
             continue
         before = folded[max(0, m.start() - 8) : m.start()]
-        if _PHONE_WORD.search(before) or (
-            not folded[m.start() : m.end()].isdigit() and not _ORDER_KEYWORD.search(before)
+        if (
+            phone_asked
+            or _PHONE_WORD.search(before)
+            or (not folded[m.start() : m.end()].isdigit() and not _ORDER_KEYWORD.search(before))
         ):
             spans.append(Span(m.start(), m.end(), text[m.start() : m.end()], f"{area}-{local}"))
     return sorted(spans, key=lambda s: s.start)
@@ -76,10 +80,7 @@ def normalise_phone(raw: str | None) -> str | None:
     if not raw:
         return None
     stripped = _fold(str(raw)).strip()
-    found = find_phones(stripped)
-    if not found and stripped.isdigit():
-        found = find_phones(f"电话{stripped}")
-        found = [Span(s.start - 2, s.end - 2, s.text, s.value) for s in found]
+    found = find_phones(stripped, phone_asked=True)
     if len(found) != 1 or found[0].start != 0 or found[0].end != len(stripped):
         return None
     return str(found[0].value)
@@ -93,13 +94,9 @@ def mask_phones_in(text: str) -> str:
     return text
 
 
-def is_landline(phone: str) -> bool:
-    return phone.startswith("0")
-
-
 def mask_phone(phone: str) -> str:
     """``138****5678`` (``021-****5678``): enough for the customer to recognise, not enough to leak."""
-    if is_landline(phone) and "-" in phone:
+    if phone.startswith("0") and "-" in phone:  # a landline
         return f"{phone.split('-')[0]}-****{phone[-4:]}"
     return f"{phone[:3]}****{phone[-4:]}" if len(phone) == 11 else "*" * len(phone)
 

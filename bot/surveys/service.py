@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
 
 from bot.cases.errors import CaseError, IllegalTransition
-from bot.cases.model import CATEGORIES, Case, CaseDraft, Status
+from bot.cases.model import CATEGORIES, PUSH_CHANNELS, Case, CaseDraft, Status
 from bot.cases.service import CaseService
 from bot.customers import CustomerService, CustomerStanding
 from bot.surveys.errors import InvalidServiceEvent, SurveyNotFound
@@ -142,7 +142,7 @@ def plan(
         standing.last_inbound,
         now,
         template_configured=template_configured,
-        can_push=survey.channel == "wechat",
+        can_push=survey.channel in PUSH_CHANNELS,
     )
     if delivery is Delivery.UNREACHABLE:
         return Plan("unreachable", reason=reason)
