@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, UserUtteranceReverted
+from rasa_sdk.events import EventType, FollowupAction, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.common import latest_text
 from actions.messages import say
+from bot.cases.intake import asks_for_time
 
 INTENT_LABELS = {
     "complain": "投诉或反映问题",
@@ -49,6 +51,15 @@ class ActionDefaultAskAffirmation(Action):
         return []
 
 
+def _fell_back_on_previous_message(tracker: Tracker, action: str) -> bool:
+    """Whether ``action`` answered the customer's message before this one."""
+    users = [i for i, e in enumerate(tracker.events) if e.get("event") == "user"]
+    if len(users) < 2:
+        return False
+    between = tracker.events[users[-2] + 1 : users[-1]]
+    return any(e.get("event") == "action" and e.get("name") == action for e in between)
+
+
 class ActionDefaultFallback(Action):
     """Misunderstood twice in a row: a person takes over rather than a third guess."""
 
@@ -58,7 +69,21 @@ class ActionDefaultFallback(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        from actions.handoff import hand_to_a_person
+        from actions.handoff import hand_to_a_person, leave_intake_for_a_person
+        from actions.intake import FORM
 
+        if tracker.active_loop_name == FORM:
+            # A message the intake could not place used to call a person at once, and the complaint
+            # taken so far (description, order, phone) was lost. Once, the question is asked again;
+            # twice in a row, a person takes over from a case holding what was given.
+            if asks_for_time(latest_text(tracker)):  # "嗯，我想一下" to the summary
+                say(dispatcher, "intake_take_your_time")
+                return [FollowupAction(FORM)]
+            if not _fell_back_on_previous_message(tracker, self.name()):
+                say(dispatcher, "intake_not_placed")
+                return [FollowupAction(FORM)]
+            return await leave_intake_for_a_person(
+                dispatcher, tracker, "misunderstood", case_message="intake_misunderstood"
+            )
         say(dispatcher, "default")
         return [UserUtteranceReverted(), *await hand_to_a_person(dispatcher, tracker, "misunderstood")]

@@ -80,7 +80,12 @@ class ActionRequestHuman(Action):
 
 
 async def leave_intake_for_a_person(
-    dispatcher: CollectingDispatcher, tracker: Tracker, reason: str, *, with_words: bool = False
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    reason: str,
+    *,
+    with_words: bool = False,
+    case_message: str = "intake_case_created",
 ) -> list[EventType]:
     """A person asked for during the intake. What the customer described (and, ``with_words``, this
     message) is kept as a case the agent starts from. With nothing described the agent takes it from
@@ -88,8 +93,10 @@ async def leave_intake_for_a_person(
     words for the description it was asking for."""
     if with_words or tracker.get_slot("complaint_description"):
         return await hand_over_intake(
-            dispatcher, tracker, reason, with_words=with_words, case_message="intake_case_created"
+            dispatcher, tracker, reason, with_words=with_words, case_message=case_message
         )
+    if reason == "misunderstood":
+        say(dispatcher, "default")
     handed = await hand_to_a_person(dispatcher, tracker, reason)
     return [*reset_intake(), ActiveLoop(None), *handed] if handed_over(handed) else handed
 

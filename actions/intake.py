@@ -32,6 +32,7 @@ from actions.status import ActionCaseStatus, answer_withdrawal
 from bot.cases.intake import (
     asks_for_a_person,
     asks_for_time,
+    confirms,
     declines_phone,
     is_angry,
     is_cancellation,
@@ -41,6 +42,7 @@ from bot.cases.intake import (
     prefers_wechat,
     rewritten_description,
     safety_terms,
+    says_more_than_wait,
     says_no_order,
     trim_description,
     unsure_of_category,
@@ -132,7 +134,10 @@ def _adds_detail(tracker: Tracker) -> bool:
         or any(c.isdigit() for c in rest)
         or not is_substantive_description(rest)
         or says_no_order(text)
-        or asks_for_time(text)
+        or (
+            asks_for_time(text)
+            and not (intent in ("complain", "give_feedback") and says_more_than_wait(text))
+        )
         or declines_phone(text)
         or prefers_wechat(text)
         or names_only_a_category(text)
@@ -148,6 +153,16 @@ def _adds_detail(tracker: Tracker) -> bool:
         and not (
             requested == "complaint_category" and (find_category_mention(text) or unsure_of_category(text))
         )
+    )
+
+
+def _repeats_the_problem(tracker: Tracker) -> bool:
+    """The problem, or a part of it, told again while a later question is open."""
+    text = latest_text(tracker).strip()
+    return (
+        latest_intent(tracker) in ("complain", "give_feedback")
+        and is_substantive_description(text)
+        and text in (tracker.get_slot("complaint_description") or "")
     )
 
 
@@ -287,6 +302,11 @@ class ValidateComplaintForm(FormValidationAction):
             and text not in current
         ):
             value = _with_more_detail(current, text)  # more detail later in the intake is added, not lost
+        elif current is not None and requested != "complaint_description" and _repeats_the_problem(tracker):
+            # Said again, as customers do when unsure they were heard: it once fell through every
+            # rule of the intake, and a person was called with the intake lost.
+            say(dispatcher, "problem_already_noted")
+            return {"complaint_description": current}
         else:
             return {}
         if current is None and is_substantive_description(text):
@@ -404,7 +424,8 @@ class ValidateComplaintForm(FormValidationAction):
             say(dispatcher, "phone_needed_here")  # nobody could write to them here first
             return {"phone": None}
         phone = normalise_phone(str(value or ""))
-        if phone is None and not (_just_agrees(tracker) or declines_phone(latest_text(tracker))):
+        text = latest_text(tracker)
+        if phone is None and not (_just_agrees(tracker) or declines_phone(text) or asks_for_time(text)):
             say(dispatcher, "invalid_phone")
         elif tracker.get_slot("requested_slot") in (
             "complaint_description",
@@ -427,7 +448,7 @@ class ValidateComplaintForm(FormValidationAction):
         corrected = any(latest_entities(tracker, e) for e in ("phone", "order_id")) or (
             intent == "inform" and latest_entities(tracker, "complaint_category")
         )
-        if intent == "affirm" and not corrected:
+        if intent == "affirm" and not corrected and (_is_payload(text) or confirms(text)):
             return {"complaint_confirmed": True}
         if intent == "deny" and not is_cancellation(text):
             return {"complaint_confirmed": False}  # something is wrong: ask what

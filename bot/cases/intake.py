@@ -32,7 +32,8 @@ _NO_ORDER = re.compile(
     r"(没有|没|无|木有|没得|不知道|忘了|找不到|记不得|记不清|不记得|不清楚|丢了|删了)"
 )
 _TAKING_TIME = re.compile(
-    r"(等一?下|等等|稍等|等会儿?|马上找|我(?:先|去)?(?:找|查|翻|看)(?:一?下|找|查|翻|看)|找找看|我去找)"
+    r"(等一?下|等等|稍等|等会儿?|马上找|我(?:先|去)?(?:找|查|翻|看)(?:一?下|找|查|翻|看)|找找看|我去找|"
+    r"想一?想|想一下|考虑一下|回忆一下)"
 )
 _DECLINES_PHONE = re.compile(
     r"(?:不想|不方便|不愿意?|不能|不要|没必要|能不能不|可不可以不|可以不|就不)(?:留|给|提供|告诉你?|说)?(?:你们?)?"
@@ -122,6 +123,17 @@ def is_plain_answer(text: str) -> bool:
     return not cleaned or bool(_PLAIN_ANSWER.match(cleaned))
 
 
+_CONFIRMS = re.compile(
+    r"提交|无误|正确|没错|没问题|没毛病|确认|确定|对的|是的|可以|好的?|行|就这样|ok|yes|👌|👍|✅"
+)
+
+
+def confirms(text: str) -> bool:
+    """A yes to the summary: "嗯嗯" or "好的，提交吧", not "嗯嗯那个啥", which the model also heard as a
+    yes, and which filed the case while the customer was still thinking."""
+    return is_plain_answer(text) or bool(_CONFIRMS.search(_clean(text).lower()))
+
+
 def is_cancellation(text: str) -> bool:
     """ "算了，不投诉了" cancels; a bare "不对" only means something is wrong."""
     cleaned = _clean(text)
@@ -171,6 +183,19 @@ def asks_for_time(text: str) -> bool:
     number, and no request for a person ("等一下" once reached the model as one)."""
     cleaned = _clean(text)
     return not any(c.isascii() and c.isalnum() for c in cleaned) and bool(_TAKING_TIME.search(cleaned))
+
+
+#: Where a customer looks for a number, and the words around it: what "稍等，我翻翻聊天记录" is made of.
+_WHILE_LOOKING = re.compile(
+    r"订单号?|运单号?|单号|手机号?|号码|聊天记录|记录|短信|邮件|相册|截图|手机|一下|好的|马上|"
+    r"[我先再在上里下吧啊呀哈哦噢嗯好找翻查看]"
+)
+
+
+def says_more_than_wait(text: str) -> bool:
+    """ "等等，墙上还发霉了，这个也写上": a wait word, and more about the problem after it. Taken for
+    a search alone, it was placed nowhere, and a person was called with the intake lost."""
+    return is_substantive_description(_WHILE_LOOKING.sub("", _TAKING_TIME.sub("", _clean(text))))
 
 
 _PREFERS_WECHAT = re.compile(

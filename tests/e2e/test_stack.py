@@ -99,6 +99,27 @@ def test_a_complaint_through_the_rest_channel_becomes_a_case_row(stack: Stack) -
     assert number in [c["number"] for c in listing["cases"]]
 
 
+def test_a_complaint_told_again_and_added_to_before_confirming_is_filed_whole(stack: Stack) -> None:
+    """Told again, or added to after "等等", the complaint fell through every rule of the intake: a
+    person was called, and the order number and phone given so far were on no case."""
+    sender = f"e2e-{uuid.uuid4().hex[:8]}"
+    assert "订单号" in say(stack, sender, "冰箱买回来三天就不制冷了")
+    assert "手机号" in say(stack, sender, "没有")
+    again = say(stack, sender, "冰箱买回来三天就不制冷了")
+    assert "已经记下" in again and "手机号" in again and "人工" not in again
+    assert "请确认投诉信息" in say(stack, sender, "13912345678")
+    summary = say(stack, sender, "等等，冰箱里的菜也都坏了，这个也写上")
+    assert "请确认投诉信息" in summary and "菜也都坏了" in summary and "人工" not in summary
+    number = re.search(r"C\d{8}-\d{4}", say(stack, sender, "好的，提交吧")).group()  # type: ignore[union-attr]
+    _, case = http("GET", f"{stack.ops}/api/v1/cases/{number}", headers={"X-API-Key": stack.api_key})
+    assert (case["description"], case["phone"], case["source"]) == (
+        "冰箱买回来三天就不制冷了\n等等，冰箱里的菜也都坏了，这个也写上",
+        "13912345678",
+        "chat",
+    )
+    assert asyncio.run(cases_of(stack.database_url, sender)) == [number]
+
+
 def test_an_angry_complaint_gets_a_case_and_a_person_and_the_bot_falls_silent(stack: Stack) -> None:
     sender = f"e2e-{uuid.uuid4().hex[:8]}"
     reply = say(stack, sender, "你们装的热水器漏水把地板都泡了，气死我了！！！再不处理我就打12315投诉你们")

@@ -12,6 +12,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services as action_services
+from actions.fallback import ActionDefaultFallback
 from actions.feedback import ActionRecordFeedback
 from actions.handoff import ActionRequestHuman
 from actions.intake import (
@@ -555,6 +556,56 @@ async def test_a_description_rewritten_at_the_confirmation_replaces_the_old_one(
     assert slots["complaint_description"] == "洗衣机装好第三天漏水，地板都泡了"
 
 
+async def test_more_detail_that_opens_with_a_wait_word_joins_the_description(wired: Services) -> None:
+    """ "等等，…" was taken for looking up a number: the form could place nothing, a person was called
+    and the complaint taken so far (order number, phone) was lost."""
+    slots, said = await validate(
+        tracker(
+            "等等，墙上还发霉了，这个也写上",
+            "complain",
+            requested="complaint_confirmed",
+            slots={**DESCRIBED, "order_id": "none", "phone": "13812345678"},
+        )
+    )
+    assert slots["complaint_description"] == "洗衣机装好第二天就漏水\n等等，墙上还发霉了，这个也写上"
+    assert said == []
+
+
+@pytest.mark.parametrize("requested", ["order_id", "phone", "complaint_confirmed"])
+async def test_the_problem_told_again_is_noted_not_lost(wired: Services, requested: str) -> None:
+    """Customers repeat themselves when unsure they were heard; the repeat fell through every rule."""
+    slots, said = await validate(
+        tracker("洗衣机装好第二天就漏水", "complain", requested=requested, slots=DESCRIBED)
+    )
+    assert slots["complaint_description"] == "洗衣机装好第二天就漏水"  # set again, so the form goes on
+    assert said == ["这个问题已经记下了，请放心。"]
+
+
+@pytest.mark.parametrize(
+    ("text", "confirmed"),
+    [("好的，提交吧", True), ("嗯嗯", True), ("/affirm", True), ("没毛病", True), ("嗯嗯那个啥", False)],
+)
+async def test_only_a_real_yes_files_the_summary(wired: Services, text: str, confirmed: bool) -> None:
+    """The model heard "嗯嗯那个啥" as a yes, and the case was filed while the customer was still
+    thinking what to add."""
+    slots, _ = await validate(
+        tracker(
+            text,
+            "affirm",
+            requested="complaint_confirmed",
+            slots={**DESCRIBED, "order_id": "none", "phone": "13812345678"},
+        )
+    )
+    assert slots.get("complaint_confirmed") is (True if confirmed else None)
+
+
+async def test_a_moment_asked_for_instead_of_the_phone_is_not_called_a_wrong_number(wired: Services) -> None:
+    slots, said = await validate(
+        tracker("稍等，我想一下", "inform", requested="phone", slots={**DESCRIBED, "order_id": "none"})
+    )
+    assert slots.get("phone") is None and said == []
+
+
 async def test_a_returning_customer_is_not_asked_for_the_phone_again(wired: Services) -> None:
     await wired.cases.open_case(CaseDraft("wx-1", "rest", "快递丢了", "delivery", "13700001111"))
     slots, _ = await validate(tracker("又一个快递没到", "complain"))
@@ -877,6 +928,73 @@ async def test_a_person_asked_for_mid_intake_gets_what_was_described_as_a_case(
     assert ("slot", "complaint_description") in kinds  # the intake is over
     handoff = await wired.handoffs.open_for("wx-1")
     assert handoff is not None and (handoff.reason, handoff.case_number) == ("customer_request", case.number)
+
+
+def unplaced_in_intake(*texts: str) -> Tracker:
+    """Messages the intake could not place (the form rejected them), the fallback after each."""
+    events: list[dict[str, Any]] = [{"event": "active_loop", "name": "complaint_form"}]
+    for i, text in enumerate(texts):
+        if i:
+            events += [
+                {"event": "action", "name": "action_default_fallback"},
+                {"event": "action", "name": "complaint_form"},
+            ]
+        events += [
+            {"event": "action", "name": "action_listen"},
+            {"event": "user", "text": text, "parse_data": parsed(text, "inform")},
+            {"event": "action_execution_rejected", "name": "complaint_form"},
+        ]
+    slots = {
+        **MID_INTAKE,
+        "order_id": "JD2026120512345",
+        "phone": "13912345678",
+        "requested_slot": "complaint_confirmed",
+    }
+    message = parsed(texts[-1], "inform")
+    return Tracker("wx-1", slots, message, events, False, None, {"name": "complaint_form"}, "action_listen")
+
+
+async def test_a_message_the_intake_cannot_place_asks_again_and_keeps_the_intake(
+    wired: Services, fake_uow: FakeUowFactory
+) -> None:
+    """It called a person at once ("抱歉，我还是没有理解"), and the order number and phone given so far
+    were on no case."""
+    dispatcher = CollectingDispatcher()
+    events = await ActionDefaultFallback().run(dispatcher, unplaced_in_intake("嗯嗯那个啥"), DOMAIN)
+    assert [m["text"] for m in dispatcher.messages] == ["抱歉，这句话我没能理解🙏"]
+    assert events == [{"event": "followup", "name": "complaint_form", "timestamp": None}]
+    assert fake_uow.store.cases == {} and await wired.handoffs.open_for("wx-1") is None
+
+
+async def test_a_moment_asked_for_where_the_intake_expected_an_answer_is_granted(wired: Services) -> None:
+    dispatcher = CollectingDispatcher()
+    events = await ActionDefaultFallback().run(dispatcher, unplaced_in_intake("嗯，我想一下"), DOMAIN)
+    assert [m["text"] for m in dispatcher.messages] == ["好的，不着急😊"]
+    assert events == [{"event": "followup", "name": "complaint_form", "timestamp": None}]
+
+
+async def test_twice_unplaced_in_a_row_a_person_takes_over_from_a_case_with_what_was_given(
+    wired: Services, fake_uow: FakeUowFactory
+) -> None:
+    dispatcher = CollectingDispatcher()
+    events = await ActionDefaultFallback().run(
+        dispatcher, unplaced_in_intake("嗯嗯那个啥", "就那个呗"), DOMAIN
+    )
+    (case,) = fake_uow.store.cases.values()
+    assert (case.description, case.order_id, case.phone) == (
+        "空调装好第二天就不制冷了",
+        "JD2026120512345",
+        "13912345678",
+    )
+    said = [m["text"] for m in dispatcher.messages]
+    assert said[0] == (
+        f"抱歉，我还是没能理解。您反映的问题已登记（编号 {case.number}），"
+        "现在请人工客服接着处理，不用再重复描述。"
+    )
+    kinds = [(e["event"], e.get("name")) for e in events]
+    assert ("active_loop", None) in kinds and ("pause", None) in kinds
+    handoff = await wired.handoffs.open_for("wx-1")
+    assert handoff is not None and (handoff.reason, handoff.case_number) == ("misunderstood", case.number)
 
 
 async def test_a_person_asked_for_before_anything_was_described_ends_the_intake(

@@ -11,6 +11,7 @@ from bot.cases.intake import (
     prefers_wechat,
     rewritten_description,
     safety_terms,
+    says_more_than_wait,
     says_no_order,
     trim_description,
     unsure_of_category,
@@ -62,10 +63,25 @@ def test_no_order_answers(text: str, none: bool) -> None:
         ("稍等", True),
         ("等了三天还没到", False),
         ("JD123 我找找", False),
+        ("嗯，我想一下", True),
     ],
 )
 def test_looking_for_the_number(text: str, looking: bool) -> None:
     assert asks_for_time(text) is looking
+
+
+@pytest.mark.parametrize(
+    ("text", "more"),
+    [
+        ("等等，墙上还发霉了，这个也写上", True),
+        ("还有，等等，快递员还骂人", True),
+        ("稍等，我翻翻聊天记录", False),
+        ("等一下，我在手机上找一下订单号", False),
+        ("嗯，我想一下", False),
+    ],
+)
+def test_a_wait_word_with_more_about_the_problem(text: str, more: bool) -> None:
+    assert says_more_than_wait(text) is more
 
 
 @pytest.mark.parametrize(
