@@ -34,7 +34,13 @@ from bot.cases.intake import is_cancellation, is_substantive_description, safety
 from bot.cases.model import CATEGORIES, Case
 from bot.surveys.errors import SurveyError
 from bot.surveys.model import SERVICE_LABELS, SURVEY_QUESTION, Survey, SurveyStatus
-from bot.surveys.rules import declines_survey, is_bad, score_from_satisfaction, starts_new_matter
+from bot.surveys.rules import (
+    declines_survey,
+    is_bad,
+    says_no_verdict,
+    score_from_satisfaction,
+    starts_new_matter,
+)
 from bot.surveys.service import AnswerOutcome
 from bot.timefmt import format_local
 from bot.wiring import Services
@@ -172,6 +178,8 @@ class ActionAskSurveyScore(Action):
             dispatcher.utter_message(
                 json_message=_template_data(survey, services.cases.tz, reminder=reminder)
             )
+        elif not pushed and says_no_verdict(latest_text(tracker)):
+            say(dispatcher, "survey_take_your_time", buttons=_score_buttons())
         elif intent == "EXTERNAL_survey_reminder":
             say(dispatcher, "survey_reminder", buttons=_score_buttons(), service=_service_words(survey))
         else:  # pushed by the worker, the first question: if WeChat refuses it, nobody was asked
@@ -324,6 +332,8 @@ class ValidateSurveyForm(FormValidationAction):
             return {}
         if intent == "complain" and starts_new_matter(text):
             return {}  # about something else: the complaint rule takes it, the survey waits
+        if says_no_verdict(text):
+            return {"survey_score": None}  # set, not left out: the question comes again, no fallback
         # Free text without a number: scored from the satisfaction label; the words are the comment.
         label, confidence = satisfaction_of(latest_parse(tracker))
         if intent == "complain" and label != "dissatisfied":

@@ -6,12 +6,14 @@ Plain Python so the rules the service team argues about are tested on their own.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from enum import Enum
 from zoneinfo import ZoneInfo
 
+from bot.cases.intake import asks_for_time, says_more_than_wait
 from bot.surveys.errors import IllegalSurveyTransition
 from bot.surveys.model import SurveyStatus
 
@@ -133,6 +135,20 @@ def choose_delivery(
 _BUT = re.compile(
     r"但|不过|可是|只是|(?<=.)就是(?!说)|唯一(?:的)?(?:不足|缺点|问题|遗憾)|美中不足"
 )  # 但 covers 但是
+
+
+#: Sounds that say nothing about the service: "嗯嗯那个啥" was scored 3 (一般) and closed the survey.
+_FILLER = re.compile(r"嗯+|恩+|啊+|呃+|额+|哦+|噢+|喔+|那个|这个|啥|emm*|hmm*|呢|吧|呀|哈|[\W_]+")
+
+
+def says_no_verdict(text: str) -> bool:
+    """Filler ("嗯嗯那个啥", "呃……") or a moment asked for ("等一下", "我想想"): no answer yet, so
+    the survey asks again rather than recording "一般" and closing. "好的" or "行" are left as
+    answers: to "这次服务怎么样" they may well mean it was fine."""
+    folded = unicodedata.normalize("NFKC", text).strip().lower()
+    if text.startswith("/") or not folded:
+        return False
+    return not _FILLER.sub("", folded) or (asks_for_time(folded) and not says_more_than_wait(folded))
 
 
 def score_from_satisfaction(label: str | None, confidence: float | None, text: str = "") -> int | None:

@@ -124,6 +124,20 @@ async def test_the_optional_comment(text: str, intent: str, expected: str) -> No
     assert slots["survey_comment"] == expected
 
 
+async def test_filler_is_no_answer_and_the_question_comes_again(wired: Services, clock: Clock) -> None:
+    """ "嗯嗯那个啥" (a yes to the model, neutral in tone) was scored 3 (一般) and closed the survey;
+    the customer's real answer after it went to general feedback."""
+    t = tracker("嗯嗯那个啥", "affirm", requested="survey_score")
+    slots, said = await validate(t)
+    assert slots == {"survey_score": None} and said == []  # set: the form goes on, no fallback
+    survey_id = await a_sent_survey(wired, clock)
+    t.slots.update({"survey_id": str(survey_id), "survey_delivery": "customer_service"})
+    dispatcher = CollectingDispatcher()
+    await ActionAskSurveyScore().run(dispatcher, t, DOMAIN)
+    [again] = dispatcher.messages
+    assert again["text"].startswith("好的，不着急😊") and len(again["buttons"]) == 5
+
+
 async def test_a_complaint_is_not_taken_for_an_answer() -> None:
     slots, _ = await validate(tracker("我另外还要投诉快递", "complain", requested="survey_score"))
     assert slots == {}

@@ -14,6 +14,7 @@ from bot.surveys.rules import (
     is_bad,
     next_allowed,
     parse_quiet_hours,
+    says_no_verdict,
     score_from_satisfaction,
     within_frequency_cap,
 )
@@ -125,6 +126,23 @@ def test_an_answer_weighing_good_against_bad_is_not_scored_at_an_extreme(
     text: str, label: str, score: int
 ) -> None:
     assert score_from_satisfaction(label, 0.95, text) == score
+
+
+@pytest.mark.parametrize(
+    ("text", "nothing"),
+    [
+        ("嗯嗯那个啥", True),
+        ("呃……", True),
+        ("等一下", True),
+        ("我想想", True),
+        ("好的", False),  # may well mean it was fine
+        ("还行吧", False),
+        ("嗯，挺好的", False),
+        ("等等，师傅把地板刮花了", False),
+    ],
+)
+def test_filler_or_a_moment_asked_for_is_no_verdict(text: str, nothing: bool) -> None:
+    assert says_no_verdict(text) is nothing
 
 
 def test_what_counts_as_bad() -> None:
