@@ -62,7 +62,12 @@ def withdrawn_by_customer(events: Iterable[CaseEvent]) -> bool:
 
 # --- case numbers -------------------------------------------------------------------------
 
-_CASE_NUMBER = re.compile(r"(?<![A-Za-z0-9])[Cc]\s*(\d{8})\s*[-－—_]?\s*(\d{4,6})(?!\d)")
+_CASE_NUMBER = re.compile(
+    r"(?<![A-Za-z0-9])(?:[Cc]\s*(\d{8})\s*[-－—_]?\s*(\d{4,6})|(\d{8})\s*[-－—_]\s*(\d{4,6}))(?!\d)"
+)
+#: Without its "C", a case number is still one ("20261206-0005", copied without the letter) unless
+#: the customer calls it an order: it was taken for an order number and replaced the case's own.
+_ORDER_WORD_BEFORE = re.compile(r"(?:订单|单号|运单|快递单|工单|order)[号是为:：#\s]*$", re.IGNORECASE)
 
 
 def format_case_number(day: date, sequence: int) -> str:
@@ -79,7 +84,10 @@ def find_case_numbers(text: str) -> list[tuple[int, int, str]]:
         normalised = text
     found = []
     for match in _CASE_NUMBER.finditer(normalised):
-        day, seq = match.groups()
+        lettered_day, lettered_seq, bare_day, bare_seq = match.groups()
+        day, seq = (lettered_day, lettered_seq) if lettered_day else (bare_day, bare_seq)
+        if bare_day and _ORDER_WORD_BEFORE.search(normalised[max(0, match.start() - 8) : match.start()]):
+            continue
         try:
             datetime.strptime(day, "%Y%m%d")
         except ValueError:

@@ -68,6 +68,11 @@ def test_case_numbers_carry_the_day_and_the_sequence() -> None:
         ("C20261320-0007", None),  # no 13th month
         ("JC20261120-0007", None),  # part of something else
         ("C2026112-0007", None),
+        ("20261120-0007", "C20261120-0007"),  # copied without the C: it replaced an order number
+        ("查一下20261120－0007", "C20261120-0007"),
+        ("订单号20261120-0007", None),  # called an order by the customer
+        ("202611200007", None),  # digits alone may be anything
+        ("20261320-0007", None),
     ],
 )
 def test_typed_case_numbers_are_normalised(typed: str, canonical: str | None) -> None:

@@ -80,13 +80,16 @@ def test_a_landline_without_a_separator_or_a_phone_word_is_left_to_be_an_order_n
         ("2026112058473621", "2026112058473621"),
         ("订单12345678", "12345678"),
         ("order no. tb20261118009 please", "TB20261118009"),
+        ("订单号20261120-0007", "20261120-0007"),  # called an order, it is one
     ],
 )
 def test_order_numbers(text: str, order: str) -> None:
     assert [s.value for s in find_order_ids(text)] == [order]
 
 
-@pytest.mark.parametrize("text", ["13812345678", "C20261120-0007", "花了200块", "12345678", "等了3天"])
+@pytest.mark.parametrize(
+    "text", ["13812345678", "C20261120-0007", "20261120-0007", "花了200块", "12345678", "等了3天"]
+)
 def test_not_order_numbers(text: str) -> None:
     assert find_order_ids(text) == []
 
