@@ -156,6 +156,16 @@ def _adds_detail(tracker: Tracker) -> bool:
     )
 
 
+def _number_corrected_in_description(tracker: Tracker, slot: str, new: str) -> dict[str, Any]:
+    """ "订单号错了，应该是JD…0002": a description written with the old number kept it, so the case
+    said one order in its words and another in its order field, and the agent could not tell."""
+    old, description = tracker.get_slot(slot), tracker.get_slot("complaint_description")
+    if not (old and description) or old in (NO_ORDER, NO_PHONE) or old == new:
+        return {}
+    corrected = re.sub(re.escape(str(old)), lambda _: new, description, flags=re.IGNORECASE)
+    return {"complaint_description": corrected} if corrected != description else {}
+
+
 def _repeats_the_problem(tracker: Tracker) -> bool:
     """The problem, or a part of it, told again while a later question is open."""
     text = latest_text(tracker).strip()
@@ -372,7 +382,8 @@ class ValidateComplaintForm(FormValidationAction):
     ) -> dict[str, Any]:
         value = first_entity_value(tracker, "order_id")
         if value:
-            return {"order_id": value}
+            new = normalise_order_id(str(value)) or str(value)
+            return {"order_id": value, **_number_corrected_in_description(tracker, "order_id", new)}
         if tracker.get_slot("requested_slot") != "order_id":
             return {}
         text, intent = latest_text(tracker), latest_intent(tracker)
@@ -400,8 +411,9 @@ class ValidateComplaintForm(FormValidationAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         value = first_entity_value(tracker, "phone")
-        if value:
-            return {"phone": value}  # also a correction at any step ("不对，手机号是…")
+        if value:  # also a correction at any step ("不对，手机号是…")
+            new = normalise_phone(str(value)) or str(value)
+            return {"phone": value, **_number_corrected_in_description(tracker, "phone", new)}
         requested = tracker.get_slot("requested_slot")
         if requested is None and tracker.get_slot("phone") is None:
             known = await (await get_services()).cases.known_phone(tracker.sender_id)

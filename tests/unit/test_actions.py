@@ -506,6 +506,35 @@ async def test_a_correction_at_the_confirmation_replaces_the_phone(wired: Servic
     assert slots.get("complaint_confirmed") is None  # asked again, with the new summary
 
 
+@pytest.mark.parametrize(
+    ("text", "slot", "old", "new"),
+    [
+        ("订单号错了，应该是JD2026120400002", "order_id", "JD2026120400001", "JD2026120400002"),
+        ("电话也错了，是13812340001", "phone", "13812340000", "13812340001"),
+    ],
+)
+async def test_a_corrected_number_is_corrected_in_the_description_too(
+    wired: Services, text: str, slot: str, old: str, new: str
+) -> None:
+    """The summary read "问题：订单JD…0001买的电视…" above "订单号：JD…0002": the case named two orders."""
+    slots, _ = await validate(
+        tracker(
+            text,
+            "inform",
+            [entity(slot, new)],
+            requested="complaint_confirmed",
+            slots={
+                "complaint_description": f"订单{old.lower()}买的电视，屏幕有条竖线，电话{old}",
+                "complaint_category": "product_quality",
+                "order_id": "JD2026120400001" if slot == "order_id" else "none",
+                "phone": "13812340000" if slot == "phone" else "13700001111",
+            },
+        )
+    )
+    assert slots[slot] == new
+    assert slots["complaint_description"] == f"订单{new}买的电视，屏幕有条竖线，电话{new}"
+
+
 DESCRIBED = {"complaint_description": "洗衣机装好第二天就漏水", "complaint_category": "installation_repair"}
 
 
