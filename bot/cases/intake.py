@@ -124,14 +124,19 @@ def is_plain_answer(text: str) -> bool:
 
 
 _CONFIRMS = re.compile(
-    r"提交|无误|正确|没错|没问题|没毛病|确认|确定|对的|是的|可以|好的?|行|就这样|ok|yes|👌|👍|✅"
+    r"(?<!不)(?:提交|无误|正确|没错|没问题|没毛病|确认|确定|对的|是的|可以|好(?!像)的?|行|就这样|ok|yes|👌|👍|✅)"
 )
+
+
+_NEGATION = re.compile(r"不|没(?!问题|毛病|错)|否|no")
 
 
 def confirms(text: str) -> bool:
     """A yes to the summary: "嗯嗯" or "好的，提交吧", not "嗯嗯那个啥", which the model also heard as a
     yes, and which filed the case while the customer was still thinking."""
-    return is_plain_answer(text) or bool(_CONFIRMS.search(_clean(text).lower()))
+    folded = _clean(text).lower()
+    bare_yes = is_plain_answer(text) and not _NEGATION.search(folded)  # "不行" is plain, and a no
+    return bare_yes or bool(_CONFIRMS.search(folded))
 
 
 def is_cancellation(text: str) -> bool:

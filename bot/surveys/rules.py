@@ -138,7 +138,7 @@ _BUT = re.compile(
 
 
 #: Sounds that say nothing about the service: "嗯嗯那个啥" was scored 3 (一般) and closed the survey.
-_FILLER = re.compile(r"嗯+|恩+|啊+|呃+|额+|哦+|噢+|喔+|那个|这个|啥|emm*|hmm*|呢|吧|呀|哈|[\W_]+")
+_FILLER = re.compile(r"嗯+|恩+|啊+|呃+|额+|哦+|噢+|喔+|那个|这个|啥|emm*|hmm*|呢|吧|呀|哈")
 
 
 def says_no_verdict(text: str) -> bool:
@@ -148,7 +148,9 @@ def says_no_verdict(text: str) -> bool:
     folded = unicodedata.normalize("NFKC", text).strip().lower()
     if text.startswith("/") or not folded:
         return False
-    return not _FILLER.sub("", folded) or (asks_for_time(folded) and not says_more_than_wait(folded))
+    # Punctuation and spaces go with the filler; an emoji stays: "👍" or "😡" is an answer.
+    left = [c for c in _FILLER.sub("", folded) if unicodedata.category(c)[0] not in "PZC"]
+    return not left or (asks_for_time(folded) and not says_more_than_wait(folded))
 
 
 def score_from_satisfaction(label: str | None, confidence: float | None, text: str = "") -> int | None:

@@ -612,7 +612,15 @@ async def test_the_problem_told_again_is_noted_not_lost(wired: Services, request
 
 @pytest.mark.parametrize(
     ("text", "confirmed"),
-    [("好的，提交吧", True), ("嗯嗯", True), ("/affirm", True), ("没毛病", True), ("嗯嗯那个啥", False)],
+    [
+        ("好的，提交吧", True),
+        ("嗯嗯", True),
+        ("/affirm", True),
+        ("没毛病", True),
+        ("嗯嗯那个啥", False),
+        ("好像不太对", False),
+        ("不行", False),  # a bare answer, but a no
+    ],
 )
 async def test_only_a_real_yes_files_the_summary(wired: Services, text: str, confirmed: bool) -> None:
     """The model heard "嗯嗯那个啥" as a yes, and the case was filed while the customer was still

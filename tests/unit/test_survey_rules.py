@@ -136,6 +136,8 @@ def test_an_answer_weighing_good_against_bad_is_not_scored_at_an_extreme(
         ("等一下", True),
         ("我想想", True),
         ("好的", False),  # may well mean it was fine
+        ("👍", False),
+        ("😡😡", False),
         ("还行吧", False),
         ("嗯，挺好的", False),
         ("等等，师傅把地板刮花了", False),
