@@ -7,6 +7,7 @@ from typing import Any
 from rasa_sdk import Tracker
 
 from actions.messages import render
+from bot.cases.intake import confirms
 
 #: Words the bot could not place belong to a complaint that follows them this soon.
 UNPLACED_FOR_SECONDS = 30 * 60
@@ -38,19 +39,37 @@ def _answer_to_a_guess(tracker: Tracker) -> tuple[dict[str, Any], dict[str, Any]
     return original, replayed
 
 
+def _takes_the_guess(answer: dict[str, Any]) -> bool:
+    """A tapped button, or a typed yes ("是的", "确认") to the bot's first guess."""
+    text = str(answer.get("text") or "")
+    intent = ((answer.get("parse_data") or {}).get("intent") or {}).get("name")
+    return text.startswith("/") or (intent == "affirm" and confirms(text))
+
+
 def clarified_message(tracker: Tracker) -> dict[str, Any] | None:
     """The message a customer meant when they answered the two-stage fallback ("您是想投诉吗？")
-    with a button.
+    with a button or a typed yes.
 
-    Rasa replays the tapped payload ("/complain") as the latest message, so without this the
-    intake would ask them to describe a problem they have just described, and feedback would be
-    recorded as "/give_feedback".
+    Rasa replays the tapped payload ("/complain"), or the "是的", as the latest message, so without
+    this the intake would ask them to describe a problem they have just described, and feedback
+    would be recorded as "/give_feedback".
     """
     answer = _answer_to_a_guess(tracker)
-    if answer is None or not str(answer[1].get("text") or "").startswith("/"):
+    if answer is None or not _takes_the_guess(answer[1]):
         return None
     original, _ = answer
     return {**(original.get("parse_data") or {}), "text": str(original.get("text"))}
+
+
+def affirmed_guess(tracker: Tracker) -> dict[str, Any] | None:
+    """The misunderstood message's parse, when the latest message is a typed yes to the bot's guess
+    about it. Rasa ends its fallback on the yes and replays "是的" as an ordinary "affirm": the
+    customer who typed "确认" to "您是想投诉或反映问题吗？" got "好的。还有什么可以帮您的吗？" and their
+    complaint was filed nowhere."""
+    answer = _answer_to_a_guess(tracker)
+    if answer is None or str(answer[1].get("text") or "").startswith("/") or not _takes_the_guess(answer[1]):
+        return None
+    return clarified_message(tracker)
 
 
 def unplaced_words(tracker: Tracker) -> str | None:
@@ -61,8 +80,8 @@ def unplaced_words(tracker: Tracker) -> str | None:
     answer = _answer_to_a_guess(tracker)
     if answer is not None:
         original, replayed = answer
-        if str(replayed.get("text") or "").startswith("/"):
-            return None  # a tapped answer: the clarified words are the latest message's own
+        if _takes_the_guess(replayed):
+            return None  # a tap or a yes: the clarified words are the latest message's own
         return _if_recent(original, replayed)
     users = [i for i, e in enumerate(tracker.events) if e.get("event") == "user"][-2:]
     if len(users) < 2:
@@ -100,7 +119,10 @@ def latest_parse(tracker: Tracker) -> dict[str, Any]:
     meant = clarified_message(tracker)
     if meant is None:
         return latest
-    return {**latest, "text": meant["text"], "satisfaction": meant.get("satisfaction")}
+    # A tap carries the message's entities in its payload; a typed yes has none of its own.
+    typed = not str(latest.get("text") or "").startswith("/")
+    entities = {"entities": meant.get("entities") or []} if typed else {}
+    return {**latest, "text": meant["text"], "satisfaction": meant.get("satisfaction"), **entities}
 
 
 def latest_text(tracker: Tracker) -> str:
@@ -112,7 +134,7 @@ def latest_intent(tracker: Tracker) -> str | None:
 
 
 def latest_entities(tracker: Tracker, name: str) -> list[dict[str, Any]]:
-    return [e for e in tracker.latest_message.get("entities") or [] if e.get("entity") == name]
+    return [e for e in latest_parse(tracker).get("entities") or [] if e.get("entity") == name]
 
 
 def first_entity_value(tracker: Tracker, name: str) -> Any:

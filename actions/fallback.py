@@ -26,7 +26,15 @@ INTENT_LABELS = {
     "bot_challenge": "确认是不是机器人",
     "inform": "提供信息",
 }
-SKIP = {"nlu_fallback", "out_of_scope", "affirm", "deny"}
+#: Never offered as a guess. "您是想提供信息吗？" means nothing to a customer, and a "yes" to it went
+#: nowhere: a complaint that quoted its waybill number ("快递显示已签收但我没收到，单号SF…") was lost.
+SKIP = {"nlu_fallback", "out_of_scope", "affirm", "deny", "inform"}
+
+
+def guesses(parse: dict) -> list[str]:
+    """What the bot offers for a message it is unsure of, likeliest first."""
+    ranking = parse.get("intent_ranking") or []
+    return [r["name"] for r in ranking if r.get("name") in INTENT_LABELS and r["name"] not in SKIP]
 
 
 class ActionDefaultAskAffirmation(Action):
@@ -36,8 +44,7 @@ class ActionDefaultAskAffirmation(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        ranking = tracker.latest_message.get("intent_ranking") or []
-        candidates = [r["name"] for r in ranking if r.get("name") in INTENT_LABELS and r["name"] not in SKIP]
+        candidates = guesses(tracker.latest_message)
         entities = {e["entity"]: e["value"] for e in tracker.latest_message.get("entities") or []}
         payload_entities = json.dumps(entities, ensure_ascii=False) if entities else ""
         buttons = [

@@ -13,6 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import (
+    affirmed_guess,
     channel_of,
     denied_a_guess,
     first_entity_value,
@@ -25,6 +26,7 @@ from actions.common import (
     user_messages_since_form_start,
 )
 from actions.corrections import answer_correction
+from actions.fallback import guesses
 from actions.messages import catalogue, render, say
 from actions.reopening import reopen_if_back
 from actions.services import get_services
@@ -114,7 +116,7 @@ def _words_besides_numbers(tracker: Tracker) -> str:
     text = latest_text(tracker)
     spans = sorted(
         (e["start"], e["end"])
-        for e in tracker.latest_message.get("entities") or []
+        for e in latest_parse(tracker).get("entities") or []
         if e.get("entity") in ("order_id", "phone", "case_number") and e.get("start") is not None
     )
     for start, end in reversed(spans):
@@ -706,6 +708,11 @@ class ActionRouteInform(Action):
     ) -> list[EventType]:
         if await answer_withdrawal(dispatcher, tracker):  # "撤回投诉" is heard as a "no"
             return []
+        meant = affirmed_guess(tracker)
+        if meant is not None:  # "是的" to "您是想投诉或反映问题吗？": what was offered first
+            taken = await self._take_the_guess(next(iter(guesses(meant)), None), dispatcher, tracker, domain)
+            if taken is not None:
+                return taken
         if denied_a_guess(tracker):
             dispatcher.utter_message(response="utter_ask_rephrase")
             return []
@@ -735,3 +742,17 @@ class ActionRouteInform(Action):
             return await ActionCaseStatus().run(dispatcher, tracker, domain)
         say(dispatcher, "inform_without_context")
         return []
+
+    @staticmethod
+    async def _take_the_guess(
+        guess: str | None, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType] | None:
+        if guess == "complain":
+            return [FollowupAction(FORM)]  # the form reads the words the customer confirmed
+        if guess == "ask_case_status":
+            return await ActionCaseStatus().run(dispatcher, tracker, domain)
+        if guess == "request_human":
+            from actions.handoff import hand_to_a_person
+
+            return await hand_to_a_person(dispatcher, tracker, "customer_request")
+        return None  # anything else: a yes is agreed with, as before

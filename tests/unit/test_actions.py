@@ -209,6 +209,78 @@ async def test_a_typed_no_to_the_bots_guess_asks_for_other_words() -> None:
     assert [m.get("response") for m in plain_no.messages] == ["utter_anything_else"]
 
 
+WAYBILL_COMPLAINT = "快递显示已签收，但是我没收到，快递单号是SF1402847563921"
+
+
+def guessed_then_yes(
+    text: str, ranking: list[tuple[str, float]], entities: list[dict] | None = None, yes: str = "确认"
+) -> Tracker:
+    """A message the model was unsure of, the bot's guess, and a typed yes, as Rasa leaves them."""
+    original = {
+        **parsed(text, "nlu_fallback", entities, confidence=0.3),
+        "intent_ranking": [{"name": "nlu_fallback", "confidence": 0.3}]
+        + [{"name": n, "confidence": c} for n, c in ranking],
+    }
+    answer = parsed(yes, "affirm", confidence=0.99)
+    events = [
+        {"event": "user", "text": text, "parse_data": original},
+        {"event": "action", "name": "action_two_stage_fallback"},
+        {"event": "bot", "text": "您是想投诉或反映问题吗？"},
+        {"event": "user", "text": yes, "parse_data": answer},
+        {"event": "rewind"},
+        {"event": "action", "name": "action_listen"},
+        {"event": "user", "text": yes, "parse_data": answer},
+    ]
+    return Tracker("wx-1", {"requested_slot": None}, answer, events, False, None, {}, "action_listen")
+
+
+async def test_the_bot_never_guesses_that_a_customer_is_giving_information() -> None:
+    """ "您是想提供信息吗？" means nothing to a customer; a yes to it filed nothing."""
+    from actions.fallback import ActionDefaultAskAffirmation
+
+    t = guessed_then_yes(WAYBILL_COMPLAINT, [("inform", 0.5), ("complain", 0.49), ("ask_case_status", 0.01)])
+    t.latest_message = t.events[0]["parse_data"]
+    dispatcher = CollectingDispatcher()
+    await ActionDefaultAskAffirmation().run(dispatcher, t, DOMAIN)
+    [guess] = dispatcher.messages
+    assert guess["text"] == "您是想投诉或反映问题吗？"
+    assert [b["title"] for b in guess["buttons"]] == ["投诉或反映问题", "查询投诉进度", "都不是"]
+
+
+async def test_a_typed_yes_to_the_guess_takes_it_with_the_customers_words(wired: Services) -> None:
+    """ "确认" to "您是想投诉或反映问题吗？" got "好的。还有什么可以帮您的吗？", and the complaint, waybill
+    number and all, was filed nowhere."""
+    from actions.intake import ActionRouteInform
+
+    t = guessed_then_yes(
+        WAYBILL_COMPLAINT,
+        [("inform", 0.5), ("complain", 0.49)],
+        [
+            entity("complaint_category", "delivery", 0.8, "ComplaintCategoryClassifier"),
+            {**entity("order_id", "SF1402847563921"), "start": 23, "end": 38},
+        ],
+    )
+    dispatcher = CollectingDispatcher()
+    events = await ActionRouteInform().run(dispatcher, t, DOMAIN)
+    assert [e["name"] for e in events if e["event"] == "followup"] == ["complaint_form"]
+    assert dispatcher.messages == []
+    slots, said = await validate(t)  # the intake then reads the words the customer said yes to
+    assert slots["complaint_description"] == WAYBILL_COMPLAINT
+    assert (slots["complaint_category"], slots["order_id"]) == ("delivery", "SF1402847563921")
+    assert said == ["收到，非常抱歉给您添麻烦了，我马上帮您登记投诉。"]
+
+
+async def test_a_typed_yes_to_a_status_guess_answers_the_status(wired: Services) -> None:
+    from actions.intake import ActionRouteInform
+
+    t = guessed_then_yes("那个事咋样了", [("ask_case_status", 0.45), ("complain", 0.4)], yes="是的")
+    dispatcher = CollectingDispatcher()
+    await ActionRouteInform().run(dispatcher, t, DOMAIN)
+    assert [m["text"] for m in dispatcher.messages] == [
+        "您目前没有处理中的投诉。如果遇到了问题，直接描述给我就可以登记。"
+    ]
+
+
 async def test_a_tapped_button_alone_is_not_mistaken_for_words(wired: Services) -> None:
     tap = tracker("/complain", "complain")
     slots, said = await validate(tap)
