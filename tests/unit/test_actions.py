@@ -114,16 +114,22 @@ def clarified(
     as Rasa's two-stage fallback leaves them: the tap, a rewind, the tap replayed."""
     original = parsed(text, "nlu_fallback", satisfaction=satisfaction, confidence=0.3)
     tap = parsed(tapped, intent or tapped.lstrip("/"), satisfaction=None, confidence=1.0)
+    return answered_guess(original, tap)
+
+
+def answered_guess(original: dict[str, Any], answer: dict[str, Any]) -> Tracker:
+    """The misunderstood message, the bot's guess, and the answer, as Rasa's two-stage fallback
+    leaves them: the answer, a rewind, the answer replayed."""
     events = [
-        {"event": "user", "text": text, "parse_data": original},
+        {"event": "user", "text": original["text"], "parse_data": original},
         {"event": "action", "name": "action_two_stage_fallback"},
-        {"event": "bot", "text": "您是想提供信息吗？"},
-        {"event": "user", "text": tapped, "parse_data": tap},
+        {"event": "bot", "text": "您是想投诉或反映问题吗？"},
+        {"event": "user", "text": answer["text"], "parse_data": answer},
         {"event": "rewind"},
         {"event": "action", "name": "action_listen"},
-        {"event": "user", "text": tapped, "parse_data": tap},
+        {"event": "user", "text": answer["text"], "parse_data": answer},
     ]
-    return Tracker("wx-1", {"requested_slot": None}, tap, events, False, None, {}, "action_listen")
+    return Tracker("wx-1", {"requested_slot": None}, answer, events, False, None, {}, "action_listen")
 
 
 async def test_a_complaint_clarified_with_a_button_is_not_asked_for_again(wired: Services) -> None:
@@ -221,17 +227,7 @@ def guessed_then_yes(
         "intent_ranking": [{"name": "nlu_fallback", "confidence": 0.3}]
         + [{"name": n, "confidence": c} for n, c in ranking],
     }
-    answer = parsed(yes, "affirm", confidence=0.99)
-    events = [
-        {"event": "user", "text": text, "parse_data": original},
-        {"event": "action", "name": "action_two_stage_fallback"},
-        {"event": "bot", "text": "您是想投诉或反映问题吗？"},
-        {"event": "user", "text": yes, "parse_data": answer},
-        {"event": "rewind"},
-        {"event": "action", "name": "action_listen"},
-        {"event": "user", "text": yes, "parse_data": answer},
-    ]
-    return Tracker("wx-1", {"requested_slot": None}, answer, events, False, None, {}, "action_listen")
+    return answered_guess(original, parsed(yes, "affirm", confidence=0.99))
 
 
 async def test_the_bot_never_guesses_that_a_customer_is_giving_information() -> None:
@@ -610,6 +606,16 @@ async def test_a_corrected_number_is_corrected_in_the_description_too(
 DESCRIBED = {"complaint_description": "洗衣机装好第二天就漏水", "complaint_category": "installation_repair"}
 
 
+def at_summary(text: str, intent: str) -> Tracker:
+    """The latest message written to the summary of a complete intake."""
+    return tracker(
+        text,
+        intent,
+        requested="complaint_confirmed",
+        slots={**DESCRIBED, "order_id": "none", "phone": "13812345678"},
+    )
+
+
 @pytest.mark.parametrize(
     ("text", "intent", "entities", "requested", "filled"),
     [
@@ -646,28 +652,14 @@ async def test_an_answer_to_another_question_is_not_called_a_wrong_number(
 
 async def test_a_description_rewritten_at_the_confirmation_replaces_the_old_one(wired: Services) -> None:
     """ "问题描述改一下：…" was added under the old description, request words and all."""
-    slots, _ = await validate(
-        tracker(
-            "问题描述改一下：洗衣机装好第三天漏水，地板都泡了",
-            "complain",
-            requested="complaint_confirmed",
-            slots={**DESCRIBED, "order_id": "none", "phone": "13812345678"},
-        )
-    )
+    slots, _ = await validate(at_summary("问题描述改一下：洗衣机装好第三天漏水，地板都泡了", "complain"))
     assert slots["complaint_description"] == "洗衣机装好第三天漏水，地板都泡了"
 
 
 async def test_more_detail_that_opens_with_a_wait_word_joins_the_description(wired: Services) -> None:
     """ "等等，…" was taken for looking up a number: the form could place nothing, a person was called
     and the complaint taken so far (order number, phone) was lost."""
-    slots, said = await validate(
-        tracker(
-            "等等，墙上还发霉了，这个也写上",
-            "complain",
-            requested="complaint_confirmed",
-            slots={**DESCRIBED, "order_id": "none", "phone": "13812345678"},
-        )
-    )
+    slots, said = await validate(at_summary("等等，墙上还发霉了，这个也写上", "complain"))
     assert slots["complaint_description"] == "洗衣机装好第二天就漏水\n等等，墙上还发霉了，这个也写上"
     assert said == []
 
@@ -697,14 +689,7 @@ async def test_the_problem_told_again_is_noted_not_lost(wired: Services, request
 async def test_only_a_real_yes_files_the_summary(wired: Services, text: str, confirmed: bool) -> None:
     """The model heard "嗯嗯那个啥" as a yes, and the case was filed while the customer was still
     thinking what to add."""
-    slots, _ = await validate(
-        tracker(
-            text,
-            "affirm",
-            requested="complaint_confirmed",
-            slots={**DESCRIBED, "order_id": "none", "phone": "13812345678"},
-        )
-    )
+    slots, _ = await validate(at_summary(text, "affirm"))
     assert slots.get("complaint_confirmed") is (True if confirmed else None)
 
 
