@@ -67,8 +67,8 @@ def affirmed_guess(tracker: Tracker) -> dict[str, Any] | None:
     customer who typed "确认" to "您是想投诉或反映问题吗？" got "好的。还有什么可以帮您的吗？" and their
     complaint was filed nowhere."""
     answer = _answer_to_a_guess(tracker)
-    if answer is None or str(answer[1].get("text") or "").startswith("/") or not _takes_the_guess(answer[1]):
-        return None
+    if answer is None or str(answer[1].get("text") or "").startswith("/"):
+        return None  # a tap: Rasa itself replays the tapped intent
     return clarified_message(tracker)
 
 

@@ -24,11 +24,10 @@ INTENT_LABELS = {
     "thank": "表示感谢",
     "goodbye": "结束对话",
     "bot_challenge": "确认是不是机器人",
-    "inform": "提供信息",
+    # No "inform" ("提供信息"): "您是想提供信息吗？" means nothing to a customer, and a "yes" to it went
+    # nowhere; a complaint that quoted its waybill number ("快递显示已签收但我没收到，单号SF…") was lost.
 }
-#: Never offered as a guess. "您是想提供信息吗？" means nothing to a customer, and a "yes" to it went
-#: nowhere: a complaint that quoted its waybill number ("快递显示已签收但我没收到，单号SF…") was lost.
-SKIP = {"nlu_fallback", "out_of_scope", "affirm", "deny", "inform"}
+SKIP = {"nlu_fallback", "out_of_scope", "affirm", "deny"}
 
 
 def guesses(parse: dict) -> list[str]:
