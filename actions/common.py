@@ -57,7 +57,11 @@ def clarified_message(tracker: Tracker) -> dict[str, Any] | None:
     answer = _answer_to_a_guess(tracker)
     if answer is None or not _takes_the_guess(answer[1]):
         return None
-    original, _ = answer
+    return _meant(answer[0])
+
+
+def _meant(original: dict[str, Any]) -> dict[str, Any]:
+    """The misunderstood message's parse, with the words as the customer typed them."""
     return {**(original.get("parse_data") or {}), "text": str(original.get("text"))}
 
 
@@ -67,9 +71,9 @@ def affirmed_guess(tracker: Tracker) -> dict[str, Any] | None:
     customer who typed "确认" to "您是想投诉或反映问题吗？" got "好的。还有什么可以帮您的吗？" and their
     complaint was filed nowhere."""
     answer = _answer_to_a_guess(tracker)
-    if answer is None or str(answer[1].get("text") or "").startswith("/"):
-        return None  # a tap: Rasa itself replays the tapped intent
-    return clarified_message(tracker)
+    if answer is None or str(answer[1].get("text") or "").startswith("/") or not _takes_the_guess(answer[1]):
+        return None  # not a yes, or a tap: Rasa itself replays the tapped intent
+    return _meant(answer[0])
 
 
 def unplaced_words(tracker: Tracker) -> str | None:

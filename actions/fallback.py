@@ -88,6 +88,8 @@ class ActionDefaultFallback(Action):
             if not _fell_back_on_previous_message(tracker, self.name()):
                 say(dispatcher, "intake_not_placed")
                 return [FollowupAction(FORM)]
+            if not tracker.get_slot("complaint_description"):  # nothing to file: a person takes it
+                say(dispatcher, "default")
             return await leave_intake_for_a_person(
                 dispatcher, tracker, "misunderstood", case_message="intake_misunderstood"
             )

@@ -95,8 +95,6 @@ async def leave_intake_for_a_person(
         return await hand_over_intake(
             dispatcher, tracker, reason, with_words=with_words, case_message=case_message
         )
-    if reason == "misunderstood":
-        say(dispatcher, "default")
     handed = await hand_to_a_person(dispatcher, tracker, reason)
     return [*reset_intake(), ActiveLoop(None), *handed] if handed_over(handed) else handed
 

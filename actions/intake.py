@@ -82,6 +82,8 @@ DIGRESSIONS = {
     "give_rating",
     "opt_out",
 }
+#: Intents whose words are about the problem itself: they can add to, or repeat, its description.
+ABOUT_THE_PROBLEM = frozenset({"complain", "give_feedback"})
 #: The category model is trusted from this confidence on; below it the bot asks.
 CATEGORY_CONFIDENCE = 0.45
 #: An out-of-context "inform" this likely to be a complaint is treated as one.
@@ -113,10 +115,11 @@ _NUMBER_LABELS = re.compile(r"订单号?|运单号?|单号|手机号?|电话|号
 
 def _words_besides_numbers(tracker: Tracker) -> str:
     """The latest message without its order, phone and case numbers and their labels."""
-    text = latest_text(tracker)
+    parse = latest_parse(tracker)
+    text = str(parse.get("text") or "")
     spans = sorted(
         (e["start"], e["end"])
-        for e in latest_parse(tracker).get("entities") or []
+        for e in parse.get("entities") or []
         if e.get("entity") in ("order_id", "phone", "case_number") and e.get("start") is not None
     )
     for start, end in reversed(spans):
@@ -136,16 +139,13 @@ def _adds_detail(tracker: Tracker) -> bool:
         or any(c.isdigit() for c in rest)
         or not is_substantive_description(rest)
         or says_no_order(text)
-        or (
-            asks_for_time(text)
-            and not (intent in ("complain", "give_feedback") and says_more_than_wait(text))
-        )
+        or (asks_for_time(text) and not (intent in ABOUT_THE_PROBLEM and says_more_than_wait(text)))
         or declines_phone(text)
         or prefers_wechat(text)
         or names_only_a_category(text)
     ):
         return False
-    if intent in ("complain", "give_feedback"):
+    if intent in ABOUT_THE_PROBLEM:
         return True
     requested = tracker.get_slot("requested_slot")
     return (
@@ -172,7 +172,7 @@ def _repeats_the_problem(tracker: Tracker) -> bool:
     """The problem, or a part of it, told again while a later question is open."""
     text = latest_text(tracker).strip()
     return (
-        latest_intent(tracker) in ("complain", "give_feedback")
+        latest_intent(tracker) in ABOUT_THE_PROBLEM
         and is_substantive_description(text)
         and text in (tracker.get_slot("complaint_description") or "")
     )
@@ -355,9 +355,10 @@ class ValidateComplaintForm(FormValidationAction):
         if latest_intent(tracker) in DIGRESSIONS - {"deny"}:  # "不对，是收费的问题" corrects it
             return {}  # "我要找人工客服" names no category, whatever words it shares with one
         for entity in latest_entities(tracker, "complaint_category"):
-            from_model = entity.get("extractor") == "ComplaintCategoryClassifier" and latest_intent(
-                tracker
-            ) in ("complain", "give_feedback")
+            from_model = (
+                entity.get("extractor") == "ComplaintCategoryClassifier"
+                and latest_intent(tracker) in ABOUT_THE_PROBLEM
+            )
             if from_model and (current or (entity.get("confidence_entity") or 0) < CATEGORY_CONFIDENCE):
                 continue  # a guess never overrides an answer, and a weak guess is asked about
             if from_model and not is_substantive_description(latest_text(tracker)):

@@ -1091,6 +1091,22 @@ async def test_twice_unplaced_in_a_row_a_person_takes_over_from_a_case_with_what
     assert handoff is not None and (handoff.reason, handoff.case_number) == ("misunderstood", case.number)
 
 
+async def test_twice_unplaced_before_anything_was_described_a_person_takes_it_from_here(
+    wired: Services, fake_uow: FakeUowFactory
+) -> None:
+    dispatcher = CollectingDispatcher()
+    t = unplaced_in_intake("嗯嗯那个啥", "就那个呗")
+    t.slots = {"requested_slot": "complaint_description"}  # nothing described, nothing to file
+    events = await ActionDefaultFallback().run(dispatcher, t, DOMAIN)
+    said = [m["text"] for m in dispatcher.messages]
+    assert said[0] == "抱歉，我还是没有理解。您可以直接描述遇到的问题，或者回复“转人工”由客服同事为您处理。"
+    assert fake_uow.store.cases == {}
+    kinds = [(e["event"], e.get("name")) for e in events]
+    assert ("active_loop", None) in kinds and ("pause", None) in kinds
+    handoff = await wired.handoffs.open_for("wx-1")
+    assert handoff is not None and handoff.reason == "misunderstood"
+
+
 async def test_a_person_asked_for_before_anything_was_described_ends_the_intake(
     wired: Services, fake_uow: FakeUowFactory
 ) -> None:
