@@ -37,6 +37,8 @@ from bot.surveys.model import SERVICE_LABELS, SURVEY_QUESTION, Survey, SurveySta
 from bot.surveys.rules import (
     declines_survey,
     is_bad,
+    only_courtesy,
+    says_goodbye,
     says_no_verdict,
     score_from_satisfaction,
     starts_new_matter,
@@ -63,6 +65,8 @@ DIGRESSIONS = {
     "EXTERNAL_survey_start",
     "EXTERNAL_survey_reminder",
 }
+#: Said in passing or on leaving; with a verdict ("满意，拜拜") they are an answer.
+CLOSINGS = frozenset({"thank", "goodbye"})
 #: The score of a survey the customer declined ("不想评"): ends it, records nothing.
 DECLINED = 0.0
 
@@ -180,6 +184,8 @@ class ActionAskSurveyScore(Action):
             )
         elif not pushed and says_no_verdict(latest_text(tracker)):
             say(dispatcher, "survey_take_your_time", buttons=_score_buttons())
+        elif not pushed and (intent == "thank" or only_courtesy(latest_text(tracker))):
+            say(dispatcher, "survey_thanked", buttons=_score_buttons())
         elif intent == "EXTERNAL_survey_reminder":
             say(dispatcher, "survey_reminder", buttons=_score_buttons(), service=_service_words(survey))
         else:  # pushed by the worker, the first question: if WeChat refuses it, nobody was asked
@@ -328,7 +334,7 @@ class ValidateSurveyForm(FormValidationAction):
             # dispatch system sent the wrong customer, which "declined" alone did not.
             words = text.strip() if text.strip() and not text.startswith("/") else NO_COMMENT
             return {"survey_score": DECLINED, "survey_comment": words}
-        if intent in DIGRESSIONS or text.startswith("/") or not text.strip():
+        if intent in DIGRESSIONS - CLOSINGS or text.startswith("/") or not text.strip():
             return {}
         if intent == "complain" and starts_new_matter(text):
             return {}  # about something else: the complaint rule takes it, the survey waits
@@ -336,6 +342,11 @@ class ValidateSurveyForm(FormValidationAction):
             return {"survey_score": None}  # set, not left out: the question comes again, no fallback
         # Free text without a number: scored from the satisfaction label; the words are the comment.
         label, confidence = satisfaction_of(latest_parse(tracker))
+        if only_courtesy(text) or (intent in CLOSINGS and label in (None, "neutral")):
+            # "拜拜" ends the survey as a refusal would (no reminder); "谢谢" gets the question again.
+            if intent == "goodbye" or says_goodbye(text):
+                return {"survey_score": DECLINED, "survey_comment": text.strip()}
+            return {"survey_score": None}
         if intent == "complain" and label != "dissatisfied":
             # A problem to fix is a bad answer however calmly put: it gets a case, not "感谢您的评价".
             label, confidence = "dissatisfied", 0.0
@@ -365,7 +376,12 @@ class ValidateSurveyForm(FormValidationAction):
         if tracker.get_slot("requested_slot") != "survey_comment":
             return {}
         intent, text = latest_intent(tracker), latest_text(tracker)
-        if text in ("/deny",) or (intent == "deny" and not is_cancellation(text)) or _says_nothing_more(text):
+        if (
+            text in ("/deny",)
+            or (intent == "deny" and not is_cancellation(text))
+            or _says_nothing_more(text)
+            or only_courtesy(text)  # "谢谢，拜拜" is not a comment for the operator to read
+        ):
             return {"survey_comment": NO_COMMENT}
         if intent in DIGRESSIONS - {"deny", "thank", "goodbye"} or text.startswith("/"):
             return {}

@@ -19,18 +19,27 @@ LABELS = ("satisfied", "neutral", "dissatisfied")
 _MEANINGFUL = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]")
 _CLAUSE = re.compile(r"[，,。.!！?？;；~～\s]+")
 _CONTRAST = re.compile(r"(但是|但|就是|不过|可惜|只是|然而|可是|却)")
+#: A closing clause ("…，拜拜" / "…，谢谢") is not where the verdict is: "挺好的，再见" had "再见"
+#: counted twice and was heard as neutral, "满意，拜拜" as displeasure.
+_CLOSING = re.compile(
+    r"(?:好的|好|嗯+|那|先这样|就这样|ok)?(?:谢谢|多谢|谢啦|拜拜|再见|回见|bye)+"
+    r"(?:你们|您|你|啦|了|咯|哈|呀|喽)*[👋🙏]*",
+    re.IGNORECASE,
+)
 
 
 def emphasise_turn(text: str) -> str:
-    """Append, marked, the clause after the last contrast word and the last clause: that is where
-    a Chinese review puts its verdict ("…就是送得太慢", "…下次不会再点了"), so its n-grams count again."""
+    """Append, marked, the clause after the last contrast word and the last clause before any
+    closing words: that is where a Chinese review puts its verdict ("…就是送得太慢",
+    "…下次不会再点了"), so its n-grams count again."""
     out = text
     parts = _CONTRAST.split(text)
     if len(parts) >= 3 and parts[-1].strip():
         out += f" ⟪{parts[-1].strip()}⟫"
-    clauses = [c for c in _CLAUSE.split(text) if c.strip()]
+    clauses = [c.strip() for c in _CLAUSE.split(text) if c.strip()]
     if len(clauses) >= 2:
-        out += f" ⟦{clauses[-1].strip()}⟧"
+        said = [c for c in clauses if not _CLOSING.fullmatch(c)]
+        out += f" ⟦{said[-1] if said else clauses[-1]}⟧"
     return out
 
 

@@ -153,6 +153,27 @@ def says_no_verdict(text: str) -> bool:
     return not left or (asks_for_time(folded) and not says_more_than_wait(folded))
 
 
+#: Closing words: "拜拜" to the score question got "再见！" and then the same question again.
+_GOODBYE = re.compile(r"拜拜|再见|回见|bye|先这样|先不聊了|不聊了")
+_THANKS = re.compile(r"谢谢|多谢|感谢|谢啦|thanks?|thx|3q")
+#: What may stand beside them and still say nothing about the service ("好的谢谢你们，拜拜啦👋").
+_COURTESY = re.compile(r"好的|好滴|好|ok|行|嗯+|哦+|啦|了|咯|哈+|呀|啊|喽|你们|您们|你|您|吧|哈|[👋🙏]")
+
+
+def says_goodbye(text: str) -> bool:
+    return not text.startswith("/") and bool(_GOODBYE.search(unicodedata.normalize("NFKC", text).lower()))
+
+
+def only_courtesy(text: str) -> bool:
+    """ "拜拜" / "好的谢谢": a closing or a thank-you with nothing about the service in it, so it is
+    neither a score (the model scored "挺满意的，拜拜" 2) nor a digression to answer and then re-ask."""
+    folded = unicodedata.normalize("NFKC", text).strip().lower()
+    if text.startswith("/") or not (_GOODBYE.search(folded) or _THANKS.search(folded)):
+        return False
+    left = _COURTESY.sub("", _THANKS.sub("", _GOODBYE.sub("", folded)))
+    return not [c for c in left if unicodedata.category(c)[0] not in "PZC"]
+
+
 def score_from_satisfaction(label: str | None, confidence: float | None, text: str = "") -> int | None:
     """A free-text answer without a number, scored from the NLU's satisfaction label. An answer that
     weighs one thing against another is never scored at an extreme: the model hears the complaint

@@ -135,6 +135,20 @@ async def test_every_parse_carries_satisfaction_and_the_contract_entities(agent:
 
 
 @pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("满意，拜拜", "satisfied"),  # was displeasure: "挺满意的，拜拜" opened a case and apologised
+        ("挺好的，再见", "satisfied"),  # was neutral: scored 3 (一般)
+        ("师傅人很好，谢谢，再见啦", "satisfied"),
+        ("等了一下午，很不满意，拜拜", "dissatisfied"),
+        ("嗯，再见", "neutral"),
+    ],
+)
+async def test_a_goodbye_does_not_colour_the_answer(agent: Any, text: str, label: str) -> None:
+    assert (await agent.parse_message(text))["satisfaction"]["label"] == label
+
+
+@pytest.mark.parametrize(
     ("traditional", "simplified"),
     [
         ("謝謝你們", "谢谢你们"),  # was a question about the bot, with displeasure

@@ -643,6 +643,54 @@ async def test_declining_ends_the_survey_without_a_reminder(wired: Services, clo
     assert await wired.surveys.claim_reminders() == []
 
 
+async def test_goodbye_to_the_score_question_ends_the_survey_politely(wired: Services, clock: Clock) -> None:
+    """ "拜拜" got "再见！" and then the same score question, and a reminder the next day."""
+    survey_id = await a_sent_survey(wired, clock)
+    slots, said = await validate(tracker("好的，拜拜", "goodbye", requested="survey_score"))
+    assert slots == {"survey_score": 0.0, "survey_comment": "好的，拜拜"} and said == []
+    dispatcher = CollectingDispatcher()
+    await ActionSubmitSurvey().run(
+        dispatcher, tracker("好的，拜拜", "goodbye", slots={"survey_id": str(survey_id), **slots}), DOMAIN
+    )
+    assert [m["text"] for m in dispatcher.messages] == ["好的，不打扰您了。之后有任何问题随时找我😊"]
+    survey = await wired.surveys.get(survey_id)
+    assert (survey.status, survey.reason) == (SurveyStatus.CANCELLED, "declined: 好的，拜拜")
+    clock.now += timedelta(hours=30)
+    assert await wired.surveys.claim_reminders() == []
+
+
+async def test_a_verdict_said_with_goodbye_is_the_answer() -> None:
+    slots, _ = await validate(
+        tracker("挺满意的，拜拜", "goodbye", requested="survey_score", satisfaction=("satisfied", 0.9))
+    )
+    assert slots == {"survey_score": 5.0, "survey_comment": "挺满意的，拜拜"}
+    leaving, _ = await validate(
+        tracker("我先去忙了，再见", "goodbye", requested="survey_score", satisfaction=("neutral", 0.8))
+    )
+    assert leaving == {"survey_score": 0.0, "survey_comment": "我先去忙了，再见"}  # not scored 3 (一般)
+
+
+async def test_thanks_alone_gets_the_question_again_kindly(wired: Services, clock: Clock) -> None:
+    """ "谢谢" got "不客气，能帮到您就好。还有其他需要吗？" and then the score question."""
+    t = tracker("谢谢", "thank", requested="survey_score")
+    slots, said = await validate(t)
+    assert slots == {"survey_score": None} and said == []
+    survey_id = await a_sent_survey(wired, clock)
+    t.slots.update({"survey_id": str(survey_id), "survey_delivery": "customer_service"})
+    dispatcher = CollectingDispatcher()
+    await ActionAskSurveyScore().run(dispatcher, t, DOMAIN)
+    [again] = dispatcher.messages
+    assert again["text"].startswith("不客气😊 方便的话给这次服务打个分") and len(again["buttons"]) == 5
+    assert (await wired.surveys.get(survey_id)).status is SurveyStatus.SENT
+
+
+async def test_a_closing_is_not_a_comment() -> None:
+    slots, _ = await validate(
+        tracker("谢谢，拜拜", "goodbye", requested="survey_comment", slots={"survey_score": 4.0})
+    )
+    assert slots["survey_comment"] == "-"
+
+
 async def test_a_new_survey_starts_with_nothing_answered() -> None:
     """action_start_survey resets the slots; the reset must not read as an answer (or a refusal)."""
     t = tracker("EXTERNAL_survey_start", "EXTERNAL_survey_start", requested=None)

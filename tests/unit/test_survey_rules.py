@@ -13,6 +13,7 @@ from bot.surveys.rules import (
     in_quiet_hours,
     is_bad,
     next_allowed,
+    only_courtesy,
     parse_quiet_hours,
     says_no_verdict,
     score_from_satisfaction,
@@ -145,6 +146,25 @@ def test_an_answer_weighing_good_against_bad_is_not_scored_at_an_extreme(
 )
 def test_filler_or_a_moment_asked_for_is_no_verdict(text: str, nothing: bool) -> None:
     assert says_no_verdict(text) is nothing
+
+
+@pytest.mark.parametrize(
+    ("text", "courtesy"),
+    [
+        ("拜拜", True),
+        ("好的谢谢，拜拜啦👋", True),
+        ("谢谢你们", True),
+        ("Bye", True),
+        ("挺满意的，拜拜", False),  # a verdict with the goodbye
+        ("谢谢师傅，修得很好", False),
+        ("谢谢你们让我等了三个小时", False),
+        ("👍 谢谢", False),
+        ("好的", False),  # no closing: left to the model
+        ("/goodbye", False),
+    ],
+)
+def test_a_bare_closing_or_thank_you_says_nothing_about_the_service(text: str, courtesy: bool) -> None:
+    assert only_courtesy(text) is courtesy
 
 
 def test_what_counts_as_bad() -> None:
