@@ -102,6 +102,21 @@ def test_escalation_threats_make_a_p2(policy: SlaPolicy) -> None:
     assert assess_priority(policy, "billing", "多扣我200，不退我就打12315").priority is Priority.P2
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我家空调外机漏水，滴到楼下邻居家了",  # was P3: 24 h before anyone called about the neighbour's ceiling
+        "新装的洗衣机排水管脱了，卫生间淹了",
+        "师傅走后水管爆了，家里全是水",
+        "暖气片装好了还是没暖气，屋里冻得不行",
+        "门锁换完进不了家了",
+    ],
+)
+def test_damage_that_spreads_or_a_home_left_unusable_makes_a_p2(policy: SlaPolicy, text: str) -> None:
+    assert assess_priority(policy, "installation_repair", text).priority is Priority.P2
+    assert assess_priority(policy, "installation_repair", "空调外机有点滴水").priority is Priority.P3
+
+
 def test_an_angry_customer_raises_one_step_but_never_to_p1(policy: SlaPolicy) -> None:
     angry = "气死我了，三天了还没到！！！"
     assert assess_priority(policy, "delivery", angry, "dissatisfied", 0.95).priority is Priority.P2
