@@ -1,4 +1,5 @@
-"""Case status questions: "我的投诉怎么样了" lists open cases; a number looks one up."""
+"""Case status questions: "我的投诉怎么样了" lists open cases; a number looks one up. Questions the bot
+cannot answer about a case under way go onto that case."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from actions.common import first_entity_value, latest_text
 from actions.messages import render, say
 from actions.services import get_services
 from bot.cases.errors import CaseNotFound
-from bot.cases.intake import is_urging, withdraws_complaint
+from bot.cases.intake import asks_about_the_service, is_urging, withdraws_complaint
 from bot.cases.model import CATEGORY_LABELS, STATUS_LABELS, Case, Priority
 from bot.cases.rules import latest_finished, next_deadline, normalise_case_number
 from bot.cases.service import CaseService
@@ -189,3 +190,43 @@ async def _urge(tracker: Tracker, cases: list[Case]) -> tuple[list[Case], str]:
     said = render("status_urged_raised", case_number=case.number, priority=label, promise=promise)
     safety = "\n" + render("safety_first") if case.priority is Priority.P1 else ""
     return after, f"{safety}\n{said}"
+
+
+class ActionCannotHelp(Action):
+    """Something the bot cannot answer. "师傅几点到？" right after an agent promised a visit got
+    "抱歉，这个我帮不上忙" and reached nobody: a question about the service, from a customer with an
+    open case, now goes onto that case (its description and history) for the person handling it."""
+
+    def name(self) -> str:
+        return "action_cannot_help"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        in_survey = (tracker.active_loop or {}).get("name") == "survey_form"
+        number = await _note_question(tracker)
+        if number:
+            key = "question_noted_in_survey" if in_survey else "question_noted"
+            say(dispatcher, key, case_number=number)
+        else:
+            response = "utter_survey_cannot_help" if in_survey else "utter_out_of_scope"
+            dispatcher.utter_message(response=response)
+        return []
+
+
+async def _note_question(tracker: Tracker) -> str | None:
+    text = latest_text(tracker).strip()
+    if not text or text.startswith("/") or not asks_about_the_service(text):
+        return None
+    services = await get_services()
+    try:
+        cases = await services.cases.open_cases_for(tracker.sender_id)
+        if not cases:
+            return None
+        case = await services.cases.add_customer_words(
+            cases[0].number, f"客户问：{text}", actor=f"customer:{tracker.sender_id}"
+        )
+    except Exception:
+        logger.exception("could not put %s's question on their case", tracker.sender_id)
+        return None
+    return case.number

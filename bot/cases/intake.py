@@ -103,6 +103,19 @@ def withdraws_complaint(text: str) -> bool:
     return bool(_WITHDRAW.search(_clean(text)))
 
 
+#: A question about a service that is under way: "师傅几点到？" / "退款什么时候到账" / "明天能上门吗".
+_ABOUT_THE_SERVICE = re.compile(
+    r"师傅|上门|到家|几点|什么时候|啥时候|多久|哪天|几号|安排|预约|改约|退款|到账|赔偿|补偿|换货|退货|"
+    r"发票|维修|安装|配件|零件|处理结果|处理得怎么样|联系我|回电话|回电"
+)
+
+
+def asks_about_the_service(text: str) -> bool:
+    """Worth putting on the customer's open case when the bot itself has no answer; "今天天气怎么样"
+    is not."""
+    return bool(_ABOUT_THE_SERVICE.search(_clean(text)))
+
+
 def is_urging(text: str) -> bool:
     """ "能不能快点处理" / "怎么还没人联系我" / "催一下": the customer chases an open case (催办)."""
     return bool(_URGING.search(_clean(text)))

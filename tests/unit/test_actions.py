@@ -23,7 +23,7 @@ from actions.intake import (
     ActionSubmitComplaint,
     ValidateComplaintForm,
 )
-from actions.status import ActionCaseStatus
+from actions.status import ActionCannotHelp, ActionCaseStatus
 from bot.cases.model import Attachment, CaseDraft, Priority, Status
 from bot.config import PROJECT_ROOT
 from bot.handoff.rules import HandoffPolicy
@@ -1179,6 +1179,40 @@ async def status(text: str, entities: list[dict] | None = None, sender: str = "w
         dispatcher, tracker(text, "ask_case_status", entities, sender=sender), DOMAIN
     )
     return "\n".join(m["text"] for m in dispatcher.messages)
+
+
+async def cannot_help(text: str, sender: str = "wx-1", loop: str | None = None) -> str:
+    t = tracker(text, "out_of_scope", sender=sender)
+    t.active_loop = {"name": loop} if loop else {}
+    dispatcher = CollectingDispatcher()
+    assert await ActionCannotHelp().run(dispatcher, t, DOMAIN) == []
+    return "\n".join(m.get("text") or m["response"] for m in dispatcher.messages)
+
+
+async def test_a_question_the_bot_cannot_answer_goes_onto_the_open_case(wired: Services) -> None:
+    """ "师傅几点到？" after an agent promised a visit got "抱歉，这个我帮不上忙" and reached nobody."""
+    case = await wired.cases.open_case(
+        CaseDraft("wx-1", "wechat", "师傅把地板划坏了", "installation_repair", "13812345678")
+    )
+    reply = await cannot_help("师傅几点到？")
+    assert reply.startswith(f"这个问题我帮您记到投诉 {case.number} 里了") and "转人工" in reply
+    after = await wired.cases.get(case.number)
+    assert "客户问：师傅几点到？" in after.description
+    assert [(e.actor, e.note) for e in after.events if e.kind == "note"] == [
+        ("customer:wx-1", "客户问：师傅几点到？")
+    ]
+    in_survey = await cannot_help("退款什么时候到账", loop="survey_form")
+    assert in_survey.endswith("先请您给这次服务打个分吧：")
+
+
+async def test_without_an_open_case_or_a_question_about_the_service_nothing_is_noted(
+    wired: Services,
+) -> None:
+    assert await cannot_help("师傅几点到？", sender="wx-2") == "utter_out_of_scope"
+    case = await wired.cases.open_case(CaseDraft("wx-1", "wechat", "空调坏了", "installation_repair", None))
+    assert await cannot_help("明天天气怎么样") == "utter_out_of_scope"
+    assert await cannot_help("明天天气怎么样", loop="survey_form") == "utter_survey_cannot_help"
+    assert not [e for e in (await wired.cases.get(case.number)).events if e.kind == "note"]
 
 
 async def test_a_customer_withdraws_a_filed_complaint(wired: Services) -> None:

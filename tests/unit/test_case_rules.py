@@ -105,7 +105,7 @@ def test_escalation_threats_make_a_p2(policy: SlaPolicy) -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "我家空调外机漏水，滴到楼下邻居家了",  # was P3: 24 h before anyone called about the neighbour's ceiling
+        "我家空调外机漏水，滴到楼下邻居家了",  # was P3: 24 h to a first call about the neighbour's ceiling
         "新装的洗衣机排水管脱了，卫生间淹了",
         "师傅走后水管爆了，家里全是水",
         "暖气片装好了还是没暖气，屋里冻得不行",
