@@ -193,7 +193,11 @@ class SurveyService:
 
     async def schedule_for_case(self, case: Case, *, withdrawn: bool = False) -> Survey:
         """A resolved case gets a callback about how it was handled, unless the customer had
-        withdrawn the complaint: the survey is kept, cancelled, to show why nobody was asked."""
+        withdrawn the complaint: the survey is kept, cancelled, to show why nobody was asked.
+
+        The delay counts from when the customer hears of the resolution: a case resolved at 23:00 is
+        told at 09:00 (bot/notices.py), and its survey came in the same minute instead of at 11:00."""
+        resolved = case.resolved_at or self._clock()
         return await self._schedule(
             refusal="withdrawn" if withdrawn else None,
             sender_id=case.sender_id,
@@ -201,7 +205,7 @@ class SurveyService:
             subject="case",
             service_type="case",
             technician=case.owner,
-            completed_at=case.resolved_at or self._clock(),
+            completed_at=next_allowed(resolved, self.policy),
             case_number=case.number,
         )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -111,6 +111,26 @@ async def test_a_case_survey_is_not_sent_once_the_case_is_open_again(
         await cases.change_status(case.number, status, actor="agent:li")
     again = [s for s in await surveys.search(sender_id="wx-1") if s.id != first.id]
     assert [(s.status, s.case_number) for s in again] == [(SurveyStatus.SCHEDULED, case.number)]
+
+
+async def test_a_case_resolved_at_night_is_surveyed_two_hours_after_the_customer_is_told(
+    fake_services: Services, clock: Clock
+) -> None:
+    """Resolved at 23:00, the notice waits for 09:00 (bot/notices.py); the survey came at 09:00 too,
+    right under it, instead of the two hours later a daytime resolution gets."""
+    cases, surveys = fake_services.cases, fake_services.surveys
+    case = await cases.open_case(CaseDraft("wx-1", "wechat", "洗衣机不脱水", "installation_repair", None))
+    clock.now = datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)  # 23:00 in Shanghai
+    for status in (Status.ACKNOWLEDGED, Status.IN_PROGRESS, Status.RESOLVED):
+        await cases.change_status(case.number, status, actor="agent:li")
+    (night,) = await surveys.search(sender_id="wx-1")
+    assert night.due_at == datetime(2026, 11, 21, 3, 0, tzinfo=timezone.utc)  # 11:00, not 09:00
+    day = await cases.open_case(CaseDraft("wx-2", "wechat", "空调不制冷", "installation_repair", None))
+    clock.now = datetime(2026, 11, 21, 4, 0, tzinfo=timezone.utc)  # 12:00
+    for status in (Status.ACKNOWLEDGED, Status.IN_PROGRESS, Status.RESOLVED):
+        await cases.change_status(day.number, status, actor="agent:li")
+    (daytime,) = await surveys.search(sender_id="wx-2")
+    assert daytime.due_at == clock.now + timedelta(hours=2)
 
 
 async def test_a_survey_is_marked_sent_exactly_once(fake_services: Services, clock: Clock) -> None:
