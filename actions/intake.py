@@ -35,6 +35,7 @@ from bot.cases.intake import (
     asks_for_a_person,
     asks_for_time,
     confirms,
+    confirms_explicitly,
     declines_phone,
     is_angry,
     is_cancellation,
@@ -464,6 +465,8 @@ class ValidateComplaintForm(FormValidationAction):
             intent == "inform" and latest_entities(tracker, "complaint_category")
         )
         if intent == "affirm" and not corrected and (_is_payload(text) or confirms(text)):
+            if not _is_payload(text) and not confirms_explicitly(text) and _asked_what_to_change(tracker):
+                return {"complaint_confirmed": None}  # "好" to "告诉我要改的内容": the summary again
             return {"complaint_confirmed": True}
         if intent == "deny" and not is_cancellation(text):
             return {"complaint_confirmed": False}  # something is wrong: ask what
@@ -592,6 +595,19 @@ class ActionAskComplaintConfirmed(Action):
         return []
 
 
+def _asked_what_to_change(tracker: Tracker) -> bool:
+    """The bot's last words before the latest message were "好的，请直接告诉我要改的内容…"."""
+    seen_latest = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            if seen_latest:
+                return False
+            seen_latest = True
+        elif event.get("event") == "bot" and seen_latest:
+            return event.get("text") == render("ask_what_to_change")
+    return False
+
+
 def requested_when_customer_wrote(tracker: Tracker) -> str | None:
     """The slot the form had asked for when the latest message arrived."""
     requested = at_last_message = None
@@ -718,6 +734,11 @@ class ActionRouteInform(Action):
             dispatcher.utter_message(response="utter_ask_rephrase")
             return []
         yes_or_no = latest_intent(tracker) in ("affirm", "deny")
+        if yes_or_no and (tracker.active_loop or {}).get("name") == FORM:
+            # A yes or no the intake did not take ("嗯嗯那个啥" at the summary, heard as a yes) got
+            # "这个我帮不上忙…" or "还有什么可以帮您的吗？" in the middle of filing; the question follows.
+            say(dispatcher, "intake_not_placed")
+            return []
         if yes_or_no and is_plain_answer(latest_text(tracker)):
             dispatcher.utter_message(response="utter_anything_else")
             return []

@@ -152,6 +152,16 @@ def confirms(text: str) -> bool:
     return bare_yes or bool(_CONFIRMS.search(folded))
 
 
+_SUBMITS = re.compile(r"(?<!不)(?:提交|无误|正确|没错|没问题|确认|确定|对的|是的|就这样)")
+
+
+def confirms_explicitly(text: str) -> bool:
+    """ "确认" / "没问题，提交吧": the yes the summary needs once the customer has said something on it
+    was wrong. A bare "好" to "请直接告诉我要改的内容" means "好，我说", and it filed the case unchanged."""
+    folded = _clean(text).lower()
+    return bool(_SUBMITS.search(folded)) and not _NEGATION.search(_SUBMITS.sub("", folded))
+
+
 def is_cancellation(text: str) -> bool:
     """ "算了，不投诉了" cancels; a bare "不对" only means something is wrong."""
     cleaned = _clean(text)

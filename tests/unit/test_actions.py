@@ -23,6 +23,7 @@ from actions.intake import (
     ActionSubmitComplaint,
     ValidateComplaintForm,
 )
+from actions.messages import render
 from actions.status import ActionCannotHelp, ActionCaseStatus
 from bot.cases.model import Attachment, CaseDraft, Priority, Status
 from bot.config import PROJECT_ROOT
@@ -64,15 +65,16 @@ def tracker(
     sender: str = "wx-1",
     satisfaction: tuple[str, float] = ("neutral", 0.9),
     channel: str | None = None,
+    loop: str | None = "complaint_form",
 ) -> Tracker:
     message = parsed(text, intent, entities, satisfaction)
     all_slots = {"requested_slot": requested, **(slots or {})}
     events = [
         {"event": "user", "text": text, "parse_data": message, "input_channel": channel},
-        {"event": "active_loop", "name": "complaint_form"},
+        *([{"event": "active_loop", "name": loop}] if loop else []),
     ]
     return Tracker(
-        sender, all_slots, message, events, False, None, {"name": "complaint_form"}, "action_listen"
+        sender, all_slots, message, events, False, None, {"name": loop} if loop else {}, "action_listen"
     )
 
 
@@ -211,7 +213,7 @@ async def test_a_typed_no_to_the_bots_guess_asks_for_other_words() -> None:
     await ActionRouteInform().run(dispatcher, clarified("那个东西还是那样", "不是", intent="deny"), DOMAIN)
     assert [m.get("response") for m in dispatcher.messages] == ["utter_ask_rephrase"]
     plain_no = CollectingDispatcher()  # a "不是" with no guess before it is still just acknowledged
-    await ActionRouteInform().run(plain_no, tracker("不是", "deny"), DOMAIN)
+    await ActionRouteInform().run(plain_no, tracker("不是", "deny", loop=None), DOMAIN)
     assert [m.get("response") for m in plain_no.messages] == ["utter_anything_else"]
 
 
@@ -691,6 +693,26 @@ async def test_only_a_real_yes_files_the_summary(wired: Services, text: str, con
     thinking what to add."""
     slots, _ = await validate(at_summary(text, "affirm"))
     assert slots.get("complaint_confirmed") is (True if confirmed else None)
+
+
+@pytest.mark.parametrize(
+    ("text", "filed"),
+    [("好", False), ("嗯嗯", False), ("确认", True), ("没问题，提交吧", True), ("/affirm", True)],
+)
+async def test_after_a_no_to_the_summary_a_bare_ok_is_not_a_yes_to_it(
+    wired: Services, text: str, filed: bool
+) -> None:
+    """ "不对" → "好的，请直接告诉我要改的内容…" → "好" ("ok, I'll say") filed the case unchanged."""
+    t = at_summary(text, "affirm")
+    t.events[:0] = [
+        {"event": "user", "text": "不对", "parse_data": parsed("不对", "deny")},
+        {"event": "bot", "text": render("ask_what_to_change")},
+    ]
+    slots, _ = await validate(t)
+    assert slots.get("complaint_confirmed") is (True if filed else None)
+    assert (await validate(at_summary(text, "affirm")))[0].get(
+        "complaint_confirmed"
+    ) is True  # no "不对" before
 
 
 async def test_a_moment_asked_for_instead_of_the_phone_is_not_called_a_wrong_number(wired: Services) -> None:
@@ -1525,7 +1547,7 @@ async def test_a_yes_or_no_out_of_context_is_only_agreed_with_when_it_is_bare(
 
     dispatcher = CollectingDispatcher()
     events = await ActionRouteInform().run(
-        dispatcher, tracker(text, intent, satisfaction=satisfaction), DOMAIN
+        dispatcher, tracker(text, intent, satisfaction=satisfaction, loop=None), DOMAIN
     )
     assert events == []
     (said,) = dispatcher.messages
@@ -1533,3 +1555,17 @@ async def test_a_yes_or_no_out_of_context_is_only_agreed_with_when_it_is_bare(
         assert said["text"] == "收到。请问您是要投诉反映问题，还是查询之前投诉的进度呢？"
     else:
         assert said["response"] == answer
+
+
+@pytest.mark.parametrize(("text", "intent"), [("嗯嗯那个啥", "affirm"), ("取消订单", "deny")])
+async def test_a_yes_or_no_the_intake_did_not_take_is_not_met_with_what_the_bot_cannot_do(
+    text: str, intent: str
+) -> None:
+    """ "嗯嗯那个啥" at the summary (a yes to the model, not to the form) got "抱歉，这个我帮不上忙😅
+    我可以帮您投诉反映问题…" in the middle of filing a complaint, and then the summary."""
+    from actions.intake import ActionRouteInform
+
+    dispatcher = CollectingDispatcher()
+    t = tracker(text, intent, requested="complaint_confirmed")
+    assert await ActionRouteInform().run(dispatcher, t, DOMAIN) == []
+    assert [m["text"] for m in dispatcher.messages] == ["抱歉，这句话我没能理解🙏"]
