@@ -273,6 +273,13 @@ class SurveyReminders:
                     )
                     continue
                 standing = await self._surveys._customers.standing(survey.sender_id)
+                if standing.last_inbound and survey.sent_at and standing.last_inbound > survey.sent_at:
+                    # They saw the question and wrote back ("师傅几点能再来一趟？"), maybe more than once:
+                    # "打扰一下～之前邀请您评价…" a day later would be the same question a third time.
+                    await self._surveys.mark_reminded(
+                        survey.id or 0, "no reminder: the customer has written since the question"
+                    )
+                    continue
                 delivery, _ = choose_delivery(
                     standing.last_inbound,
                     now,

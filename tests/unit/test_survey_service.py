@@ -331,6 +331,24 @@ async def test_no_reminder_to_a_customer_who_complained_since(
         assert await fake_services.surveys.claim_reminders() == []
 
 
+async def test_no_reminder_to_a_customer_who_has_written_since_the_question(
+    fake_services: Services, clock: Clock
+) -> None:
+    """ "师傅几点能再来一趟？" to the score question, and the next day "打扰一下～之前邀请您评价…"."""
+    survey = await sent_survey(fake_services, clock)
+    clock.now += timedelta(minutes=3)
+    await fake_services.customers.customer_wrote("wx-1", "wechat", clock.now)
+    clock.now += timedelta(hours=25)
+    rasa = FakeRasa()
+    assert await SurveyReminders(fake_services.surveys, rasa).run_once(clock.now) == 1  # type: ignore[arg-type]
+    assert [c for c in rasa.calls if c[0] == "trigger"] == []
+    after = await fake_services.surveys.get(survey.id)
+    assert (after.status, after.history[-1].reason) == (
+        SurveyStatus.REMINDED,
+        "no reminder: the customer has written since the question",
+    )
+
+
 async def test_opting_out_cancels_what_is_pending(fake_services: Services, clock: Clock) -> None:
     await sent_survey(fake_services, clock)
     assert await fake_services.surveys.opt_out("wx-1", "wechat") == 1
