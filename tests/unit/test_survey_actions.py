@@ -124,18 +124,26 @@ async def test_the_optional_comment(text: str, intent: str, expected: str) -> No
     assert slots["survey_comment"] == expected
 
 
-async def test_filler_is_no_answer_and_the_question_comes_again(wired: Services, clock: Clock) -> None:
-    """ "嗯嗯那个啥" (a yes to the model, neutral in tone) was scored 3 (一般) and closed the survey;
-    the customer's real answer after it went to general feedback."""
-    t = tracker("嗯嗯那个啥", "affirm", requested="survey_score")
+async def no_answer_yet(services: Services, clock: Clock, text: str, intent: str) -> tuple[int, dict]:
+    """The words are no score (the slot is set to None, so the form goes on without a fallback);
+    returns the survey and the question as it is asked again."""
+    t = tracker(text, intent, requested="survey_score")
     slots, said = await validate(t)
-    assert slots == {"survey_score": None} and said == []  # set: the form goes on, no fallback
-    survey_id = await a_sent_survey(wired, clock)
+    assert slots == {"survey_score": None} and said == []
+    survey_id = await a_sent_survey(services, clock)
     t.slots.update({"survey_id": str(survey_id), "survey_delivery": "customer_service"})
     dispatcher = CollectingDispatcher()
     await ActionAskSurveyScore().run(dispatcher, t, DOMAIN)
     [again] = dispatcher.messages
-    assert again["text"].startswith("好的，不着急😊") and len(again["buttons"]) == 5
+    assert len(again["buttons"]) == 5
+    return survey_id, again
+
+
+async def test_filler_is_no_answer_and_the_question_comes_again(wired: Services, clock: Clock) -> None:
+    """ "嗯嗯那个啥" (a yes to the model, neutral in tone) was scored 3 (一般) and closed the survey;
+    the customer's real answer after it went to general feedback."""
+    _, again = await no_answer_yet(wired, clock, "嗯嗯那个啥", "affirm")
+    assert again["text"].startswith("好的，不着急😊")
 
 
 async def test_a_complaint_is_not_taken_for_an_answer() -> None:
@@ -672,15 +680,8 @@ async def test_a_verdict_said_with_goodbye_is_the_answer() -> None:
 
 async def test_thanks_alone_gets_the_question_again_kindly(wired: Services, clock: Clock) -> None:
     """ "谢谢" got "不客气，能帮到您就好。还有其他需要吗？" and then the score question."""
-    t = tracker("谢谢", "thank", requested="survey_score")
-    slots, said = await validate(t)
-    assert slots == {"survey_score": None} and said == []
-    survey_id = await a_sent_survey(wired, clock)
-    t.slots.update({"survey_id": str(survey_id), "survey_delivery": "customer_service"})
-    dispatcher = CollectingDispatcher()
-    await ActionAskSurveyScore().run(dispatcher, t, DOMAIN)
-    [again] = dispatcher.messages
-    assert again["text"].startswith("不客气😊 方便的话给这次服务打个分") and len(again["buttons"]) == 5
+    survey_id, again = await no_answer_yet(wired, clock, "谢谢", "thank")
+    assert again["text"].startswith("不客气😊 方便的话给这次服务打个分")
     assert (await wired.surveys.get(survey_id)).status is SurveyStatus.SENT
 
 
