@@ -157,7 +157,7 @@ def says_no_verdict(text: str) -> bool:
 _GOODBYE = re.compile(r"拜拜|再见|回见|bye|先这样|先不聊了|不聊了")
 _THANKS = re.compile(r"谢谢|多谢|感谢|谢啦|thanks?|thx|3q")
 #: What may stand beside them and still say nothing about the service ("好的谢谢你们，拜拜啦👋").
-_COURTESY = re.compile(r"好的|好滴|好|ok|行|嗯+|哦+|啦|了|咯|哈+|呀|啊|喽|你们|您们|你|您|吧|哈|[👋🙏]")
+_COURTESY = re.compile(r"好的|好滴|好|ok|行|嗯+|哦+|啦|了|咯|哈+|呀|啊|喽|你们|您们|你|您|吧|[👋🙏]")
 
 
 def says_goodbye(text: str) -> bool:
