@@ -195,7 +195,8 @@ async def _urge(tracker: Tracker, cases: list[Case]) -> tuple[list[Case], str]:
 class ActionCannotHelp(Action):
     """Something the bot cannot answer. "师傅几点到？" right after an agent promised a visit got
     "抱歉，这个我帮不上忙" and reached nobody: a question about the service, from a customer with an
-    open case, now goes onto that case (its description and history) for the person handling it."""
+    open case, now goes onto that case (its description and history) for the person handling it;
+    asked during a survey by a customer with none, it opens one about the surveyed service."""
 
     def name(self) -> str:
         return "action_cannot_help"
@@ -204,29 +205,35 @@ class ActionCannotHelp(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         in_survey = (tracker.active_loop or {}).get("name") == "survey_form"
-        number = await _note_question(tracker)
-        if number:
-            key = "question_noted_in_survey" if in_survey else "question_noted"
-            say(dispatcher, key, case_number=number)
+        number, opened = await _note_question(tracker, in_survey)
+        if opened:
+            say(dispatcher, "question_filed_in_survey", case_number=number)
+        elif number:
+            say(dispatcher, "question_noted_in_survey" if in_survey else "question_noted", case_number=number)
         else:
             response = "utter_survey_cannot_help" if in_survey else "utter_out_of_scope"
             dispatcher.utter_message(response=response)
         return []
 
 
-async def _note_question(tracker: Tracker) -> str | None:
+async def _note_question(tracker: Tracker, in_survey: bool) -> tuple[str | None, bool]:
+    """The case the question went onto, and whether it was opened for it (during a survey about a
+    service, by a customer with no open case)."""
     text = latest_text(tracker).strip()
     if not text or text.startswith("/") or not asks_about_the_service(text):
-        return None
+        return None, False
     services = await get_services()
+    survey_id = tracker.get_slot("survey_id")
     try:
         cases = await services.cases.open_cases_for(tracker.sender_id)
-        if not cases:
-            return None
-        case = await services.cases.add_customer_words(
-            cases[0].number, f"客户问：{text}", actor=f"customer:{tracker.sender_id}"
-        )
+        if cases:
+            case = await services.cases.add_customer_words(
+                cases[0].number, f"客户问：{text}", actor=f"customer:{tracker.sender_id}"
+            )
+            return case.number, False
+        if in_survey and survey_id and str(survey_id).isdigit():
+            opened = await services.surveys.question_asked(int(survey_id), text)
+            return (opened.number, True) if opened else (None, False)
     except Exception:
-        logger.exception("could not put %s's question on their case", tracker.sender_id)
-        return None
-    return case.number
+        logger.exception("could not put %s's question on a case", tracker.sender_id)
+    return None, False

@@ -534,6 +534,26 @@ class SurveyService:
         )
         return await self._cases.open_case(draft), None
 
+    async def question_asked(self, survey_id: int, text: str) -> Case | None:
+        """ "师傅几点能再来一趟？" to the score question, from a customer with no open case: the bot has
+        no answer, and "这个我帮不上忙" reached nobody. The question becomes a case about the surveyed
+        service, for a person to answer; the survey goes on."""
+        survey = await self._store.get(survey_id)
+        if survey is None:
+            return None
+        label = SERVICE_LABELS.get(survey.service_type, "服务")
+        who = f"，服务人员：{survey.technician}" if survey.technician else ""
+        draft = CaseDraft(
+            sender_id=survey.sender_id,
+            channel=survey.channel,
+            source="survey",
+            description=f"回访时客户提问：{text}（{label}{who}，回访#{survey.id}）",
+            category=SERVICE_CATEGORY.get(survey.service_type, "other"),
+            phone=await self._cases.known_phone(survey.sender_id),
+            parent_case_number=survey.case_number,
+        )
+        return await self._cases.open_case(draft)
+
     async def decline(self, survey_id: int, words: str | None = None) -> bool:
         """ "不想评": the survey ends here, without a reminder; what the customer said is the reason."""
         survey = await self._store.get(survey_id)

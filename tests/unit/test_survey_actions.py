@@ -14,6 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import services as action_services
 from actions.feedback import ActionRecordFeedback
 from actions.handoff import ActionRequestHuman
+from actions.status import ActionCannotHelp
 from actions.surveys import (
     ActionAskSurveyComment,
     ActionAskSurveyScore,
@@ -690,6 +691,37 @@ async def test_a_closing_is_not_a_comment() -> None:
         tracker("谢谢，拜拜", "goodbye", requested="survey_comment", slots={"survey_score": 4.0})
     )
     assert slots["survey_comment"] == "-"
+
+
+async def test_a_question_about_the_service_during_its_survey_becomes_a_case(
+    wired: Services, clock: Clock
+) -> None:
+    """ "师傅几点能再来一趟？" to the score question got "抱歉，这个我帮不上忙" and reached nobody."""
+    survey_id = await a_sent_survey(wired, clock)
+
+    async def ask(text: str) -> list[dict]:
+        t = tracker(text, "out_of_scope", slots={"survey_id": str(survey_id)}, requested="survey_score")
+        dispatcher = CollectingDispatcher()
+        assert await ActionCannotHelp().run(dispatcher, t, DOMAIN) == []
+        return dispatcher.messages
+
+    assert [m["response"] for m in await ask("明天天气怎么样")] == ["utter_survey_cannot_help"]
+    assert await wired.cases.open_cases_for("wx-1") == []
+    [said] = await ask("师傅几点能再来一趟？")
+    [case] = await wired.cases.open_cases_for("wx-1")
+    assert (
+        said["text"]
+        == f"这个问题我帮您登记了（编号 {case.number}），负责的同事会联系您📝 先请您给这次服务打个分吧："
+    )
+    assert (
+        case.description
+        == f"回访时客户提问：师傅几点能再来一趟？（安装服务，服务人员：张师傅，回访#{survey_id}）"
+    )
+    assert case.category == "installation_repair"
+    assert (await wired.surveys.get(survey_id)).status is SurveyStatus.SENT  # the survey goes on
+    [again] = await ask("那什么时候能到？")  # the second question joins the case just opened
+    assert again["text"].startswith(f"这个问题我帮您记到投诉 {case.number} 里了")
+    assert len(await wired.cases.open_cases_for("wx-1")) == 1
 
 
 async def test_a_new_survey_starts_with_nothing_answered() -> None:
