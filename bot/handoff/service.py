@@ -53,6 +53,8 @@ SAY = {
     "requeued": "抱歉，刚才的客服同事暂时离开了，已为您重新排队，马上有同事接待您。",
     "closed_idle": "您好，由于您长时间没有回复，本次人工服务已结束。有需要随时找我，或再次回复“转人工”。",
     "accepted": "您好，我是客服{name}，很高兴为您服务，请问有什么可以帮您？",
+    # The customer has already said what is wrong, and waited: not "请问有什么可以帮您？" again.
+    "accepted_case": "您好，我是客服{name}，您的诉求（编号 {case}）我已经看到了，接下来由我为您处理。",
     "transferred": "已为您转接客服{name}，请稍候。",
     "waiting_queued": "您的留言客服会看到🙋 您前面还有 {ahead} 位，预计等待约 {minutes} 分钟。"
     "回复“算了”可返回机器人服务。",
@@ -385,7 +387,10 @@ class HandoffService:
             raise AlreadyTaken(str(handoff_id))
         handoff = await self.get(handoff_id)
         await self._publish_queue("accepted", handoff)
-        await self._say_softly(handoff, SAY["accepted"].format(name=agent.display_name), agent=agent.username)
+        greeting = SAY["accepted_case" if handoff.case_number else "accepted"]
+        await self._say_softly(
+            handoff, greeting.format(name=agent.display_name, case=handoff.case_number), agent=agent.username
+        )
         return handoff
 
     async def reach_out(

@@ -153,6 +153,22 @@ async def test_exactly_one_of_twenty_concurrent_accepts_wins(fake_services: Serv
     assert (await fake_services.handoffs.get(ticket.handoff.id)).agent == winners[0]
 
 
+async def test_the_agent_greets_a_customer_who_has_said_what_is_wrong_without_asking_again(
+    fake_services: Services,
+) -> None:
+    """ "请问有什么可以帮您？" after the customer had described the problem, waited and left a message."""
+    h = fake_services.handoffs
+    plain = await h.request("c1", "wechat", "customer_request")
+    with_case = await h.request("c2", "wechat", "intake_misunderstood", case_number="C20261120-0007")
+    for ticket in (plain, with_case):
+        await h.accept(ticket.handoff.id, AGENT)
+    said = {c[1]: c[2][0]["text"] for c in fake_services.rasa.calls if c[0] == "events"}  # type: ignore[attr-defined]
+    assert said == {
+        "c1": "您好，我是客服小李，很高兴为您服务，请问有什么可以帮您？",
+        "c2": "您好，我是客服小李，您的诉求（编号 C20261120-0007）我已经看到了，接下来由我为您处理。",
+    }
+
+
 async def test_replies_go_through_rasa_marked_with_the_agent(fake_services: Services) -> None:
     ticket = await fake_services.handoffs.request("c1", "wechat", "customer_request")
     await fake_services.handoffs.accept(ticket.handoff.id, AGENT)
