@@ -136,9 +136,10 @@ def is_plain_answer(text: str) -> bool:
     return not cleaned or bool(_PLAIN_ANSWER.match(cleaned))
 
 
-_CONFIRMS = re.compile(
-    r"(?<!不)(?:提交|无误|正确|没错|没问题|没毛病|确认|确定|对的|是的|可以|好(?!像)的?|行|就这样|ok|yes|👌|👍|✅)"
-)
+#: Words that submit the summary outright; `confirms` also takes the softer "好", "行", "可以" …
+_SUBMIT_WORDS = "提交|无误|正确|没错|没问题|确认|确定|对的|是的|就这样"
+_SUBMITS = re.compile(rf"(?<!不)(?:{_SUBMIT_WORDS})")
+_CONFIRMS = re.compile(rf"(?<!不)(?:{_SUBMIT_WORDS}|没毛病|可以|好(?!像)的?|行|ok|yes|👌|👍|✅)")
 
 
 _NEGATION = re.compile(r"不|没(?!问题|毛病|错)|否|no")
@@ -150,9 +151,6 @@ def confirms(text: str) -> bool:
     folded = _clean(text).lower()
     bare_yes = is_plain_answer(text) and not _NEGATION.search(folded)  # "不行" is plain, and a no
     return bare_yes or bool(_CONFIRMS.search(folded))
-
-
-_SUBMITS = re.compile(r"(?<!不)(?:提交|无误|正确|没错|没问题|确认|确定|对的|是的|就这样)")
 
 
 def confirms_explicitly(text: str) -> bool:

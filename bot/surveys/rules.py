@@ -148,9 +148,14 @@ def says_no_verdict(text: str) -> bool:
     folded = unicodedata.normalize("NFKC", text).strip().lower()
     if text.startswith("/") or not folded:
         return False
-    # Punctuation and spaces go with the filler; an emoji stays: "👍" or "😡" is an answer.
-    left = [c for c in _FILLER.sub("", folded) if unicodedata.category(c)[0] not in "PZC"]
-    return not left or (asks_for_time(folded) and not says_more_than_wait(folded))
+    if _nothing_left(_FILLER.sub("", folded)):
+        return True
+    return asks_for_time(folded) and not says_more_than_wait(folded)
+
+
+def _nothing_left(text: str) -> bool:
+    """Only punctuation and spaces remain; an emoji is something: "👍" or "😡" is an answer."""
+    return all(unicodedata.category(c)[0] in "PZC" for c in text)
 
 
 #: Closing words: "拜拜" to the score question got "再见！" and then the same question again.
@@ -170,8 +175,7 @@ def only_courtesy(text: str) -> bool:
     folded = unicodedata.normalize("NFKC", text).strip().lower()
     if text.startswith("/") or not (_GOODBYE.search(folded) or _THANKS.search(folded)):
         return False
-    left = _COURTESY.sub("", _THANKS.sub("", _GOODBYE.sub("", folded)))
-    return not [c for c in left if unicodedata.category(c)[0] not in "PZC"]
+    return _nothing_left(_COURTESY.sub("", _THANKS.sub("", _GOODBYE.sub("", folded))))
 
 
 def score_from_satisfaction(label: str | None, confidence: float | None, text: str = "") -> int | None:
