@@ -37,6 +37,7 @@ train: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 unit: install
 	$(PY) -m pytest tests/unit -q

@@ -443,7 +443,7 @@ class ValidateComplaintForm(FormValidationAction):
         text = latest_text(tracker)
         if phone is None and not (_just_agrees(tracker) or declines_phone(text) or asks_for_time(text)):
             say(dispatcher, "invalid_phone")
-        elif tracker.get_slot("requested_slot") in (
+        elif phone is not None and tracker.get_slot("requested_slot") in (
             "complaint_description",
             "complaint_category",
             "order_id",

@@ -4,7 +4,7 @@ cannot answer about a case under way go onto that case."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 MAX_LISTED = 5
 
 
-def describe(case: Case, tz: object, now: datetime) -> str:
+def describe(case: Case, tz: tzinfo, now: datetime) -> str:
     """One case as the customer sees it: never internal notes, owners or other customers."""
     lines = [
         f"编号 {case.number}（{CATEGORY_LABELS.get(case.category, case.category)}）",
@@ -145,7 +145,8 @@ async def _none_open(
     except Exception:
         logger.exception("could not look up %s's finished cases", sender_id)
         finished = None
-    if finished is None:
+    finished_at = finished.finished_at if finished is not None else None
+    if finished is None or finished_at is None:
         say(dispatcher, "no_open_cases")
         return
     say(
@@ -153,7 +154,7 @@ async def _none_open(
         "no_open_cases_recent",
         case_number=finished.number,
         category=CATEGORY_LABELS.get(finished.category, finished.category),
-        when=format_local(finished.resolved_at or finished.closed_at, cases.tz),
+        when=format_local(finished_at, cases.tz),
         status=STATUS_LABELS[finished.status],
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import tzinfo
-from typing import Any
+from typing import Any, TypedDict
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import (
@@ -222,7 +222,13 @@ class ActionAskSurveyComment(Action):
         return []
 
 
-def _promise(case: Case | None, tz: tzinfo) -> dict[str, str]:
+class _Promise(TypedDict):
+    number: str
+    due: str
+    urgency: str
+
+
+def _promise(case: Case | None, tz: tzinfo) -> _Promise:
     """The apology's case number and first-response deadline; "优先处理" only for a P1 or P2 case,
     since the status answer would show a P3 as "P3 普通"."""
     if case is None:
@@ -514,7 +520,7 @@ async def _add_comment(
     label, _ = satisfaction_of(latest_parse(tracker))
     try:
         outcome = await services.surveys.add_comment(
-            tracker.sender_id, survey.id, words, label=label if words else None
+            tracker.sender_id, survey.stored_id, words, label=label if words else None
         )
     except SurveyError:
         logger.exception("could not add a comment to survey %s", survey.id)
@@ -606,7 +612,7 @@ class ActionMoreAboutBadAnswer(Action):
         if survey is None or new_matter:
             return [SlotSet("human_offered", False), FollowupAction("complaint_form")]
         try:
-            await services.surveys.add_comment(tracker.sender_id, survey.id, text)
+            await services.surveys.add_comment(tracker.sender_id, survey.stored_id, text)
         except SurveyError:
             logger.exception("could not add more words to survey %s", survey.id)
             say(dispatcher, "survey_answer_kept")

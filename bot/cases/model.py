@@ -136,6 +136,11 @@ class Case:
     def is_open(self) -> bool:
         return self.status.is_open
 
+    @property
+    def finished_at(self) -> datetime | None:
+        """When it was resolved, or closed without a resolution; None while it is open."""
+        return self.resolved_at or self.closed_at
+
 
 @dataclass
 class Attachment:

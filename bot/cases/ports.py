@@ -52,7 +52,9 @@ class CaseRepository(Protocol):
 
 
 class UnitOfWork(Protocol):
-    cases: CaseRepository
+    @property
+    def cases(self) -> CaseRepository:
+        """Read-only here, so that an implementation may hold a more specific repository."""
 
     async def __aenter__(self) -> UnitOfWork: ...
 

@@ -258,7 +258,7 @@ RECENTLY_FINISHED = timedelta(days=30)
 def latest_finished(cases: Iterable[Case], now: datetime) -> Case | None:
     """The newest of these cases (given newest first) finished within RECENTLY_FINISHED."""
     for case in cases:
-        finished = case.resolved_at or case.closed_at
+        finished = case.finished_at
         if finished is not None and now - finished <= RECENTLY_FINISHED:
             return case
     return None

@@ -337,7 +337,7 @@ class CaseService:
         becomes the case's contact phone: "13912345678" left while waiting for a person stayed in
         the notes, and the console told the agent there was no phone to call. ``withdrawal``: the
         words take the complaint back, so its resolution is not followed by a survey."""
-        phones = {span.value for span in find_phones(words)}
+        phones = {str(span.value) for span in find_phones(words)}
         phone = phones.pop() if len(phones) == 1 else None
         # The description is what agents read first: a 5,000-character message while waiting made it
         # 5,222 characters long. It gets the start; the history keeps the words whole (to a limit).

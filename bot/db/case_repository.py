@@ -15,7 +15,7 @@ from bot.db.models import AttachmentRow, CaseEventRow, CaseRow, CaseSequenceRow,
 _Parent = aliased(CaseRow)
 
 
-def _insert(session: AsyncSession, table: sa.Table):  # type: ignore[no-untyped-def]
+def _insert(session: AsyncSession, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
     """The dialect's INSERT, which knows ON CONFLICT."""
     name = session.bind.dialect.name if session.bind is not None else "sqlite"
     return (postgresql.insert if name == "postgresql" else sqlite.insert)(table)
@@ -270,6 +270,9 @@ class SqlCaseRepository:
         return attachment
 
     async def link_unfiled_attachments(self, sender_id: str, case: Case, since: datetime) -> int:
+        if case.id is None:
+            raise ValueError(f"case {case.number} is not saved yet: nothing can be filed under it")
+        case_id = case.id
         rows = (
             (
                 await self.session.execute(
@@ -284,11 +287,11 @@ class SqlCaseRepository:
             .all()
         )
         for row in rows:
-            row.case_id = case.id
+            row.case_id = case_id
             self.session.add(
                 _event_row(
-                    case.id,
-                    CaseEvent(  # type: ignore[arg-type]
+                    case_id,
+                    CaseEvent(
                         kind="attachment",
                         at=row.created_at,
                         actor=f"customer:{sender_id}",

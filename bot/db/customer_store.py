@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.customers import CustomerStanding
 from bot.db.case_repository import _insert
@@ -29,7 +29,7 @@ class SqlCustomerStore:
         self._sessions = session_factory(engine)
         self._single = single_statements(engine)
 
-    async def _ensure(self, session, sender_id: str, channel: str, at: datetime) -> None:  # type: ignore[no-untyped-def]
+    async def _ensure(self, session: AsyncSession, sender_id: str, channel: str, at: datetime) -> None:
         stmt = _insert(session, CustomerRow.__table__).values(
             sender_id=sender_id, channel=channel, created_at=at
         )

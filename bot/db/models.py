@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.orm import declarative_base
+from sqlalchemy.orm import DeclarativeMeta, declarative_base
 
 from bot.db.types import UtcDateTime
 
-Base = declarative_base()
+Base: DeclarativeMeta = declarative_base()  # annotated so that type checkers accept it as a base
 metadata = Base.metadata
 
 

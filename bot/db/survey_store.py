@@ -188,7 +188,7 @@ class SqlSurveyStore:
             )
             if not result.rowcount:
                 return False
-            session.add_all([self._change_row(survey.id, c) for c in changes])  # type: ignore[arg-type]
+            session.add_all([self._change_row(survey.stored_id, c) for c in changes])
             return True
 
     async def latest_for(self, sender_id: str, statuses: list[SurveyStatus]) -> Survey | None:

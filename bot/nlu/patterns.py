@@ -237,8 +237,8 @@ def find_rating(text: str) -> Span | None:
     if found is None:
         m = _VERB_NUM.search(t) or _BARE.match(t)
         if m and m.group(1) not in ("10", "100"):
-            value = _score_value(m.group(1))
-            found = Span(m.start(1), m.end(1), "", value) if value else None
+            score = _score_value(m.group(1))
+            found = Span(m.start(1), m.end(1), "", score) if score else None
     if found is None and any(c in t for c in _STAR_CHARS):
         positions = [i for i, c in enumerate(t) if c in _STAR_CHARS]
         found = Span(positions[0], positions[-1] + 1, "", min(len(positions), 5))

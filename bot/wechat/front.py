@@ -82,14 +82,15 @@ def create_front_app(settings: Settings, name: str = "careloop_wechat_front") ->
     app = Sanic(name)
     app.config.REQUEST_MAX_SIZE = 1024 * 1024  # the protocol refuses over 64 KiB with a 400 itself
 
-    @app.listener("before_server_start")
     async def _start(app: Sanic, _loop: Any) -> None:
         app.ctx.redis = create_redis(settings.redis_url)
         app.ctx.desk = CallbackDesk(verifier_for(settings), Inbox(app.ctx.redis), announce=True)
 
-    @app.listener("after_server_stop")
     async def _stop(app: Sanic, _loop: Any) -> None:
         await app.ctx.redis.close()
+
+    app.register_listener(_start, "before_server_start")
+    app.register_listener(_stop, "after_server_stop")
 
     @app.get("/health")
     async def health(request: Request) -> HTTPResponse:

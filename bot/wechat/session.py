@@ -41,7 +41,7 @@ TOKEN_LOCK_SECONDS = 10
 TOKEN_CACHE_SECONDS = 30.0
 
 
-class CachedStorage(SessionStorage):  # type: ignore[misc]
+class CachedStorage(SessionStorage):
     """RedisStorage with a short in-process read cache; writes and deletes go through to Redis."""
 
     def __init__(self, backend: RedisStorage, ttl: float = TOKEN_CACHE_SECONDS) -> None:
@@ -72,7 +72,7 @@ class CachedStorage(SessionStorage):  # type: ignore[misc]
         self._local.clear()
 
 
-class _Client(WeChatClient):  # type: ignore[misc]
+class _Client(WeChatClient):
     """wechatpy's client with its base URL configurable and its endless auto-retry off."""
 
     def __init__(self, settings: WeChatSettings, storage: CachedStorage, lock: Callable[[], Any]) -> None:

@@ -136,7 +136,7 @@ class Runtime:
 
 
 def _rt(request: Request) -> Runtime:
-    return request.app.ctx.standin  # type: ignore[no-any-return]
+    return request.app.ctx.standin
 
 
 def _rid() -> str:
@@ -418,7 +418,7 @@ async def control_user(request: Request) -> HTTPResponse:
     if not OPENID.match(openid):
         return json({"error": "openid"}, status=400)
     if request.method == "POST":
-        body: dict[str, Any] = source  # type: ignore[assignment]
+        body: dict[str, Any] = source
         fields: dict[str, str | int | float] = {}
         try:
             now = await store.now()

@@ -63,7 +63,8 @@ def _bot_text(event: Mapping[str, Any]) -> str:
     text = event.get("text")
     if text:
         return str(text)
-    data = event.get("data") if isinstance(event.get("data"), Mapping) else {}
+    raw = event.get("data")
+    data: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
     if data.get("image"):
         return "[图片]"
     if data.get("attachment"):
@@ -84,7 +85,8 @@ def _customer_text(text: str, metadata: Mapping[str, Any], offered: Mapping[str,
     "/greet" a follow of the account."""
     if not text.startswith("/"):
         return text
-    wechat = metadata.get("wechat") if isinstance(metadata.get("wechat"), Mapping) else {}
+    raw = metadata.get("wechat")
+    wechat: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
     event = str(wechat.get("event") or "").lower()
     if event in ("subscribe", "subscribe_scan"):
         return "[关注公众号]"
@@ -113,7 +115,8 @@ def turns_from_tracker(tracker: Mapping[str, Any], names: Mapping[str, str]) -> 
             continue
         kind = event.get("event")
         at = _moment(event.get("timestamp"))
-        metadata = event.get("metadata") if isinstance(event.get("metadata"), Mapping) else {}
+        raw_metadata = event.get("metadata")
+        metadata: Mapping[str, Any] = raw_metadata if isinstance(raw_metadata, Mapping) else {}
         if kind == "rewind":
             replayed = said_last
         elif kind == "user":

@@ -187,7 +187,7 @@ def _render(request: Request, name: str, status: int = 200, **context: Any) -> H
 
 
 def _services(request: Request) -> Services:
-    return request.app.ctx.services  # type: ignore[no-any-return]
+    return request.app.ctx.services
 
 
 def _sessions(request: Request) -> SessionStore:
@@ -225,11 +225,11 @@ def _address(request: Request) -> str:
 
 
 def _agent(request: Request) -> Agent:
-    return request.ctx.agent  # type: ignore[no-any-return]
+    return request.ctx.agent
 
 
 def _session(request: Request) -> ConsoleSession:
-    return request.ctx.session  # type: ignore[no-any-return]
+    return request.ctx.session
 
 
 def _set_cookie(request: Request, response: HTTPResponse, name: str, value: str, path: str, age: int) -> None:
