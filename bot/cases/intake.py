@@ -6,7 +6,7 @@ import re
 import unicodedata
 
 from bot.cases.model import Priority
-from bot.cases.rules import SlaPolicy, mentions, sounds_angry
+from bot.cases.rules import SlaPolicy, sounds_angry, urgent_hits
 from bot.nlu.patterns import find_category_mention
 
 MAX_DESCRIPTION = 4000
@@ -248,7 +248,7 @@ def declines_phone(text: str) -> bool:
 def safety_terms(policy: SlaPolicy, text: str) -> list[str]:
     """The P1 (safety) words in a complaint, so the bot can give safety advice at once."""
     folded = _clean(text)
-    return [t for t in policy.urgent_terms.get(Priority.P1, ()) if mentions(folded, t, policy.negations)]
+    return urgent_hits(policy, Priority.P1, folded)
 
 
 _GREETING = re.compile(

@@ -119,6 +119,11 @@ class SlaPolicy:
     category_priority: Mapping[str, Priority]
     default_priority: Priority
     urgent_terms: Mapping[Priority, tuple[str, ...]]
+    #: Groups of words that are urgent together, one word from each group in the same message
+    #: ("燃气灶" and "怪味": a gas appliance that smells odd may be leaking).
+    urgent_combinations: Mapping[Priority, tuple[tuple[tuple[str, ...], ...], ...]] = field(
+        default_factory=dict
+    )
     angry_raises_priority: bool = True
     angry_confidence: float = 0.85
     negations: tuple[str, ...] = ("没有", "没", "不", "无", "未", "别")
@@ -142,11 +147,18 @@ class SlaPolicy:
                 Priority(p): tuple(str(t) for t in terms)
                 for p, terms in (raw.get("urgent_terms") or {}).items()
             }
+            combinations = {
+                Priority(p): tuple(tuple(tuple(str(t) for t in group) for group in combo) for combo in combos)
+                for p, combos in (raw.get("urgent_combinations") or {}).items()
+            }
+            if any(len(combo) < 2 for combos in combinations.values() for combo in combos):
+                raise InvalidCaseData("an urgent combination needs at least two groups of words")
             return cls(
                 deadlines=deadlines,
                 category_priority=category_priority,
                 default_priority=Priority(raw.get("default_priority", "P3")),
                 urgent_terms=urgent,
+                urgent_combinations=combinations,
                 angry_raises_priority=bool(raw.get("angry_raises_priority", True)),
                 angry_confidence=float(raw.get("angry_confidence", 0.85)),
                 negations=tuple(raw.get("negations", cls.negations)),
@@ -195,6 +207,17 @@ def mentions(text: str, term: str, negations: Iterable[str]) -> bool:
     return False
 
 
+def urgent_hits(policy: SlaPolicy, level: Priority, text: str) -> list[str]:
+    """The words of ``level`` mentioned (not negated) in ``text``: its terms, then one word of each
+    group of a combination whose every group is mentioned."""
+    hits = [t for t in policy.urgent_terms.get(level, ()) if mentions(text, t, policy.negations)]
+    for combo in policy.urgent_combinations.get(level, ()):
+        found = [next((t for t in group if mentions(text, t, policy.negations)), None) for group in combo]
+        if all(found):
+            hits += [t for t in found if t and t not in hits]
+    return hits
+
+
 def assess_priority(
     policy: SlaPolicy,
     category: str,
@@ -213,8 +236,8 @@ def assess_priority(
     reasons = [f"category:{category}={priority.value}"]
     normalised = unicodedata.normalize("NFKC", text)
     terms: list[str] = []
-    for level in sorted(policy.urgent_terms, key=lambda p: p.rank):
-        hits = [t for t in policy.urgent_terms[level] if mentions(normalised, t, policy.negations)]
+    for level in sorted(set(policy.urgent_terms) | set(policy.urgent_combinations), key=lambda p: p.rank):
+        hits = urgent_hits(policy, level, normalised)
         if hits and level.rank < priority.rank:
             priority, terms = level, hits
             reasons.append(f"urgent:{'/'.join(hits)}={level.value}")

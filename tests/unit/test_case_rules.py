@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.cases.errors import IllegalTransition, InvalidCaseData
+from bot.cases.intake import safety_terms
 from bot.cases.model import Case, Priority, Status
 from bot.cases.rules import (
     SlaPolicy,
@@ -115,6 +116,44 @@ def test_escalation_threats_make_a_p2(policy: SlaPolicy) -> None:
 def test_damage_that_spreads_or_a_home_left_unusable_makes_a_p2(policy: SlaPolicy, text: str) -> None:
     assert assess_priority(policy, "installation_repair", text).priority is Priority.P2
     assert assess_priority(policy, "installation_repair", "空调外机有点滴水").priority is Priority.P3
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "燃气灶点火有股怪味",  # was P3 and no safety advice: no "燃气味" in it
+        "煤气灶点不着，屋里有股臭鸡蛋味",
+        "天然气热水器用的时候闻到一股刺鼻的味道",
+    ],
+)
+def test_a_gas_appliance_that_smells_odd_makes_a_p1(policy: SlaPolicy, text: str) -> None:
+    assert assess_priority(policy, "product_quality", text).priority is Priority.P1
+    assert safety_terms(policy, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "燃气灶打不着火，没有异味",
+        "燃气灶打不着火，没闻到什么味",
+        "炒菜油烟味很大",
+        "燃气费扣多了，客服口气真臭",
+    ],
+)
+def test_a_gas_appliance_without_an_odd_smell_does_not(policy: SlaPolicy, text: str) -> None:
+    assert assess_priority(policy, "product_quality", text).priority is Priority.P3
+    assert not safety_terms(policy, text)
+
+
+def test_a_combination_needs_two_groups() -> None:
+    raw = {
+        "priorities": {
+            p: {"first_response_hours": 1, "resolution_hours": 2} for p in ("P1", "P2", "P3", "P4")
+        },
+        "urgent_combinations": {"P1": [[["燃气"]]]},
+    }
+    with pytest.raises(InvalidCaseData):
+        SlaPolicy.from_mapping(raw)
 
 
 def test_an_angry_customer_raises_one_step_but_never_to_p1(policy: SlaPolicy) -> None:
