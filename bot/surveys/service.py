@@ -44,6 +44,11 @@ SERVICE_CATEGORY = {
 }
 
 
+def _tag(survey: Survey) -> str:
+    """How a case opened by a survey names it, at the end of its description."""
+    return f"回访#{survey.id}"
+
+
 def remediation_category(heard: str | None, service_type: str) -> str:
     """What the answer names ("送来的东西是坏的" on a delivery: product_quality), else the service's
     own. "other" is no answer: the model says it of vague words ("太差了"), and a delivery case filed
@@ -518,21 +523,41 @@ class SurveyService:
                 return None, await self._cases.escalate(case, actor=actor, why="回访不满意，提高优先级")
             except (CaseError, IllegalTransition):
                 logger.exception("could not reopen case %s after survey %s", survey.case_number, survey.id)
+        said = f"：{survey.comment}" if survey.comment else ""  # a bare score: the comment may follow
+        asked = await self._question_case(survey)
+        if asked is not None:
+            # "师傅几点能再来？" opened a case a minute ago; a second one for the same service would
+            # have two people calling the customer about one visit.
+            try:
+                case = await self._cases.add_customer_words(
+                    asked.number, f"回访不满意（{survey.score}分）{said}", actor=actor
+                )
+                return await self._cases.escalate(case, actor=actor, why="回访不满意，提高优先级"), None
+            except CaseError:
+                logger.exception("could not add survey %s's answer to case %s", survey.id, asked.number)
         label = SERVICE_LABELS.get(survey.service_type, "服务")
         who = f"，服务人员：{survey.technician}" if survey.technician else ""
-        said = f"：{survey.comment}" if survey.comment else ""  # a bare score: the comment may follow
         draft = CaseDraft(
             sender_id=survey.sender_id,
             channel=survey.channel,
             source="survey",
             escalate=True,
-            description=f"回访不满意（{survey.score}分）{said}（{label}{who}，回访#{survey.id}）",
+            description=f"回访不满意（{survey.score}分）{said}（{label}{who}，{_tag(survey)}）",
             category=remediation_category(category, survey.service_type),
             phone=phone or await self._cases.known_phone(survey.sender_id),
             satisfaction=survey.satisfaction,
             parent_case_number=survey.case_number,
         )
         return await self._cases.open_case(draft), None
+
+    async def _question_case(self, survey: Survey) -> Case | None:
+        """The open case a question asked during this survey opened (``question_asked``), if any."""
+        try:
+            cases = await self._cases.open_cases_for(survey.sender_id)
+        except CaseError:
+            return None
+        mark = f"{_tag(survey)}）"
+        return next((c for c in cases if c.source == "survey" and mark in c.description), None)
 
     async def question_asked(self, survey_id: int, text: str) -> Case | None:
         """ "师傅几点能再来一趟？" to the score question, from a customer with no open case: the bot has
@@ -547,7 +572,7 @@ class SurveyService:
             sender_id=survey.sender_id,
             channel=survey.channel,
             source="survey",
-            description=f"回访时客户提问：{text}（{label}{who}，回访#{survey.id}）",
+            description=f"回访时客户提问：{text}（{label}{who}，{_tag(survey)}）",
             category=SERVICE_CATEGORY.get(survey.service_type, "other"),
             phone=await self._cases.known_phone(survey.sender_id),
             parent_case_number=survey.case_number,

@@ -171,6 +171,41 @@ async def test_a_bad_answer_opens_an_escalated_remediation_case(
     assert stored.remediation_case_number == case.number
 
 
+async def test_a_bad_answer_after_a_question_goes_to_the_case_the_question_opened(
+    fake_services: Services, clock: Clock
+) -> None:
+    survey = await sent_survey(fake_services, clock)
+    asked = await fake_services.surveys.question_asked(survey.id, "师傅几点能再来一趟？")
+    assert asked is not None and asked.priority is Priority.P3
+    outcome = await fake_services.surveys.answer(
+        "wx-1", survey_id=None, rating=2, label="dissatisfied", confidence=0.9, comment="2分，还是没修好"
+    )
+    case = outcome.remediation_case
+    assert case is not None and case.number == asked.number  # was a second case about the same visit
+    assert case.priority is Priority.P2
+    assert "回访不满意（2分）：2分，还是没修好" in case.description
+    assert [c.number for c in await fake_services.cases.open_cases_for("wx-1")] == [asked.number]
+    assert (await fake_services.surveys.get(survey.id)).remediation_case_number == asked.number
+
+
+async def test_a_question_from_another_survey_is_not_taken_for_this_one(
+    fake_services: Services, clock: Clock
+) -> None:
+    first = await sent_survey(fake_services, clock)
+    await fake_services.surveys.question_asked(first.id, "师傅几点能再来一趟？")
+    await fake_services.surveys.answer(
+        "wx-1", survey_id=first.id, rating=5, label="satisfied", confidence=0.9, comment="5"
+    )
+    clock.now += timedelta(days=40)
+    second = await sent_survey(fake_services, clock, external_id="WO-2")
+    outcome = await fake_services.surveys.answer(
+        "wx-1", survey_id=second.id, rating=1, label="dissatisfied", confidence=0.9, comment="1分"
+    )
+    case = outcome.remediation_case
+    assert case is not None and f"回访#{second.id}）" in case.description
+    assert len(await fake_services.cases.open_cases_for("wx-1")) == 2
+
+
 @pytest.mark.parametrize(
     ("heard", "category"),
     [
