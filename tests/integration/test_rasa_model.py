@@ -149,6 +149,23 @@ async def test_a_goodbye_does_not_colour_the_answer(agent: Any, text: str, label
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        "油烟机噪音特别大",  # complaint 0.15 and inform 0.23: "您是想投诉或反映问题吗？"
+        "外卖小哥把汤洒了",  # 0.25 and 0.29
+        "订单号JD20261201001的货到现在没发",  # 0.50 and 0.45: too close to tell
+    ],
+)
+async def test_a_problem_described_unprompted_is_not_questioned(agent: Any, text: str) -> None:
+    """complain and inform (a problem described in answer to the intake) both start the intake:
+    a split between the two is no reason for the fallback's "您是想…吗？"."""
+    parse = await agent.parse_message(text)
+    assert parse["intent"]["name"] in ("complain", "inform")
+    assert parse["intent"]["confidence"] >= 0.3
+    assert parse["intent_ranking"][1]["name"] not in ("complain", "inform")
+
+
+@pytest.mark.parametrize(
     ("traditional", "simplified"),
     [
         ("謝謝你們", "谢谢你们"),  # was a question about the bot, with displeasure
