@@ -188,6 +188,8 @@ class ActionAskSurveyScore(Action):
             say(dispatcher, "survey_thanked", buttons=_score_buttons())
         elif intent == "EXTERNAL_survey_reminder":
             say(dispatcher, "survey_reminder", buttons=_score_buttons(), service=_service_words(survey))
+        elif not pushed:  # after a digression: not the first question's "您好！您的…已经完成" again
+            say(dispatcher, "survey_question_again", buttons=_score_buttons(), service=_service_words(survey))
         else:  # pushed by the worker, the first question: if WeChat refuses it, nobody was asked
             say(
                 dispatcher,

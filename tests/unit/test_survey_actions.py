@@ -195,6 +195,20 @@ async def test_only_the_first_pushed_question_says_it_is_a_survey_question(
     assert purposes == ["survey", None, None]
 
 
+async def test_the_question_asked_again_does_not_greet_again(wired: Services, clock: Clock) -> None:
+    """After "这个问题我帮您登记了…先请您给这次服务打个分吧：" came "您好！您的维修服务…已经完成": the
+    greeting of the first question, in the middle of a conversation."""
+    survey_id = await a_sent_survey(wired, clock)
+    slots = {"survey_id": str(survey_id), "survey_delivery": "customer_service"}
+    dispatcher = CollectingDispatcher()
+    t = tracker("师傅几点能再来一趟？", "out_of_scope", slots=slots, requested="survey_score")
+    await ActionAskSurveyScore().run(dispatcher, t, DOMAIN)
+    [question] = dispatcher.messages
+    assert not question["text"].startswith("您好") and "已经完成" not in question["text"]
+    assert "满意吗" in question["text"] and "1-5分" in question["text"]
+    assert len(question["buttons"]) == 5
+
+
 async def test_a_survey_whose_question_never_arrived_steps_aside_for_the_next_message(
     wired: Services, clock: Clock
 ) -> None:
