@@ -43,6 +43,7 @@ from bot.cases.intake import (
     is_substantive_description,
     names_only_a_category,
     prefers_wechat,
+    refers_to_number_on_file,
     rewritten_description,
     safety_terms,
     says_more_than_wait,
@@ -143,6 +144,7 @@ def _adds_detail(tracker: Tracker) -> bool:
         or (asks_for_time(text) and not (intent in ABOUT_THE_PROBLEM and says_more_than_wait(text)))
         or declines_phone(text)
         or prefers_wechat(text)
+        or refers_to_number_on_file(text)
         or names_only_a_category(text)
     ):
         return False
@@ -441,7 +443,12 @@ class ValidateComplaintForm(FormValidationAction):
             return {"phone": None}
         phone = normalise_phone(str(value or ""))
         text = latest_text(tracker)
-        if phone is None and not (_just_agrees(tracker) or declines_phone(text) or asks_for_time(text)):
+        if phone is None and not (
+            _just_agrees(tracker)
+            or declines_phone(text)
+            or asks_for_time(text)
+            or refers_to_number_on_file(text)  # the question says why we cannot look it up
+        ):
             say(dispatcher, "invalid_phone")
         elif phone is not None and tracker.get_slot("requested_slot") in (
             "complaint_description",
@@ -528,12 +535,18 @@ class ActionAskOrderId(_AskAgain):
 
 class ActionAskPhone(_AskAgain):
     key, slot, again_key = "ask_phone", "phone", "phone_why"
-    reason_to_answer = staticmethod(declines_phone)
+
+    @staticmethod
+    def reason_to_answer(text: str) -> bool:
+        return declines_phone(text) or refers_to_number_on_file(text)
 
     def answer_key(self, tracker: Tracker) -> str:
         """On WeChat a customer who will not leave a number is offered this chat instead: a person
         can write to them from the console. The only way out used to be cancelling the complaint."""
-        return "phone_why_wechat" if channel_of(tracker) in PUSH_CHANNELS else self.again_key
+        wechat = channel_of(tracker) in PUSH_CHANNELS
+        if refers_to_number_on_file(latest_text(tracker)):  # "就是我微信绑定的那个"
+            return "phone_not_on_file_wechat" if wechat else "phone_not_on_file"
+        return "phone_why_wechat" if wechat else self.again_key
 
 
 def _given_phone(tracker: Tracker) -> str | None:

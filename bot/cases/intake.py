@@ -236,6 +236,28 @@ def prefers_wechat(text: str) -> bool:
     return not any(c.isdigit() for c in cleaned) and bool(_PREFERS_WECHAT.search(cleaned))
 
 
+_ON_FILE_SOURCE = re.compile(
+    r"绑定|注册|下单|预留|收货人|订单(?:上|里)|系统里|账号|账户|会员|你们(?:那|那边|那里|这边)?(?:有|能查|查得到|知道)"
+    r"|(?:留|给|填|登记|说)过|上次|之前|以前|原来"
+)
+_PHONE_WORD = re.compile(r"电话|手机|联系方式|(?<![单编])号")  # not 订单号 / 编号
+_ALREADY_GIVEN = re.compile(
+    r"^(?:我)?(?:之前|上次|以前|下单时?|下单的时候)?(?:已经)?(?:留|给|填|说)过(?:了)?[呀啊的吧哦嘛]?$"
+)
+
+
+def refers_to_number_on_file(text: str) -> bool:
+    """ "手机号就是我微信绑定的那个" / "下单时留过了": a number the customer thinks we have. WeChat does
+    not give an official account the customer's phone, and it was answered "这个号码好像不太对"."""
+    cleaned = _clean(text)
+    if any(c.isdigit() for c in cleaned):
+        return False
+    letters = _letters(cleaned)
+    return bool(_ALREADY_GIVEN.match(letters)) or bool(
+        _ON_FILE_SOURCE.search(cleaned) and _PHONE_WORD.search(cleaned)
+    )
+
+
 def declines_phone(text: str) -> bool:
     """ "我不想留电话" / "为什么一定要手机号": a worry about the number, not a cancelled complaint
     (the model hears a "no", and a "no" in the intake used to cancel it)."""

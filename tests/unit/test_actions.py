@@ -490,6 +490,32 @@ async def test_a_worry_about_the_phone_is_answered_not_taken_as_cancelling(
     assert await ask(ActionAskPhone(), first) == ["请留一个能联系到您的手机号，处理人员会通过它联系您。"]
 
 
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [("手机号就是我微信绑定的那个", "inform"), ("下单的时候留过电话了", "inform"), ("之前留过了", "affirm")],
+)
+async def test_a_number_the_customer_thinks_we_have_is_not_called_malformed(
+    wired: Services, text: str, intent: str
+) -> None:
+    """ "手机号就是我微信绑定的那个" got "这个号码好像不太对，请输入11位手机号": WeChat does not give the
+    account the customer's phone, and nothing here can see the order's."""
+    described = {"complaint_description": "宽带上不了网", "complaint_category": "other"}
+    t = tracker(text, intent, requested="phone", slots=described, channel="wechat")
+    slots, said = await validate(t)
+    assert slots == {"phone": None} and said == []
+    dispatcher = CollectingDispatcher()
+    await ActionAskPhone().run(dispatcher, t, DOMAIN)
+    (answer,) = dispatcher.messages
+    assert answer["text"].startswith("抱歉，微信不会把您绑定的手机号告诉我们")
+    assert [b["title"] for b in answer["buttons"]] == ["微信联系我"]
+    web = tracker(text, intent, requested="phone", slots=described, channel="rest")
+    (said_on_the_web,) = await ask(ActionAskPhone(), web)
+    assert (
+        said_on_the_web.startswith("抱歉，我这边看不到您下单或注册时留的手机号")
+        and "微信" not in said_on_the_web
+    )
+
+
 @pytest.mark.parametrize("text", ["产品质量", "是物流的问题"])
 async def test_a_category_named_while_the_order_is_asked_is_not_more_description(
     wired: Services, text: str
