@@ -111,6 +111,7 @@ def test_escalation_threats_make_a_p2(policy: SlaPolicy) -> None:
         "师傅走后水管爆了，家里全是水",
         "暖气片装好了还是没暖气，屋里冻得不行",
         "门锁换完进不了家了",
+        "我家宽带从昨天晚上开始就上不了网了",  # was P4: 断网 was a P2, its everyday words were not
     ],
 )
 def test_damage_that_spreads_or_a_home_left_unusable_makes_a_p2(policy: SlaPolicy, text: str) -> None:
