@@ -19,6 +19,7 @@ from bot.cases.intake import asks_about_the_service, is_urging, withdraws_compla
 from bot.cases.model import CATEGORY_LABELS, STATUS_LABELS, Case, Priority
 from bot.cases.rules import latest_finished, next_deadline, normalise_case_number
 from bot.cases.service import CaseService
+from bot.handoff.rules import asks_about_opening_hours, describe_hours
 from bot.timefmt import format_local
 
 logger = logging.getLogger(__name__)
@@ -206,6 +207,10 @@ class ActionCannotHelp(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         in_survey = (tracker.active_loop or {}).get("name") == "survey_form"
+        if asks_about_opening_hours(latest_text(tracker)):  # "你们几点下班": the bot knows that one
+            policy = (await get_services()).handoffs.policy
+            say(dispatcher, "opening_hours", hours=describe_hours(policy))
+            return []
         number, opened = await _note_question(tracker, in_survey)
         if opened:
             say(dispatcher, "question_filed_in_survey", case_number=number)

@@ -63,6 +63,33 @@ class HandoffPolicy:
         )
 
 
+_WEEKDAY_NAMES = "一二三四五六日"
+
+#: "你们几点下班" / "人工客服什么时候在" / "客服工作时间": when people answer, which the bot knows.
+_ASKS_HOURS = re.compile(
+    r"几点(?:上班|下班|开门|关门|有人)|(?:上班|营业|工作|服务|在线|人工)时间|"
+    r"(?:客服|人工|你们)(?:一般|每天)?(?:几点|什么时候|啥时候)(?:上班|下班|在|有人|上线|在线|开始|结束)"
+)
+
+
+def asks_about_opening_hours(text: str) -> bool:
+    return bool(_ASKS_HOURS.search(text))
+
+
+def describe_hours(policy: HandoffPolicy) -> str:
+    """ "每天 09:00-21:00" / "周一至周五 09:00-18:00" / "每天24小时", as the customer reads it."""
+    days = sorted(policy.weekdays)
+    if len(days) == 7:
+        when = "每天"
+    elif days and days == list(range(days[0], days[-1] + 1)):
+        when = f"周{_WEEKDAY_NAMES[days[0]]}至周{_WEEKDAY_NAMES[days[-1]]}"
+    else:
+        when = "、".join(f"周{_WEEKDAY_NAMES[d]}" for d in days)
+    if policy.opens is None or policy.closes is None:
+        return f"{when}24小时"
+    return f"{when} {policy.opens:%H:%M}-{policy.closes:%H:%M}"
+
+
 def queue_order(handoffs: Sequence[Handoff]) -> list[Handoff]:
     """Waiting conversations: the most urgent first, then the longest waiting."""
     waiting = [h for h in handoffs if h.status is HandoffStatus.WAITING]

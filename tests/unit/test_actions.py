@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import time, timedelta
 from typing import Any
 
@@ -27,7 +27,7 @@ from actions.messages import render
 from actions.status import ActionCannotHelp, ActionCaseStatus
 from bot.cases.model import Attachment, CaseDraft, Priority, Status
 from bot.config import PROJECT_ROOT
-from bot.handoff.rules import HandoffPolicy
+from bot.handoff.rules import HandoffPolicy, describe_hours
 from bot.wiring import Services
 from tests.conftest import Clock
 from tests.fakes import FakeUowFactory
@@ -1261,6 +1261,32 @@ async def test_without_an_open_case_or_a_question_about_the_service_nothing_is_n
     assert await cannot_help("明天天气怎么样") == "utter_out_of_scope"
     assert await cannot_help("明天天气怎么样", loop="survey_form") == "utter_survey_cannot_help"
     assert not [e for e in (await wired.cases.get(case.number)).events if e.kind == "note"]
+
+
+@pytest.mark.parametrize("text", ["你们几点下班", "人工客服什么时候在？", "客服工作时间是几点到几点"])
+async def test_a_question_about_opening_hours_is_answered(wired: Services, text: str) -> None:
+    """ "你们几点下班" got "这个我帮不上忙", and with an open case it was filed on it as a question
+    for the case's handler; the bot knows when people answer (HANDOFF_HOURS / HANDOFF_DAYS)."""
+    case = await wired.cases.open_case(CaseDraft("wx-1", "wechat", "空调坏了", "installation_repair", None))
+    hours = describe_hours(wired.handoffs.policy)
+    assert await cannot_help(text) == render("opening_hours", hours=hours)
+    assert render("opening_hours", hours=hours).startswith(f"人工客服的在线时间是{hours}")
+    assert "客户问" not in (await wired.cases.get(case.number)).description
+
+
+@pytest.mark.parametrize(
+    ("days", "opens", "closes", "said"),
+    [
+        (range(5), time(9), time(18), "周一至周五 09:00-18:00"),
+        ((0, 2, 4), time(8, 30), time(17), "周一、周三、周五 08:30-17:00"),
+        (range(7), None, None, "每天24小时"),
+    ],
+)
+def test_opening_hours_read_as_a_customer_reads_them(
+    days: Iterable[int], opens: time | None, closes: time | None, said: str
+) -> None:
+    policy = HandoffPolicy(opens=opens, closes=closes, weekdays=frozenset(days))
+    assert describe_hours(policy) == said
 
 
 async def test_a_customer_withdraws_a_filed_complaint(wired: Services) -> None:
