@@ -32,13 +32,15 @@ def emphasise_turn(text: str) -> str:
     """Append, marked, the clause after the last contrast word and the last clause before any
     closing words: that is where a Chinese review puts its verdict ("…就是送得太慢",
     "…下次不会再点了"), so its n-grams count again."""
+    clauses = [c.strip() for c in _CLAUSE.split(text) if c.strip()]
+    said = [c for c in clauses if not _CLOSING.fullmatch(c)]
+    if said and len(said) < len(clauses):
+        text = "，".join(said)
     out = text
     parts = _CONTRAST.split(text)
     if len(parts) >= 3 and parts[-1].strip():
         out += f" ⟪{parts[-1].strip()}⟫"
-    clauses = [c.strip() for c in _CLAUSE.split(text) if c.strip()]
     if len(clauses) >= 2:
-        said = [c for c in clauses if not _CLOSING.fullmatch(c)]
         out += f" ⟦{said[-1] if said else clauses[-1]}⟧"
     return out
 

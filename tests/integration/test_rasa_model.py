@@ -142,6 +142,7 @@ async def test_every_parse_carries_satisfaction_and_the_contract_entities(agent:
         ("师傅人很好，谢谢，再见啦", "satisfied"),
         ("等了一下午，很不满意，拜拜", "dissatisfied"),
         ("嗯，再见", "neutral"),
+        ("修好了，谢谢，拜拜", "satisfied"),  # was neutral: two closings outweighed "修好了", scored 3
     ],
 )
 async def test_a_goodbye_does_not_colour_the_answer(agent: Any, text: str, label: str) -> None:

@@ -34,12 +34,15 @@ def test_the_turn_is_emphasised() -> None:
     assert emphasise_turn("很好") == "很好"
 
 
-def test_a_closing_clause_is_not_taken_for_the_verdict() -> None:
-    """ "挺好的，再见" had "再见" counted twice and was heard as neutral; "满意，拜拜" as displeasure."""
-    assert emphasise_turn("挺好的，再见") == "挺好的，再见 ⟦挺好的⟧"
-    assert emphasise_turn("修好了，谢谢，拜拜👋") == "修好了，谢谢，拜拜👋 ⟦修好了⟧"
-    assert emphasise_turn("谢谢师傅，拜拜") == "谢谢师傅，拜拜 ⟦谢谢师傅⟧"  # thanks to someone is a verdict
-    assert emphasise_turn("谢谢，再见") == "谢谢，再见 ⟦再见⟧"  # nothing else to stress
+def test_closing_clauses_are_left_out_beside_a_verdict() -> None:
+    """ "挺好的，再见" had "再见" counted twice and was heard as neutral; "满意，拜拜" as displeasure.
+    "修好了，谢谢，拜拜" was still neutral, two closings outweighing "修好了": beside something said,
+    they are left out altogether."""
+    assert emphasise_turn("挺好的，再见") == "挺好的 ⟦挺好的⟧"
+    assert emphasise_turn("修好了，谢谢，拜拜👋") == "修好了 ⟦修好了⟧"
+    assert emphasise_turn("谢谢师傅，拜拜") == "谢谢师傅 ⟦谢谢师傅⟧"  # thanks to someone is a verdict
+    assert emphasise_turn("谢谢，再见") == "谢谢，再见 ⟦再见⟧"  # nothing else: the closings are the answer
+    assert emphasise_turn("味道不错，就是太慢了，拜拜") == "味道不错，就是太慢了 ⟪太慢了⟫ ⟦就是太慢了⟧"
 
 
 def test_an_explicit_score_decides_unless_the_words_disagree(tmp_path: Path) -> None:
