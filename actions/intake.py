@@ -28,7 +28,7 @@ from actions.common import (
 from actions.corrections import answer_correction
 from actions.fallback import guesses
 from actions.messages import catalogue, render, say
-from actions.reopening import reopen_if_back
+from actions.reopening import chase_if_open, reopen_if_back
 from actions.services import get_services
 from actions.status import ActionCaseStatus, answer_withdrawal
 from bot.cases.intake import (
@@ -262,9 +262,11 @@ class ValidateComplaintForm(FormValidationAction):
         if not _is_payload(text) and is_angry(text, *satisfaction_of(latest_parse(tracker))):
             return await self._hand_over_in_anger(dispatcher, tracker)
         if tracker.get_slot("complaint_description") is None and not _is_payload(text):
-            reopened = await reopen_if_back(dispatcher, tracker)
-            if reopened is not None:
-                return reopened
+            redirected = await reopen_if_back(dispatcher, tracker) or await chase_if_open(
+                dispatcher, tracker, domain
+            )
+            if redirected is not None:
+                return redirected
         if not _is_payload(text) and latest_intent(tracker) not in DIGRESSIONS and asks_for_a_person(text):
             # The model heard the complaint in "空调一直滴水，我要找人工"; the customer also asked for
             # a person, and was asked for the order number instead.

@@ -1,7 +1,9 @@
-"""A complaint that says a finished case's problem is back ("还是不脱水，根本没修好") reopens that case.
+"""Complaints about a case the customer already has, which used to start a second intake.
 
-The resolution notice says "如果问题还在，直接回复描述一下，我们会继续跟进"; such a reply used to start a
-new intake that asked for the order number and phone again and filed a second, unrelated case."""
+A complaint that says a finished case's problem is back ("还是不脱水，根本没修好") reopens that case: the
+resolution notice says "如果问题还在，直接回复描述一下，我们会继续跟进", and such a reply used to start a
+new intake that asked for the order number and phone again and filed a second, unrelated case. A
+complaint that chases an open case ("都三天了还没人来") is a chase of it (催办)."""
 
 from __future__ import annotations
 
@@ -10,11 +12,12 @@ import logging
 from rasa_sdk import Tracker
 from rasa_sdk.events import ActiveLoop, EventType, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 
 from actions.common import first_entity_value, latest_text
 from actions.messages import say
 from actions.services import get_services
-from bot.cases.intake import says_still_broken
+from bot.cases.intake import is_urging, says_still_broken
 from bot.cases.model import CATEGORY_LABELS, Case, Priority
 from bot.cases.rules import latest_finished
 from bot.cases.service import CaseService
@@ -65,4 +68,26 @@ async def reopen_if_back(dispatcher: CollectingDispatcher, tracker: Tracker) -> 
     )
     from actions.intake import reset_intake
 
+    return [*reset_intake(), ActiveLoop(None), FollowupAction("action_listen")]
+
+
+async def chase_if_open(
+    dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+) -> list[EventType] | None:
+    """ "都三天了还没人来" from a customer with an open case, heard as a complaint: it started a second
+    intake ("有订单号或运单号的话请发给我") for the case it chased. It is answered as the status question
+    it is, and the chase goes on the open cases' records. None to go on with the intake."""
+    text = latest_text(tracker)
+    if text.startswith("/") or not is_urging(text) or starts_new_matter(text):
+        return None
+    try:
+        if not await (await get_services()).cases.open_cases_for(tracker.sender_id):
+            return None
+    except Exception:  # the intake goes on and files a case: nothing is lost
+        logger.exception("could not look up %s's open cases", tracker.sender_id)
+        return None
+    from actions.intake import reset_intake
+    from actions.status import ActionCaseStatus
+
+    await ActionCaseStatus().run(dispatcher, tracker, domain)
     return [*reset_intake(), ActiveLoop(None), FollowupAction("action_listen")]

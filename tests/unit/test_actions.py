@@ -1446,6 +1446,31 @@ async def test_a_problem_back_after_resolution_reopens_its_case(
     assert other[0]["complaint_description"] == "另外快递也还没到"
 
 
+async def test_a_complaint_that_chases_an_open_case_is_a_chase_not_a_second_intake(
+    wired: Services, fake_uow: FakeUowFactory
+) -> None:
+    """ "都三天了还没人来" (heard as a complaint) from a customer with an open case started a second
+    intake: "收到…我马上帮您登记投诉" and the order number asked for again."""
+    fridge = await wired.cases.open_case(
+        CaseDraft("wx-1", "wechat", "冰箱不制冷", "product_quality", "13812345678")
+    )
+    dispatcher = CollectingDispatcher()
+    chase = tracker("都三天了还没人来", "complain", satisfaction=("dissatisfied", 0.9))
+    events = await ValidateComplaintForm().run(dispatcher, chase, DOMAIN)
+    (reply,) = [m["text"] for m in dispatcher.messages]
+    assert f"编号 {fridge.number}" in reply and "已为您催办" in reply and "登记投诉" not in reply
+    assert {"event": "active_loop", "name": None, "timestamp": None} in events
+    assert len(fake_uow.store.cases) == 1
+    chased = await wired.cases.get(fridge.number)
+    assert [e.note for e in chased.events if e.kind == "urged"] == ["都三天了还没人来"]
+
+    # Not a chase: another matter, or no open case to chase
+    other, _ = await validate(tracker("另外洗衣机也还没人来修", "complain"))
+    assert other["complaint_description"] == "另外洗衣机也还没人来修"
+    fresh, _ = await validate(tracker("都三天了还没人来", "complain", sender="wx-2"))
+    assert fresh["complaint_description"] == "都三天了还没人来"
+
+
 async def test_a_problem_back_with_danger_in_it_reopens_the_case_at_p1(wired: Services) -> None:
     aircon = await wired.cases.open_case(
         CaseDraft("wx-1", "wechat", "空调不制冷", "installation_repair", "13812345678")
