@@ -134,6 +134,9 @@ def find_order_ids(text: str) -> list[Span]:
     return spans
 
 
+_ORDER_LABEL = re.compile(r"^(?:我的)?(?:订单|运单|快递单|物流单|单)号?码?\s*(?:是|为)?\s*[:：]?\s*")
+
+
 def normalise_order_id(raw: str | None) -> str | None:
     if not raw:
         return None
@@ -141,7 +144,8 @@ def normalise_order_id(raw: str | None) -> str | None:
     found = find_order_ids(stripped)
     if len(found) == 1:
         return str(found[0].value)
-    compact = stripped.replace(" ", "")
+    # Typed in groups, as apps show it: "订单号是 TB 2026 1130 5566 7788" was "格式不太对".
+    compact = _ORDER_LABEL.sub("", stripped).strip(" 。.!！").replace(" ", "")
     if re.fullmatch(r"[0-9A-Za-z-]{8,24}", compact) and _plausible_order(compact, True):
         return compact.upper()
     return None

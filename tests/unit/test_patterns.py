@@ -101,6 +101,23 @@ def test_order_normalisation() -> None:
 
 
 @pytest.mark.parametrize(
+    ("typed", "order"),
+    [
+        ("订单号是 TB 2026 1130 5566 7788", "TB2026113055667788"),  # was "订单号格式不太对"
+        ("单号 SF 1409 9283 7615", "SF140992837615"),
+        ("我的订单号是 6688 1234 5566 78。", "66881234556678"),
+    ],
+)
+def test_an_order_number_typed_in_groups_is_one_number(typed: str, order: str) -> None:
+    assert normalise_order_id(typed) == order
+
+
+@pytest.mark.parametrize("typed", ["订单号是 我不知道", "2026 11", "订单号是 3 天前的"])
+def test_a_label_alone_makes_no_order_number(typed: str) -> None:
+    assert normalise_order_id(typed) is None
+
+
+@pytest.mark.parametrize(
     ("text", "value"),
     [
         ("5分", 5),
