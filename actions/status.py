@@ -11,11 +11,11 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import first_entity_value, latest_text
+from actions.common import first_entity_value, latest_parse, latest_text, satisfaction_of
 from actions.messages import render, say
 from actions.services import get_services
 from bot.cases.errors import CaseNotFound
-from bot.cases.intake import asks_about_the_service, is_urging, withdraws_complaint
+from bot.cases.intake import asks_about_the_service, is_urging, praises, withdraws_complaint
 from bot.cases.model import CATEGORY_LABELS, STATUS_LABELS, Case, Priority
 from bot.cases.rules import latest_finished, next_deadline, normalise_case_number
 from bot.cases.service import CaseService
@@ -207,6 +207,11 @@ class ActionCannotHelp(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         in_survey = (tracker.active_loop or {}).get("name") == "survey_form"
+        label, _ = satisfaction_of(latest_parse(tracker))
+        if not in_survey and praises(latest_text(tracker)) and label != "dissatisfied":
+            from actions.feedback import ActionRecordFeedback  # thanked and recorded as feedback
+
+            return await ActionRecordFeedback().run(dispatcher, tracker, domain)
         if asks_about_opening_hours(latest_text(tracker)):  # "你们几点下班": the bot knows that one
             policy = (await get_services()).handoffs.policy
             say(dispatcher, "opening_hours", hours=describe_hours(policy))

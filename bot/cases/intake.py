@@ -116,6 +116,16 @@ def asks_about_the_service(text: str) -> bool:
     return bool(_ABOUT_THE_SERVICE.search(_clean(text)))
 
 
+_PRAISE = re.compile(r"点赞|点个赞|赞一个|赞赞|好评|表扬|给力|靠谱")
+
+
+def praises(text: str) -> bool:
+    """ "给你们点个赞" / "必须好评": praise, which the model (with no feedback like it to learn from)
+    heard as out of scope, answered "这个我帮不上忙". A question is not praise ("能给好评吗？")."""
+    cleaned = _clean(text)
+    return bool(_PRAISE.search(cleaned)) and not re.search(r"[?？吗]", cleaned)
+
+
 def is_urging(text: str) -> bool:
     """ "能不能快点处理" / "怎么还没人联系我" / "催一下": the customer chases an open case (催办)."""
     return bool(_URGING.search(_clean(text)))

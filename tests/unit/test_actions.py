@@ -1263,6 +1263,17 @@ async def test_without_an_open_case_or_a_question_about_the_service_nothing_is_n
     assert not [e for e in (await wired.cases.get(case.number)).events if e.kind == "note"]
 
 
+@pytest.mark.parametrize("text", ["给你们点个赞", "师傅很给力，必须好评👍"])
+async def test_praise_the_model_puts_out_of_scope_is_thanked_and_kept(
+    wired: Services, fake_uow: FakeUowFactory, text: str
+) -> None:
+    """ "给你们点个赞" got "抱歉，这个我帮不上忙"."""
+    assert await cannot_help(text) == render("thanks_for_feedback")
+    (entry,) = fake_uow.store.feedback
+    assert (entry.kind, entry.text) == ("feedback", text)
+    assert await cannot_help("能给个好评吗？", sender="wx-2") == "utter_out_of_scope"
+
+
 @pytest.mark.parametrize("text", ["你们几点下班", "人工客服什么时候在？", "客服工作时间是几点到几点"])
 async def test_a_question_about_opening_hours_is_answered(wired: Services, text: str) -> None:
     """ "你们几点下班" got "这个我帮不上忙", and with an open case it was filed on it as a question
