@@ -207,12 +207,13 @@ class ActionCannotHelp(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         in_survey = (tracker.active_loop or {}).get("name") == "survey_form"
+        text = latest_text(tracker)
         label, _ = satisfaction_of(latest_parse(tracker))
-        if not in_survey and praises(latest_text(tracker)) and label != "dissatisfied":
+        if not in_survey and praises(text) and label != "dissatisfied":
             from actions.feedback import ActionRecordFeedback  # thanked and recorded as feedback
 
             return await ActionRecordFeedback().run(dispatcher, tracker, domain)
-        if asks_about_opening_hours(latest_text(tracker)):  # "你们几点下班": the bot knows that one
+        if asks_about_opening_hours(text):  # "你们几点下班": the bot knows that one
             policy = (await get_services()).handoffs.policy
             say(dispatcher, "opening_hours", hours=describe_hours(policy))
             return []

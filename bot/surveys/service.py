@@ -44,9 +44,15 @@ SERVICE_CATEGORY = {
 }
 
 
+def _about(survey: Survey) -> str:
+    """How a case opened by a survey ends its description: "（维修服务，服务人员：李师傅，回访#15）"."""
+    who = f"，服务人员：{survey.technician}" if survey.technician else ""
+    return f"（{SERVICE_LABELS.get(survey.service_type, '服务')}{who}，{_tag(survey)}"
+
+
 def _tag(survey: Survey) -> str:
-    """How a case opened by a survey names it, at the end of its description."""
-    return f"回访#{survey.id}"
+    """The end of ``_about``, which finds the case again after words were added to its description."""
+    return f"回访#{survey.id}）"
 
 
 def remediation_category(heard: str | None, service_type: str) -> str:
@@ -535,14 +541,12 @@ class SurveyService:
                 return await self._cases.escalate(case, actor=actor, why="回访不满意，提高优先级"), None
             except CaseError:
                 logger.exception("could not add survey %s's answer to case %s", survey.id, asked.number)
-        label = SERVICE_LABELS.get(survey.service_type, "服务")
-        who = f"，服务人员：{survey.technician}" if survey.technician else ""
         draft = CaseDraft(
             sender_id=survey.sender_id,
             channel=survey.channel,
             source="survey",
             escalate=True,
-            description=f"回访不满意（{survey.score}分）{said}（{label}{who}，{_tag(survey)}）",
+            description=f"回访不满意（{survey.score}分）{said}{_about(survey)}",
             category=remediation_category(category, survey.service_type),
             phone=phone or await self._cases.known_phone(survey.sender_id),
             satisfaction=survey.satisfaction,
@@ -556,8 +560,7 @@ class SurveyService:
             cases = await self._cases.open_cases_for(survey.sender_id)
         except CaseError:
             return None
-        mark = f"{_tag(survey)}）"
-        return next((c for c in cases if c.source == "survey" and mark in c.description), None)
+        return next((c for c in cases if c.source == "survey" and _tag(survey) in c.description), None)
 
     async def question_asked(self, survey_id: int, text: str) -> Case | None:
         """ "师傅几点能再来一趟？" to the score question, from a customer with no open case: the bot has
@@ -566,13 +569,11 @@ class SurveyService:
         survey = await self._store.get(survey_id)
         if survey is None:
             return None
-        label = SERVICE_LABELS.get(survey.service_type, "服务")
-        who = f"，服务人员：{survey.technician}" if survey.technician else ""
         draft = CaseDraft(
             sender_id=survey.sender_id,
             channel=survey.channel,
             source="survey",
-            description=f"回访时客户提问：{text}（{label}{who}，{_tag(survey)}）",
+            description=f"回访时客户提问：{text}{_about(survey)}",
             category=SERVICE_CATEGORY.get(survey.service_type, "other"),
             phone=await self._cases.known_phone(survey.sender_id),
             parent_case_number=survey.case_number,
