@@ -11,6 +11,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import latest_text
 from actions.messages import say
+from actions.reopening import chase_if_open
 from bot.cases.intake import asks_for_time
 
 INTENT_LABELS = {
@@ -43,6 +44,11 @@ class ActionDefaultAskAffirmation(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        # "能不能快点，急用网络上班" from a customer with an open case got "您是想提建议吗？": a chase,
+        # answered with the case's status; the events close the fallback's loop.
+        chased = await chase_if_open(dispatcher, tracker, domain)
+        if chased is not None:
+            return chased
         candidates = guesses(tracker.latest_message)
         entities = {e["entity"]: e["value"] for e in tracker.latest_message.get("entities") or []}
         payload_entities = json.dumps(entities, ensure_ascii=False) if entities else ""

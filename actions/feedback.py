@@ -18,6 +18,7 @@ from actions.common import (
     satisfaction_of,
 )
 from actions.messages import say
+from actions.reopening import chase_if_open
 from actions.services import get_services
 from actions.surveys import correct_score, record_answer
 from bot.cases.intake import is_angry, names_misconduct
@@ -52,6 +53,11 @@ class ActionRecordFeedback(Action):
                     rating=rating,
                     comment=None if text.startswith("/") else text,
                 )
+        if kind != "rating" and tracker.active_loop_name is None:
+            # "能不能快点" from a customer with an open case was thanked as a suggestion: a chase.
+            chased = await chase_if_open(dispatcher, tracker, domain)
+            if chased is not None:
+                return chased
         if kind == "rating" and rating is not None:
             corrected = await correct_score(dispatcher, tracker, rating)
             if corrected is not None:

@@ -1285,6 +1285,32 @@ async def test_a_question_about_opening_hours_is_answered(wired: Services, text:
     assert "客户问" not in (await wired.cases.get(case.number)).description
 
 
+@pytest.mark.parametrize("in_hours", [True, False])
+async def test_asking_when_people_answer_is_not_a_request_for_one(
+    wired: Services, fake_uow: FakeUowFactory, in_hours: bool
+) -> None:
+    """ "人工客服什么时候在？", heard as a request for a person, queued the customer and filed a case
+    (其他问题) for a question. It is answered, with a button that does hand over."""
+    if not in_hours:
+        wired.handoffs.policy = HandoffPolicy(opens=time(9), closes=time(9, 30))  # it is 10:30 in Shanghai
+    hours = describe_hours(wired.handoffs.policy)
+    dispatcher = CollectingDispatcher()
+    t = tracker("人工客服什么时候在？", "request_human", loop=None)
+    assert await ActionRequestHuman().run(dispatcher, t, DOMAIN) == []
+    (answer,) = dispatcher.messages
+    assert answer["text"].startswith(f"人工客服的在线时间是{hours}")
+    assert ("现在就可以为您转接" in answer["text"]) is in_hours
+    assert [b["payload"] for b in answer["buttons"]] == ["/request_human"]
+    assert await wired.handoffs.open_for("wx-1") is None and fake_uow.store.cases == {}
+
+    # Asked and requested in one message: a person, as before
+    dispatcher = CollectingDispatcher()
+    events = await ActionRequestHuman().run(
+        dispatcher, tracker("几点有人工？我要转人工", "request_human", loop=None), DOMAIN
+    )
+    assert ("pause", None) in [(e["event"], e.get("name")) for e in events]
+
+
 @pytest.mark.parametrize(
     ("days", "opens", "closes", "said"),
     [
@@ -1480,6 +1506,39 @@ async def test_a_complaint_that_chases_an_open_case_is_a_chase_not_a_second_inta
     assert other["complaint_description"] == "另外洗衣机也还没人来修"
     fresh, _ = await validate(tracker("都三天了还没人来", "complain", sender="wx-2"))
     assert fresh["complaint_description"] == "都三天了还没人来"
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "action"),
+    [
+        ("能不能快点，急用网络上班", "nlu_fallback", "fallback"),  # got "您是想提建议吗？"
+        ("能不能快点", "suggest", "feedback"),  # got "谢谢您的建议！"
+        ("都等了好几天了", "give_feedback", "feedback"),
+    ],
+)
+async def test_a_chase_the_model_did_not_hear_as_one_is_still_a_chase(
+    wired: Services, fake_uow: FakeUowFactory, text: str, intent: str, action: str
+) -> None:
+    from actions.fallback import ActionDefaultAskAffirmation
+
+    broadband = await wired.cases.open_case(
+        CaseDraft("wx-1", "wechat", "宽带连不上网", "other", "13812345678")
+    )
+    run = ActionDefaultAskAffirmation().run if action == "fallback" else ActionRecordFeedback().run
+    dispatcher = CollectingDispatcher()
+    events = await run(dispatcher, tracker(text, intent, loop=None), DOMAIN)
+    (reply,) = [m["text"] for m in dispatcher.messages]
+    assert f"编号 {broadband.number}" in reply and "已为您催办" in reply
+    assert {"event": "active_loop", "name": None, "timestamp": None} in events
+    chased = await wired.cases.get(broadband.number)
+    assert [e.note for e in chased.events if e.kind == "urged"] == [text]
+    assert fake_uow.store.feedback == []
+
+    # Without an open case the words are what the model heard
+    dispatcher = CollectingDispatcher()
+    events = await run(dispatcher, tracker(text, intent, sender="wx-2", loop=None), DOMAIN)
+    assert dispatcher.messages and not any("催办" in (m.get("text") or "") for m in dispatcher.messages)
+    assert not [e for e in events if e["event"] == "active_loop"]
 
 
 async def test_a_problem_back_with_danger_in_it_reopens_the_case_at_p1(wired: Services) -> None:
