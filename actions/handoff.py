@@ -14,6 +14,7 @@ from actions.intake import FORM as INTAKE_FORM
 from actions.intake import hand_over_intake, reset_intake
 from actions.messages import say
 from actions.services import get_services
+from bot.handoff.rules import asks_only_about_hours, describe_hours
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +74,12 @@ class ActionRequestHuman(Action):
             # since a bad survey answer, and a plain yes hours later queued the customer for a person.
             dispatcher.utter_message(response="utter_anything_else")
             return [SlotSet("human_offered", False)]
+        if asks_only_about_hours(latest_text(tracker)):
+            # "人工客服什么时候在？" queued the customer and filed a case for a question.
+            handoffs = (await get_services()).handoffs
+            key = "opening_hours_open_now" if handoffs.in_hours_now() else "opening_hours_closed_now"
+            say(dispatcher, key, hours=describe_hours(handoffs.policy))
+            return []
         reason = "survey_bad" if tracker.get_slot("human_offered") else "customer_request"
         if tracker.active_loop_name != INTAKE_FORM:
             return await hand_to_a_person(dispatcher, tracker, reason)

@@ -76,6 +76,14 @@ def asks_about_opening_hours(text: str) -> bool:
     return bool(_ASKS_HOURS.search(text))
 
 
+_TRANSFER = re.compile(r"(?:转|找|要|接|叫|换)(?:一下|下)?(?:个|一个)?(?:人工|真人|客服)")
+
+
+def asks_only_about_hours(text: str) -> bool:
+    """ "人工客服什么时候在？" is a question the bot can answer; "几点有人工？我要转人工" is a request."""
+    return asks_about_opening_hours(text) and not _TRANSFER.search(text)
+
+
 def describe_hours(policy: HandoffPolicy) -> str:
     """ "每天 09:00-21:00" / "周一至周五 09:00-18:00" / "每天24小时", as the customer reads it."""
     days = sorted(policy.weekdays)

@@ -177,6 +177,9 @@ class HandoffService:
 
     # --- the customer's side --------------------------------------------------------------------
 
+    def in_hours_now(self) -> bool:
+        return within_hours(self._clock(), self.policy)
+
     async def request(
         self,
         sender_id: str,
