@@ -28,6 +28,23 @@ def test_a_saved_model_predicts_exactly_as_before(tmp_path: Path) -> None:
     assert not list(tmp_path.glob("*.pkl"))  # nothing that runs code on load
 
 
+@pytest.mark.parametrize("sublinear", [True, False])
+def test_features_are_scikit_learns_tf_idf_number_for_number(sublinear: bool) -> None:
+    """The classifier weighs n-grams itself (scikit-learn 1.1's transform costs time in proportion
+    to the vocabulary on every call); what it computes must be what TfidfVectorizer computes."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    model = TextClassifier(min_df=1).fit(TEXTS, LABELS)
+    probe = ["非常满意！！！", "太慢了，等了3天", "凑合", "😀", "", "好评好评好评"]
+    for vectorizer in (model._char, model._word):
+        assert isinstance(vectorizer, TfidfVectorizer)
+        vectorizer.sublinear_tf = vectorizer._tfidf.sublinear_tf = sublinear
+        ours = model._weighted(vectorizer, probe).toarray()
+        theirs = vectorizer.transform(probe).toarray()
+        assert ours.shape == theirs.shape and ours.any()
+        assert ours == pytest.approx(theirs, abs=1e-12)
+
+
 def test_the_turn_is_emphasised() -> None:
     assert emphasise_turn("味道不错，就是送得太慢") == "味道不错，就是送得太慢 ⟪送得太慢⟫ ⟦就是送得太慢⟧"
     assert emphasise_turn("等了一个小时，下次不点了") == "等了一个小时，下次不点了 ⟦下次不点了⟧"
