@@ -105,6 +105,7 @@ class Run:
 # Stack processes by a word in their command line (see bot/run.py), checked in this order.
 ROLES = (
     ("rasa run actions", "actions"),
+    ("bot.rasa_server run", "rasa"),
     ("rasa run", "rasa"),
     ("bot serve", "ops+standin"),
     ("bot wechat", "front"),

@@ -80,7 +80,9 @@ def processes(settings: Settings) -> dict[str, str]:
     procs["rasa"] = (
         # "--auth-token=…" in one word: a generated token may begin with "-", which argparse would
         # otherwise take for an option (Rasa then exits with "expected one argument").
-        f"{rasa} run --enable-api {shlex.quote('--auth-token=' + settings.rasa_token)} -i 127.0.0.1 "
+        # bot.rasa_server is `rasa run` with action answers validated by a schema compiled once.
+        f"{py} -m bot.rasa_server run --enable-api {shlex.quote('--auth-token=' + settings.rasa_token)} "
+        "-i 127.0.0.1 "
         f"--port {settings.rasa_port} --model {model} --credentials credentials.yml "
         f"--endpoints {write_endpoints(settings)}"
     )

@@ -6,6 +6,7 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,7 +24,8 @@ def test_the_rasa_server_gets_its_auth_token_whatever_the_token_starts_with(
 
     settings = Settings.from_env({"CARELOOP_VAR_DIR": str(tmp_path), "RASA_TOKEN": token})
     argv = shlex.split(processes(settings)["rasa"])
-    args = create_argument_parser().parse_args(argv[1:])
+    assert argv[1:3] == ["-m", "bot.rasa_server"]  # `rasa run` with the action-answer fix
+    args = create_argument_parser().parse_args(argv[3:])
     assert args.auth_token == token
     assert args.enable_api and args.port == settings.rasa_port
 
@@ -74,3 +76,37 @@ def test_bot_pin_runs_the_program_on_the_given_cpu_only() -> None:
         cwd=PROJECT_ROOT,
     ).stdout
     assert out.strip() == f"[{cpu}] ['--auth-token=-x']"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"events": [{"event": "slot", "name": "phone", "value": "138"}], "responses": [{"text": "好"}]},
+        {"events": [{"event": "active_loop", "name": None}, {"event": "followup", "name": "action_listen"}]},
+        {},
+        {"events": [{"event": "slot", "name": 3}]},  # a slot event without a proper name
+        {"events": [{"event": "no_such_event"}]},
+        {"events": "not a list"},
+        {"responses": [["not", "an", "object"]]},
+    ],
+)
+def test_action_answers_are_judged_as_rasa_judges_them(answer: dict[str, Any]) -> None:
+    """bot.rasa_server validates action-server answers with a schema compiled once (Rasa 3.6
+    compiled it, and checked it against the metaschema, on every call: 52 ms each); what passes and
+    what fails, and the error's words, must be Rasa's."""
+    from jsonschema import ValidationError
+    from rasa.core.actions.action import RemoteAction
+
+    from bot import rasa_server
+
+    original = RemoteAction._validate_action_result
+    assert original is not rasa_server.validate_action_result  # the tests' Rasa is not patched
+    action = RemoteAction("action_x", None)
+
+    def outcome(validate: Any) -> str:
+        try:
+            return str(validate(action, answer))
+        except ValidationError as error:
+            return error.message
+
+    assert outcome(rasa_server.validate_action_result) == outcome(original)
