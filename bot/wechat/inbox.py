@@ -225,6 +225,7 @@ class QueueRunner(Generic[T]):
         self._loops: list[asyncio.Task[None]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._draining: Counter[str] = Counter()  # drains under way here, by customer (the sweep skips them)
+        self._waiting: list[T] = []  # items waiting for a slot, first come first
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -262,9 +263,21 @@ class QueueRunner(Generic[T]):
             if not self._draining[openid]:
                 del self._draining[openid]
 
+    def waiting(self) -> list[T]:
+        """The items waiting for a slot, in the order they will get one: the handler may prepare
+        the next few together with its own (the WeChat channel parses them in one batch)."""
+        return list(self._waiting)
+
     async def _in_turn(self, item: T) -> None:
-        async with self._slots:
+        self._waiting.append(item)
+        try:
+            await self._slots.acquire()
+        finally:  # by identity: two equal items are still two messages
+            del self._waiting[next(i for i, w in enumerate(self._waiting) if w is item)]
+        try:
             await self._handler(item)
+        finally:
+            self._slots.release()
 
     async def _listen(self) -> None:
         while True:

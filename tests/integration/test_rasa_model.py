@@ -121,6 +121,36 @@ async def test_odd_messages_parse_to_something_sensible(agent: Any, text: str) -
     assert parse["intent"]["name"] is None or isinstance(parse["intent"]["name"], str)
 
 
+def _rounded(value: Any) -> Any:
+    """A parse with its floats rounded: a batch pads messages to the longest, which moves
+    TensorFlow's sums in the last digits and nothing else."""
+    if isinstance(value, float):
+        return round(value, 4)
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
+
+
+async def test_messages_parsed_together_mean_what_each_means_alone(agent: Any) -> None:
+    """The WeChat channel parses waiting messages in batches (channels/parse_ahead.py); each
+    message's intent, entities, category and satisfaction must be what parsing it alone gives."""
+    from rasa.core.channels.channel import UserMessage
+
+    from channels.parse_ahead import BATCH, parse_together
+
+    odd = ["😂😂😂", "a" * 500, "/greet", '/give_rating{"rating": 2}']
+    texts = [t for t, _, _ in conversation_turns()] + odd
+    messages = [UserMessage(t, sender_id=f"wx-{i % 3}") for i, t in enumerate(texts)]
+    for start in range(0, len(messages), BATCH):
+        assert parse_together(agent.processor, messages[start : start + BATCH])
+    for message in messages:
+        alone = await agent.processor.parse_message(UserMessage(message.text))
+        assert _rounded(message.parse_data) == _rounded(alone), message.text
+    assert len({m.parse_data["intent"]["name"] for m in messages}) >= 8  # not one answer for all
+
+
 async def test_every_parse_carries_satisfaction_and_the_contract_entities(agent: Any) -> None:
     parse = await agent.parse_message("燃气灶装好就漏气，订单JD2026112012345，电话13812345678，太气人了")
     assert parse["intent"]["name"] == "complain"

@@ -573,6 +573,45 @@ class _RasaProcessor:
         self.tracker = tracker
 
 
+class _NluProcessor:
+    """Rasa's processor as parse-ahead uses it: the NLU graph, which records each batch it is given."""
+
+    http_interpreter = None
+    model_metadata = SimpleNamespace(nlu_target="nlu")
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+        self.graph_runner = self
+
+    def run(self, inputs: dict[str, Any], targets: list[str]) -> dict[str, Any]:
+        texts = [m.text for m in inputs["__message__"]]
+        self.batches.append(texts)
+        parsed = [{"text": t, "intent": {"name": f"heard:{t}", "confidence": 1.0}} for t in texts]
+        return {"nlu": [SimpleNamespace(as_dict=lambda only_output_properties, p=p: p) for p in parsed]}
+
+    def _update_full_retrieval_intent(self, parse_data: dict[str, Any]) -> None:
+        pass
+
+
+async def test_messages_waiting_for_their_turn_are_parsed_together(harness: Harness) -> None:
+    """Rasa's model runs on the channel's event loop; messages waiting for a slot are parsed in
+    batches of up to four, each reaching Rasa with its own parse, once."""
+    assert harness.channel._app is not None
+    processor = _NluProcessor()
+    harness.channel._app.ctx.agent = SimpleNamespace(processor=processor)
+    harness.handler_delay = 0.3
+    texts = [f"第{i}条：冰箱不制冷" for i in range(12)]
+    await asyncio.gather(*(harness.send(text_message(openid(), t)) for t in texts))
+    await harness.settle(12)
+    assert sorted(m.text for m in harness.received) == sorted(texts)
+    parsed = [m for m in harness.received if m.parse_data]
+    assert all(m.parse_data["intent"]["name"] == f"heard:{m.text}" for m in parsed)
+    batched = [t for batch in processor.batches for t in batch]
+    assert sorted(batched) == sorted(m.text for m in parsed)  # each parsed once, none lost
+    assert len(parsed) >= 8 and len(processor.batches) < len(parsed)
+    assert max(len(b) for b in processor.batches) <= 4
+
+
 async def test_a_photo_sent_while_a_complaint_is_described_waits_for_that_case(harness: Harness) -> None:
     """The bot had the problem and was asking for the order number: a photo got "请再用文字简单描述一下
     遇到的问题", or, with an older case open, was filed with that one."""
