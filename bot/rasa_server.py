@@ -48,7 +48,7 @@ def validate_action_result(_action: Any, result: dict[str, Any]) -> bool:
 def install() -> None:
     from rasa.core.actions.action import RemoteAction
 
-    RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
+    RemoteAction._validate_action_result = validate_action_result
 
 
 def main(argv: list[str] | None = None) -> None:
