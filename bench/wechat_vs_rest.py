@@ -22,10 +22,13 @@ same millisecond, a burst no real account sees: it measures how the front absorb
 The script also prints how busy the Rasa server's event loop was (running, waiting for a CPU, idle):
 it runs the model, so it bounds both channels' throughput.
 
-With --model-cpus 0 the stack runs as with CARELOOP_MODEL_CPUS=0 (the Rasa server on CPU 0, the
-other CareLoop processes on the rest, the WeChat front on any) and this script also moves itself and
-the local PostgreSQL and Redis servers off CPU 0 for the run (restored afterwards): the recommended
-deployment on a small machine.
+The stack is pinned as `make run` pins it by default (--model-cpus auto: the Rasa server on the first
+of two or more CPUs, the other CareLoop processes on the rest, the WeChat front on any); this script,
+which plays WeChat and the customers, and the local PostgreSQL and Redis servers may run anywhere.
+--model-cpus none runs the stack unpinned (what `make run` did before 2026-12-06's sixth session).
+With a CPU list (--model-cpus 0) the stack runs as with CARELOOP_MODEL_CPUS=0 and this script also
+moves itself and the local PostgreSQL and Redis servers off those CPUs for the run (restored
+afterwards).
 
 The load generator plays WeChat's servers and the customers on the same two cores as the stack, so it
 is kept as cheap as it can be (bench/rawhttp.py): every request of both channels is built before the
@@ -68,7 +71,16 @@ sys.path.insert(0, str(ROOT))
 from wechatpy.crypto import WeChatCrypto  # noqa: E402
 
 from bench.rawhttp import Connection, Pool, post_request  # noqa: E402
-from bot.cpus import CpuListError, CpuPlan, available_cpus, format_cpu_list, parse_cpu_list, plan  # noqa: E402
+from bot.cpus import (  # noqa: E402
+    AUTO,
+    CpuListError,
+    CpuPlan,
+    available_cpus,
+    format_cpu_list,
+    model_cpus_for,
+    model_setting,
+    plan,
+)
 from bot.redis_embedded import free_port  # noqa: E402
 from bot.wechat.standin_config import DEFAULT_ACCOUNT_ID, DEV_APPID, DEV_TOKEN, Mode  # noqa: E402
 from bot.wechat.standin_xml import callback_request  # noqa: E402
@@ -600,18 +612,27 @@ def main() -> None:
     )
     parser.add_argument(
         "--model-cpus",
-        type=parse_cpu_list,
-        default=frozenset(),
-        help="CPUs for the Rasa server alone (CARELOOP_MODEL_CPUS); everything else runs on the others",
+        type=model_setting,
+        default=None,
+        help="CPUs for the Rasa server alone (CARELOOP_MODEL_CPUS): auto (make run's default), none (no "
+        "pinning), or a list (this script and the database servers are then moved off it too)",
     )
     args = parser.parse_args()
     # A bad list stops here, before the stack starts.
+    setting: frozenset[int] | None = args.model_cpus
     try:
-        cpu_plan = plan(args.model_cpus, available_cpus()) if args.model_cpus else None
+        cpu_plan = plan(setting, available_cpus()) if setting else None
     except CpuListError as exc:
         parser.error(f"--model-cpus: {exc}")
-    if cpu_plan is not None:
-        os.environ["CARELOOP_MODEL_CPUS"] = format_cpu_list(cpu_plan.model)
+    if setting is None:
+        model = model_cpus_for(None, available_cpus())
+        os.environ["CARELOOP_MODEL_CPUS"] = AUTO
+        where = f"CPU {format_cpu_list(model)}" if model else "any CPU (one CPU here)"
+        print(f"the stack pinned as make run pins it: the Rasa server on {where}")
+    else:
+        os.environ["CARELOOP_MODEL_CPUS"] = format_cpu_list(setting) if setting else "none"
+        if not setting:
+            print("the stack unpinned")
     undo = None
     where = "the front (python -m bot wechat)" if args.via == "front" else "the Rasa server's webhook"
     print(f"WeChat callbacks go to {where}")

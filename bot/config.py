@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.cpus import CpuListError, parse_cpu_list
+from bot.cpus import CpuListError, model_setting
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,9 +50,9 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
 
 
-def _cpus(env: Mapping[str, str], name: str) -> frozenset[int]:
+def _model_cpus(env: Mapping[str, str], name: str) -> frozenset[int] | None:
     try:
-        return parse_cpu_list(env.get(name, ""))
+        return model_setting(env.get(name, ""))
     except CpuListError as exc:
         raise ConfigError(f"{name}: {exc}") from exc
 
@@ -154,8 +154,8 @@ class Settings:
     wechat_standin: bool = False
     #: CPUs reserved for the Rasa server (``CARELOOP_MODEL_CPUS=0``); the other processes get the rest
     #: (the WeChat front any CPU: bot/run.py's ``FLOATING``).
-    #: Empty: no pinning (bot/cpus.py).
-    model_cpus: frozenset[int] = frozenset()
+    #: None (``auto``, the default): the first CPU of two or more; empty (``none``): no pinning (bot/cpus.py).
+    model_cpus: frozenset[int] | None = None
 
     @property
     def redis_url(self) -> str:
@@ -195,5 +195,5 @@ class Settings:
             api_keys=tuple(k.strip() for k in env.get("CARELOOP_API_KEYS", "").split(",") if k.strip()),
             wechat=WeChatSettings.from_env(env),
             wechat_standin=env.get("CARELOOP_WECHAT_STANDIN", "").strip() == "1",
-            model_cpus=_cpus(env, "CARELOOP_MODEL_CPUS"),
+            model_cpus=_model_cpus(env, "CARELOOP_MODEL_CPUS"),
         )

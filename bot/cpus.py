@@ -3,14 +3,22 @@
 The Rasa server's event loop runs the model and bounds how many messages per second CareLoop
 handles. On a small machine the WeChat path's other processes (front, worker, action server,
 Redis, the database) take CPU time from it; confining them to the other CPUs removes that
-competition (bench/wechat_vs_rest.py --model-cpus 0 measures the difference). Plain Python: the
-plan is computed here, applied by ``python -m bot pin`` before it starts the real program.
+competition. The Rasa server on one CPU also spends less CPU per message: its threads (the
+tracker store's, TensorFlow's) no longer hand the GIL to each other across CPUs. So on a machine
+with two CPUs or more the model gets the first one by default (``CARELOOP_MODEL_CPUS`` unset or
+``auto``); ``none`` turns pinning off (bench/wechat_vs_rest.py --model-cpus none measures the
+difference). Plain Python: the plan is computed here, applied by ``python -m bot pin`` before it
+starts the real program.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+
+#: The words ``CARELOOP_MODEL_CPUS`` takes besides a CPU list.
+AUTO = "auto"
+NO_PINNING = ("none", "off")
 
 
 class CpuListError(ValueError):
@@ -58,6 +66,24 @@ def plan(model: frozenset[int], available: frozenset[int]) -> CpuPlan:
             f"reserving CPU {format_cpu_list(model)} for the model leaves none for the other processes"
         )
     return CpuPlan(model=model, rest=rest)
+
+
+def model_setting(text: str) -> frozenset[int] | None:
+    """``CARELOOP_MODEL_CPUS`` read: None for ``auto`` (or unset), no CPUs for ``none``, else the list."""
+    word = text.strip().lower()
+    if word in ("", AUTO):
+        return None
+    if word in NO_PINNING:
+        return frozenset()
+    return parse_cpu_list(word)
+
+
+def model_cpus_for(setting: frozenset[int] | None, available: frozenset[int]) -> frozenset[int]:
+    """The CPUs the model gets: the setting's, or by default the first of two or more (none on a
+    machine with one CPU, or one that cannot pin)."""
+    if setting is not None:
+        return setting
+    return frozenset({min(available)}) if len(available) >= 2 else frozenset()
 
 
 def can_pin() -> bool:

@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 
 from bot.config import PROJECT_ROOT, Settings
-from bot.cpus import CpuListError, available_cpus, can_pin, format_cpu_list, plan
+from bot.cpus import CpuListError, available_cpus, can_pin, format_cpu_list, model_cpus_for, plan
 from bot.redis_embedded import port_open
 
 MODEL_NAME = "careloop"
@@ -69,8 +69,9 @@ def write_endpoints(settings: Settings) -> Path:
     return path
 
 
-def processes(settings: Settings) -> dict[str, str]:
-    """Name → command line of every long-running process."""
+def processes(settings: Settings, available: frozenset[int] | None = None) -> dict[str, str]:
+    """Name → command line of every long-running process, pinned as ``CARELOOP_MODEL_CPUS`` says
+    (by default the model on the first of two or more CPUs); ``available``: this machine's CPUs."""
     py = str(BIN / "python")
     rasa = str(BIN / "rasa")
     model = latest_model()
@@ -92,12 +93,12 @@ def processes(settings: Settings) -> dict[str, str]:
         procs["wechat"] = f"{py} -m bot wechat"
     procs["worker"] = f"{py} -m bot worker"
     procs["ready"] = f"{py} -m bot announce"
-    if settings.model_cpus:
-        if not can_pin():
-            print("CARELOOP_MODEL_CPUS is ignored: this system cannot pin processes to CPUs", file=sys.stderr)
-        else:
-            procs = pin_to_cpus(procs, settings.model_cpus, available_cpus())
-    return procs
+    if settings.model_cpus and not can_pin():
+        print("CARELOOP_MODEL_CPUS is ignored: this system cannot pin processes to CPUs", file=sys.stderr)
+        return procs
+    available = available_cpus() if available is None else available
+    model_cpus = model_cpus_for(settings.model_cpus, available)
+    return pin_to_cpus(procs, model_cpus, available) if model_cpus else procs
 
 
 #: Processes that may run on every CPU, the model's too: the WeChat front must answer a burst of

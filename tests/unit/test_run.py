@@ -23,7 +23,7 @@ def test_the_rasa_server_gets_its_auth_token_whatever_the_token_starts_with(
     from rasa.__main__ import create_argument_parser
 
     settings = Settings.from_env({"CARELOOP_VAR_DIR": str(tmp_path), "RASA_TOKEN": token})
-    argv = shlex.split(processes(settings)["rasa"])
+    argv = shlex.split(processes(settings, available=frozenset({0}))["rasa"])  # one CPU: not pinned
     assert argv[1:3] == ["-m", "bot.rasa_server"]  # `rasa run` with the action-answer fix
     args = create_argument_parser().parse_args(argv[3:])
     assert args.auth_token == token
@@ -39,6 +39,44 @@ def test_a_cpu_list_reads_like_linux_cpusets() -> None:
             parse_cpu_list(bad)
 
 
+def _wechat_settings(tmp_path: Path, **env: str) -> Settings:
+    wechat = {"WECHAT_APPID": "wx1", "WECHAT_APPSECRET": "s", "WECHAT_TOKEN": "t"}
+    return Settings.from_env({"CARELOOP_VAR_DIR": str(tmp_path), "RASA_TOKEN": "t", **wechat, **env})
+
+
+def _cpus_of(cmd: str) -> str | None:
+    """The CPU list a command line is pinned to, or None if it is not pinned."""
+    argv = shlex.split(cmd)
+    return argv[4] if argv[1:4] == ["-m", "bot", "pin"] else None
+
+
+@pytest.mark.skipif(not can_pin(), reason="needs Linux CPU affinity")
+@pytest.mark.parametrize("setting", [None, "auto", " AUTO "])
+def test_by_default_the_model_gets_the_first_of_two_or_more_cpus(tmp_path: Path, setting: str | None) -> None:
+    """One CPU for the Rasa server alone: its threads stop trading the GIL across CPUs, and the WeChat
+    path's other processes stop taking its CPU (README, WeChat figures)."""
+    env = {} if setting is None else {"CARELOOP_MODEL_CPUS": setting}
+    settings = _wechat_settings(tmp_path, **env)
+    procs = processes(settings, available=frozenset({2, 3}))
+    assert {name: _cpus_of(cmd) for name, cmd in procs.items()} == {
+        name: {"rasa": "2", "wechat": "2,3"}.get(name, "3") for name in procs
+    }
+    single = processes(settings, available=frozenset({5}))
+    assert all(_cpus_of(cmd) is None for cmd in single.values())  # nothing to keep the model apart on
+
+
+@pytest.mark.parametrize("word", ["none", "off", "None"])
+def test_pinning_can_be_turned_off(tmp_path: Path, word: str) -> None:
+    procs = processes(_wechat_settings(tmp_path, CARELOOP_MODEL_CPUS=word), available=frozenset({0, 1}))
+    assert procs and all(_cpus_of(cmd) is None for cmd in procs.values())
+
+
+@pytest.mark.skipif(not can_pin(), reason="needs Linux CPU affinity")
+def test_a_model_cpu_list_is_used_as_given(tmp_path: Path) -> None:
+    procs = processes(_wechat_settings(tmp_path, CARELOOP_MODEL_CPUS="1"), available=frozenset({0, 1}))
+    assert _cpus_of(procs["rasa"]) == "1" and _cpus_of(procs["worker"]) == "0"
+
+
 def test_an_unusable_model_cpu_setting_stops_start_up_with_the_reason() -> None:
     with pytest.raises(ConfigError, match="CARELOOP_MODEL_CPUS"):
         Settings.from_env({"CARELOOP_MODEL_CPUS": "first"})
@@ -51,9 +89,7 @@ def test_an_unusable_model_cpu_setting_stops_start_up_with_the_reason() -> None:
 def test_with_model_cpus_the_rasa_server_runs_on_them_the_front_anywhere_and_the_rest_elsewhere(
     tmp_path: Path,
 ) -> None:
-    wechat = {"WECHAT_APPID": "wx1", "WECHAT_APPSECRET": "s", "WECHAT_TOKEN": "t"}
-    settings = Settings.from_env({"CARELOOP_VAR_DIR": str(tmp_path), "RASA_TOKEN": "t", **wechat})
-    plain = processes(settings)
+    plain = processes(_wechat_settings(tmp_path), available=frozenset({0}))
     pinned = pin_to_cpus(plain, frozenset({0}), frozenset({0, 1, 2}))
     assert set(pinned) == set(plain) and {"rasa", "wechat", "worker"} <= set(pinned)
     for name, cmd in pinned.items():
