@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, FollowupAction, UserUtteranceReverted
+from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import latest_text
+from actions.contact import answer_contact_question
 from actions.messages import say
 from actions.reopening import chase_if_open
 from bot.cases.intake import asks_for_time
@@ -44,6 +45,8 @@ class ActionDefaultAskAffirmation(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        if await answer_contact_question(dispatcher, tracker):  # "售后电话" got "您是想打个招呼吗？"
+            return [ActiveLoop(None), FollowupAction("action_listen")]
         # "能不能快点，急用网络上班" from a customer with an open case got "您是想提建议吗？": a chase,
         # answered with the case's status; the events close the fallback's loop.
         chased = await chase_if_open(dispatcher, tracker, domain)

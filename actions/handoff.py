@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import channel_of, latest_intent, latest_text
+from actions.contact import answer_contact_question
 from actions.intake import FORM as INTAKE_FORM
 from actions.intake import hand_over_intake, reset_intake
 from actions.messages import say
@@ -79,6 +80,9 @@ class ActionRequestHuman(Action):
             handoffs = (await get_services()).handoffs
             key = "opening_hours_open_now" if handoffs.in_hours_now() else "opening_hours_closed_now"
             say(dispatcher, key, hours=describe_hours(handoffs.policy))
+            return []
+        if await answer_contact_question(dispatcher, tracker, only_with_hotline=True):
+            # "你们的客服电话是多少" queued the customer for a person; with a hotline set, it is given.
             return []
         reason = "survey_bad" if tracker.get_slot("human_offered") else "customer_request"
         if tracker.active_loop_name != INTAKE_FORM:

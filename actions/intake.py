@@ -25,6 +25,7 @@ from actions.common import (
     unplaced_words,
     user_messages_since_form_start,
 )
+from actions.contact import answer_contact_question
 from actions.corrections import answer_correction
 from actions.fallback import guesses
 from actions.messages import catalogue, render, say
@@ -267,6 +268,8 @@ class ValidateComplaintForm(FormValidationAction):
             )
             if redirected is not None:
                 return redirected
+            if await answer_contact_question(dispatcher, tracker):  # "投诉电话是多少" is not a complaint
+                return [*reset_intake(), ActiveLoop(None), FollowupAction("action_listen")]
         if not _is_payload(text) and latest_intent(tracker) not in DIGRESSIONS and asks_for_a_person(text):
             # The model heard the complaint in "空调一直滴水，我要找人工"; the customer also asked for
             # a person, and was asked for the order number instead.
@@ -739,6 +742,8 @@ class ActionRouteInform(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         if await answer_withdrawal(dispatcher, tracker):  # "撤回投诉" is heard as a "no"
+            return []
+        if await answer_contact_question(dispatcher, tracker):  # "给我一个联系电话" started an intake
             return []
         meant = affirmed_guess(tracker)
         if meant is not None:  # "是的" to "您是想投诉或反映问题吗？": what was offered first

@@ -12,6 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import first_entity_value, latest_parse, latest_text, satisfaction_of
+from actions.contact import answer_contact_question
 from actions.messages import render, say
 from actions.services import get_services
 from bot.cases.errors import CaseNotFound
@@ -213,6 +214,8 @@ class ActionCannotHelp(Action):
             from actions.feedback import ActionRecordFeedback  # thanked and recorded as feedback
 
             return await ActionRecordFeedback().run(dispatcher, tracker, domain)
+        if await answer_contact_question(dispatcher, tracker):  # "怎么联系你们"
+            return []
         if asks_about_opening_hours(text):  # "你们几点下班": the bot knows that one
             policy = (await get_services()).handoffs.policy
             say(dispatcher, "opening_hours", hours=describe_hours(policy))

@@ -146,6 +146,9 @@ class Settings:
     wechat_front_host: str = "127.0.0.1"
     wechat_front_port: int = 5006
     timezone: str = "Asia/Shanghai"
+    #: The service hotline the bot gives to "客服电话是多少" (``CARELOOP_HOTLINE``, free text such as
+    #: "400-800-1234（每天 9:00-21:00）"); empty: the customer is told to write here or ask for a person.
+    hotline: str = ""
     sla_policy_path: Path = field(default=PROJECT_ROOT / "bot" / "cases" / "sla_policy.yml")
     #: Keys accepted in ``X-API-Key`` by the ops API (``CARELOOP_API_KEYS``, comma-separated).
     api_keys: tuple[str, ...] = ()
@@ -189,6 +192,7 @@ class Settings:
             wechat_front_host=env.get("CARELOOP_WECHAT_HOST", "").strip() or "127.0.0.1",
             wechat_front_port=_int(env, "CARELOOP_WECHAT_PORT", 5006),
             timezone=env.get("CARELOOP_TIMEZONE", "").strip() or "Asia/Shanghai",
+            hotline=env.get("CARELOOP_HOTLINE", "").strip(),
             sla_policy_path=Path(
                 env.get("CARELOOP_SLA_POLICY") or PROJECT_ROOT / "bot" / "cases" / "sla_policy.yml"
             ),

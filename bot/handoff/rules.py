@@ -84,6 +84,42 @@ def asks_only_about_hours(text: str) -> bool:
     return asks_about_opening_hours(text) and not _TRANSFER.search(text)
 
 
+#: "客服电话是多少" / "售后热线" / "怎么联系你们": how to reach the business, not a problem to file.
+_CONTACT_NOUN = re.compile(
+    r"(?:客服|服务|售后|投诉|人工|咨询|报修|维修|官方|你们的?|贵公司|公司)(?:的)?(?:电话|热线|号码|座机)|"
+    r"热线|400电话|联系方式|联系电话|电话号码|客服号|有没有.{0,3}电话"
+)
+#: "怎么联系你们": asked of the business; "怎么联系人工" / "怎么才能找到真人" ask for a person (handed over).
+_CONTACT_HOW = re.compile(
+    r"(?:怎么|怎样|如何|咋)(?:才能|可以|能)?(?:联系|联络|找到|打给|打电话给|致电)"
+    r"(?:你们|客服|商家|贵公司|公司|[\s，。！？,.!?~～呢啊呀]|$)"
+)
+#: A question is short; a long message that mentions a phone number tells of a problem.
+_CONTACT_LONGEST = 24
+_CONTACT_CUE = re.compile(
+    r"多少|是什么|是啥|是几|几号|有没有|有吗|有么|给我|发我|发一下|告诉我|求|哪个|[?？吗]"
+)
+#: The customer's trouble with the line, or their own number: something to handle, not to answer.
+_CONTACT_TROUBLE = re.compile(
+    r"打不通|没人接|不接|占线|挂断|挂了|忙音|一直打|打了|空号|停机|换了|改成|改为|变了|不对|错了|\d{7,}"
+)
+_FILLER = re.compile(r"[\s，。！？,.!?~～、呢呀啊吧哈嘛的请问一下]")
+
+
+def asks_how_to_reach_us(text: str) -> bool:
+    """ "你们的客服电话是多少" is a question the bot can answer (``CARELOOP_HOTLINE``), not a request
+    for a person, a complaint about the phone line ("客服电话打不通") or the customer's own number."""
+    if _CONTACT_TROUBLE.search(text) or len(_FILLER.sub("", text)) > _CONTACT_LONGEST:
+        return False
+    if _CONTACT_HOW.search(text):
+        return True
+    noun = _CONTACT_NOUN.search(text)
+    if noun is None:
+        return False
+    # "售后电话" alone asks as plainly as "售后电话是多少？"
+    return bool(_CONTACT_CUE.search(text)) or len(_FILLER.sub("", text)) <= len(noun.group()) + 2
+
+
 def describe_hours(policy: HandoffPolicy) -> str:
     """ "每天 09:00-21:00" / "周一至周五 09:00-18:00" / "每天24小时", as the customer reads it."""
     days = sorted(policy.weekdays)

@@ -1716,3 +1716,58 @@ async def test_a_yes_or_no_the_intake_did_not_take_is_not_met_with_what_the_bot_
     t = tracker(text, intent, requested="complaint_confirmed")
     assert await ActionRouteInform().run(dispatcher, t, DOMAIN) == []
     assert [m["text"] for m in dispatcher.messages] == ["抱歉，这句话我没能理解🙏"]
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "action"),
+    [
+        ("客服热线多少", "out_of_scope", "cannot_help"),  # got "抱歉，这个我帮不上忙"
+        ("售后电话", "nlu_fallback", "fallback"),  # got "您是想打个招呼吗？"
+        ("给我一个联系电话", "inform", "inform"),  # started an intake
+        ("投诉电话是多少", "complain", "intake"),  # the intake's first question
+        ("你们的客服电话是多少", "request_human", "human"),  # queued for a person and a case filed
+    ],
+)
+@pytest.mark.parametrize("hotline", ["400-800-1234", ""])
+async def test_asking_for_the_service_number_is_answered_wherever_the_model_put_it(
+    wired: Services, fake_uow: FakeUowFactory, text: str, intent: str, action: str, hotline: str
+) -> None:
+    import dataclasses
+
+    from actions.fallback import ActionDefaultAskAffirmation
+    from actions.intake import ActionRouteInform
+
+    wired.settings = dataclasses.replace(wired.settings, hotline=hotline)
+    runs = {
+        "cannot_help": ActionCannotHelp().run,
+        "fallback": ActionDefaultAskAffirmation().run,
+        "inform": ActionRouteInform().run,
+        "intake": ValidateComplaintForm().run,
+        "human": ActionRequestHuman().run,
+    }
+    dispatcher = CollectingDispatcher()
+    events = await runs[action](
+        dispatcher, tracker(text, intent, loop="complaint_form" if action == "intake" else None), DOMAIN
+    )
+    if action == "human" and not hotline:  # nothing to give: the person asked about is what they get
+        assert ("pause", None) in [(e["event"], e.get("name")) for e in events]
+        return
+    (answer,) = dispatcher.messages
+    if hotline:
+        assert (
+            answer["text"] == render("contact_hotline", hotline=hotline) and "400-800-1234" in answer["text"]
+        )
+    else:
+        assert answer["text"] == render("contact_here")
+    assert [b["payload"] for b in answer["buttons"]] == ["/request_human"]
+    assert not any(
+        e["event"] == "slot" and e.get("name") == "complaint_description" and e.get("value") for e in events
+    )
+    if action in ("intake", "fallback"):  # the loop the question landed in is left
+        assert {"event": "active_loop", "name": None, "timestamp": None} in events
+    assert fake_uow.store.cases == {} and await wired.handoffs.open_for("wx-1") is None
+
+
+async def test_trouble_with_the_phone_line_is_still_a_complaint(wired: Services) -> None:
+    slots, _ = await validate(tracker("你们客服电话一直打不通", "complain"))
+    assert slots["complaint_description"] == "你们客服电话一直打不通"

@@ -13,6 +13,7 @@ from bot.handoff.model import Agent, Handoff, HandoffStatus, Role
 from bot.handoff.rules import (
     HandoffPolicy,
     agent_gone_quiet,
+    asks_how_to_reach_us,
     contact_before_opening,
     customer_gone_quiet,
     next_opening,
@@ -482,3 +483,42 @@ async def test_with_nobody_at_the_console_a_deadline_already_met_is_not_promised
     ticket = await fake_services.handoffs.request("c1", "wechat", "customer_request")
     assert ticket.case_number == case.number and ticket.contact_by is None
     assert ticket.situation == "unstaffed"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "你们的客服电话是多少",
+        "客服热线多少",
+        "售后电话",
+        "400电话是多少",
+        "怎么联系你们",
+        "有没有电话可以打",
+        "给我一个联系电话",
+        "我要投诉，你们投诉电话多少",
+        "联系方式发我一下",
+    ],
+)
+def test_asking_how_to_reach_the_business_is_recognised(text: str) -> None:
+    assert asks_how_to_reach_us(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "你们电话打不通",  # a complaint about the line
+        "打了三次客服电话都没人接",
+        "我想打电话投诉",
+        "师傅电话多少",  # the technician's number is on the case, not the business's
+        "快递员电话是多少",
+        "联系电话换了",  # the customer's own number
+        "我的联系电话是13812345678",
+        "你们的客服态度太差了",
+        "我要转人工",
+        "怎么才能找到真人",  # asks for a person: handed over
+        "请问怎么联系人工客服",
+        "冬天开的也是电暖气，怎么可能用这么多气？打燃气公司电话，说是按表抄的",  # a complaint
+    ],
+)
+def test_a_problem_with_the_line_or_the_customers_own_number_is_not_that_question(text: str) -> None:
+    assert not asks_how_to_reach_us(text)
