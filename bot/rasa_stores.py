@@ -2,7 +2,7 @@
 
 Rasa's stock ``SQLTrackerStore`` runs synchronous SQLAlchemy inside coroutines, so every save and
 load stalls the Rasa server for all customers. This subclass takes its database from CareLoop's
-settings and runs the same statements in a worker thread.
+settings and runs the same statements in a worker thread, written in SQLAlchemy Core (below).
 """
 
 from __future__ import annotations
