@@ -269,7 +269,7 @@ class ValidateComplaintForm(FormValidationAction):
             if redirected is not None:
                 return redirected
             if await answer_contact_question(dispatcher, tracker):  # "投诉电话是多少" is not a complaint
-                return [*reset_intake(), ActiveLoop(None), FollowupAction("action_listen")]
+                return intake_left()
         if not _is_payload(text) and latest_intent(tracker) not in DIGRESSIONS and asks_for_a_person(text):
             # The model heard the complaint in "空调一直滴水，我要找人工"; the customer also asked for
             # a person, and was asked for the order number instead.
@@ -651,6 +651,12 @@ def _worst_satisfaction(tracker: Tracker) -> tuple[str | None, float | None]:
 
 def reset_intake() -> list[EventType]:
     return [SlotSet(slot, None) for slot in INTAKE_SLOTS] + [SlotSet("requested_slot", None)]
+
+
+def intake_left() -> list[EventType]:
+    """The intake ended without a case, because the message was answered as something else: its
+    slots cleared, the form off, the bot waiting for the customer."""
+    return [*reset_intake(), ActiveLoop(None), FollowupAction("action_listen")]
 
 
 class ActionSubmitComplaint(Action):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import ActiveLoop, EventType, FollowupAction
+from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -66,9 +66,9 @@ async def reopen_if_back(dispatcher: CollectingDispatcher, tracker: Tracker) -> 
         category=CATEGORY_LABELS.get(case.category, case.category),
         due=format_local(case.first_response_due, services.cases.tz),
     )
-    from actions.intake import reset_intake
+    from actions.intake import intake_left
 
-    return [*reset_intake(), ActiveLoop(None), FollowupAction("action_listen")]
+    return intake_left()
 
 
 async def chase_if_open(
@@ -86,8 +86,8 @@ async def chase_if_open(
     except Exception:  # the intake goes on and files a case: nothing is lost
         logger.exception("could not look up %s's open cases", tracker.sender_id)
         return None
-    from actions.intake import reset_intake
+    from actions.intake import intake_left
     from actions.status import ActionCaseStatus
 
     await ActionCaseStatus().run(dispatcher, tracker, domain)
-    return [*reset_intake(), ActiveLoop(None), FollowupAction("action_listen")]
+    return intake_left()

@@ -109,7 +109,8 @@ _FILLER = re.compile(r"[\s，。！？,.!?~～、呢呀啊吧哈嘛的请问一�
 def asks_how_to_reach_us(text: str) -> bool:
     """ "你们的客服电话是多少" is a question the bot can answer (``CARELOOP_HOTLINE``), not a request
     for a person, a complaint about the phone line ("客服电话打不通") or the customer's own number."""
-    if _CONTACT_TROUBLE.search(text) or len(_FILLER.sub("", text)) > _CONTACT_LONGEST:
+    words = len(_FILLER.sub("", text))
+    if _CONTACT_TROUBLE.search(text) or words > _CONTACT_LONGEST:
         return False
     if _CONTACT_HOW.search(text):
         return True
@@ -117,7 +118,7 @@ def asks_how_to_reach_us(text: str) -> bool:
     if noun is None:
         return False
     # "售后电话" alone asks as plainly as "售后电话是多少？"
-    return bool(_CONTACT_CUE.search(text)) or len(_FILLER.sub("", text)) <= len(noun.group()) + 2
+    return bool(_CONTACT_CUE.search(text)) or words <= len(noun.group()) + 2
 
 
 def describe_hours(policy: HandoffPolicy) -> str:
