@@ -17,6 +17,8 @@ from wechatpy.crypto import InvalidAppIdException, PrpCrypto, WeChatCrypto
 from wechatpy.exceptions import InvalidSignatureException
 from wechatpy.utils import WeChatSigner
 
+from bot.wechat.faces import readable
+
 MAX_BODY_BYTES = 64 * 1024
 
 
@@ -134,7 +136,7 @@ class InboundMessage:
             kind=kind,
             created=created,
             msg_id=text("MsgId") or None,
-            content=text("Content"),
+            content=readable(text("Content")),
             recognition=text("Recognition"),
             media_id=text("MediaId"),
             pic_url=text("PicUrl"),

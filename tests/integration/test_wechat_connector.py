@@ -213,6 +213,14 @@ async def test_a_message_is_answered_success_at_once_and_reaches_rasa(harness: H
     ].items()
 
 
+async def test_wechat_face_codes_reach_rasa_as_the_faces_names(harness: Harness) -> None:
+    """A thumbs-up picked from WeChat's panel arrives as "/:strong"; the bot and the agents read "[强]"."""
+    user = openid()
+    await harness.send(text_message(user, "师傅很准时/:strong/:strong"))
+    await harness.settle(1)
+    assert [m.text for m in harness.received] == ["师傅很准时[强][强]"]
+
+
 async def test_the_callback_does_not_wait_for_the_bot(harness: Harness) -> None:
     harness.handler_delay = 2.0  # a slow model or action server
     status, body, ms = await harness.send(text_message(openid(), "在吗"))

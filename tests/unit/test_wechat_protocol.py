@@ -142,3 +142,20 @@ def test_dedupe_keys() -> None:
     assert (text.dedupe_key, event.dedupe_key) == ("msg:42", "evt:o1:5:click")
     with pytest.raises(BadRequest):
         InboundMessage.from_xml({"MsgType": "text"})
+
+
+@pytest.mark.parametrize(
+    ("sent", "read"),
+    [
+        ("/:strong", "[强]"),
+        ("/:weak/:weak 太慢了", "[弱][弱] 太慢了"),
+        ("好的/::)谢谢", "好的[微笑]谢谢"),
+        ("/::-O/::-|/::'(/::’(", "[哈欠][尴尬][大哭][大哭]"),  # longest code first; both apostrophes
+        ("/:,@-D/:,@f/::@", "[愉快][奋斗][发怒]"),
+        ("[捂脸] 已经是名字的不动", "[捂脸] 已经是名字的不动"),
+        ("见 https://m.example.com/a/b?x=1 ，比例 3/4", "见 https://m.example.com/a/b?x=1 ，比例 3/4"),
+    ],
+)
+def test_wechat_face_codes_are_read_as_their_names(sent: str, read: str) -> None:
+    xml = {"FromUserName": "o1", "MsgType": "text", "Content": sent, "MsgId": "1"}
+    assert InboundMessage.from_xml(xml).content == read
