@@ -709,7 +709,7 @@ class ActionSubmitComplaint(Action):
         return events
 
 
-ATTACHMENT_WORDS = {"image": "张图片", "location": "个位置"}
+ATTACHMENT_WORDS = {"image": "张图片", "video": "段视频", "location": "个位置", "link": "个链接"}
 
 
 async def _attached(services: Services, number: str) -> str:

@@ -39,17 +39,29 @@ logger = logging.getLogger(__name__)
 
 ANSWERS = {
     "voice_unclear": "抱歉，这条语音我没能听清，麻烦您打字告诉我，谢谢🙏",
-    "unsupported": "抱歉，这类消息我暂时处理不了，请用文字描述您的问题，或发送图片。",
+    "unsupported": "抱歉，这类消息我暂时处理不了，请用文字描述您的问题，或发送图片、视频。",
     "image_filed": "图片收到了，已附在您的投诉 {number} 中，处理人员会一并查看。",
     "image_unfiled": "图片收到了👌 请再用文字简单描述一下遇到的问题，我帮您登记投诉，图片会一起附上。",
+    "video_filed": "视频收到了，已附在您的投诉 {number} 中，处理人员会一并查看。",
+    "video_unfiled": "视频收到了👌 请再用文字简单描述一下遇到的问题，我帮您登记投诉，视频会一起附上。",
+    "link_filed": "链接收到了🔗 已记在您的投诉 {number} 中，处理人员会一并查看。",
+    "link_unfiled": "链接收到了🔗 请再用文字简单描述一下遇到的问题，我帮您登记投诉，链接会一起附上。",
     "location_filed": "位置收到了📍 已记在您的投诉 {number} 中，处理人员上门时会用到。",
     "location_unfiled": "位置收到了📍 请再用文字简单描述一下遇到的问题，我帮您登记投诉，位置会一起附上。",
     # A complaint is being described (the bot asked for the order number or the phone): no need to
     # describe it again, and the picture waits for that case rather than joining an older one.
     "image_pending": "图片收到了👌 登记投诉时会一起附上，请接着回答上面的问题。",
     "location_pending": "位置收到了📍 登记投诉时会一起附上，请接着回答上面的问题。",
+    "video_pending": "视频收到了👌 登记投诉时会一起附上，请接着回答上面的问题。",
+    "link_pending": "链接收到了🔗 登记投诉时会一起附上，请接着回答上面的问题。",
     "trouble": "抱歉，系统开小差了，您的消息已记录，我们会尽快处理。着急的话请回复“转人工”。",
 }
+
+
+#: WeChat's media messages and the kind of attachment each becomes (a 小视频 is a video like any other).
+MEDIA_KINDS = {"image": "image", "video": "video", "shortvideo": "video"}
+#: How each reads in the transcript an agent sees.
+SHOWN = {"image": "[图片]", "video": "[视频]"}
 
 
 def utcnow() -> datetime:
@@ -202,13 +214,18 @@ class WeChatInput(InputChannel):
                     await self._to_rasa(message, message.recognition.strip())
                 else:
                     await self._reply_outside_rasa(message, "[语音]", ANSWERS["voice_unclear"])
-            elif message.kind == "image":
-                await self._handle_image(message, now)
+            elif message.kind in MEDIA_KINDS:
+                await self._handle_media(message, now)
             elif message.kind == "location" and message.latitude and message.longitude:
                 describing = await self._describing_a_complaint(message.openid)
                 attachment = await self._keep_location(message, now, hold=describing)
                 answer = _attachment_answer("location", attachment, describing)
                 await self._reply_outside_rasa(message, _shown_location(message), answer)
+            elif message.kind == "link" and message.url:
+                describing = await self._describing_a_complaint(message.openid)
+                attachment = await self._keep_link(message, now, hold=describing)
+                answer = _attachment_answer("link", attachment, describing)
+                await self._reply_outside_rasa(message, _shown_link(message), answer)
             else:
                 await self._reply_outside_rasa(message, f"[{message.kind}]", ANSWERS["unsupported"])
         except Exception:
@@ -246,15 +263,19 @@ class WeChatInput(InputChannel):
             for_rasa = await runtime.gateway.menu_payload(message.openid, message.menu_id) or message.content
         elif message.kind == "voice":
             shown = for_rasa = message.recognition.strip() or "[语音]"
-        elif message.kind == "image":
-            attachment = await self._keep_image(message, now)
-            shown = for_rasa = f"[图片] {attachment.stored_path or message.pic_url}"
+        elif message.kind in MEDIA_KINDS:
+            attachment = await self._keep_media(message, now)
+            where = attachment.stored_path or message.pic_url or f"media_id={message.media_id}"
+            shown = for_rasa = f"{SHOWN[MEDIA_KINDS[message.kind]]} {where}"
         elif message.kind == "location" and message.latitude and message.longitude:
             await self._keep_location(message, now)
             shown = for_rasa = _shown_location(message)
+        elif message.kind == "link" and message.url:
+            await self._keep_link(message, now)
+            shown = for_rasa = _shown_link(message)
         else:
             shown = for_rasa = f"[{message.kind}]"
-        if message.kind != "image":
+        if message.kind not in MEDIA_KINDS:
             await self._to_rasa(message, for_rasa)
         if handoff.status is HandoffStatus.WAITING and is_cancellation(shown):
             await runtime.services.handoffs.cancel(message.openid)
@@ -285,10 +306,13 @@ class WeChatInput(InputChannel):
         else:  # VIEW, TEMPLATESENDJOBFINISH, LOCATION reports...: nothing to say
             logger.debug("WeChat event %s from %s ignored", message.event, message.openid)
 
-    async def _handle_image(self, message: InboundMessage, now: datetime) -> None:
+    async def _handle_media(self, message: InboundMessage, now: datetime) -> None:
+        """A photo or a video of the fault: kept with the case, acknowledged. A video used to get
+        "这类消息我暂时处理不了", often the clearest report a customer can send ("你看这漏水")."""
         describing = await self._describing_a_complaint(message.openid)
-        attachment = await self._keep_image(message, now, hold=describing)
-        await self._reply_outside_rasa(message, "[图片]", _attachment_answer("image", attachment, describing))
+        attachment = await self._keep_media(message, now, hold=describing)
+        kind = MEDIA_KINDS[message.kind]
+        await self._reply_outside_rasa(message, SHOWN[kind], _attachment_answer(kind, attachment, describing))
 
     async def _describing_a_complaint(self, openid: str) -> bool:
         """The intake form is running and already has the problem in words."""
@@ -306,27 +330,30 @@ class WeChatInput(InputChannel):
         agent = getattr(getattr(self._app, "ctx", None), "agent", None)
         return None if agent is None else agent.processor
 
-    async def _keep_image(self, message: InboundMessage, now: datetime, *, hold: bool = False) -> Attachment:
-        """Download the customer's photo and keep it with their open case (``hold``: with the case
-        being described)."""
+    async def _keep_media(self, message: InboundMessage, now: datetime, *, hold: bool = False) -> Attachment:
+        """Download the customer's photo or video and keep it with their open case (``hold``: with
+        the case being described)."""
         runtime = self.runtime
         assert runtime is not None
+        kind = MEDIA_KINDS[message.kind]
         stored, content_type, size = None, None, None
         try:
             data, content_type = await runtime.session.download_media(message.media_id)
-            ext = mimetypes.guess_extension(content_type.split(";")[0]) or ".jpg"
+            media_type = content_type.split(";")[0].strip()
+            ext = mimetypes.guess_extension(media_type) if media_type.startswith(f"{kind}/") else None
+            ext = ext or (".mp4" if kind == "video" else ".jpg")
             folder = runtime.settings.var_dir / "media" / message.openid
             folder.mkdir(parents=True, exist_ok=True)
             path = folder / f"{message.msg_id or int(now.timestamp())}{ext}"
             await asyncio.to_thread(path.write_bytes, data)
             stored, size = str(path), len(data)
         except Exception:  # kept by reference: WeChat holds media for three days
-            logger.exception("could not download image %s", message.media_id)
+            logger.exception("could not download %s %s", kind, message.media_id)
         return await runtime.services.cases.attach(
             Attachment(
                 sender_id=message.openid,
                 channel=self.name(),
-                kind="image",
+                kind=kind,
                 created_at=now,
                 media_id=message.media_id,
                 source_url=message.pic_url or None,
@@ -352,6 +379,21 @@ class WeChatInput(InputChannel):
                 kind="location",
                 created_at=now,
                 source_url=f"{where}?q={message.label}" if message.label else where,
+            ),
+            for_new_case=hold,
+        )
+
+    async def _keep_link(self, message: InboundMessage, now: datetime, *, hold: bool = False) -> Attachment:
+        """A shared link (an order page, a post about the outage): kept with the open case."""
+        runtime = self.runtime
+        assert runtime is not None
+        return await runtime.services.cases.attach(
+            Attachment(
+                sender_id=message.openid,
+                channel=self.name(),
+                kind="link",
+                created_at=now,
+                source_url=message.url,
             ),
             for_new_case=hold,
         )
@@ -415,6 +457,11 @@ def _attachment_answer(kind: str, attachment: Attachment, describing: bool) -> s
     if attachment.case_number:
         return ANSWERS[f"{kind}_filed"].format(number=attachment.case_number)
     return ANSWERS[f"{kind}_pending" if describing else f"{kind}_unfiled"]
+
+
+def _shown_link(message: InboundMessage) -> str:
+    """How a shared link reads in the transcript: [链接] 订单详情 https://…"""
+    return " ".join(filter(None, ["[链接]", message.title.strip(), message.url]))
 
 
 def _shown_location(message: InboundMessage) -> str:

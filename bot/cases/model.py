@@ -165,5 +165,8 @@ class Attachment:
 
 
 def attachment_summary(kind: str, source_url: str | None) -> str:
-    """ "image", or "位置 geo:31.2304,121.4737?q=上海市浦东新区" for a location the customer sent."""
-    return f"位置 {source_url}" if kind == "location" and source_url else kind
+    """ "image", or "位置 geo:31.2304,121.4737?q=上海市浦东新区" for a location the customer sent, or
+    "链接 https://…" for a link."""
+    if kind == "location" and source_url:
+        return f"位置 {source_url}"
+    return f"链接 {source_url}" if kind == "link" and source_url else kind

@@ -108,6 +108,10 @@ class InboundMessage:
     latitude: str = ""  # a location message: Location_X, Location_Y and WeChat's Label (the address)
     longitude: str = ""
     label: str = ""
+    thumb_media_id: str = ""  # a video's still
+    title: str = ""  # a shared link: its title, description and address
+    description: str = ""
+    url: str = ""
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -146,6 +150,10 @@ class InboundMessage:
             latitude=text("Location_X"),
             longitude=text("Location_Y"),
             label=text("Label"),
+            thumb_media_id=text("ThumbMediaId"),
+            title=text("Title"),
+            description=text("Description"),
+            url=text("Url"),
             raw=dict(xml),
         )
 

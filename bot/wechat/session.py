@@ -39,6 +39,8 @@ TOKEN_LOCK_SECONDS = 10
 #: for every call (six Redis round trips per message sent); a token replaced by another process stays
 #: valid at WeChat for five minutes, and a rejected one is dropped at once (``WeChatSession._invalidate``).
 TOKEN_CACHE_SECONDS = 30.0
+#: A customer's video is kept up to this size (WeChat's own limit for a video message is about 25 MB).
+MAX_VIDEO_BYTES = 30 * 1024 * 1024
 
 
 class CachedStorage(SessionStorage):
@@ -153,12 +155,20 @@ class WeChatSession:
             logger.debug("wechat call took %.1f ms", (time.perf_counter() - started) * 1000)
 
     async def download_media(self, media_id: str) -> tuple[bytes, str]:
-        """(bytes, content type) of a customer's image or voice."""
+        """(bytes, content type) of a customer's image, voice or video. For a video, media/get answers
+        with ``{"video_url": …}`` instead of the file (WeChat serves videos from elsewhere, over plain
+        HTTP): the file is fetched from there, within MAX_VIDEO_BYTES."""
 
         def fetch(client: _Client) -> tuple[bytes, str]:
             resp = client.media.download(media_id)
+            if isinstance(resp, dict):  # wechatpy hands over a JSON answer already parsed
+                if resp.get("video_url"):
+                    return _fetch_video(str(resp["video_url"]))
+                raise WeChatClientException(resp.get("errcode", -1), resp.get("errmsg", ""))
             if "json" in resp.headers.get("Content-Type", "") or resp.content[:1] == b"{":
                 data = resp.json()
+                if isinstance(data, dict) and data.get("video_url"):
+                    return _fetch_video(str(data["video_url"]))
                 raise WeChatClientException(data.get("errcode", -1), data.get("errmsg", ""))
             return resp.content, resp.headers.get("Content-Type", "application/octet-stream")
 
@@ -166,6 +176,18 @@ class WeChatSession:
 
     def close(self) -> None:
         self._redis.close()
+
+
+def _fetch_video(url: str) -> tuple[bytes, str]:
+    with requests.get(url, timeout=30, stream=True) as resp:
+        if resp.status_code >= 400:
+            raise WeChatClientException(None, f"HTTP {resp.status_code} for the video", response=resp)
+        body = bytearray()
+        for chunk in resp.iter_content(64 * 1024):
+            body += chunk
+            if len(body) > MAX_VIDEO_BYTES:
+                raise PermanentError(f"the video is larger than {MAX_VIDEO_BYTES} bytes")
+        return bytes(body), resp.headers.get("Content-Type", "video/mp4")
 
 
 def new_menu_id() -> str:

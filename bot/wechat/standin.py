@@ -349,6 +349,8 @@ async def api_media_get(request: Request) -> HTTPResponse:
     if media is None:
         return await _fail(rt, api, 40007)
     await rt.store.count(f"accepted.{api}")
+    if media.kind == "video":  # WeChat answers a video with where to fetch it, not the file
+        return json({"video_url": f"{request.scheme}://{request.host}/standin/media/{media_id}"})
     suffix = {"image/png": "png", "image/gif": "gif", "audio/amr": "amr"}.get(media.content_type, "jpg")
     headers = {"Content-Disposition": f'attachment; filename="{media_id[:16]}.{suffix}"'}
     return raw(media.body, content_type=media.content_type, headers=headers)
@@ -500,6 +502,8 @@ async def sim_send(request: Request) -> HTTPResponse:
     if action.type == "image":
         media_id, _ = await store.put_media(action.image, image_type(action.image), "image", now)
         pic_url = f"{request.scheme}://{request.host}/standin/media/{media_id}"
+    elif action.type == "video":
+        media_id, _ = await store.put_media(action.image, "video/mp4", "video", now)
     elif action.type == "voice":
         media_id, _ = await store.put_media(AMR_STUB, "audio/amr", "voice", now)
     msgid = None if action.type == "event" else new_msgid()

@@ -27,10 +27,10 @@ CALLBACK_TIMEOUT = 5.0
 CALLBACK_ATTEMPTS = 3
 #: What the WeChat app shows when the account's server failed to answer.
 SERVICE_UNAVAILABLE = "该公众号暂时无法提供服务，请稍后再试"
-MESSAGE_TYPES = ("text", "voice", "image", "event", "location")
+MESSAGE_TYPES = ("text", "voice", "image", "video", "link", "event", "location")
 EVENTS = ("subscribe", "unsubscribe", "CLICK", "VIEW")
 #: User actions that open the 48-hour customer-service window (VIEW and unsubscribe do not).
-WINDOW_OPENERS = ("text", "voice", "image", "location", "subscribe", "CLICK")
+WINDOW_OPENERS = ("text", "voice", "image", "video", "link", "location", "subscribe", "CLICK")
 OPENID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 AMR_STUB = b"#!AMR\n"
 
@@ -47,7 +47,9 @@ class Action:
     type: str
     content: str = ""
     recognition: str = ""
-    image: bytes = b""
+    image: bytes = b""  # a picture's or a video's bytes
+    title: str = ""  # a shared link
+    url: str = ""
     event: str = ""
     event_key: str = ""
     bizmsgmenuid: str = ""
@@ -80,13 +82,19 @@ def parse_action(body: Any) -> Action:
             raise BadAction("content: a text message needs text")
     elif kind == "voice":
         action.recognition = str(body.get("recognition") or body.get("content") or "")
-    elif kind == "image":
+    elif kind in ("image", "video"):
+        field_name = "image" if kind == "image" else "video"
         try:
-            action.image = base64.b64decode(str(body.get("image") or ""), validate=True)
+            action.image = base64.b64decode(str(body.get(field_name) or ""), validate=True)
         except (binascii.Error, ValueError) as exc:
-            raise BadAction("image: base64 of the picture") from exc
+            raise BadAction(f"{field_name}: base64 of the file") from exc
         if not action.image:
-            raise BadAction("image: base64 of the picture")
+            raise BadAction(f"{field_name}: base64 of the file")
+    elif kind == "link":
+        action.title, action.url = str(body.get("title") or ""), str(body.get("url") or "")
+        action.content = str(body.get("description") or "")
+        if not action.url.startswith(("http://", "https://")):
+            raise BadAction("url: the link's http(s) address")
     elif kind == "event":
         action.event = str(body.get("event") or "")
         action.event_key = str(body.get("event_key") or "")
@@ -141,6 +149,10 @@ def message_fields(
         fields += [("MediaId", media_id), ("Format", "amr"), ("Recognition", action.recognition)]
     elif action.type == "image":
         fields += [("PicUrl", pic_url), ("MediaId", media_id)]
+    elif action.type == "video":
+        fields += [("MediaId", media_id), ("ThumbMediaId", media_id)]
+    elif action.type == "link":
+        fields += [("Title", action.title), ("Description", action.content), ("Url", action.url)]
     elif action.type == "location":
         loc = action.location
         fields += [("Location_X", loc["x"]), ("Location_Y", loc["y"]), ("Scale", loc["scale"])]

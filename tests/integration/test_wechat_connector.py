@@ -13,7 +13,7 @@ import re
 import time
 import urllib.parse
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -532,6 +532,72 @@ async def test_an_image_is_acknowledged_and_kept(harness: Harness) -> None:
     stored = list((harness.settings.var_dir / "media" / user).glob("*"))
     assert [p.read_bytes() for p in stored] == [jpeg]
     assert harness.received == []  # a photo is not a message for the NLU
+
+
+async def test_a_video_is_fetched_from_where_wechat_points_and_kept_with_the_case(harness: Harness) -> None:
+    """ "你看这漏水" as a 小视频 got "这类消息我暂时处理不了"; WeChat's media/get answers a video with a
+    video_url to fetch it from, which the gateway follows."""
+    user = openid()
+    mp4 = b"\x00\x00\x00\x18ftypmp42" + b"careloop-test-video" * 400
+    runtime = harness.channel.runtime
+    assert runtime is not None
+    case = await runtime.services.cases.open_case(
+        CaseDraft(user, "wechat", "热水器漏水", "installation_repair", "13812345678")
+    )
+    uploaded = await runtime.session.call(
+        lambda c: c.media.upload("video", ("leak.mp4", io.BytesIO(mp4), "video/mp4"))
+    )
+    for kind in ("shortvideo", "video"):
+        await harness.send(
+            {
+                "ToUserName": "gh_careloop000001",
+                "FromUserName": user,
+                "CreateTime": int(time.time()),
+                "MsgType": kind,
+                "MediaId": uploaded["media_id"],
+                "ThumbMediaId": uploaded["media_id"],
+                "MsgId": new_msg_id(),
+            }
+        )
+    await wait_for(lambda: len(harness.at_standin(user)) >= 2)
+    answers = [m["text"]["content"] for m in harness.at_standin(user)]
+    assert answers == [f"视频收到了，已附在您的投诉 {case.number} 中，处理人员会一并查看。"] * 2
+    stored = sorted((harness.settings.var_dir / "media" / user).glob("*"))
+    assert [(p.suffix, p.read_bytes()) for p in stored] == [(".mp4", mp4)] * 2
+    attachments = await runtime.services.cases.attachments(case.number)
+    assert [(a.kind, a.content_type, a.size) for a in attachments] == [("video", "video/mp4", len(mp4))] * 2
+    assert harness.received == []  # not a message for the NLU
+
+
+async def test_a_shared_link_is_kept_with_the_case(harness: Harness) -> None:
+    user = openid()
+    runtime = harness.channel.runtime
+    assert runtime is not None
+    await harness.send(
+        {
+            "ToUserName": "gh_careloop000001",
+            "FromUserName": user,
+            "CreateTime": int(time.time()),
+            "MsgType": "link",
+            "Title": "订单详情",
+            "Description": "JD2026120512345",
+            "Url": "https://m.example.com/order/JD2026120512345",
+            "MsgId": new_msg_id(),
+        }
+    )
+    await wait_for(lambda: len(harness.at_standin(user)) >= 1)
+    assert harness.at_standin(user)[0]["text"]["content"].startswith("链接收到了🔗 请再用文字简单描述一下")
+    case = await runtime.services.cases.open_case(
+        CaseDraft(user, "wechat", "订单一直没发货", "delivery", None)
+    )
+    (attachment,) = await runtime.services.cases.attachments(case.number)  # joined the case opened next
+    assert (attachment.kind, attachment.source_url) == ("link", "https://m.example.com/order/JD2026120512345")
+
+
+async def wait_for(condition: Callable[[], bool], timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not condition():  # noqa: ASYNC110
+        await asyncio.sleep(0.1)
 
 
 def image_message(user: str, media_id: str) -> dict[str, str | int]:

@@ -8,6 +8,7 @@ checks each push with wechatpy (``check_signature``, ``WeChatCrypto.decrypt_mess
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
 import json
 import threading
@@ -406,7 +407,11 @@ def test_each_kind_of_user_action_has_wechats_fields(ops: str, receiver: Receive
     picture = user_sends(ops, "o_kinds", type="image", image="/9j/4AAQSkZJRgABAQ==")
     user_sends(ops, "o_kinds", content="满意", bizmsgmenuid="101")
     user_sends(ops, "o_kinds", type="location", latitude=23.13, longitude=113.26, label="广州")
-    subscribe, click, voice, image, tap, location = [p["msg"] for p in receiver.received("o_kinds")]
+    user_sends(ops, "o_kinds", type="video", video=base64.b64encode(b"\x00\x00\x00\x18ftypmp42").decode())
+    user_sends(ops, "o_kinds", type="link", title="订单详情", url="https://m.example.com/o/1")
+    subscribe, click, voice, image, tap, location, video, link = [
+        p["msg"] for p in receiver.received("o_kinds")
+    ]
     assert (subscribe["Event"], "MsgId" in subscribe) == ("subscribe", False)
     assert (click["MsgType"], click["Event"], click["EventKey"], "MsgId" in click) == (
         "event",
@@ -422,6 +427,11 @@ def test_each_kind_of_user_action_has_wechats_fields(ops: str, receiver: Receive
     assert client(ops).media.download(image["MediaId"]).content == body  # the connector's way to fetch it
     assert (tap["MsgType"], tap["Content"], tap["bizmsgmenuid"]) == ("text", "满意", "101")
     assert (location["Location_X"], location["Location_Y"], location["Label"]) == ("23.13", "113.26", "广州")
+    assert video["MsgType"] == "video" and video["MsgId"] and video["ThumbMediaId"]
+    # As WeChat does, media/get answers a video with where to fetch it.
+    fetched = client(ops).media.download(video["MediaId"])
+    assert get_bytes(fetched["video_url"]) == (200, "video/mp4", b"\x00\x00\x00\x18ftypmp42")
+    assert (link["MsgType"], link["Title"], link["Url"]) == ("link", "订单详情", "https://m.example.com/o/1")
 
 
 def test_no_answer_in_5_seconds_is_retried_with_the_same_msgid(ops: str, receiver: Receiver) -> None:

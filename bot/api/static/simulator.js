@@ -9,6 +9,7 @@
   const MODES = { plaintext: "明文", compatible: "兼容", safe: "安全" };
   const MENU = { complain: "投诉", case_status: "查进度", human: "人工" };
   const OPENID_KEY = "careloop.simulator.openid";
+  const MAX_VIDEO_BYTES = 7 << 20; // base64 of it stays under the stand-in's 11 MB request limit
 
   let openid = localStorage.getItem(OPENID_KEY) || freshOpenid();
   let lastSeq = 0;
@@ -106,6 +107,14 @@
       img.src = mediaUrl(m.MediaId);
       img.alt = "图片";
       bubble.appendChild(img);
+    } else if (m.MsgType === "video") {
+      bubble.className = "bubble media";
+      const video = el("video");
+      video.src = mediaUrl(m.MediaId);
+      video.controls = true;
+      bubble.appendChild(video);
+    } else if (m.MsgType === "link") {
+      bubble.textContent = "🔗 " + (m.Title || m.Url);
     } else if (m.MsgType === "location") {
       bubble.textContent = "📍 " + (m.Label || "位置") + `（${m.Location_X}, ${m.Location_Y}）`;
     } else {
@@ -372,14 +381,25 @@
     $("text").focus();
   });
 
+  function base64Of(file) {
+    return new Promise((resolve, reject) => {
+      const reader = new FileReader();
+      reader.onload = () => resolve(String(reader.result).split(",", 2)[1]);
+      reader.onerror = () => reject(new Error("读取失败"));
+      reader.readAsDataURL(file);
+    });
+  }
+
   $("image").addEventListener("change", async (event) => {
     const file = event.target.files[0];
     event.target.value = "";
     if (!file) return;
+    const isVideo = file.type.startsWith("video/");
     try {
-      await send({ type: "image", image: await shrinkImage(file) });
+      if (isVideo && file.size > MAX_VIDEO_BYTES) throw new Error("视频不能超过 7 MB");
+      await send(isVideo ? { type: "video", video: await base64Of(file) } : { type: "image", image: await shrinkImage(file) });
     } catch (err) {
-      systemLine("图片无法发送：" + err.message, "error");
+      systemLine((isVideo ? "视频" : "图片") + "无法发送：" + err.message, "error");
     }
   });
 
