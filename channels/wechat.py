@@ -218,12 +218,12 @@ class WeChatInput(InputChannel):
                 await self._handle_media(message, now)
             elif message.kind == "location" and message.latitude and message.longitude:
                 describing = await self._describing_a_complaint(message.openid)
-                attachment = await self._keep_location(message, now, hold=describing)
+                attachment = await self._keep_reference(message, "location", now, hold=describing)
                 answer = _attachment_answer("location", attachment, describing)
                 await self._reply_outside_rasa(message, _shown_location(message), answer)
             elif message.kind == "link" and message.url:
                 describing = await self._describing_a_complaint(message.openid)
-                attachment = await self._keep_link(message, now, hold=describing)
+                attachment = await self._keep_reference(message, "link", now, hold=describing)
                 answer = _attachment_answer("link", attachment, describing)
                 await self._reply_outside_rasa(message, _shown_link(message), answer)
             else:
@@ -268,10 +268,10 @@ class WeChatInput(InputChannel):
             where = attachment.stored_path or message.pic_url or f"media_id={message.media_id}"
             shown = for_rasa = f"{SHOWN[MEDIA_KINDS[message.kind]]} {where}"
         elif message.kind == "location" and message.latitude and message.longitude:
-            await self._keep_location(message, now)
+            await self._keep_reference(message, "location", now)
             shown = for_rasa = _shown_location(message)
         elif message.kind == "link" and message.url:
-            await self._keep_link(message, now)
+            await self._keep_reference(message, "link", now)
             shown = for_rasa = _shown_link(message)
         else:
             shown = for_rasa = f"[{message.kind}]"
@@ -364,36 +364,21 @@ class WeChatInput(InputChannel):
             for_new_case=hold,
         )
 
-    async def _keep_location(
-        self, message: InboundMessage, now: datetime, *, hold: bool = False
+    async def _keep_reference(
+        self, message: InboundMessage, kind: str, now: datetime, *, hold: bool = False
     ) -> Attachment:
-        """Where the repair or delivery is: kept with the open case like a photo (as a geo: URI that
-        map apps open), so the agent and the technician have it."""
+        """Something kept by its address, not downloaded: where the repair or delivery is (a geo: URI
+        that map apps open, for the agent and the technician) or a shared link (an order page)."""
         runtime = self.runtime
         assert runtime is not None
         where = f"geo:{message.latitude},{message.longitude}"
+        if kind == "link":
+            address = message.url
+        else:
+            address = f"{where}?q={message.label}" if message.label else where
         return await runtime.services.cases.attach(
             Attachment(
-                sender_id=message.openid,
-                channel=self.name(),
-                kind="location",
-                created_at=now,
-                source_url=f"{where}?q={message.label}" if message.label else where,
-            ),
-            for_new_case=hold,
-        )
-
-    async def _keep_link(self, message: InboundMessage, now: datetime, *, hold: bool = False) -> Attachment:
-        """A shared link (an order page, a post about the outage): kept with the open case."""
-        runtime = self.runtime
-        assert runtime is not None
-        return await runtime.services.cases.attach(
-            Attachment(
-                sender_id=message.openid,
-                channel=self.name(),
-                kind="link",
-                created_at=now,
-                source_url=message.url,
+                sender_id=message.openid, channel=self.name(), kind=kind, created_at=now, source_url=address
             ),
             for_new_case=hold,
         )

@@ -548,17 +548,8 @@ async def test_a_video_is_fetched_from_where_wechat_points_and_kept_with_the_cas
         lambda c: c.media.upload("video", ("leak.mp4", io.BytesIO(mp4), "video/mp4"))
     )
     for kind in ("shortvideo", "video"):
-        await harness.send(
-            {
-                "ToUserName": "gh_careloop000001",
-                "FromUserName": user,
-                "CreateTime": int(time.time()),
-                "MsgType": kind,
-                "MediaId": uploaded["media_id"],
-                "ThumbMediaId": uploaded["media_id"],
-                "MsgId": new_msg_id(),
-            }
-        )
+        media_id = uploaded["media_id"]
+        await harness.send(customer_message(user, kind, MediaId=media_id, ThumbMediaId=media_id))
     await wait_for(lambda: len(harness.at_standin(user)) >= 2)
     answers = [m["text"]["content"] for m in harness.at_standin(user)]
     assert answers == [f"视频收到了，已附在您的投诉 {case.number} 中，处理人员会一并查看。"] * 2
@@ -573,25 +564,26 @@ async def test_a_shared_link_is_kept_with_the_case(harness: Harness) -> None:
     user = openid()
     runtime = harness.channel.runtime
     assert runtime is not None
-    await harness.send(
-        {
-            "ToUserName": "gh_careloop000001",
-            "FromUserName": user,
-            "CreateTime": int(time.time()),
-            "MsgType": "link",
-            "Title": "订单详情",
-            "Description": "JD2026120512345",
-            "Url": "https://m.example.com/order/JD2026120512345",
-            "MsgId": new_msg_id(),
-        }
-    )
+    link = "https://m.example.com/order/JD2026120512345"
+    await harness.send(customer_message(user, "link", Title="订单详情", Description="JD…", Url=link))
     await wait_for(lambda: len(harness.at_standin(user)) >= 1)
     assert harness.at_standin(user)[0]["text"]["content"].startswith("链接收到了🔗 请再用文字简单描述一下")
     case = await runtime.services.cases.open_case(
         CaseDraft(user, "wechat", "订单一直没发货", "delivery", None)
     )
     (attachment,) = await runtime.services.cases.attachments(case.number)  # joined the case opened next
-    assert (attachment.kind, attachment.source_url) == ("link", "https://m.example.com/order/JD2026120512345")
+    assert (attachment.kind, attachment.source_url) == ("link", link)
+
+
+def customer_message(user: str, kind: str, **fields: str) -> dict[str, str | int]:
+    return {
+        "ToUserName": "gh_careloop000001",
+        "FromUserName": user,
+        "CreateTime": int(time.time()),
+        "MsgType": kind,
+        "MsgId": new_msg_id(),
+        **fields,
+    }
 
 
 async def wait_for(condition: Callable[[], bool], timeout: float = 10) -> None:
