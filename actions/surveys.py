@@ -35,9 +35,11 @@ from bot.cases.model import CATEGORIES, Case
 from bot.surveys.errors import SurveyError
 from bot.surveys.model import SERVICE_LABELS, SURVEY_QUESTION, Survey, SurveyStatus
 from bot.surveys.rules import (
+    FACES_CONFIDENCE,
     declines_survey,
     is_bad,
     only_courtesy,
+    only_faces,
     says_goodbye,
     says_no_verdict,
     score_from_satisfaction,
@@ -69,6 +71,17 @@ DIGRESSIONS = {
 CLOSINGS = frozenset({"thank", "goodbye"})
 #: The score of a survey the customer declined ("不想评"): ends it, records nothing.
 DECLINED = 0.0
+
+
+def pictures_for_the_score(tracker: Tracker) -> bool:
+    """ "[弱][弱]", "👏👏" or "🤔" to the score question: the survey form's to take (scored when the
+    model is sure of the tone, else the question again), though the model calls most lone pictures
+    out_of_scope or cannot tell their intent: "[弱]" got "这个我帮不上忙" and the question again."""
+    return (
+        tracker.get_slot("requested_slot") == "survey_score"
+        and only_faces(latest_text(tracker))
+        and latest_intent(tracker) not in CLOSINGS  # "[抱拳]" thanks, "[再见]" leaves: as in words
+    )
 
 
 def _survey_id(tracker: Tracker) -> int | None:
@@ -342,14 +355,18 @@ class ValidateSurveyForm(FormValidationAction):
             # dispatch system sent the wrong customer, which "declined" alone did not.
             words = text.strip() if text.strip() and not text.startswith("/") else NO_COMMENT
             return {"survey_score": DECLINED, "survey_comment": words}
+        label, confidence = satisfaction_of(latest_parse(tracker))
+        if pictures_for_the_score(tracker):
+            if label in ("satisfied", "dissatisfied") and (confidence or 0.0) >= FACES_CONFIDENCE:
+                score = score_from_satisfaction(label, confidence, text)
+                return {"survey_score": float(score), "survey_comment": text} if score else {}
+            return {"survey_score": None}  # "🤔" or "[疑问]": no verdict yet, the question again
         if intent in DIGRESSIONS - CLOSINGS or text.startswith("/") or not text.strip():
             return {}
         if intent == "complain" and starts_new_matter(text):
             return {}  # about something else: the complaint rule takes it, the survey waits
         if says_no_verdict(text):
             return {"survey_score": None}  # set, not left out: the question comes again, no fallback
-        # Free text without a number: scored from the satisfaction label; the words are the comment.
-        label, confidence = satisfaction_of(latest_parse(tracker))
         if only_courtesy(text) or (intent in CLOSINGS and label in (None, "neutral")):
             # "拜拜" ends the survey as a refusal would (no reminder); "谢谢" gets the question again.
             if intent == "goodbye" or says_goodbye(text):
@@ -358,6 +375,7 @@ class ValidateSurveyForm(FormValidationAction):
         if intent == "complain" and label != "dissatisfied":
             # A problem to fix is a bad answer however calmly put: it gets a case, not "感谢您的评价".
             label, confidence = "dissatisfied", 0.0
+        # Free text without a number: scored from the satisfaction label; the words are the comment.
         score = score_from_satisfaction(label, confidence, text)
         return {"survey_score": float(score), "survey_comment": text} if score else {}
 

@@ -12,6 +12,7 @@ import json
 import re
 import threading
 import unicodedata
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -29,9 +30,21 @@ _jieba_lock = threading.Lock()
 _jieba = None
 
 
+#: A WeChat face as the channel passes it on: "[强]", "[捂脸]", "[OK]".
+_FACE = re.compile(r"\[([\u4e00-\u9fff]{1,4}|[A-Za-z]{2,10}!?|666)\]")
+_FACE_SLOTS = 0xF8FF - 0xE000
+
+
+def _face_mark(match: re.Match[str]) -> str:
+    """One private-use character per face, so "[强]" is a feature of its own: written out, its
+    characters would lend the face's tone to "强烈要求退款" and its brackets to every other face."""
+    return chr(0xE000 + zlib.crc32(match.group(1).lower().encode()) % _FACE_SLOTS)
+
+
 def normalise(text: str) -> str:
-    """Fold width and case, squash runs ("！！！！" → "！！"), mask digit runs."""
-    text = unicodedata.normalize("NFKC", text).lower()
+    """Fold width and case, one mark per WeChat face, squash runs ("！！！！" → "！！"), mask digit
+    runs."""
+    text = _FACE.sub(_face_mark, unicodedata.normalize("NFKC", text)).lower()
     text = _REPEAT.sub(r"\1\1", text)
     return _DIGITS.sub(lambda m: "0" if len(m.group()) < 3 else "#", text)
 

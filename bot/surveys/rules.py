@@ -178,6 +178,28 @@ def only_courtesy(text: str) -> bool:
     return _nothing_left(_COURTESY.sub("", _THANKS.sub("", _GOODBYE.sub("", folded))))
 
 
+#: A WeChat face as the connector passes it on: a short bracketed name ("[强]", "[捂脸]").
+_FACE = re.compile(r"\[[^\[\]\s]{1,6}\]")
+#: How sure the model must be of a picture's meaning to score it: an emoji it has never seen ("🎉"
+#: before 2026-12-06) came out "dissatisfied" at 0.62, and a party popper is no reason for a case.
+FACES_CONFIDENCE = 0.7
+#: Emoji, skin tones and the variation selector after "❤": what pictures are made of.
+_PICTURE = ("So", "Sk", "Mn")
+
+
+def only_faces(text: str) -> bool:
+    """Nothing but emoji or WeChat faces ("[弱][弱]", "👏👏"). Asked "这次服务怎么样", that is a verdict,
+    whatever intent a lone picture gets (the training data calls most of them out_of_scope): "[弱]"
+    was taken for a digression and the question asked again."""
+    folded = unicodedata.normalize("NFKC", text).strip()
+    if text.startswith("/") or not folded:
+        return False
+    rest = _FACE.sub(" ", folded)
+    if rest == folded and not any(unicodedata.category(c) == "So" for c in rest):
+        return False  # "！！" or "。。。" is not a picture
+    return all(unicodedata.category(c)[0] in "PZC" or unicodedata.category(c) in _PICTURE for c in rest)
+
+
 def score_from_satisfaction(label: str | None, confidence: float | None, text: str = "") -> int | None:
     """A free-text answer without a number, scored from the NLU's satisfaction label. An answer that
     weighs one thing against another is never scored at an extreme: the model hears the complaint

@@ -132,6 +132,15 @@ def test_an_agent_takes_over_from_the_console_and_hands_back(
     before = account_bubbles()
     customer_says("空调装好第二天就不制冷了")
     expect(transcript).to_contain_text("空调装好第二天就不制冷了")
+    # A video of the fault, and a thumbs-up from WeChat's face panel ("/:strong" on the wire).
+    customer.set_input_files(
+        "#image",
+        files=[{"name": "leak.mp4", "mimeType": "video/mp4", "buffer": b"\x00\x00\x00\x18ftypmp42" * 64}],
+    )
+    expect(chat.locator(".msg.user video")).to_have_count(1)
+    expect(transcript).to_contain_text("[视频]")
+    customer_says("好的/:strong")
+    expect(transcript).to_contain_text("好的[强]")
     customer.wait_for_timeout(3000)
     assert account_bubbles() == before, chat.inner_text()
 

@@ -195,7 +195,17 @@ def test_an_encrypted_wechat_complaint_retried_three_times_is_one_case_and_one_s
     assert case["events"][-1]["kind"] == "customer_notified"
 
 
-def test_a_service_event_leads_to_a_survey_and_a_bad_answer_to_a_case_and_a_person(stack: Stack) -> None:
+@pytest.mark.parametrize(
+    ("typed", "score", "read"),
+    [
+        ("2分，师傅迟到了两个小时", 2, "2分，师傅迟到了两个小时"),
+        # Two thumbs-down picked from WeChat's panel: "/:weak/:weak" in the XML, "[弱][弱]" to the bot.
+        ("/:weak/:weak", 1, "[弱][弱]"),
+    ],
+)
+def test_a_service_event_leads_to_a_survey_and_a_bad_answer_to_a_case_and_a_person(
+    stack: Stack, typed: str, score: int, read: str
+) -> None:
     from bot.wechat.standin_config import DEV_APPID, DEV_TOKEN
     from tests.wechat_side import WeChatSide, text_message
 
@@ -239,23 +249,19 @@ def test_a_service_event_leads_to_a_survey_and_a_bad_answer_to_a_case_and_a_pers
     question = replies()[1]
     assert question["msgtype"] == "msgmenu" and "打个分" in question["msgmenu"]["head_content"]
     assert [o["content"][0] for o in question["msgmenu"]["list"]] == ["5", "4", "3", "2", "1"]
-    customer_says("2分，师傅迟到了两个小时")
+    customer_says(typed)
     wait_until(lambda: len(replies()) >= 3, 60, "the answer to the survey")
     time.sleep(1.0)
     answer = replies()[2]
     assert answer["msgtype"] == "msgmenu" and "抱歉" in answer["msgmenu"]["head_content"]
     assert [o["content"] for o in answer["msgmenu"]["list"]] == ["需要人工", "不用了"]
     _, survey = http("GET", f"{stack.ops}/api/v1/surveys/{survey_id}", headers={"X-API-Key": stack.api_key})
-    assert (survey["status"], survey["score"], survey["comment"]) == (
-        "answered",
-        2,
-        "2分，师傅迟到了两个小时",
-    )
+    assert (survey["status"], survey["score"], survey["comment"]) == ("answered", score, read)
     number = survey["remediation_case"]
     assert number and number in answer["msgmenu"]["head_content"]
     _, case = http("GET", f"{stack.ops}/api/v1/cases/{number}", headers={"X-API-Key": stack.api_key})
     assert case["source"] == "survey" and case["priority"] in ("P1", "P2")
-    assert "师傅迟到了两个小时" in case["description"]
+    assert read in case["description"]
     assert len(replies()) == 3  # nothing sent twice
 
 

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from bot.config import PROJECT_ROOT
+from bot.surveys.rules import FACES_CONFIDENCE
 from tests.conftest import MODEL_PATH
 
 pytestmark = pytest.mark.model
@@ -180,6 +181,30 @@ async def test_a_goodbye_does_not_colour_the_answer(agent: Any, text: str, label
 
 
 @pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("[弱][弱][弱][弱]", "dissatisfied"),  # "/:weak" four times; was neutral, 0.99
+        ("[差劲][弱]", "dissatisfied"),
+        ("[抓狂][怄火]", "dissatisfied"),
+        ("[吐][吐]", "dissatisfied"),
+        ("[鼓掌][强]", "satisfied"),
+        ("[强][强][强][强]", "satisfied"),
+        ("[胜利][胜利][胜利]", "satisfied"),
+    ],
+)
+async def test_wechat_faces_carry_their_tone(agent: Any, text: str, label: str) -> None:
+    """Sure enough to score a survey answer of faces alone (FACES_CONFIDENCE)."""
+    satisfaction = (await agent.parse_message(text))["satisfaction"]
+    assert satisfaction["label"] == label and satisfaction["confidence"] >= FACES_CONFIDENCE
+
+
+async def test_faces_that_thank_or_agree_mean_what_the_words_mean(agent: Any) -> None:
+    """ "[玫瑰][抱拳]" was a greeting; "[强]" alone agrees, as "👍" does."""
+    thanks, yes = await agent.parse_message("[玫瑰][抱拳]"), await agent.parse_message("[强]")
+    assert (thanks["intent"]["name"], yes["intent"]["name"]) == ("thank", "affirm")
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "油烟机噪音特别大",  # complaint 0.15 and inform 0.23: "您是想投诉或反映问题吗？"
@@ -217,8 +242,8 @@ async def test_traditional_characters_are_understood_as_their_simplified_form(
     for e in seen["entities"]:  # spans still point into what the customer typed
         if e["entity"] == "order_id":
             assert traditional[e["start"] : e["end"]] == e["value"]
-    if traditional == "謝謝你們":
-        assert (seen["intent"]["name"], seen["satisfaction"]["label"]) == ("thank", "satisfied")
+    if traditional == "謝謝你們":  # thanks, not displeasure (neutral since 2026-12-06, like "谢谢，再见")
+        assert seen["intent"]["name"] == "thank" and seen["satisfaction"]["label"] != "dissatisfied"
 
 
 async def test_nlu_quality_on_held_out_data() -> None:

@@ -147,6 +147,61 @@ async def test_filler_is_no_answer_and_the_question_comes_again(wired: Services,
     assert again["text"].startswith("好的，不着急😊")
 
 
+@pytest.mark.parametrize(
+    ("text", "intent", "satisfaction", "score"),
+    [
+        ("[弱][弱]", "out_of_scope", ("dissatisfied", 0.93), 1.0),  # was a digression: asked again
+        ("[强][强]", "give_feedback", ("satisfied", 0.95), 5.0),
+        ("👏👏", "out_of_scope", ("satisfied", 0.75), 4.0),
+        ("😭", "nlu_fallback", ("dissatisfied", 0.72), 2.0),
+    ],
+)
+async def test_pictures_alone_are_an_answer(
+    wired: Services, clock: Clock, text: str, intent: str, satisfaction: tuple[str, float], score: float
+) -> None:
+    """WeChat's "/:weak" reaches the bot as "[弱]"; to the score question it is an answer, not
+    something the bot "cannot help with" (the rule for out_of_scope runs before the form)."""
+    survey_id = await a_sent_survey(wired, clock)
+    t = tracker(
+        text, intent, slots={"survey_id": str(survey_id)}, requested="survey_score", satisfaction=satisfaction
+    )
+    dispatcher = CollectingDispatcher()
+    assert await ActionCannotHelp().run(dispatcher, t, DOMAIN) == [] and dispatcher.messages == []
+    slots, _ = await validate(t)
+    assert slots == {"survey_score": score, "survey_comment": text}
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "satisfaction"),
+    [
+        ("🎉", "out_of_scope", ("dissatisfied", 0.62)),  # before the model had seen one: no case for it
+        ("[疑问]", "give_feedback", ("neutral", 0.99)),  # was scored 3 (一般) and the survey closed
+        ("🤔", "out_of_scope", ("dissatisfied", 0.42)),
+    ],
+)
+async def test_a_picture_of_uncertain_tone_gets_the_question_again(
+    wired: Services, clock: Clock, text: str, intent: str, satisfaction: tuple[str, float]
+) -> None:
+    t = tracker(text, intent, requested="survey_score", satisfaction=satisfaction)
+    assert await validate(t) == ({"survey_score": None}, [])
+    dispatcher = CollectingDispatcher()
+    assert await ActionCannotHelp().run(dispatcher, t, DOMAIN) == [] and dispatcher.messages == []
+    survey_id = await a_sent_survey(wired, clock)
+    t.slots.update({"survey_id": str(survey_id), "survey_delivery": "customer_service"})
+    await ActionAskSurveyScore().run(dispatcher, t, DOMAIN)
+    [again] = dispatcher.messages
+    assert (
+        again["text"].startswith("请问您对这次安装服务（服务人员：张师傅）满意吗？")
+        and len(again["buttons"]) == 5
+    )
+    assert (await wired.surveys.get(survey_id)).status is SurveyStatus.SENT
+
+
+async def test_folded_hands_alone_are_thanks_as_in_words(wired: Services, clock: Clock) -> None:
+    _, again = await no_answer_yet(wired, clock, "[抱拳]", "thank")
+    assert again["text"].startswith("不客气😊 方便的话给这次服务打个分")
+
+
 async def test_a_complaint_is_not_taken_for_an_answer() -> None:
     slots, _ = await validate(tracker("我另外还要投诉快递", "complain", requested="survey_score"))
     assert slots == {}

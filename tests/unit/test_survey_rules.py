@@ -14,6 +14,7 @@ from bot.surveys.rules import (
     is_bad,
     next_allowed,
     only_courtesy,
+    only_faces,
     parse_quiet_hours,
     says_no_verdict,
     score_from_satisfaction,
@@ -165,6 +166,27 @@ def test_filler_or_a_moment_asked_for_is_no_verdict(text: str, nothing: bool) ->
 )
 def test_a_bare_closing_or_thank_you_says_nothing_about_the_service(text: str, courtesy: bool) -> None:
     assert only_courtesy(text) is courtesy
+
+
+@pytest.mark.parametrize(
+    ("text", "faces"),
+    [
+        ("[弱]", True),
+        ("[强][强][强]", True),
+        ("👏👏", True),
+        ("❤️", True),  # with its variation selector
+        ("👍🏻 ！", True),  # a skin tone and punctuation
+        ("[发怒] 😡", True),
+        ("[弱] 太慢了", False),  # words: left to the model
+        ("好的", False),
+        ("！！！", False),  # no picture in it
+        ("[订单JD2026120100001]", False),  # too long to be a face
+        ("/give_feedback", False),
+        ("", False),
+    ],
+)
+def test_a_message_of_pictures_only(text: str, faces: bool) -> None:
+    assert only_faces(text) is faces
 
 
 def test_what_counts_as_bad() -> None:

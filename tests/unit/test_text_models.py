@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from bot.nlu.satisfaction import SatisfactionModel, emphasise_turn, load_labelled_tsv
-from bot.nlu.textclf import TextClassifier
+from bot.nlu.textclf import TextClassifier, normalise, words
 
 TEXTS = ["很好很满意", "师傅很专业", "太差了", "等了一天没人来", "还行吧", "一般般", "好评", "差评"] * 3
 LABELS = [
@@ -83,3 +83,13 @@ def test_labelled_files_are_checked(tmp_path: Path) -> None:
         assert "bad.tsv:1" in str(exc)
     else:
         raise AssertionError("an unknown label must be refused")
+
+
+def test_a_wechat_face_is_one_feature_sharing_nothing_with_words() -> None:
+    """ "[强]" written out lent "强" (and the brackets) to "强烈要求退款" and to every other face."""
+    strong, weak = normalise("[强]"), normalise("[弱]")
+    assert len(strong) == len(weak) == 1 and strong != weak
+    assert normalise("师傅很好[强][强]") == "师傅很好" + strong * 2
+    assert normalise("[ok]") == normalise("[OK]") != normalise("ok")
+    assert "强" not in words("[强]") and "[" not in "".join(words("[强]"))
+    assert normalise("订单[JD2026]") == "订单[jd#]"  # a bracketed number is no face
