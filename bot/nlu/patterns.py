@@ -34,6 +34,10 @@ def _fold(text: str) -> str:
 # --- phones --------------------------------------------------------------------------------
 
 # Lower-case letters may touch a phone ("电hua13812345678", "tel13812345678"); capitals start order numbers.
+#: A WeChat face as the connector passes it on ("[强]", "[捂脸]", "[OK]", "[Yeah!]"; bot/wechat/faces.py):
+#: a bracketed name of a few Chinese characters or an English word. Group 1 is the name.
+FACE = re.compile(r"\[([\u4e00-\u9fff]{1,4}|[A-Za-z]{2,10}!?|666)\]")
+
 _PHONE = re.compile(
     r"(?<![0-9A-Z])(?:(?:\+|00)?86[\s-]?)?(1[3-9]\d)[\s-]?(\d{4})[\s-]?(\d{4})(?![0-9A-Za-z])"
 )

@@ -23,6 +23,8 @@ from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import normalize
 
+from bot.nlu.patterns import FACE
+
 _REPEAT = re.compile(r"(.)\1{2,}")
 _DIGITS = re.compile(r"\d+")
 USER_DICT = Path(__file__).with_name("jieba") / "userdict.txt"
@@ -30,8 +32,6 @@ _jieba_lock = threading.Lock()
 _jieba = None
 
 
-#: A WeChat face as the channel passes it on: "[强]", "[捂脸]", "[OK]".
-_FACE = re.compile(r"\[([\u4e00-\u9fff]{1,4}|[A-Za-z]{2,10}!?|666)\]")
 _FACE_SLOTS = 0xF8FF - 0xE000
 
 
@@ -44,7 +44,7 @@ def _face_mark(match: re.Match[str]) -> str:
 def normalise(text: str) -> str:
     """Fold width and case, one mark per WeChat face, squash runs ("！！！！" → "！！"), mask digit
     runs."""
-    text = _FACE.sub(_face_mark, unicodedata.normalize("NFKC", text)).lower()
+    text = FACE.sub(_face_mark, unicodedata.normalize("NFKC", text)).lower()
     text = _REPEAT.sub(r"\1\1", text)
     return _DIGITS.sub(lambda m: "0" if len(m.group()) < 3 else "#", text)
 

@@ -14,6 +14,7 @@ from enum import Enum
 from zoneinfo import ZoneInfo
 
 from bot.cases.intake import asks_for_time, says_more_than_wait
+from bot.nlu.patterns import FACE
 from bot.surveys.errors import IllegalSurveyTransition
 from bot.surveys.model import SurveyStatus
 
@@ -178,8 +179,6 @@ def only_courtesy(text: str) -> bool:
     return _nothing_left(_COURTESY.sub("", _THANKS.sub("", _GOODBYE.sub("", folded))))
 
 
-#: A WeChat face as the connector passes it on: a short bracketed name ("[强]", "[捂脸]").
-_FACE = re.compile(r"\[[^\[\]\s]{1,6}\]")
 #: How sure the model must be of a picture's meaning to score it: an emoji it has never seen ("🎉"
 #: before 2026-12-06) came out "dissatisfied" at 0.62, and a party popper is no reason for a case.
 FACES_CONFIDENCE = 0.7
@@ -194,7 +193,7 @@ def only_faces(text: str) -> bool:
     folded = unicodedata.normalize("NFKC", text).strip()
     if text.startswith("/") or not folded:
         return False
-    rest = _FACE.sub(" ", folded)
+    rest = FACE.sub(" ", folded)
     if rest == folded and not any(unicodedata.category(c) == "So" for c in rest):
         return False  # "！！" or "。。。" is not a picture
     return all(unicodedata.category(c)[0] in "PZC" or unicodedata.category(c) in _PICTURE for c in rest)
