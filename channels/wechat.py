@@ -371,11 +371,7 @@ class WeChatInput(InputChannel):
         that map apps open, for the agent and the technician) or a shared link (an order page)."""
         runtime = self.runtime
         assert runtime is not None
-        where = f"geo:{message.latitude},{message.longitude}"
-        if kind == "link":
-            address = message.url
-        else:
-            address = f"{where}?q={message.label}" if message.label else where
+        address = message.url if kind == "link" else _geo_uri(message)
         return await runtime.services.cases.attach(
             Attachment(
                 sender_id=message.openid, channel=self.name(), kind=kind, created_at=now, source_url=address
@@ -442,6 +438,12 @@ def _attachment_answer(kind: str, attachment: Attachment, describing: bool) -> s
     if attachment.case_number:
         return ANSWERS[f"{kind}_filed"].format(number=attachment.case_number)
     return ANSWERS[f"{kind}_pending" if describing else f"{kind}_unfiled"]
+
+
+def _geo_uri(message: InboundMessage) -> str:
+    """geo:31.2304,121.4737?q=上海市浦东新区…, which map apps open."""
+    where = f"geo:{message.latitude},{message.longitude}"
+    return f"{where}?q={message.label}" if message.label else where
 
 
 def _shown_link(message: InboundMessage) -> str:

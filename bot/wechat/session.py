@@ -161,15 +161,12 @@ class WeChatSession:
 
         def fetch(client: _Client) -> tuple[bytes, str]:
             resp = client.media.download(media_id)
-            if isinstance(resp, dict):  # wechatpy hands over a JSON answer already parsed
+            if isinstance(resp, dict):  # wechatpy parses any JSON answer (and raises on an errcode)
                 if resp.get("video_url"):
                     return _fetch_video(str(resp["video_url"]))
                 raise WeChatClientException(resp.get("errcode", -1), resp.get("errmsg", ""))
             if "json" in resp.headers.get("Content-Type", "") or resp.content[:1] == b"{":
-                data = resp.json()
-                if isinstance(data, dict) and data.get("video_url"):
-                    return _fetch_video(str(data["video_url"]))
-                raise WeChatClientException(data.get("errcode", -1), data.get("errmsg", ""))
+                raise TransientError("media/get answered with JSON that does not parse")
             return resp.content, resp.headers.get("Content-Type", "application/octet-stream")
 
         return await self.call(fetch)

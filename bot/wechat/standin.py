@@ -500,10 +500,10 @@ async def sim_send(request: Request) -> HTTPResponse:
     now = await store.now()
     media_id = pic_url = ""
     if action.type == "image":
-        media_id, _ = await store.put_media(action.image, image_type(action.image), "image", now)
+        media_id, _ = await store.put_media(action.media, image_type(action.media), "image", now)
         pic_url = f"{request.scheme}://{request.host}/standin/media/{media_id}"
     elif action.type == "video":
-        media_id, _ = await store.put_media(action.image, "video/mp4", "video", now)
+        media_id, _ = await store.put_media(action.media, "video/mp4", "video", now)
     elif action.type == "voice":
         media_id, _ = await store.put_media(AMR_STUB, "audio/amr", "voice", now)
     msgid = None if action.type == "event" else new_msgid()

@@ -47,8 +47,9 @@ class Action:
     type: str
     content: str = ""
     recognition: str = ""
-    image: bytes = b""  # a picture's or a video's bytes
+    media: bytes = b""  # a picture's or a video's bytes
     title: str = ""  # a shared link
+    description: str = ""
     url: str = ""
     event: str = ""
     event_key: str = ""
@@ -85,14 +86,14 @@ def parse_action(body: Any) -> Action:
     elif kind in ("image", "video"):
         field_name = "image" if kind == "image" else "video"
         try:
-            action.image = base64.b64decode(str(body.get(field_name) or ""), validate=True)
+            action.media = base64.b64decode(str(body.get(field_name) or ""), validate=True)
         except (binascii.Error, ValueError) as exc:
             raise BadAction(f"{field_name}: base64 of the file") from exc
-        if not action.image:
+        if not action.media:
             raise BadAction(f"{field_name}: base64 of the file")
     elif kind == "link":
         action.title, action.url = str(body.get("title") or ""), str(body.get("url") or "")
-        action.content = str(body.get("description") or "")
+        action.description = str(body.get("description") or "")
         if not action.url.startswith(("http://", "https://")):
             raise BadAction("url: the link's http(s) address")
     elif kind == "event":
@@ -152,7 +153,7 @@ def message_fields(
     elif action.type == "video":
         fields += [("MediaId", media_id), ("ThumbMediaId", media_id)]
     elif action.type == "link":
-        fields += [("Title", action.title), ("Description", action.content), ("Url", action.url)]
+        fields += [("Title", action.title), ("Description", action.description), ("Url", action.url)]
     elif action.type == "location":
         loc = action.location
         fields += [("Location_X", loc["x"]), ("Location_Y", loc["y"]), ("Scale", loc["scale"])]
