@@ -181,6 +181,7 @@ def test_a_bare_closing_or_thank_you_says_nothing_about_the_service(text: str, c
         ("好的", False),
         ("！！！", False),  # no picture in it
         ("[订单JD2026120100001]", False),  # too long to be a face
+        ("[JD2026]", False),  # a bracketed order number, not a face's name
         ("/give_feedback", False),
         ("", False),
     ],
