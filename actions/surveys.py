@@ -40,6 +40,7 @@ from bot.surveys.rules import (
     is_bad,
     only_courtesy,
     only_faces,
+    only_two_edged_smiles,
     says_goodbye,
     says_no_verdict,
     score_from_satisfaction,
@@ -357,10 +358,11 @@ class ValidateSurveyForm(FormValidationAction):
             return {"survey_score": DECLINED, "survey_comment": words}
         label, confidence = satisfaction_of(latest_parse(tracker))
         if pictures_for_the_score(tracker):
-            if label in ("satisfied", "dissatisfied") and (confidence or 0.0) >= FACES_CONFIDENCE:
+            sure = label in ("satisfied", "dissatisfied") and (confidence or 0.0) >= FACES_CONFIDENCE
+            if sure and not only_two_edged_smiles(text):
                 score = score_from_satisfaction(label, confidence, text)
                 return {"survey_score": float(score), "survey_comment": text} if score else {}
-            return {"survey_score": None}  # "🤔" or "[疑问]": no verdict yet, the question again
+            return {"survey_score": None}  # "🤔", "[疑问]", a lone "[微笑]": no verdict yet, ask again
         if intent in DIGRESSIONS - CLOSINGS or text.startswith("/") or not text.strip():
             return {}
         if intent == "complain" and starts_new_matter(text):

@@ -199,6 +199,17 @@ def only_faces(text: str) -> bool:
     return all(unicodedata.category(c)[0] in "PZC" or unicodedata.category(c) in _PICTURE for c in rest)
 
 
+#: Smiles that read both ways: sincere from an older customer, a sneer from a younger one ("呵呵[微笑]").
+#: The model, trained on the sneers, called a lone "[微笑]" dissatisfied at 0.86, so a polite smile
+#: to the score question was scored 1 and opened a remediation case.
+_TWO_EDGED = re.compile(r"\[微笑\]|🙂|☺\ufe0f?")
+
+
+def only_two_edged_smiles(text: str) -> bool:
+    """Nothing but smiles that read both ways: no verdict, the score question again."""
+    return only_faces(text) and _nothing_left(_TWO_EDGED.sub("", text))
+
+
 def score_from_satisfaction(label: str | None, confidence: float | None, text: str = "") -> int | None:
     """A free-text answer without a number, scored from the NLU's satisfaction label. An answer that
     weighs one thing against another is never scored at an extreme: the model hears the complaint

@@ -177,6 +177,9 @@ async def test_pictures_alone_are_an_answer(
         ("🎉", "out_of_scope", ("dissatisfied", 0.62)),  # before the model had seen one: no case for it
         ("[疑问]", "give_feedback", ("neutral", 0.99)),  # was scored 3 (一般) and the survey closed
         ("🤔", "out_of_scope", ("dissatisfied", 0.42)),
+        # A smile that is a sneer to some and a smile to others: was scored 1 and opened a case.
+        ("[微笑]", "nlu_fallback", ("dissatisfied", 0.86)),
+        ("🙂🙂", "nlu_fallback", ("dissatisfied", 0.75)),
     ],
 )
 async def test_a_picture_of_uncertain_tone_gets_the_question_again(

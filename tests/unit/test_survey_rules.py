@@ -15,6 +15,7 @@ from bot.surveys.rules import (
     next_allowed,
     only_courtesy,
     only_faces,
+    only_two_edged_smiles,
     parse_quiet_hours,
     says_no_verdict,
     score_from_satisfaction,
@@ -188,6 +189,21 @@ def test_a_bare_closing_or_thank_you_says_nothing_about_the_service(text: str, c
 )
 def test_a_message_of_pictures_only(text: str, faces: bool) -> None:
     assert only_faces(text) is faces
+
+
+@pytest.mark.parametrize(
+    ("text", "two_edged"),
+    [
+        ("[微笑]", True),
+        ("🙂 [微笑]。", True),
+        ("☺️", True),
+        ("呵呵[微笑]", False),  # words: the model hears the sneer
+        ("[微笑][强]", False),  # a thumbs-up beside it decides
+        ("😊", False),  # a plain smile
+    ],
+)
+def test_smiles_that_read_both_ways(text: str, two_edged: bool) -> None:
+    assert only_two_edged_smiles(text) is two_edged
 
 
 def test_what_counts_as_bad() -> None:
