@@ -222,6 +222,42 @@ async def test_a_problem_described_unprompted_is_not_questioned(agent: Any, text
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        "问题依旧",  # affirm, satisfied 0.39: scored 4 and thanked
+        "问题还在",  # nlu_fallback, neutral 0.86: scored 3 (一般)
+        "油烟机吸力很小",  # inform, satisfied 0.88: scored 5, "感谢您的好评"
+        "冰箱声音特别大",  # nlu_fallback, satisfied 0.66: scored 4
+        "油烟机噪音特别大",  # satisfied 0.74
+        "毛病还在",
+        "还没修好",
+        "没装好",
+    ],
+)
+async def test_a_service_that_did_not_take_scores_low_in_a_survey(agent: Any, text: str) -> None:
+    """Asked "这次服务怎么样" after a repair, a few words saying the fault is still there are the
+    worst answer there is: a score of 1 or 2, a remediation case and a person offered."""
+    from rasa_sdk import Tracker
+    from rasa_sdk.executor import CollectingDispatcher
+
+    from actions.surveys import ValidateSurveyForm
+
+    parse = await agent.parse_message(text)
+    tracker = Tracker(
+        "wx-1",
+        {"requested_slot": "survey_score"},
+        parse,
+        [{"event": "user", "text": text, "parse_data": parse}],
+        False,
+        None,
+        {"name": "survey_form"},
+        "action_listen",
+    )
+    slots = await ValidateSurveyForm().extract_survey_score(CollectingDispatcher(), tracker, {})
+    assert slots.get("survey_score") in (1.0, 2.0), (parse["intent"], parse["satisfaction"])
+
+
+@pytest.mark.parametrize(
     ("traditional", "simplified"),
     [
         ("謝謝你們", "谢谢你们"),  # was a question about the bot, with displeasure
