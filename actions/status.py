@@ -15,7 +15,7 @@ from actions.common import first_entity_value, latest_parse, latest_text, satisf
 from actions.contact import answer_contact_question
 from actions.messages import render, say
 from actions.services import get_services
-from actions.surveys import pictures_for_the_score
+from actions.surveys import asked_too_soon, pictures_for_the_score
 from bot.cases.errors import CaseNotFound
 from bot.cases.intake import asks_about_the_service, is_urging, praises, withdraws_complaint
 from bot.cases.model import CATEGORY_LABELS, STATUS_LABELS, Case, Priority
@@ -209,7 +209,7 @@ class ActionCannotHelp(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         in_survey = (tracker.active_loop or {}).get("name") == "survey_form"
-        if in_survey and pictures_for_the_score(tracker):
+        if in_survey and (pictures_for_the_score(tracker) or asked_too_soon(tracker)):
             return []  # the survey form takes it next
         text = latest_text(tracker)
         label, _ = satisfaction_of(latest_parse(tracker))

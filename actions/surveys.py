@@ -38,6 +38,7 @@ from bot.surveys.rules import (
     FACES_CONFIDENCE,
     declines_survey,
     is_bad,
+    not_tried_yet,
     only_courtesy,
     only_faces,
     only_two_edged_smiles,
@@ -83,6 +84,12 @@ def pictures_for_the_score(tracker: Tracker) -> bool:
         and only_faces(latest_text(tracker))
         and latest_intent(tracker) not in CLOSINGS  # "[抱拳]" thanks, "[再见]" leaves: as in words
     )
+
+
+def asked_too_soon(tracker: Tracker) -> bool:
+    """ "刚装好，还没用呢" to the score question: no verdict yet, whatever intent the model gives it
+    ("没试过" is out of scope to it, "还没来得及用" a complaint)."""
+    return tracker.get_slot("requested_slot") == "survey_score" and not_tried_yet(latest_text(tracker))
 
 
 def _survey_id(tracker: Tracker) -> int | None:
@@ -198,6 +205,8 @@ class ActionAskSurveyScore(Action):
             )
         elif not pushed and says_no_verdict(latest_text(tracker)):
             say(dispatcher, "survey_take_your_time", buttons=_score_buttons())
+        elif not pushed and not_tried_yet(latest_text(tracker)):
+            say(dispatcher, "survey_not_tried_yet", buttons=_score_buttons())
         elif not pushed and (intent == "thank" or only_courtesy(latest_text(tracker))):
             say(dispatcher, "survey_thanked", buttons=_score_buttons())
         elif intent == "EXTERNAL_survey_reminder":
@@ -363,6 +372,8 @@ class ValidateSurveyForm(FormValidationAction):
                 score = score_from_satisfaction(label, confidence, text)
                 return {"survey_score": float(score), "survey_comment": text} if score else {}
             return {"survey_score": None}  # "🤔", "[疑问]", a lone "[微笑]": no verdict yet, ask again
+        if asked_too_soon(tracker):
+            return {"survey_score": None}  # whatever its intent ("没试过" is out of scope): ask later
         if intent in DIGRESSIONS - CLOSINGS or text.startswith("/") or not text.strip():
             return {}
         if intent == "complain" and starts_new_matter(text):

@@ -154,6 +154,37 @@ def says_no_verdict(text: str) -> bool:
     return asks_for_time(folded) and not says_more_than_wait(folded)
 
 
+#: "刚装好，还没用呢" two hours after an installation: asked too soon, no verdict. It was scored 3 (一般)
+#: and the survey closed; now the bot says it can wait and the reminder asks again a day later.
+_NOT_TRIED = (
+    # a bare "没用" is "useless", a verdict: "用" needs a "still" before it or a "过 / 呢" after it
+    r"(?:还|都|暂时|目前|我)*(?:没|没有|未)(?:来得及|怎么|开始|正式|仔细)?(?:试|使用|拆箱?|拆开|穿|吃|尝|体验)"
+    r"(?:过|用|试|一下|呢)*"
+    r"|我?(?:还|都|暂时|目前)+(?:没|没有|未)(?:来得及|怎么|开始|正式|仔细)?用(?:过|一下|呢)*"
+    r"|(?:没|没有)用(?:过|呢)+"
+    r"|(?:过|用|等)(?:几|两|三|一段|一阵)(?:天|时间|阵子|周|个月)(?:再|看看|看|说|评价?|告诉你们?)*"
+)
+_BESIDE_NOT_TRIED = (
+    r"刚(?:装好|修好|弄好|到|收到|拿到|送到|到家)了?|(?:东西|货|快递)?(?:收到|到)了?|装好了?|修好了?|"
+    r"(?:还|也)?不(?:知道|清楚)(?:怎么样|效果|好不好|咋样)?|不好说|说不好|到时候?再说|回头再说|再看看|"
+    r"[嗯恩啊呢吧哈哦喔呀]+"
+)
+_NOT_TRIED_CLAUSE = re.compile(rf"(?:{_BESIDE_NOT_TRIED})*(?:{_NOT_TRIED})(?:{_BESIDE_NOT_TRIED})*")
+_BESIDE_CLAUSE = re.compile(rf"(?:{_BESIDE_NOT_TRIED})+")
+_CLAUSES = re.compile(r"[\s，,。.!！?？~～、…]+")
+
+
+def not_tried_yet(text: str) -> bool:
+    """ "还没用呢" / "刚装好，还没试，过几天再说": nothing to judge yet. "还没用就坏了" says more and
+    is left to the model, and so is "还没修好", which is a verdict."""
+    folded = unicodedata.normalize("NFKC", text).strip().lower()
+    if text.startswith("/") or not folded:
+        return False
+    clauses = [c for c in _CLAUSES.split(folded) if c]
+    tried = [c for c in clauses if _NOT_TRIED_CLAUSE.fullmatch(c)]
+    return bool(tried) and all(c in tried or _BESIDE_CLAUSE.fullmatch(c) for c in clauses)
+
+
 def _nothing_left(text: str) -> bool:
     """Only punctuation and spaces remain; an emoji is something: "👍" or "😡" is an answer."""
     return all(unicodedata.category(c)[0] in "PZC" for c in text)

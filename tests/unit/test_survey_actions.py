@@ -140,6 +140,23 @@ async def no_answer_yet(services: Services, clock: Clock, text: str, intent: str
     return survey_id, again
 
 
+async def test_asked_too_soon_is_no_answer_and_the_bot_can_wait(wired: Services, clock: Clock) -> None:
+    """ "刚装好，还没用呢" two hours after an installation was scored 3 (一般) and closed the survey:
+    a false 一般 in the company's CSAT and no reminder. Now the survey stays open for one."""
+    survey_id, again = await no_answer_yet(wired, clock, "刚装好，还没用呢", "give_feedback")
+    assert again["text"].startswith("好的，不着急😊 等您用上一段时间")
+    assert (await wired.surveys.get(survey_id)).status is SurveyStatus.SENT
+
+
+async def test_asked_too_soon_is_no_answer_whatever_its_intent(wired: Services, clock: Clock) -> None:
+    """ "没试过" is out of scope to the model: the rule for that runs first, and must leave the
+    words to the survey form, not answer "抱歉，这个我帮不上忙"."""
+    await no_answer_yet(wired, clock, "没试过", "out_of_scope")
+    t = tracker("没试过", "out_of_scope", requested="survey_score")
+    dispatcher = CollectingDispatcher()
+    assert await ActionCannotHelp().run(dispatcher, t, DOMAIN) == [] and dispatcher.messages == []
+
+
 async def test_filler_is_no_answer_and_the_question_comes_again(wired: Services, clock: Clock) -> None:
     """ "嗯嗯那个啥" (a yes to the model, neutral in tone) was scored 3 (一般) and closed the survey;
     the customer's real answer after it went to general feedback."""

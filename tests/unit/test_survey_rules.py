@@ -13,6 +13,7 @@ from bot.surveys.rules import (
     in_quiet_hours,
     is_bad,
     next_allowed,
+    not_tried_yet,
     only_courtesy,
     only_faces,
     only_two_edged_smiles,
@@ -148,6 +149,29 @@ def test_an_answer_weighing_good_against_bad_is_not_scored_at_an_extreme(
 )
 def test_filler_or_a_moment_asked_for_is_no_verdict(text: str, nothing: bool) -> None:
     assert says_no_verdict(text) is nothing
+
+
+@pytest.mark.parametrize(
+    ("text", "untried"),
+    [
+        ("还没用呢", True),
+        ("刚装好，还没试", True),
+        ("东西收到了，还没用，不知道怎么样", True),
+        ("刚到家还没拆箱", True),
+        ("过几天再说", True),
+        ("我还没用呢", True),
+        ("没用", False),  # "useless": a verdict
+        ("一点用没有", False),
+        ("还没用就坏了", False),  # says more: the model's to read
+        ("还没修好", False),  # a verdict
+        ("还没装好", False),
+        ("挺好的，还没怎么用", False),
+        ("收到了", False),
+        ("用了两天又坏了", False),
+    ],
+)
+def test_not_tried_yet_is_no_verdict(text: str, untried: bool) -> None:
+    assert not_tried_yet(text) is untried
 
 
 @pytest.mark.parametrize(
