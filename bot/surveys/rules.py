@@ -142,12 +142,17 @@ _BUT = re.compile(
 _FILLER = re.compile(r"嗯+|恩+|啊+|呃+|额+|哦+|噢+|喔+|那个|这个|啥|emm*|hmm*|呢|吧|呀|哈")
 
 
+def _typed(text: str) -> str:
+    """What the customer typed, folded for matching; "" for a button's "/intent" payload."""
+    return "" if text.startswith("/") else unicodedata.normalize("NFKC", text).strip().lower()
+
+
 def says_no_verdict(text: str) -> bool:
     """Filler ("嗯嗯那个啥", "呃……") or a moment asked for ("等一下", "我想想"): no answer yet, so
     the survey asks again rather than recording "一般" and closing. "好的" or "行" are left as
     answers: to "这次服务怎么样" they may well mean it was fine."""
-    folded = unicodedata.normalize("NFKC", text).strip().lower()
-    if text.startswith("/") or not folded:
+    folded = _typed(text)
+    if not folded:
         return False
     if _nothing_left(_FILLER.sub("", folded)):
         return True
@@ -177,10 +182,7 @@ _CLAUSES = re.compile(r"[\s，,。.!！?？~～、…]+")
 def not_tried_yet(text: str) -> bool:
     """ "还没用呢" / "刚装好，还没试，过几天再说": nothing to judge yet. "还没用就坏了" says more and
     is left to the model, and so is "还没修好", which is a verdict."""
-    folded = unicodedata.normalize("NFKC", text).strip().lower()
-    if text.startswith("/") or not folded:
-        return False
-    clauses = [c for c in _CLAUSES.split(folded) if c]
+    clauses = [c for c in _CLAUSES.split(_typed(text)) if c]
     tried = [c for c in clauses if _NOT_TRIED_CLAUSE.fullmatch(c)]
     return bool(tried) and all(c in tried or _BESIDE_CLAUSE.fullmatch(c) for c in clauses)
 
@@ -198,14 +200,14 @@ _COURTESY = re.compile(r"好的|好滴|好|ok|行|嗯+|哦+|啦|了|咯|哈+|呀
 
 
 def says_goodbye(text: str) -> bool:
-    return not text.startswith("/") and bool(_GOODBYE.search(unicodedata.normalize("NFKC", text).lower()))
+    return bool(_GOODBYE.search(_typed(text)))
 
 
 def only_courtesy(text: str) -> bool:
     """ "拜拜" / "好的谢谢": a closing or a thank-you with nothing about the service in it, so it is
     neither a score (the model scored "挺满意的，拜拜" 2) nor a digression to answer and then re-ask."""
-    folded = unicodedata.normalize("NFKC", text).strip().lower()
-    if text.startswith("/") or not (_GOODBYE.search(folded) or _THANKS.search(folded)):
+    folded = _typed(text)
+    if not (_GOODBYE.search(folded) or _THANKS.search(folded)):
         return False
     return _nothing_left(_COURTESY.sub("", _THANKS.sub("", _GOODBYE.sub("", folded))))
 
