@@ -62,7 +62,7 @@ class ActionRecordFeedback(Action):
             corrected = await correct_score(dispatcher, tracker, rating)
             if corrected is not None:
                 return corrected
-        if kind == "feedback" and names_misconduct(latest_text(tracker), label):
+        if kind in ("feedback", "rating") and names_misconduct(latest_text(tracker), label):
             # Not "您的反馈已记录": the intake files it, with the words as the description.
             return [FollowupAction("complaint_form")]
         try:

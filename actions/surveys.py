@@ -30,8 +30,9 @@ from actions.common import (
 from actions.messages import catalogue, render, say
 from actions.services import get_services
 from bot.cases.errors import CaseError
-from bot.cases.intake import is_cancellation, is_substantive_description, safety_terms
+from bot.cases.intake import is_cancellation, is_substantive_description, safety_terms, solicits_praise
 from bot.cases.model import CATEGORIES, Case
+from bot.nlu.patterns import withholds_score
 from bot.surveys.errors import SurveyError
 from bot.surveys.model import SERVICE_LABELS, SURVEY_QUESTION, Survey, SurveyStatus
 from bot.surveys.rules import (
@@ -44,6 +45,7 @@ from bot.surveys.rules import (
     only_two_edged_smiles,
     says_goodbye,
     says_no_verdict,
+    says_not_done,
     score_from_satisfaction,
     starts_new_matter,
 )
@@ -90,6 +92,19 @@ def asked_too_soon(tracker: Tracker) -> bool:
     """ "刚装好，还没用呢" to the score question: no verdict yet, whatever intent the model gives it
     ("没试过" is out of scope to it, "还没来得及用" a complaint)."""
     return tracker.get_slot("requested_slot") == "survey_score" and not_tried_yet(latest_text(tracker))
+
+
+def _heard(tracker: Tracker) -> tuple[str | None, float | None]:
+    """The answer's satisfaction: the model's, except where it hears praise in words that are none.
+    A worker pressing for a good score ("师傅走之前非要我打5分") and work not done ("没装好") are
+    displeasure; a score withheld ("满分？别想了") is not praise. They were scored 5, 4 and 4."""
+    label, confidence = satisfaction_of(latest_parse(tracker))
+    text = latest_text(tracker)
+    if label != "dissatisfied" and (solicits_praise(text) or says_not_done(text)):
+        return "dissatisfied", 0.0
+    if label == "satisfied" and withholds_score(text):
+        return "neutral", confidence
+    return label, confidence
 
 
 def _survey_id(tracker: Tracker) -> int | None:
@@ -282,7 +297,7 @@ async def _answer(
     tracker: Tracker, *, survey_id: int | None, rating: int | None, comment: str | None
 ) -> AnswerOutcome:
     """The survey service's answer, with what the NLU heard in the message (satisfaction, category)."""
-    label, confidence = satisfaction_of(latest_parse(tracker))
+    label, confidence = _heard(tracker)
     categories = [
         e.get("value")
         for e in tracker.latest_message.get("entities") or []
@@ -365,7 +380,7 @@ class ValidateSurveyForm(FormValidationAction):
             # dispatch system sent the wrong customer, which "declined" alone did not.
             words = text.strip() if text.strip() and not text.startswith("/") else NO_COMMENT
             return {"survey_score": DECLINED, "survey_comment": words}
-        label, confidence = satisfaction_of(latest_parse(tracker))
+        label, confidence = _heard(tracker)
         if pictures_for_the_score(tracker):
             sure = label in ("satisfied", "dissatisfied") and (confidence or 0.0) >= FACES_CONFIDENCE
             if sure and not only_two_edged_smiles(text):
@@ -550,7 +565,7 @@ async def _add_comment(
     comment: str | None,
 ) -> list[EventType]:
     words = None if comment in (None, NO_COMMENT) else comment
-    label, _ = satisfaction_of(latest_parse(tracker))
+    label, _ = _heard(tracker)
     try:
         outcome = await services.surveys.add_comment(
             tracker.sender_id, survey.stored_id, words, label=label if words else None

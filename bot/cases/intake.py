@@ -335,11 +335,36 @@ _MISCONDUCT = re.compile(
 )
 
 
+# Pressing the customer for a good review (索要好评), which many service businesses forbid; the
+# survey is where customers say it, and "师傅走之前非要我打5分" was recorded as a 5 and thanked.
+_TOP_SCORE = (
+    r"(?:当面|当场|现场|马上|立刻|赶紧|必须|一定|务必)?(?:给|打|点|写|评|刷)?(?:个|一个|了)?"
+    r"(?:好评|五星|5星|五颗星|满分|高分|[5五]分)"
+)
+_SOLICITS = re.compile(
+    r"(?:让|(?<![我需必只])要|叫|喊|非要|非让|硬要)(?:我|俺|咱|客户|顾客|用户|大家)"
+    + _TOP_SCORE
+    + r"|(?:催|逼|求|哄|缠|要求|诱导|暗示)(?:着|了)?(?:我|俺|咱|客户|顾客|用户|大家)?"
+    + _TOP_SCORE
+    + r"|好评返现|给好评就?返"
+)
+_DENIED = re.compile(r"(?:没|没有|不|别|不会|从不)$")
+
+
+def solicits_praise(text: str) -> bool:
+    """ "师傅非要我打5分" / "一直催我给五星好评": a worker asked for the good score; "师傅没让我给好评"
+    is praise."""
+    cleaned = _clean(text)
+    return any(not _DENIED.search(cleaned[: m.start()]) for m in _SOLICITS.finditer(cleaned))
+
+
 def names_misconduct(text: str, satisfaction: str | None) -> bool:
     """ "师傅态度很差，还骂人" reads like a verdict, and the model calls it feedback; but a worker who
-    swore, threatened, overcharged or took something is a complaint to act on. Only an unhappy
-    message counts: "师傅很好，没有乱收费" praises."""
-    return satisfaction == "dissatisfied" and bool(_MISCONDUCT.search(_clean(text)))
+    swore, threatened, overcharged, took something or pressed for a good review is a complaint to act
+    on. Only an unhappy message counts, "师傅很好，没有乱收费" praises, except that pressing for a
+    good review is reported in words that sound pleased ("非要我给五星好评")."""
+    unhappy = satisfaction == "dissatisfied" and bool(_MISCONDUCT.search(_clean(text)))
+    return unhappy or solicits_praise(text)
 
 
 def is_angry(text: str, satisfaction: str | None, confidence: float | None) -> bool:

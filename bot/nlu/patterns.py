@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from bot.cases.rules import find_case_numbers
@@ -210,7 +211,7 @@ def _scrub(text: str) -> str:
     return _SCALE.sub(lambda m: " " * (m.end() - m.start()), folded)
 
 
-def _unit_scores(t: str) -> Span | None:
+def _unit_scores(t: str) -> Iterator[Span]:
     for m in _WITH_UNIT.finditer(t):
         number, unit = m.group(1), m.group(2)
         after = t[m.end() : m.end() + 1]
@@ -224,35 +225,73 @@ def _unit_scores(t: str) -> Span | None:
             continue
         value = _score_value(number)
         if value is not None:
-            return Span(m.start(), m.end(), t[m.start() : m.end()], value)
-    return None
+            yield Span(m.start(), m.end(), t[m.start() : m.end()], value)
+
+
+# A score named but not given. Each cue ends right before the score, give or take "你们" or "个":
+# refused ("不会给五星的", "不值五星"), asked for by someone else ("师傅非要我打5分", "一直催我给五星"),
+# meant once ("本来想给五星的，结果又坏了"), mocked ("还想要五星？做梦") or promised on a condition
+# ("等修好了再给五星"). All were read as the score itself, so "不会给五星的" was thanked as a 5.
+_GIVE = r"(?:当面|当场|现场|马上|立刻|赶紧|必须|一定|务必)?(?:给|打|点|评|选|写)"
+_NOT_GIVEN = re.compile(
+    r"(?:"
+    rf"(?:不|没|别|甭|没法|无法)(?:会|能|想|可能|打算|准备|敢|愿意|舍得)?再?{_GIVE}"
+    r"|不值得?|配不上|不配|够不上|达不到|没到|不到"
+    rf"|(?:让|(?<![我需必只])要|叫|喊|非要|非让|硬要)(?:我|俺|咱|客户|顾客|用户|大家){_GIVE}"
+    rf"|(?:催|逼|求|哄|劝|缠|要求|诱导|暗示)(?:着|了)?(?:我|俺|咱|客户|顾客|用户|大家)?{_GIVE}"
+    rf"|(?:本来|原本|原来|本|原先)(?:是|还)?(?:想|打算|准备|要){_GIVE}"
+    r"|还想要|想要|还要|要什么|凭什么|怎么可能|哪(?:能|会|敢|有)"
+    r")(?:你们|你|他们|他|她|人家|师傅|了|着|个|一个|\s){0,3}$"
+)
+# ... or refused after it: "五星是不可能给的", "满分？别想了", "五星谈不上" (but "五星都不够" gives it).
+_REFUSED_AFTER = re.compile(
+    r"^[？?，,。！!\s]*(?:是|就|嘛|呢|啊|的话)?[？?，,\s]*"
+    r"(?:不可能|别想|想都别想|想得美|谈不上|算不上|够不上|达不到|没戏|免谈|做梦|不配|不值)"
+)
+_CONDITIONAL = re.compile(r"^\s*(?:如果|要是|假如|只要|等到?)")
+_CLAUSE_END = re.compile(r"[，,。.!！?？;；\n]")
+
+
+def _given(t: str, span: Span) -> bool:
+    """Whether the clause before the score gives it, rather than refusing, reporting or mocking it."""
+    clause = _CLAUSE_END.split(t[: span.start])[-1]
+    refused = _NOT_GIVEN.search(clause) or _REFUSED_AFTER.match(t[span.end :])
+    return not (refused or _CONDITIONAL.match(clause))
+
+
+def _scores(t: str) -> Iterator[Span]:
+    """Every score-like span, the most explicit kind first."""
+    yield from _unit_scores(t)
+    for pattern, value in ((_FULL_MARKS, 5), (_ZERO, 1)):
+        for m in pattern.finditer(t):
+            yield Span(m.start(), m.end(), "", value)
+    for m in _FRACTION.finditer(t):
+        yield Span(m.start(), m.end(), "", int(m.group(1)))
+    bare = _BARE.match(t)
+    for number in [*_VERB_NUM.finditer(t), *([bare] if bare else [])]:
+        score = _score_value(number.group(1)) if number.group(1) not in ("10", "100") else None
+        if score:
+            yield Span(number.start(1), number.end(1), "", score)
+    positions = [i for i, c in enumerate(t) if c in _STAR_CHARS]
+    if positions:
+        yield Span(positions[0], positions[-1] + 1, "", min(len(positions), 5))
 
 
 def find_rating(text: str) -> Span | None:
-    """A 1–5 satisfaction score: 5分, 五星, 打四分, 满分, ⭐⭐⭐, 4/5, or a bare "3" / "三吧"."""
+    """A 1–5 satisfaction score: 5分, 五星, 打四分, 满分, ⭐⭐⭐, 4/5, or a bare "3" / "三吧"; not
+    one the customer refuses or reports ("不会给五星的", "师傅非要我打5分")."""
     t = _scrub(text)
-    found = _unit_scores(t)
-    if found is None:
-        for pattern, value in ((_FULL_MARKS, 5), (_ZERO, 1)):
-            m = pattern.search(t)
-            if m:
-                found = Span(m.start(), m.end(), "", value)
-                break
-    if found is None:
-        m = _FRACTION.search(t)
-        if m:
-            found = Span(m.start(), m.end(), "", int(m.group(1)))
-    if found is None:
-        m = _VERB_NUM.search(t) or _BARE.match(t)
-        if m and m.group(1) not in ("10", "100"):
-            score = _score_value(m.group(1))
-            found = Span(m.start(1), m.end(1), "", score) if score else None
-    if found is None and any(c in t for c in _STAR_CHARS):
-        positions = [i for i, c in enumerate(t) if c in _STAR_CHARS]
-        found = Span(positions[0], positions[-1] + 1, "", min(len(positions), 5))
+    found = next((span for span in _scores(t) if _given(t, span)), None)
     if found is None:
         return None
     return Span(found.start, found.end, text[found.start : found.end], found.value)
+
+
+def withholds_score(text: str) -> bool:
+    """A score named and none given ("满分？别想了", "等用几天再给五星"): whatever the customer thinks,
+    it is not that score, though the model hears praise in "满分"."""
+    t = _scrub(text)
+    return find_rating(text) is None and next(_scores(t), None) is not None
 
 
 # --- categories named outright ("是质量问题") --------------------------------------------

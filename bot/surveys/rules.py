@@ -187,6 +187,18 @@ def not_tried_yet(text: str) -> bool:
     return bool(tried) and all(c in tried or _BESIDE_CLAUSE.fullmatch(c) for c in clauses)
 
 
+# The work not done, in so many words: "没装好", "没修好", "线没接好", "问题没解决". The model hears
+# "装好" in "没装好" (satisfied 0.45), and the survey scored it 4.
+_NOT_DONE = re.compile(
+    r"(?<!有)没有?(?:(?:装|修|弄|接|调|搞|清理|打扫|换|通)(?:好|完|对|干净)|解决|处理)(?!之前|以前|的时候)"
+)
+
+
+def says_not_done(text: str) -> bool:
+    """ "没装好" / "还没修好就走了": the service did not do its job, the worst answer there is."""
+    return bool(_NOT_DONE.search(_typed(text)))
+
+
 def _nothing_left(text: str) -> bool:
     """Only punctuation and spaces remain; an emoji is something: "👍" or "😡" is an answer."""
     return all(unicodedata.category(c)[0] in "PZC" for c in text)

@@ -221,22 +221,8 @@ async def test_a_problem_described_unprompted_is_not_questioned(agent: Any, text
     assert parse["intent_ranking"][1]["name"] not in ("complain", "inform")
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        "问题依旧",  # affirm, satisfied 0.39: scored 4 and thanked
-        "问题还在",  # nlu_fallback, neutral 0.86: scored 3 (一般)
-        "油烟机吸力很小",  # inform, satisfied 0.88: scored 5, "感谢您的好评"
-        "冰箱声音特别大",  # nlu_fallback, satisfied 0.66: scored 4
-        "油烟机噪音特别大",  # satisfied 0.74
-        "毛病还在",
-        "还没修好",
-        "没装好",
-    ],
-)
-async def test_a_service_that_did_not_take_scores_low_in_a_survey(agent: Any, text: str) -> None:
-    """Asked "这次服务怎么样" after a repair, a few words saying the fault is still there are the
-    worst answer there is: a score of 1 or 2, a remediation case and a person offered."""
+async def _survey_score(agent: Any, text: str) -> tuple[float | None, dict[str, Any]]:
+    """The score the survey form takes from an answer to "这次服务怎么样", parsed by the real model."""
     from rasa_sdk import Tracker
     from rasa_sdk.executor import CollectingDispatcher
 
@@ -254,7 +240,53 @@ async def test_a_service_that_did_not_take_scores_low_in_a_survey(agent: Any, te
         "action_listen",
     )
     slots = await ValidateSurveyForm().extract_survey_score(CollectingDispatcher(), tracker, {})
-    assert slots.get("survey_score") in (1.0, 2.0), (parse["intent"], parse["satisfaction"])
+    return slots.get("survey_score"), parse
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "问题依旧",  # affirm, satisfied 0.39: scored 4 and thanked
+        "问题还在",  # nlu_fallback, neutral 0.86: scored 3 (一般)
+        "油烟机吸力很小",  # inform, satisfied 0.88: scored 5, "感谢您的好评"
+        "冰箱声音特别大",  # nlu_fallback, satisfied 0.66: scored 4
+        "油烟机噪音特别大",  # satisfied 0.74
+        "毛病还在",
+        "还没修好",
+        "没装好",
+    ],
+)
+async def test_a_service_that_did_not_take_scores_low_in_a_survey(agent: Any, text: str) -> None:
+    """Asked "这次服务怎么样" after a repair, a few words saying the fault is still there are the
+    worst answer there is: a score of 1 or 2, a remediation case and a person offered."""
+    score, parse = await _survey_score(agent, text)
+    assert score in (1.0, 2.0), (parse["intent"], parse["satisfaction"])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "五星是不可能给的",  # each was thanked as a 5: the score read off "五星" / "满分"
+        "不值得五星",
+        "本来打算打满分，结果走的时候把墙蹭花了",
+        "师傅干完活一直让我给他好评",
+        "师傅非要我当场点满分",
+    ],
+)
+async def test_a_score_refused_or_pressed_for_scores_low_in_a_survey(agent: Any, text: str) -> None:
+    score, parse = await _survey_score(agent, text)
+    assert score in (1.0, 2.0), (parse["intent"], parse["satisfaction"], parse["entities"])
+
+
+async def test_a_score_withheld_never_scores_above_middling(agent: Any) -> None:
+    score, parse = await _survey_score(agent, "满分？别想了")  # satisfied 0.53 to the model: a 4
+    assert score is not None and score <= 3.0, (parse["intent"], parse["satisfaction"])
+
+
+@pytest.mark.parametrize(("text", "expected"), [("我要给五星", 5.0), ("师傅没催好评，自己给的满分", 5.0)])
+async def test_a_top_score_given_freely_is_still_the_score(agent: Any, text: str, expected: float) -> None:
+    score, parse = await _survey_score(agent, text)
+    assert score == expected, (parse["intent"], parse["satisfaction"], parse["entities"])
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ from bot.nlu.patterns import (
     mask_phone,
     normalise_order_id,
     normalise_phone,
+    withholds_score,
 )
 
 
@@ -170,6 +171,51 @@ def test_scores_however_written(text: str, value: int) -> None:
 )
 def test_not_scores(text: str) -> None:
     assert find_rating(text) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "不会给五星的",  # thanked as a 5 in a survey
+        "不可能给你们满分",
+        "不值五星",
+        "师傅走之前非要我打5分",  # the technician's score, not the customer's
+        "安装师傅一直催我给五星好评",
+        "师傅临走逼着我点了满分",
+        "本来想给五星的，结果又坏了",
+        "还想要五星？做梦",
+        "等修好了再给五星",
+        "五星是不可能给的",
+        "满分？别想了",
+        "五星谈不上",
+    ],
+)
+def test_a_score_named_but_not_given_is_no_score(text: str) -> None:
+    assert find_rating(text) is None and withholds_score(text)
+
+
+@pytest.mark.parametrize("text", ["五星", "不会给五星，顶多三星", "装得挺好", "等了5分钟"])
+def test_a_score_given_or_none_named_withholds_nothing(text: str) -> None:
+    assert not withholds_score(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("不会给五星，顶多三星", 3),
+        ("一星都不想给", 1),
+        ("我要给五星", 5),
+        ("我想给5分", 5),
+        ("给5分不为过", 5),
+        ("让我打分我给5分", 5),
+        ("不错5分", 5),
+        ("必须要给五星", 5),
+        ("五星都不够", 5),
+    ],
+)
+def test_a_score_given_beside_words_that_refuse_is_still_given(text: str, value: int) -> None:
+    found = find_rating(text)
+    assert found is not None and found.value == value
 
 
 @pytest.mark.parametrize(

@@ -726,6 +726,53 @@ async def test_a_calmly_put_complaint_about_the_service_is_a_bad_answer() -> Non
     assert calm[0] == {"survey_score": 2.0, "survey_comment": "空调装好了但是外机有异响"}
 
 
+async def test_a_worker_pressing_for_a_good_score_is_a_bad_answer(wired: Services, clock: Clock) -> None:
+    """ "师傅走之前非要我打5分" was recorded as a 5 and thanked: the score was the technician's, and
+    asking for it is misconduct. The model hears "5分" and praise in it."""
+    text = "师傅走之前非要我打5分"
+    slots, _ = await validate(
+        tracker(text, "give_rating", requested="survey_score", satisfaction=("satisfied", 0.9))
+    )
+    assert slots["survey_score"] == 2.0 and slots["survey_comment"] == text
+    survey_id = await a_sent_survey(wired, clock)
+    dispatcher = CollectingDispatcher()
+    await ActionSubmitSurvey().run(
+        dispatcher,
+        tracker(
+            text, "give_rating", slots={"survey_id": str(survey_id), **slots}, satisfaction=("satisfied", 0.9)
+        ),
+        DOMAIN,
+    )
+    survey = await wired.surveys.get(survey_id)
+    assert (survey.score, survey.satisfaction) == (2, "dissatisfied")
+    assert survey.remediation_case_number is not None
+    assert "感谢" not in dispatcher.messages[0]["text"]
+
+
+async def test_work_not_done_is_a_bad_answer_whatever_the_model_hears() -> None:
+    slots, _ = await validate(
+        tracker("没装好", "nlu_fallback", requested="survey_score", satisfaction=("satisfied", 0.45))
+    )
+    assert slots == {"survey_score": 2.0, "survey_comment": "没装好"}  # it was a 4
+
+
+@pytest.mark.parametrize("text", ["满分？别想了", "等用几天再给五星"])
+async def test_a_score_withheld_is_no_praise(text: str) -> None:
+    """The model hears praise in "满分" and "五星" themselves: "满分？别想了" scored 4."""
+    slots, _ = await validate(
+        tracker(text, "give_rating", requested="survey_score", satisfaction=("satisfied", 0.9))
+    )
+    assert slots == {"survey_score": 3.0, "survey_comment": text}
+
+
+async def test_a_worker_who_did_not_press_for_praise_is_praised() -> None:
+    text = "师傅没让我给好评，是我自己要给的"
+    slots, _ = await validate(
+        tracker(text, "give_feedback", requested="survey_score", satisfaction=("satisfied", 0.9))
+    )
+    assert slots == {"survey_score": 5.0, "survey_comment": text}
+
+
 async def test_declining_ends_the_survey_without_a_reminder(wired: Services, clock: Clock) -> None:
     survey_id = await a_sent_survey(wired, clock)
     slots, _ = await validate(tracker("不想评，没空", "give_rating", requested="survey_score"))

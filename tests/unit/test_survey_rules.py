@@ -19,6 +19,7 @@ from bot.surveys.rules import (
     only_two_edged_smiles,
     parse_quiet_hours,
     says_no_verdict,
+    says_not_done,
     score_from_satisfaction,
     within_frequency_cap,
 )
@@ -172,6 +173,25 @@ def test_filler_or_a_moment_asked_for_is_no_verdict(text: str, nothing: bool) ->
 )
 def test_not_tried_yet_is_no_verdict(text: str, untried: bool) -> None:
     assert not_tried_yet(text) is untried
+
+
+@pytest.mark.parametrize(
+    ("text", "not_done"),
+    [
+        ("没装好", True),  # satisfied 0.45 to the model: scored 4
+        ("还没修好就走了", True),
+        ("线没接好", True),
+        ("问题没解决", True),
+        ("刚装好，还没用呢", False),  # not tried: no verdict
+        ("没问题，装好了", False),
+        ("没想到这么快就修好了", False),
+        ("有没有修好我也不知道", False),
+        ("没装好之前一直漏水，现在好了", False),
+        ("没换零件就修好了", False),
+    ],
+)
+def test_work_not_done_is_told_from_praise(text: str, not_done: bool) -> None:
+    assert says_not_done(text) is not_done
 
 
 @pytest.mark.parametrize(
