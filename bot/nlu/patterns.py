@@ -205,10 +205,64 @@ def _score_value(token: str) -> int | None:
     return _NUMERALS.get(token)
 
 
+# Customers who think out of ten or a hundred: "8分" and "打个9分吧" were scored 3 from the words'
+# tone, "七分" 4 and "六十分" 3. A 分 score above five is out of ten (up to 10) or out of a hundred,
+# and so is every 分 score once such a scale is named ("满分10分我打6分").
+_OTHER_SCALE = re.compile(
+    r"(?:满分|总分)\s*是?\s*(100|一百|10|十)\s*分?(?:制|的话)?|(100|百|10|十)\s*分制(?:的话)?"
+)
+_WIDE_NUM = (
+    r"(100|[1-9][0-9]|10|[1-9]|[二两三四五六七八九]十[一二三四五六七八九]?|十[一二三四五六七八九]"
+    r"|[一壹二两俩贰三仨叁四肆五伍六七八九])"
+)
+_ANY_FEN = re.compile(rf"{_BEFORE}{_WIDE_NUM}\s*分")
+_CN_DIGITS = {**{k: v for k, v in _NUMERALS.items() if not k.isdigit()}, "六": 6, "七": 7, "八": 8, "九": 9}
+
+
+def _number(token: str) -> int | None:
+    """ "8" → 8, "七" → 7, "六十" → 60, "十五" → 15."""
+    if token.isdigit():
+        return int(token)
+    if "十" in token:
+        tens, _, ones = token.partition("十")
+        return (_CN_DIGITS.get(tens, 1) if tens else 1) * 10 + _CN_DIGITS.get(ones, 0)
+    return _CN_DIGITS.get(token)
+
+
+def _out_of(number: int, scale: int) -> int | None:
+    """A score out of ten or a hundred on the 1–5 scale: 9 → 5, 8 → 4, 6 → 3; 85 → 4, 60 → 3."""
+    if not 0 < number <= scale:
+        return None
+    if scale == 10:
+        return (number + 1) // 2
+    return 5 if number >= 90 else 4 if number >= 80 else 3 if number >= 60 else 2 if number >= 40 else 1
+
+
+def _stated_scale(folded: str) -> int | None:
+    m = _OTHER_SCALE.search(folded)
+    if m is None:
+        return None
+    return 10 if (m.group(1) or m.group(2)) in ("10", "十") else 100
+
+
+def _wide_scores(t: str, scale: int | None) -> Iterator[Span]:
+    """分 scores on a scale of ten or a hundred: the one named, or else the one the number implies."""
+    for m in _ANY_FEN.finditer(t):
+        number = _number(m.group(1))
+        if number is None or t[m.end() : m.end() + 1] in _NOT_AFTER_FEN:
+            continue
+        if scale is None and (number <= 5 or number in (10, 100)):
+            continue  # the 1–5 reading (and "10分" / "100分" as full marks) is _unit_scores'
+        value = _out_of(number, scale or (10 if number < 10 else 100))
+        if value is not None:
+            yield Span(m.start(), m.end(), t[m.start() : m.end()], value)
+
+
 def _scrub(text: str) -> str:
-    """Width-folded, variation selectors blanked, scale talk ("满分5分") masked; same length."""
+    """Width-folded, variation selectors blanked, scale talk ("满分5分", "10分制") masked; same length."""
     folded = _fold(text).replace("\ufe0f", " ")
-    return _SCALE.sub(lambda m: " " * (m.end() - m.start()), folded)
+    blank = lambda m: " " * (m.end() - m.start())  # noqa: E731
+    return _OTHER_SCALE.sub(blank, _SCALE.sub(blank, folded))
 
 
 def _unit_scores(t: str) -> Iterator[Span]:
@@ -230,8 +284,9 @@ def _unit_scores(t: str) -> Iterator[Span]:
 
 # A score named but not given. Each cue ends right before the score, give or take "你们" or "个":
 # refused ("不会给五星的", "不值五星"), asked for by someone else ("师傅非要我打5分", "一直催我给五星"),
-# meant once ("本来想给五星的，结果又坏了"), mocked ("还想要五星？做梦") or promised on a condition
-# ("等修好了再给五星"). All were read as the score itself, so "不会给五星的" was thanked as a 5.
+# meant once ("本来想给五星的，结果又坏了"), mocked ("还想要五星？做梦"), promised on a condition
+# ("等修好了再给五星") or taken off ("扣了20分"). All were read as the score itself, so "不会给五星的"
+# was thanked as a 5.
 _GIVE = r"(?:当面|当场|现场|马上|立刻|赶紧|必须|一定|务必)?(?:给|打|点|评|选|写)"
 _NOT_GIVEN = re.compile(
     r"(?:"
@@ -240,7 +295,7 @@ _NOT_GIVEN = re.compile(
     rf"|(?:让|(?<![我需必只])要|叫|喊|非要|非让|硬要)(?:我|俺|咱|客户|顾客|用户|大家){_GIVE}"
     rf"|(?:催|逼|求|哄|劝|缠|要求|诱导|暗示)(?:着|了)?(?:我|俺|咱|客户|顾客|用户|大家)?{_GIVE}"
     rf"|(?:本来|原本|原来|本|原先)(?:是|还)?(?:想|打算|准备|要){_GIVE}"
-    r"|还想要|想要|还要|要什么|凭什么|怎么可能|哪(?:能|会|敢|有)"
+    r"|还想要|想要|还要|要什么|凭什么|怎么可能|哪(?:能|会|敢|有)|扣(?:了|掉)?"
     r")(?:你们|你|他们|他|她|人家|师傅|了|着|个|一个|\s){0,3}$"
 )
 # ... or refused after it: "五星是不可能给的", "满分？别想了", "五星谈不上" (but "五星都不够" gives it).
@@ -259,9 +314,13 @@ def _given(t: str, span: Span) -> bool:
     return not (refused or _CONDITIONAL.match(clause))
 
 
-def _scores(t: str) -> Iterator[Span]:
-    """Every score-like span, the most explicit kind first."""
+def _scores(t: str, scale: int | None = None) -> Iterator[Span]:
+    """Every score-like span, the most explicit kind first; ``scale`` is the one the customer named."""
+    if scale is not None:
+        yield from _wide_scores(t, scale)
     yield from _unit_scores(t)
+    if scale is None:
+        yield from _wide_scores(t, None)
     for pattern, value in ((_FULL_MARKS, 5), (_ZERO, 1)):
         for m in pattern.finditer(t):
             yield Span(m.start(), m.end(), "", value)
@@ -281,7 +340,7 @@ def find_rating(text: str) -> Span | None:
     """A 1–5 satisfaction score: 5分, 五星, 打四分, 满分, ⭐⭐⭐, 4/5, or a bare "3" / "三吧"; not
     one the customer refuses or reports ("不会给五星的", "师傅非要我打5分")."""
     t = _scrub(text)
-    found = next((span for span in _scores(t) if _given(t, span)), None)
+    found = next((span for span in _scores(t, _stated_scale(_fold(text))) if _given(t, span)), None)
     if found is None:
         return None
     return Span(found.start, found.end, text[found.start : found.end], found.value)

@@ -174,6 +174,31 @@ def test_not_scores(text: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("8分", 4),  # scored 3 from the words' tone
+        ("打个9分吧", 5),  # 3
+        ("七分", 4),
+        ("六十分", 3),
+        ("给你们90分", 5),
+        ("满分10分我打6分", 3),
+        ("满分10分我打5分", 3),  # five out of ten, not five stars
+        ("满分100分给80分", 4),
+        ("百分制85分", 4),
+        ("满分十分给九分", 5),
+    ],
+)
+def test_a_score_out_of_ten_or_a_hundred_is_put_on_five(text: str, value: int) -> None:
+    found = find_rating(text)
+    assert found is not None and found.value == value
+
+
+@pytest.mark.parametrize("text", ["十分满意", "等了8分钟", "8分钱", "扣了20分", "六七分吧"])
+def test_words_like_a_score_out_of_ten_are_not_one(text: str) -> None:
+    assert find_rating(text) is None
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "不会给五星的",  # thanked as a 5 in a survey
