@@ -43,6 +43,7 @@ from bot.surveys.rules import (
     only_courtesy,
     only_faces,
     only_two_edged_smiles,
+    reports_fixed,
     says_goodbye,
     says_no_verdict,
     says_not_done,
@@ -97,13 +98,20 @@ def asked_too_soon(tracker: Tracker) -> bool:
 def _heard(tracker: Tracker) -> tuple[str | None, float | None]:
     """The answer's satisfaction: the model's, except where it hears praise in words that are none.
     A worker pressing for a good score ("师傅走之前非要我打5分") and work not done ("没装好") are
-    displeasure; a score withheld ("满分？别想了") is not praise. They were scored 5, 4 and 4."""
+    displeasure; a score withheld ("满分？别想了") is not praise. They were scored 5, 4 and 4. The job
+    done ("已解决", "网速恢复正常了") is praise unless the model is fairly sure of displeasure."""
     label, confidence = satisfaction_of(latest_parse(tracker))
     text = latest_text(tracker)
     if label != "dissatisfied" and (solicits_praise(text) or says_not_done(text)):
         return "dissatisfied", 0.0
     if label == "satisfied" and withholds_score(text):
         return "neutral", confidence
+    if (
+        label != "satisfied"
+        and reports_fixed(text)
+        and not (label == "dissatisfied" and (confidence or 0.0) >= 0.5)
+    ):
+        return "satisfied", 0.0  # "修好了" alone is a 4: the job done, nothing more said
     return label, confidence
 
 
@@ -375,12 +383,13 @@ class ValidateSurveyForm(FormValidationAction):
         if rating is not None:
             comment = _comment_around_score(text, tracker)
             return {"survey_score": float(rating), **({"survey_comment": comment} if comment else {})}
-        if intent in ("deny",) or declines_survey(text):
+        label, confidence = _heard(tracker)
+        done = label == "satisfied" and reports_fixed(text)  # "已经修好了" is no refusal, nor a complaint
+        if (intent == "deny" and not done) or declines_survey(text):
             # The words are kept with the refusal: "你们搞错了吧，我没叫过维修" tells the operator the
             # dispatch system sent the wrong customer, which "declined" alone did not.
             words = text.strip() if text.strip() and not text.startswith("/") else NO_COMMENT
             return {"survey_score": DECLINED, "survey_comment": words}
-        label, confidence = _heard(tracker)
         if pictures_for_the_score(tracker):
             sure = label in ("satisfied", "dissatisfied") and (confidence or 0.0) >= FACES_CONFIDENCE
             if sure and not only_two_edged_smiles(text):
@@ -400,7 +409,7 @@ class ValidateSurveyForm(FormValidationAction):
             if intent == "goodbye" or says_goodbye(text):
                 return {"survey_score": DECLINED, "survey_comment": text.strip()}
             return {"survey_score": None}
-        if intent == "complain" and label != "dissatisfied":
+        if intent == "complain" and label != "dissatisfied" and not done:
             # A problem to fix is a bad answer however calmly put: it gets a case, not "感谢您的评价".
             label, confidence = "dissatisfied", 0.0
         # Free text without a number: scored from the satisfaction label; the words are the comment.

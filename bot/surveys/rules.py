@@ -199,6 +199,34 @@ def says_not_done(text: str) -> bool:
     return bool(_NOT_DONE.search(_typed(text)))
 
 
+# The job done, in so many words: "修好了", "上门了，修好了", "问题解决了", "网速恢复正常了", "货到了，
+# 完好无损". The commonest answer after a repair was scored as a complaint: the model read most of these as
+# one (so the survey scored them 2 with an apology and a remediation case) or as a "no" ("已经修好了",
+# which declined the survey).
+_FIXED = re.compile(
+    r"(?<![没未不])(?:修|装|弄|搞|处理|解决|调|接|换|通|修复|安装|维修)(?:好|定|完|通)(?:了|啦|喽)"
+    r"|(?:已经?|都)(?:修好|装好|弄好|好了|解决|处理好|修复|恢复|能用|正常)"
+    r"|(?<![没未不])(?:解决|搞定|修复)(?:了|啦)|恢复(?:正常)?了|能用了|好使了|正常了|完好无损"
+    r"|不再?(?:漏水?|响|卡|掉线|断网|滴水)了|(?<![没未不])通了"
+    r"|(?<![没未])(?:收到了|送到了|到货了)"
+)
+_AGAIN = re.compile(
+    r"又(?:坏|漏|不|出|响|断|卡|掉)|还是(?:不|没|坏|漏|老样子|一样)|仍然|依然|依旧|还(?:在)?(?:漏|响|坏)"
+)
+
+
+def reports_fixed(text: str) -> bool:
+    """ "修好了" / "上门了，修好了" / "网速恢复正常了": the job is done, with nothing against it. Not
+    "修好了又坏了", "没修好", or "修好了，但是收费太贵" (the model weighs that one)."""
+    typed = _typed(text)
+    return (
+        bool(_FIXED.search(typed))
+        and not _BUT.search(typed)
+        and not _AGAIN.search(typed)
+        and not says_not_done(typed)
+    )
+
+
 def _nothing_left(text: str) -> bool:
     """Only punctuation and spaces remain; an emoji is something: "👍" or "😡" is an answer."""
     return all(unicodedata.category(c)[0] in "PZC" for c in text)

@@ -278,6 +278,28 @@ async def test_a_score_refused_or_pressed_for_scores_low_in_a_survey(agent: Any,
     assert score in (1.0, 2.0), (parse["intent"], parse["satisfaction"], parse["entities"])
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "上门了，修好了",  # complain 0.83: scored 2, with an apology and a remediation case
+        "修好了",  # complain 0.36: the same
+        "已经修好了",  # deny 0.40: the survey was declined
+        "问题解决了",  # deny 0.32: the same
+        "网速恢复正常了",  # complain 0.35: 2
+        "下午师傅上门修好了",
+        "问题都解决了",
+        "宽带已经能用了",
+        "会推荐给朋友的",
+        "以后还会找你们的",
+    ],
+)
+async def test_the_job_done_scores_well_in_a_survey(agent: Any, text: str) -> None:
+    """ "修好了" is the commonest answer after a repair; "会推荐给朋友的" was out of scope, and got
+    "这个我帮不上忙"."""
+    score, parse = await _survey_score(agent, text)
+    assert score in (4.0, 5.0), (parse["intent"], parse["satisfaction"])
+
+
 async def test_a_score_withheld_never_scores_above_middling(agent: Any) -> None:
     score, parse = await _survey_score(agent, "满分？别想了")  # satisfied 0.53 to the model: a 4
     assert score is not None and score <= 3.0, (parse["intent"], parse["satisfaction"])

@@ -756,6 +756,24 @@ async def test_work_not_done_is_a_bad_answer_whatever_the_model_hears() -> None:
     assert slots == {"survey_score": 2.0, "survey_comment": "没装好"}  # it was a 4
 
 
+@pytest.mark.parametrize(
+    ("text", "intent", "satisfaction", "score"),
+    [
+        ("上门了，修好了", "complain", ("satisfied", 0.96), 5.0),  # 2, an apology and a remediation case
+        ("已经修好了", "deny", ("satisfied", 0.58), 4.0),  # declined: no score at all
+        ("已解决", "nlu_fallback", ("dissatisfied", 0.42), 4.0),  # 2
+        ("快递收到了", "complain", ("neutral", 0.99), 4.0),  # 2
+        ("修好了又坏了", "complain", ("dissatisfied", 0.88), 1.0),
+        ("师傅修好了就走了，垃圾也没带", "complain", ("dissatisfied", 0.93), 1.0),
+    ],
+)
+async def test_the_job_done_is_a_good_answer(
+    text: str, intent: str, satisfaction: tuple[str, float], score: float
+) -> None:
+    slots, _ = await validate(tracker(text, intent, requested="survey_score", satisfaction=satisfaction))
+    assert slots == {"survey_score": score, "survey_comment": text}
+
+
 @pytest.mark.parametrize("text", ["满分？别想了", "等用几天再给五星"])
 async def test_a_score_withheld_is_no_praise(text: str) -> None:
     """The model hears praise in "满分" and "五星" themselves: "满分？别想了" scored 4."""

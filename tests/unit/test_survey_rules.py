@@ -18,6 +18,7 @@ from bot.surveys.rules import (
     only_faces,
     only_two_edged_smiles,
     parse_quiet_hours,
+    reports_fixed,
     says_no_verdict,
     says_not_done,
     score_from_satisfaction,
@@ -173,6 +174,30 @@ def test_filler_or_a_moment_asked_for_is_no_verdict(text: str, nothing: bool) ->
 )
 def test_not_tried_yet_is_no_verdict(text: str, untried: bool) -> None:
     assert not_tried_yet(text) is untried
+
+
+@pytest.mark.parametrize(
+    ("text", "fixed"),
+    [
+        ("上门了，修好了", True),  # a complaint to the model: scored 2, with an apology and a case
+        ("已经修好了", True),  # a "no" to the model: the survey was declined
+        ("网速恢复正常了", True),
+        ("已解决", True),
+        ("宽带通了", True),
+        ("货到了，完好无损", True),
+        ("修好了又坏了", False),
+        ("修好了，但是收费太贵", False),  # the model weighs it
+        ("没修好", False),
+        ("还是没修好", False),
+        ("解决不了", False),
+        ("打不通了", False),
+        ("还没收到", False),
+        ("刚装好，还没用呢", False),
+        ("问题依旧", False),
+    ],
+)
+def test_the_job_done_is_told_from_a_fault(text: str, fixed: bool) -> None:
+    assert reports_fixed(text) is fixed
 
 
 @pytest.mark.parametrize(
