@@ -385,7 +385,7 @@ class ValidateSurveyForm(FormValidationAction):
             return {"survey_score": float(rating), **({"survey_comment": comment} if comment else {})}
         label, confidence = _heard(tracker)
         done = label == "satisfied" and reports_fixed(text)  # "已经修好了" is no refusal, nor a complaint
-        if (intent == "deny" and not done) or declines_survey(text):
+        if (intent == "deny" and not (done or says_not_done(text))) or declines_survey(text):
             # The words are kept with the refusal: "你们搞错了吧，我没叫过维修" tells the operator the
             # dispatch system sent the wrong customer, which "declined" alone did not.
             words = text.strip() if text.strip() and not text.startswith("/") else NO_COMMENT

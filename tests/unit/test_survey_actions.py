@@ -749,11 +749,12 @@ async def test_a_worker_pressing_for_a_good_score_is_a_bad_answer(wired: Service
     assert "感谢" not in dispatcher.messages[0]["text"]
 
 
-async def test_work_not_done_is_a_bad_answer_whatever_the_model_hears() -> None:
+@pytest.mark.parametrize("intent", ["nlu_fallback", "deny"])
+async def test_work_not_done_is_a_bad_answer_whatever_the_model_hears(intent: str) -> None:
     slots, _ = await validate(
-        tracker("没装好", "nlu_fallback", requested="survey_score", satisfaction=("satisfied", 0.45))
+        tracker("没装好", intent, requested="survey_score", satisfaction=("satisfied", 0.45))
     )
-    assert slots == {"survey_score": 2.0, "survey_comment": "没装好"}  # it was a 4
+    assert slots == {"survey_score": 2.0, "survey_comment": "没装好"}  # it was a 4, or declined as a "no"
 
 
 @pytest.mark.parametrize(
