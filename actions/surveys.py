@@ -49,6 +49,7 @@ from bot.surveys.rules import (
     says_not_done,
     score_from_satisfaction,
     starts_new_matter,
+    wants_better_next_time,
 )
 from bot.surveys.service import AnswerOutcome
 from bot.timefmt import format_local
@@ -98,13 +99,14 @@ def asked_too_soon(tracker: Tracker) -> bool:
 def _heard(tracker: Tracker) -> tuple[str | None, float | None]:
     """The answer's satisfaction: the model's, except where it hears praise in words that are none.
     A worker pressing for a good score ("师傅走之前非要我打5分") and work not done ("没装好") are
-    displeasure; a score withheld ("满分？别想了") is not praise. They were scored 5, 4 and 4. The job
-    done ("已解决", "网速恢复正常了") is praise unless the model is fairly sure of displeasure."""
+    displeasure; a score withheld ("满分？别想了") or a wish for better ("希望下次能准时点") is not
+    praise. They were scored 5, 4, 4 and 5. The job done ("已解决", "网速恢复正常了") is praise unless
+    the model is fairly sure of displeasure."""
     label, confidence = satisfaction_of(latest_parse(tracker))
     text = latest_text(tracker)
     if label != "dissatisfied" and (solicits_praise(text) or says_not_done(text)):
         return "dissatisfied", 0.0
-    if label == "satisfied" and withholds_score(text):
+    if label == "satisfied" and (withholds_score(text) or wants_better_next_time(text)):
         return "neutral", confidence
     if (
         label != "satisfied"

@@ -227,6 +227,20 @@ def reports_fixed(text: str) -> bool:
     )
 
 
+# Better next time: "希望下次能准时点", "下次早点来", "有待提高". They say this time fell short, but the
+# model hears the polite wish as praise: the first was scored 5, the others 4.
+_BETTER_NEXT_TIME = re.compile(
+    r"有待(?:提高|改进|加强|改善)|(?:还|仍)?(?:需要|需|要)(?:改进|提高|加强|改善)"
+    r"|(?:希望|下次|下回|以后|今后)[^，,。!！]{0,5}?(?:准时|守时|早点|早些|快点|快些|及时|提前|仔细|细心|认真|小心|"
+    r"干净|注意|改进)"
+)
+
+
+def wants_better_next_time(text: str) -> bool:
+    """ "希望下次能准时点" / "有待提高": a wish that says this time fell short, so no praise."""
+    return bool(_BETTER_NEXT_TIME.search(_typed(text)))
+
+
 def _nothing_left(text: str) -> bool:
     """Only punctuation and spaces remain; an emoji is something: "👍" or "😡" is an answer."""
     return all(unicodedata.category(c)[0] in "PZC" for c in text)

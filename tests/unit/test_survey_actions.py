@@ -775,9 +775,10 @@ async def test_the_job_done_is_a_good_answer(
     assert slots == {"survey_score": score, "survey_comment": text}
 
 
-@pytest.mark.parametrize("text", ["满分？别想了", "等用几天再给五星"])
-async def test_a_score_withheld_is_no_praise(text: str) -> None:
-    """The model hears praise in "满分" and "五星" themselves: "满分？别想了" scored 4."""
+@pytest.mark.parametrize("text", ["满分？别想了", "等用几天再给五星", "希望下次能准时点"])
+async def test_a_score_withheld_or_a_wish_for_better_is_no_praise(text: str) -> None:
+    """The model hears praise in "满分" and "五星" themselves, and in a polite wish: "满分？别想了"
+    scored 4, "希望下次能准时点" 5."""
     slots, _ = await validate(
         tracker(text, "give_rating", requested="survey_score", satisfaction=("satisfied", 0.9))
     )

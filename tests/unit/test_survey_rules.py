@@ -22,6 +22,7 @@ from bot.surveys.rules import (
     says_no_verdict,
     says_not_done,
     score_from_satisfaction,
+    wants_better_next_time,
     within_frequency_cap,
 )
 
@@ -174,6 +175,23 @@ def test_filler_or_a_moment_asked_for_is_no_verdict(text: str, nothing: bool) ->
 )
 def test_not_tried_yet_is_no_verdict(text: str, untried: bool) -> None:
     assert not_tried_yet(text) is untried
+
+
+@pytest.mark.parametrize(
+    ("text", "wish"),
+    [
+        ("希望下次能准时点", True),  # satisfied 0.87 to the model: scored 5
+        ("下次早点来", True),
+        ("有待提高", True),
+        ("还需改进", True),
+        ("师傅很好，建议你们周末也能上门", False),  # a wish about something else
+        ("以后还找这个专业的师傅", False),
+        ("下次还找你们", False),
+        ("师傅很准时", False),
+    ],
+)
+def test_a_wish_for_better_next_time_is_told_from_praise(text: str, wish: bool) -> None:
+    assert wants_better_next_time(text) is wish
 
 
 @pytest.mark.parametrize(
