@@ -320,12 +320,13 @@ def rewritten_description(text: str) -> str | None:
 
 _STILL_BROKEN = re.compile(
     r"(还是|仍然|依然|又|再次|照样|还)(没|不|坏|漏|出(了|现)?(问题|故障)|老样子|一样)|没(有)?修好|没(有)?解决|"
-    r"问题还在|还没好|跟(之前|以前|原来|上次)一样"
+    r"问题还在|毛病还在|问题依旧|毛病依旧|故障依旧|还在(漏|响|滴)|还没好|跟(之前|以前|原来|上次)一样"
 )
 
 
 def says_still_broken(text: str) -> bool:
-    """ "还是不脱水" / "又漏水了" / "根本没修好": the problem of a finished case is back."""
+    """ "还是不脱水" / "又漏水了" / "根本没修好" / "问题依旧": the problem of a finished case is back.
+    ("问题依旧" and "还在漏" started a second intake until the ninth session of 2026-12-06.)"""
     return bool(_STILL_BROKEN.search(_clean(text)))
 
 
