@@ -7,7 +7,7 @@ import unicodedata
 
 from bot.cases.model import Priority
 from bot.cases.rules import SlaPolicy, sounds_angry, urgent_hits
-from bot.nlu.patterns import find_category_mention
+from bot.nlu.patterns import ON_THE_SPOT, PRESSED_BY_OTHERS, find_category_mention
 
 MAX_DESCRIPTION = 4000
 
@@ -338,16 +338,9 @@ _MISCONDUCT = re.compile(
 
 # Pressing the customer for a good review (索要好评), which many service businesses forbid; the
 # survey is where customers say it, and "师傅走之前非要我打5分" was recorded as a 5 and thanked.
-_TOP_SCORE = (
-    r"(?:当面|当场|现场|马上|立刻|赶紧|必须|一定|务必)?(?:给|打|点|写|评|刷)?(?:个|一个|了)?"
-    r"(?:好评|五星|5星|五颗星|满分|高分|[5五]分)"
-)
 _SOLICITS = re.compile(
-    r"(?:让|(?<![我需必只])要|叫|喊|非要|非让|硬要)(?:我|俺|咱|客户|顾客|用户|大家)"
-    + _TOP_SCORE
-    + r"|(?:催|逼|求|哄|缠|要求|诱导|暗示)(?:着|了)?(?:我|俺|咱|客户|顾客|用户|大家)?"
-    + _TOP_SCORE
-    + r"|好评返现|给好评就?返"
+    rf"(?:{PRESSED_BY_OTHERS}){ON_THE_SPOT}?(?:给|打|点|写|评|刷)?(?:个|一个|了)?"
+    r"(?:好评|五星|5星|五颗星|满分|高分|[5五]分)|好评返现|给好评就?返"
 )
 _DENIED = re.compile(r"(?:没|没有|不|别|不会|从不)$")
 

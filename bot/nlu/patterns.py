@@ -287,13 +287,21 @@ def _unit_scores(t: str) -> Iterator[Span]:
 # meant once ("本来想给五星的，结果又坏了"), mocked ("还想要五星？做梦"), promised on a condition
 # ("等修好了再给五星") or taken off ("扣了20分"). All were read as the score itself, so "不会给五星的"
 # was thanked as a 5.
-_GIVE = r"(?:当面|当场|现场|马上|立刻|赶紧|必须|一定|务必)?(?:给|打|点|评|选|写)"
+#: Someone pressing the customer to give a score, "让我" / "非要我" / "一直催我" / "逼着我", then
+#: perhaps "当场": shared with the misconduct rule (``solicits_praise`` in bot/cases/intake.py), which
+#: reads the same words before "好评" or "五星" as a worker pressing for praise.
+_CUSTOMER = r"(?:我|俺|咱|客户|顾客|用户|大家)"
+PRESSED_BY_OTHERS = (
+    rf"(?:让|(?<![我需必只])要|叫|喊|非要|非让|硬要){_CUSTOMER}"
+    rf"|(?:催|逼|求|哄|缠|要求|诱导|暗示)(?:着|了)?{_CUSTOMER}?"
+)
+ON_THE_SPOT = r"(?:当面|当场|现场|马上|立刻|赶紧|必须|一定|务必)"
+_GIVE = rf"{ON_THE_SPOT}?(?:给|打|点|评|选|写)"
 _NOT_GIVEN = re.compile(
     r"(?:"
     rf"(?:不|没|别|甭|没法|无法)(?:会|能|想|可能|打算|准备|敢|愿意|舍得)?再?{_GIVE}"
     r"|不值得?|配不上|不配|够不上|达不到|没到|不到"
-    rf"|(?:让|(?<![我需必只])要|叫|喊|非要|非让|硬要)(?:我|俺|咱|客户|顾客|用户|大家){_GIVE}"
-    rf"|(?:催|逼|求|哄|劝|缠|要求|诱导|暗示)(?:着|了)?(?:我|俺|咱|客户|顾客|用户|大家)?{_GIVE}"
+    rf"|(?:{PRESSED_BY_OTHERS}|劝(?:着|了)?{_CUSTOMER}?){_GIVE}"
     rf"|(?:本来|原本|原来|本|原先)(?:是|还)?(?:想|打算|准备|要){_GIVE}"
     r"|还想要|想要|还要|要什么|凭什么|怎么可能|哪(?:能|会|敢|有)|扣(?:了|掉)?"
     r")(?:你们|你|他们|他|她|人家|师傅|了|着|个|一个|\s){0,3}$"
@@ -350,7 +358,8 @@ def withholds_score(text: str) -> bool:
     """A score named and none given ("满分？别想了", "等用几天再给五星"): whatever the customer thinks,
     it is not that score, though the model hears praise in "满分"."""
     t = _scrub(text)
-    return find_rating(text) is None and next(_scores(t), None) is not None
+    named = list(_scores(t, _stated_scale(_fold(text))))
+    return bool(named) and not any(_given(t, span) for span in named)
 
 
 # --- categories named outright ("是质量问题") --------------------------------------------
