@@ -45,11 +45,14 @@ from bot.surveys.rules import (
     only_two_edged_smiles,
     reports_fixed,
     says_goodbye,
+    says_it_went_wrong,
     says_no_verdict,
     says_not_done,
     score_from_satisfaction,
+    shrugs,
     starts_new_matter,
     wants_better_next_time,
+    weighs_both,
 )
 from bot.surveys.service import AnswerOutcome
 from bot.timefmt import format_local
@@ -106,6 +109,12 @@ def _heard(tracker: Tracker) -> tuple[str | None, float | None]:
     text = latest_text(tracker)
     if label != "dissatisfied" and (solicits_praise(text) or says_not_done(text)):
         return "dissatisfied", 0.0
+    # "没按时来，不过修得很好" or a long story of praise with "设计不好" in it: the model weighs those
+    praised_too = label == "satisfied" and (weighs_both(text) or (confidence or 0.0) >= 0.8)
+    if label != "dissatisfied" and says_it_went_wrong(text) and not praised_too:
+        return "dissatisfied", 0.0  # "师傅没来" was a 4, "不满意，没按约定时间来" a 4
+    if shrugs(text):
+        return "neutral", confidence  # "无所谓": no displeasure to follow up (it was a 2 and a case)
     if label == "satisfied" and (withholds_score(text) or wants_better_next_time(text)):
         return "neutral", confidence
     if (
@@ -386,8 +395,14 @@ class ValidateSurveyForm(FormValidationAction):
             comment = _comment_around_score(text, tracker)
             return {"survey_score": float(rating), **({"survey_comment": comment} if comment else {})}
         label, confidence = _heard(tracker)
+        if says_no_verdict(text):
+            return {"survey_score": None}  # "哦" or "收到" is no refusal (the model's "no"): ask again
+        if shrugs(text):
+            return {"survey_score": 3.0, "survey_comment": text}  # "随便吧": out of scope to the model
         done = label == "satisfied" and reports_fixed(text)  # "已经修好了" is no refusal, nor a complaint
-        if (intent == "deny" and not (done or says_not_done(text))) or declines_survey(text):
+        # "没有按时来" and "不行" are verdicts, not a refusal to give one, though the model says "no"
+        verdict = done or says_not_done(text) or says_it_went_wrong(text)
+        if (intent == "deny" and not verdict) or declines_survey(text):
             # The words are kept with the refusal: "你们搞错了吧，我没叫过维修" tells the operator the
             # dispatch system sent the wrong customer, which "declined" alone did not.
             words = text.strip() if text.strip() and not text.startswith("/") else NO_COMMENT
@@ -400,12 +415,11 @@ class ValidateSurveyForm(FormValidationAction):
             return {"survey_score": None}  # "🤔", "[疑问]", a lone "[微笑]": no verdict yet, ask again
         if asked_too_soon(tracker):
             return {"survey_score": None}  # whatever its intent ("没试过" is out of scope): ask later
-        if intent in DIGRESSIONS - CLOSINGS or text.startswith("/") or not text.strip():
+        aside = intent in DIGRESSIONS - CLOSINGS and not (intent == "out_of_scope" and verdict)
+        if aside or text.startswith("/") or not text.strip():  # "不怎么样" is out of scope to the model
             return {}
         if intent == "complain" and starts_new_matter(text):
             return {}  # about something else: the complaint rule takes it, the survey waits
-        if says_no_verdict(text):
-            return {"survey_score": None}  # set, not left out: the question comes again, no fallback
         if only_courtesy(text) or (intent in CLOSINGS and label in (None, "neutral")):
             # "拜拜" ends the survey as a refusal would (no reminder); "谢谢" gets the question again.
             if intent == "goodbye" or says_goodbye(text):

@@ -22,6 +22,10 @@ WINDOW = timedelta(hours=48)
 _DECLINE = re.compile(
     r"不想评|不评了|不评价|不打分|不想打分|懒得评|懒得打|没空|不方便|以后再说|下次再说|不想参与|不参加|拒绝评价|不想回答|不想说|算了吧?$"
 )
+#: Tired of being asked: "别烦我" and "天天发，烦不烦" were scored 1 or 2 and opened a remediation case.
+#: Only in a short answer: "每次保养都推销燃油宝，一直劝，烦不烦" is a complaint about the service.
+_TIRED = re.compile(r"别烦|烦不烦|(?:别|不要)再?问了|问什么问|有完没完")
+_MEANINGFUL = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]")
 _NEW_MATTER = re.compile(
     r"投诉|另外|还有个|还有一个|还有件|别的事|另一件|另一个|另一台|顺便|顺带|先不说这个|对了|"
     r"还想(问|说|反映)|"
@@ -147,23 +151,48 @@ def _typed(text: str) -> str:
     return "" if text.startswith("/") else unicodedata.normalize("NFKC", text).strip().lower()
 
 
+#: Heard, not answered: "收到" and "知道了" were read as complaints and scored 2 with a remediation case.
+_ACK = re.compile(r"收到(?!了)|知道|了解|明白|晓得|懂")
+_NOTED = re.compile(r"收到|知道|了解|明白|晓得|懂|好的|好滴|好|ok|行|了|啦|的")
+#: Cannot say: "不好说" was a complaint to the model (2 and a case), "说不清" a 3 that closed the survey.
+_UNDECIDED = re.compile(
+    r"不好说|不好评价?|没法评价?|难评|不好回答|说不好|说不清楚?|讲不清楚?|不知道|不清楚|不确定|难说"
+)
+
+
 def says_no_verdict(text: str) -> bool:
-    """Filler ("嗯嗯那个啥", "呃……") or a moment asked for ("等一下", "我想想"): no answer yet, so
-    the survey asks again rather than recording "一般" and closing. "好的" or "行" are left as
-    answers: to "这次服务怎么样" they may well mean it was fine."""
+    """Filler ("嗯嗯那个啥", "呃……"), a moment asked for ("等一下", "我想想"), the question merely
+    acknowledged ("收到", "知道了") or no opinion yet ("不好说"): no answer, so the survey asks again
+    rather than recording a score and closing. "好的" or "行" alone are left as answers: to "这次服务
+    怎么样" they may well mean it was fine."""
     folded = _typed(text)
     if not folded:
         return False
-    if _nothing_left(_FILLER.sub("", folded)):
+    said = _FILLER.sub("", folded)
+    if _nothing_left(said) or _nothing_left(_UNDECIDED.sub("", said)):
+        return True
+    if _ACK.search(said) and _nothing_left(_NOTED.sub("", said)):
         return True
     return asks_for_time(folded) and not says_more_than_wait(folded)
+
+
+#: Whatever: "无所谓" was heard as displeasure (2 and a remediation case), "随便吧" as out of scope
+#: ("这个我帮不上忙"). To "这次服务怎么样" it is a shrug: a middling score, nothing to follow up.
+_SHRUG = re.compile(r"(?:我|都|反正)*(?:随便|无所谓|没所谓|都行|怎么都行|都一样)(?:吧|啦|了|呗|啊|哈|的)*")
+
+
+def shrugs(text: str) -> bool:
+    """ "随便吧" / "无所谓": no opinion either way, which is a 3, not a complaint or a digression."""
+    said = [c for c in _CLAUSES.split(_FILLER.sub("", _typed(text))) if c]
+    return bool(said) and all(_SHRUG.fullmatch(c) for c in said)
 
 
 #: "刚装好，还没用呢" two hours after an installation: asked too soon, no verdict. It was scored 3 (一般)
 #: and the survey closed; now the bot says it can wait and the reminder asks again a day later.
 _NOT_TRIED = (
     # a bare "没用" is "useless", a verdict: "用" needs a "still" before it or a "过 / 呢" after it
-    r"(?:还|都|暂时|目前|我)*(?:没|没有|未)(?:来得及|怎么|开始|正式|仔细)?(?:试|使用|拆箱?|拆开|穿|吃|尝|体验)"
+    r"(?:还|都|暂时|目前|我)*(?:没|没有|未)(?:来得及|怎么|开始|正式|仔细|顾上|顾得上)?"
+    r"(?:试|使用|拆箱?|拆开|穿|吃|尝|体验|看|检查|验货|验收)"
     r"(?:过|用|试|一下|呢)*"
     r"|我?(?:还|都|暂时|目前)+(?:没|没有|未)(?:来得及|怎么|开始|正式|仔细)?用(?:过|一下|呢)*"
     r"|(?:没|没有)用(?:过|呢)+"
@@ -171,7 +200,8 @@ _NOT_TRIED = (
 )
 _BESIDE_NOT_TRIED = (
     r"刚(?:装好|修好|弄好|到|收到|拿到|送到|到家)了?|(?:东西|货|快递)?(?:收到|到)了?|装好了?|修好了?|"
-    r"(?:还|也)?不(?:知道|清楚)(?:怎么样|效果|好不好|咋样)?|不好说|说不好|到时候?再说|回头再说|再看看|"
+    r"(?:还|也)?不(?:知道|清楚)(?:怎么样|效果|好不好|咋样)?|不好说|说不好|不好评价?|没法评价?|"
+    r"到时候?再说|回头再说|再看看|"
     r"[嗯恩啊呢吧哈哦喔呀]+"
 )
 _NOT_TRIED_CLAUSE = re.compile(rf"(?:{_BESIDE_NOT_TRIED})*(?:{_NOT_TRIED})(?:{_BESIDE_NOT_TRIED})*")
@@ -197,6 +227,25 @@ _NOT_DONE = re.compile(
 def says_not_done(text: str) -> bool:
     """ "没装好" / "还没修好就走了": the service did not do its job, the worst answer there is."""
     return bool(_NOT_DONE.search(_typed(text)))
+
+
+# How the visit went wrong, in so many words: "没有按时来", "师傅没来", "没效果", "不满意", "不行". The
+# model called several of them a "no", and the survey closed as declined; it heard others as neutral or
+# even as praise ("师傅没来" scored 4, "不满意，没按约定时间来" 4).
+_WENT_WRONG = re.compile(
+    # not "开心得不行", "不夸不行", "说不上满意", "满意不满意", "不好评价", "不好不坏", "好还是不好"
+    r"(?<![没无好行满说不得上意])(?<!不.)(?<!还是)不(?:太|怎么|咋|是很|大)?"
+    r"(?:行(?!的话)|好(?!意思|说|评|回答|讲|打分|不坏)|满意|怎么样|咋样|咋地|靠谱|专业|负责|准时|守时|及时)"
+    r"|(?<!有)没有?(?:按时|准时|守时|如约|按约定?的?时间|及时)"
+    r"|(?<!有)没有?(?:人|师傅)?(?:来|上门|到场|联系|回电|回复|打电话)(?!得及|之前|以前)"
+    r"|(?<!有)没有?(?:什么|啥|任何|一点)?(?:效果|改善|好转|起色)|(?<!有)没有?变化"  # not "没什么变化"
+)
+
+
+def says_it_went_wrong(text: str) -> bool:
+    """ "没有按时来" / "没效果" / "不满意": a verdict on the service, and a bad one, even where the
+    model hears a "no" or nothing much."""
+    return bool(_WENT_WRONG.search(_typed(text)))
 
 
 # The job done, in so many words: "修好了", "上门了，修好了", "问题解决了", "网速恢复正常了", "货到了，
@@ -250,7 +299,10 @@ def _nothing_left(text: str) -> bool:
 _GOODBYE = re.compile(r"拜拜|再见|回见|bye|先这样|先不聊了|不聊了")
 _THANKS = re.compile(r"谢谢|多谢|感谢|谢啦|thanks?|thx|3q")
 #: What may stand beside them and still say nothing about the service ("好的谢谢你们，拜拜啦👋").
-_COURTESY = re.compile(r"好的|好滴|好|ok|行|嗯+|哦+|啦|了|咯|哈+|呀|啊|喽|你们|您们|你|您|吧|[👋🙏]")
+#: "谢谢关心" / "感谢回访" thank the asker: they were scored 5, with nothing said about the service.
+_COURTESY = re.compile(
+    r"好的|好滴|好|ok|行|嗯+|哦+|啦|了|咯|哈+|呀|啊|喽|你们|您们|你|您|吧|的|关心|回访|关注|问候|费心|[👋🙏]"
+)
 
 
 def says_goodbye(text: str) -> bool:
@@ -295,6 +347,11 @@ _TWO_EDGED = re.compile(r"\[微笑\]|🙂|☺\ufe0f?")
 def only_two_edged_smiles(text: str) -> bool:
     """Nothing but smiles that read both ways: no verdict, the score question again."""
     return only_faces(text) and _nothing_left(_TWO_EDGED.sub("", text))
+
+
+def weighs_both(text: str) -> bool:
+    """ "装得挺快的，就是垃圾没带走": good and bad in one answer."""
+    return bool(_BUT.search(_typed(text)))
 
 
 def score_from_satisfaction(label: str | None, confidence: float | None, text: str = "") -> int | None:
@@ -352,6 +409,8 @@ def check_transition(survey_id: int | None, current: SurveyStatus, requested: Su
 
 def declines_survey(text: str) -> bool:
     """ "不想评" / "没空" / "算了": no score, and no reminder either."""
+    if _TIRED.search(text) and len(_MEANINGFUL.findall(text)) <= 10:
+        return True
     return bool(_DECLINE.search(text.strip()))
 
 

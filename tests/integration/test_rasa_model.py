@@ -223,6 +223,11 @@ async def test_a_problem_described_unprompted_is_not_questioned(agent: Any, text
 
 async def _survey_score(agent: Any, text: str) -> tuple[float | None, dict[str, Any]]:
     """The score the survey form takes from an answer to "这次服务怎么样", parsed by the real model."""
+    slots, parse = await _survey_slots(agent, text)
+    return slots.get("survey_score"), parse
+
+
+async def _survey_slots(agent: Any, text: str) -> tuple[dict[str, Any], dict[str, Any]]:
     from rasa_sdk import Tracker
     from rasa_sdk.executor import CollectingDispatcher
 
@@ -240,7 +245,7 @@ async def _survey_score(agent: Any, text: str) -> tuple[float | None, dict[str, 
         "action_listen",
     )
     slots = await ValidateSurveyForm().extract_survey_score(CollectingDispatcher(), tracker, {})
-    return slots.get("survey_score"), parse
+    return slots, parse
 
 
 @pytest.mark.parametrize(
@@ -298,6 +303,47 @@ async def test_the_job_done_scores_well_in_a_survey(agent: Any, text: str) -> No
     "这个我帮不上忙"."""
     score, parse = await _survey_score(agent, text)
     assert score in (4.0, 5.0), (parse["intent"], parse["satisfaction"])
+
+
+@pytest.mark.parametrize(
+    ("text", "outcome"),
+    [
+        ("没有按时来", "bad"),  # deny 0.67: the survey closed as declined, no case
+        ("不行", "bad"),  # deny 0.95: the same
+        ("没改善", "bad"),  # deny 0.62: the same
+        ("师傅没来", "bad"),  # satisfied 0.49: a 4
+        ("不满意，没按约定时间来", "bad"),  # satisfied 0.60: a 4
+        ("没效果", "bad"),  # neutral: a 3
+        ("不怎么样", "bad"),  # out of scope: "这个我帮不上忙"
+        ("无所谓", 3.0),  # dissatisfied 0.64: a 2, with an apology and a remediation case
+        ("随便吧", 3.0),  # out of scope
+        ("哦", None),  # deny 0.34: declined
+        ("收到", None),  # complain 0.38: a 2 and a case
+        ("知道了", None),  # the same
+        ("不好说", None),  # the same
+        ("谢谢关心", None),  # a 5
+        ("感谢回访", None),  # a 5
+        ("还没来得及看", None),  # a 2 and a case
+        ("没顾上看", None),
+        ("别烦我", "declined"),  # a 2 and a case
+        ("天天发，烦不烦", "declined"),  # a 1 and a case
+        ("能不能别问了", "declined"),
+    ],
+)
+async def test_what_a_survey_answer_says_is_what_is_recorded(agent: Any, text: str, outcome: Any) -> None:
+    """Answers to "这次服务怎么样" as customers put them, each of which the survey recorded wrongly:
+    a bad verdict as a refusal or as praise, a shrug as a complaint, thanks or "收到" as a score,
+    annoyance at being asked as a complaint about the service."""
+    slots, parse = await _survey_slots(agent, text)
+    why = (parse["intent"], parse["satisfaction"])
+    assert "survey_score" in slots, why  # an answer, not a digression
+    score = slots["survey_score"]
+    if outcome == "bad":
+        assert score in (1.0, 2.0), why
+    elif outcome == "declined":
+        assert score == 0.0, why
+    else:
+        assert score == outcome, why
 
 
 async def test_a_score_withheld_never_scores_above_middling(agent: Any) -> None:

@@ -785,6 +785,61 @@ async def test_a_score_withheld_or_a_wish_for_better_is_no_praise(text: str) -> 
     assert slots == {"survey_score": 3.0, "survey_comment": text}
 
 
+@pytest.mark.parametrize(
+    ("text", "intent", "satisfaction", "slots"),
+    [
+        # a "no" to the model, and the survey closed as declined with no case
+        ("没有按时来", "deny", ("dissatisfied", 0.67), {"survey_score": 2.0, "survey_comment": "没有按时来"}),
+        ("不行", "deny", ("dissatisfied", 0.97), {"survey_score": 1.0, "survey_comment": "不行"}),
+        # praise to the model: scored 4 and thanked
+        (
+            "师傅没来",
+            "give_feedback",
+            ("satisfied", 0.49),
+            {"survey_score": 2.0, "survey_comment": "师傅没来"},
+        ),
+        # out of scope to the model: "这个我帮不上忙" and the question again
+        (
+            "不怎么样",
+            "out_of_scope",
+            ("dissatisfied", 0.95),
+            {"survey_score": 1.0, "survey_comment": "不怎么样"},
+        ),
+        # a "no" that is only a sound, and thanks for asking: no verdict, the question again
+        ("哦", "deny", ("neutral", 0.98), {"survey_score": None}),
+        ("谢谢关心", "thank", ("satisfied", 0.8), {"survey_score": None}),
+        ("收到", "complain", ("neutral", 0.99), {"survey_score": None}),
+        ("还没来得及看", "complain", ("neutral", 0.98), {"survey_score": None}),
+        # tired of being asked: ends the survey, no remediation case for the annoyance
+        ("别烦我", "nlu_fallback", ("dissatisfied", 0.6), {"survey_score": 0.0, "survey_comment": "别烦我"}),
+        ("随便吧", "out_of_scope", ("neutral", 0.92), {"survey_score": 3.0, "survey_comment": "随便吧"}),
+    ],
+)
+async def test_what_an_answer_says_decides_it_over_the_intent_the_model_gives(
+    text: str, intent: str, satisfaction: tuple[str, float], slots: dict[str, Any]
+) -> None:
+    got, _ = await validate(tracker(text, intent, requested="survey_score", satisfaction=satisfaction))
+    assert got == slots
+
+
+async def test_a_shrug_is_middling_and_opens_no_case(wired: Services, clock: Clock) -> None:
+    """ "无所谓" was heard as displeasure (0.64): scored 2, with an apology and a remediation case."""
+    survey_id = await a_sent_survey(wired, clock)
+    heard = ("dissatisfied", 0.64)
+    slots, _ = await validate(tracker("无所谓", "nlu_fallback", requested="survey_score", satisfaction=heard))
+    assert slots == {"survey_score": 3.0, "survey_comment": "无所谓"}
+    dispatcher = CollectingDispatcher()
+    await ActionSubmitSurvey().run(
+        dispatcher,
+        tracker("无所谓", "nlu_fallback", slots={"survey_id": str(survey_id), **slots}, satisfaction=heard),
+        DOMAIN,
+    )
+    survey = await wired.surveys.get(survey_id)
+    assert (survey.status, survey.score, survey.satisfaction) == (SurveyStatus.ANSWERED, 3, "neutral")
+    assert survey.remediation_case_number is None
+    assert "抱歉" not in dispatcher.messages[0]["text"]
+
+
 async def test_a_worker_who_did_not_press_for_praise_is_praised() -> None:
     text = "师傅没让我给好评，是我自己要给的"
     slots, _ = await validate(

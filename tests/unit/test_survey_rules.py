@@ -19,9 +19,11 @@ from bot.surveys.rules import (
     only_two_edged_smiles,
     parse_quiet_hours,
     reports_fixed,
+    says_it_went_wrong,
     says_no_verdict,
     says_not_done,
     score_from_satisfaction,
+    shrugs,
     wants_better_next_time,
     within_frequency_cap,
 )
@@ -148,9 +150,21 @@ def test_an_answer_weighing_good_against_bad_is_not_scored_at_an_extreme(
         ("还行吧", False),
         ("嗯，挺好的", False),
         ("等等，师傅把地板刮花了", False),
+        ("收到", True),  # a complaint to the model: scored 2 with a remediation case
+        ("好的，知道了", True),
+        ("明白了", True),
+        ("不好说", True),  # a complaint to the model too
+        ("说不清", True),
+        ("emmm，不好评价", True),
+        ("收到了", False),  # after a delivery: the job done
+        ("行", False),
+        ("知道了，师傅态度太差", False),
+        ("不知道为什么又漏水了", False),
     ],
 )
-def test_filler_or_a_moment_asked_for_is_no_verdict(text: str, nothing: bool) -> None:
+def test_filler_a_moment_asked_for_or_the_question_merely_heard_is_no_verdict(
+    text: str, nothing: bool
+) -> None:
     assert says_no_verdict(text) is nothing
 
 
@@ -171,6 +185,12 @@ def test_filler_or_a_moment_asked_for_is_no_verdict(text: str, nothing: bool) ->
         ("挺好的，还没怎么用", False),
         ("收到了", False),
         ("用了两天又坏了", False),
+        ("还没来得及看", True),  # scored 2 with a remediation case
+        ("没顾上看", True),
+        ("还没验货", True),
+        ("刚装好，还没怎么用，不好评价", True),
+        ("没看到师傅", False),
+        ("没检查就走了", False),
     ],
 )
 def test_not_tried_yet_is_no_verdict(text: str, untried: bool) -> None:
@@ -250,6 +270,9 @@ def test_work_not_done_is_told_from_praise(text: str, not_done: bool) -> None:
         ("👍 谢谢", False),
         ("好的", False),  # no closing: left to the model
         ("/goodbye", False),
+        ("谢谢关心", True),  # scored 5
+        ("感谢回访", True),
+        ("谢谢你们的关心", True),
     ],
 )
 def test_a_bare_closing_or_thank_you_says_nothing_about_the_service(text: str, courtesy: bool) -> None:
@@ -330,7 +353,17 @@ def test_policy_from_the_environment() -> None:
 
 @pytest.mark.parametrize(
     ("text", "declines"),
-    [("不想评", True), ("没空，以后再说", True), ("算了吧", True), ("师傅不错", False), ("不太满意", False)],
+    [
+        ("不想评", True),
+        ("没空，以后再说", True),
+        ("算了吧", True),
+        ("师傅不错", False),
+        ("不太满意", False),
+        ("别烦我", True),  # scored 2, with a remediation case for the annoyance
+        ("天天发，烦不烦", True),
+        ("能不能别问了", True),
+        ("每次保养都推销燃油宝，不加就一直劝，烦不烦", False),  # a complaint about the service
+    ],
 )
 def test_declining_a_survey(text: str, declines: bool) -> None:
     from bot.surveys.rules import declines_survey
@@ -356,3 +389,50 @@ def test_a_complaint_in_a_survey_is_an_answer_unless_it_changes_the_subject(text
     from bot.surveys.rules import starts_new_matter
 
     assert starts_new_matter(text) is new
+
+
+@pytest.mark.parametrize(
+    ("text", "wrong"),
+    [
+        ("没有按时来", True),  # a "no" to the model: the survey closed as declined
+        ("不行", True),  # declined too
+        ("师傅没来", True),  # satisfied 0.49 to the model: scored 4
+        ("不满意，没按约定时间来", True),  # satisfied 0.60: scored 4
+        ("没效果", True),
+        ("没变化", True),
+        ("没人联系我", True),
+        ("不守时 不专业 不负责", True),
+        ("不怎么样", True),
+        ("开心得不行", False),
+        ("不夸不行，阿姨收拾得很干净", False),
+        ("说不上满意，也说不上不满意", False),
+        ("谈不上满意不满意", False),
+        ("不好不坏", False),
+        ("emmm，不好评价", False),
+        ("不好意思，刚才在忙", False),
+        ("我也说不出好还是不好", False),
+        ("师傅没来得及吃饭就来了", False),
+        ("跟上次差不多，没什么变化", False),
+        ("我没叫过维修", False),  # the wrong customer: a refusal, with its words kept
+        ("不用了", False),
+        ("不行的话再找你们", False),
+    ],
+)
+def test_a_verdict_on_how_the_visit_went_is_told_from_a_refusal(text: str, wrong: bool) -> None:
+    assert says_it_went_wrong(text) is wrong
+
+
+@pytest.mark.parametrize(
+    ("text", "shrug"),
+    [
+        ("无所谓", True),
+        ("随便吧", True),
+        ("都行", True),
+        ("我无所谓啦", True),
+        ("还是一样", False),
+        ("随便找个师傅都比他强", False),
+        ("一般", False),
+    ],
+)
+def test_a_shrug_is_told_from_a_verdict(text: str, shrug: bool) -> None:
+    assert shrugs(text) is shrug
