@@ -329,7 +329,11 @@ async def _answer(
         label=label,
         confidence=confidence,
         comment=comment,
-        category=next((c for c in categories if c in CATEGORIES), None),
+        # a worker pressing for a good review is conduct, whatever the job was (it went to the
+        # installation team as installation_repair)
+        category="service_attitude"
+        if solicits_praise(latest_text(tracker))
+        else next((c for c in categories if c in CATEGORIES), None),
     )
 
 

@@ -747,6 +747,8 @@ async def test_a_worker_pressing_for_a_good_score_is_a_bad_answer(wired: Service
     assert (survey.score, survey.satisfaction) == (2, "dissatisfied")
     assert survey.remediation_case_number is not None
     assert "感谢" not in dispatcher.messages[0]["text"]
+    case = await wired.cases.get(survey.remediation_case_number)
+    assert case.category == "service_attitude"  # conduct, not the installation it followed
 
 
 @pytest.mark.parametrize("intent", ["nlu_fallback", "deny"])
