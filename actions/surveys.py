@@ -48,6 +48,7 @@ from bot.surveys.rules import (
     says_it_went_wrong,
     says_no_verdict,
     says_not_done,
+    says_nothing_more,
     score_from_satisfaction,
     shrugs,
     starts_new_matter,
@@ -462,7 +463,7 @@ class ValidateSurveyForm(FormValidationAction):
         if (
             text in ("/deny",)
             or (intent == "deny" and not is_cancellation(text))
-            or _says_nothing_more(text)
+            or says_nothing_more(text)
             or only_courtesy(text)  # "谢谢，拜拜" is not a comment for the operator to read
         ):
             return {"survey_comment": NO_COMMENT}
@@ -474,20 +475,6 @@ class ValidateSurveyForm(FormValidationAction):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         return {"survey_comment": None if value is None else str(value)[:4000]}
-
-
-def _says_nothing_more(text: str) -> bool:
-    return text.strip().rstrip("。.!！~") in (
-        "没有",
-        "没了",
-        "没有了",
-        "无",
-        "不用了",
-        "没什么",
-        "没啥",
-        "没事",
-        "就这样",
-    )
 
 
 def _comment_around_score(text: str, tracker: Tracker) -> str | None:

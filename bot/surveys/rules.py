@@ -318,6 +318,27 @@ def only_courtesy(text: str) -> bool:
     return _nothing_left(_COURTESY.sub("", _THANKS.sub("", _GOODBYE.sub("", folded))))
 
 
+#: "Nothing more" to "还有什么想对我们说的吗？": "没有了，谢谢", "就这样吧", "没什么要说的" and "好的" were
+#: kept as the customer's comment for the operator to read; only five exact words were understood.
+_NOTHING_MORE = re.compile(
+    r"(?:暂时|目前|真的?|也)?(?:没有?|无|木有|没得)(?:什么|啥|其他|其它|别的)?"
+    r"(?:要|可|好|想|再)?(?:说|补充|意见|建议)?(?:的|了|啦|呢|哈|吧)*"
+    r"|就(?:这样|这些|这么多)(?:吧|了|啦)*|没事(?:了|啦)?|不用了?|好的?|好滴|ok|行|可以了?|嗯+|哦+|恩+"
+)
+
+
+_CLOSING_WORDS = re.compile(rf"(?:{_THANKS.pattern}|{_GOODBYE.pattern})(?:你们|您们|你|您|啦|哈|了|[👋🙏])*")
+
+
+def says_nothing_more(text: str) -> bool:
+    """ "没有了，谢谢" / "就这样吧" / "没什么要说的": no comment, whatever closing words come with it;
+    "没有，挺好的" is a comment."""
+    typed = _typed(text)
+    said = _CLOSING_WORDS.sub("", typed)
+    clauses = [c for c in _CLAUSES.split(said) if c]
+    return bool(clauses) and all(_NOTHING_MORE.fullmatch(c) for c in clauses)
+
+
 #: How sure the model must be of a picture's meaning to score it: an emoji it has never seen ("🎉"
 #: before 2026-12-06) came out "dissatisfied" at 0.62, and a party popper is no reason for a case.
 FACES_CONFIDENCE = 0.7

@@ -118,7 +118,15 @@ async def test_free_text_is_scored_from_its_satisfaction() -> None:
 
 @pytest.mark.parametrize(
     ("text", "intent", "expected"),
-    [("没有", "deny", "-"), ("没有了", "inform", "-"), ("下次早点来就好", "suggest", "下次早点来就好")],
+    [
+        ("没有", "deny", "-"),
+        ("没有了", "inform", "-"),
+        ("下次早点来就好", "suggest", "下次早点来就好"),
+        ("没有了，谢谢", "thank", "-"),  # kept as a comment for the operator to read
+        ("就这样吧", "goodbye", "-"),
+        ("没什么要说的", "nlu_fallback", "-"),
+        ("没有，挺好的", "give_feedback", "没有，挺好的"),
+    ],
 )
 async def test_the_optional_comment(text: str, intent: str, expected: str) -> None:
     slots, _ = await validate(tracker(text, intent, requested="survey_comment", slots={"survey_score": 4.0}))

@@ -22,6 +22,7 @@ from bot.surveys.rules import (
     says_it_went_wrong,
     says_no_verdict,
     says_not_done,
+    says_nothing_more,
     score_from_satisfaction,
     shrugs,
     wants_better_next_time,
@@ -436,3 +437,25 @@ def test_a_verdict_on_how_the_visit_went_is_told_from_a_refusal(text: str, wrong
 )
 def test_a_shrug_is_told_from_a_verdict(text: str, shrug: bool) -> None:
     assert shrugs(text) is shrug
+
+
+@pytest.mark.parametrize(
+    ("text", "nothing"),
+    [
+        ("没有", True),
+        ("没有了，谢谢", True),  # each of these was kept as the customer's comment for the operator
+        ("就这样吧", True),
+        ("没什么要说的", True),
+        ("没有其他的了", True),
+        ("没啥说的", True),
+        ("好的", True),
+        ("没有了谢谢你们", True),
+        ("没有，挺好的", False),
+        ("下次早点来", False),
+        ("没想到这么快", False),
+        ("无语", False),
+        ("谢谢", False),  # a closing alone is told by only_courtesy
+    ],
+)
+def test_nothing_more_to_say_is_no_comment(text: str, nothing: bool) -> None:
+    assert says_nothing_more(text) is nothing
