@@ -38,6 +38,7 @@ from bot.surveys.model import SERVICE_LABELS, SURVEY_QUESTION, Survey, SurveySta
 from bot.surveys.rules import (
     FACES_CONFIDENCE,
     declines_survey,
+    few_words,
     is_bad,
     not_tried_yet,
     only_courtesy,
@@ -420,8 +421,11 @@ class ValidateSurveyForm(FormValidationAction):
             return {"survey_score": None}  # "🤔", "[疑问]", a lone "[微笑]": no verdict yet, ask again
         if asked_too_soon(tracker):
             return {"survey_score": None}  # whatever its intent ("没试过" is out of scope): ask later
-        aside = intent in DIGRESSIONS - CLOSINGS and not (intent == "out_of_scope" and verdict)
-        if aside or text.startswith("/") or not text.strip():  # "不怎么样" is out of scope to the model
+        # "不怎么样" and "666" are out of scope to the model ("666" is chit-chat at first contact), but
+        # to "这次服务怎么样" they are the answer: a bad verdict, or a few words of plain praise
+        praise = label == "satisfied" and (confidence or 0.0) >= FACES_CONFIDENCE and few_words(text)
+        aside = intent in DIGRESSIONS - CLOSINGS and not (intent == "out_of_scope" and (verdict or praise))
+        if aside or text.startswith("/") or not text.strip():
             return {}
         if intent == "complain" and starts_new_matter(text):
             return {}  # about something else: the complaint rule takes it, the survey waits

@@ -28,10 +28,22 @@ _CLOSING = re.compile(
 )
 
 
+#: A sound before the answer ("嗯嗯满意", "嗯嗯，挺好") says nothing, but the training data is full of
+#: bare acknowledgements ("嗯，知道了", "嗯嗯收到"), so the model heard "嗯嗯" as neutral and scored
+#: "嗯嗯满意" 3 (一般). Dropped when something follows it.
+_OPENING_SOUND = re.compile(r"^(?:[嗯哦噢喔]+|恩{2,}|em{2,}|hm{2,})[\s，,。.!！~～…]*", re.IGNORECASE)
+
+
+def _without_opening_sound(text: str) -> str:
+    rest = _OPENING_SOUND.sub("", text.strip(), count=1)
+    return rest if _MEANINGFUL.search(rest) else text
+
+
 def emphasise_turn(text: str) -> str:
     """Append, marked, the clause after the last contrast word and the last clause before any
     closing words: that is where a Chinese review puts its verdict ("…就是送得太慢",
     "…下次不会再点了"), so its n-grams count again."""
+    text = _without_opening_sound(text)
     clauses = [c.strip() for c in _CLAUSE.split(text) if c.strip()]
     said = [c for c in clauses if not _CLOSING.fullmatch(c)]
     if said and len(said) < len(clauses):

@@ -27,6 +27,9 @@ from bot.nlu.patterns import FACE
 
 _REPEAT = re.compile(r"(.)\1{2,}")
 _DIGITS = re.compile(r"\d+")
+#: "666" is praise in Chinese chat ("溜"), not a number: masked as one, it read as a phone or an order
+#: number does, and "666" to the survey question was a 3 (一般).
+_SIX_SIX_SIX = re.compile(r"(?<!\d)6{3,}(?![\d元块号米%])")
 USER_DICT = Path(__file__).with_name("jieba") / "userdict.txt"
 _jieba_lock = threading.Lock()
 _jieba = None
@@ -42,9 +45,10 @@ def _face_mark(match: re.Match[str]) -> str:
 
 
 def normalise(text: str) -> str:
-    """Fold width and case, one mark per WeChat face, squash runs ("！！！！" → "！！"), mask digit
-    runs."""
+    """Fold width and case, one mark per WeChat face, "666" as the word it stands for, squash runs
+    ("！！！！" → "！！"), mask digit runs."""
     text = FACE.sub(_face_mark, unicodedata.normalize("NFKC", text)).lower()
+    text = _SIX_SIX_SIX.sub("溜溜", text)
     text = _REPEAT.sub(r"\1\1", text)
     return _DIGITS.sub(lambda m: "0" if len(m.group()) < 3 else "#", text)
 

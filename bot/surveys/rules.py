@@ -428,9 +428,14 @@ def check_transition(survey_id: int | None, current: SurveyStatus, requested: Su
         raise IllegalSurveyTransition(survey_id, current.value, requested.value)
 
 
+def few_words(text: str, most: int = 6) -> bool:
+    """ "666" / "给力": short enough to be nothing but a verdict when it answers the score question."""
+    return 0 < len(_MEANINGFUL.findall(text)) <= most
+
+
 def declines_survey(text: str) -> bool:
     """ "不想评" / "没空" / "算了": no score, and no reminder either."""
-    if _TIRED.search(text) and len(_MEANINGFUL.findall(text)) <= 10:
+    if _TIRED.search(text) and few_words(text, 10):
         return True
     return bool(_DECLINE.search(text.strip()))
 

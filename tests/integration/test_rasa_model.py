@@ -328,18 +328,23 @@ async def test_the_job_done_scores_well_in_a_survey(agent: Any, text: str) -> No
         ("别烦我", "declined"),  # a 2 and a case
         ("天天发，烦不烦", "declined"),  # a 1 and a case
         ("能不能别问了", "declined"),
+        ("嗯嗯满意", "good"),  # neutral to the model, for the "嗯嗯": a 3
+        ("嗯嗯，挺好", "good"),  # the same
+        ("666", "good"),  # read as a number: a 3
     ],
 )
 async def test_what_a_survey_answer_says_is_what_is_recorded(agent: Any, text: str, outcome: Any) -> None:
     """Answers to "这次服务怎么样" as customers put them, each of which the survey recorded wrongly:
     a bad verdict as a refusal or as praise, a shrug as a complaint, thanks or "收到" as a score,
-    annoyance at being asked as a complaint about the service."""
+    annoyance at being asked as a complaint about the service, praise after "嗯嗯" as 一般."""
     slots, parse = await _survey_slots(agent, text)
     why = (parse["intent"], parse["satisfaction"])
     assert "survey_score" in slots, why  # an answer, not a digression
     score = slots["survey_score"]
     if outcome == "bad":
         assert score in (1.0, 2.0), why
+    elif outcome == "good":
+        assert score in (4.0, 5.0), why
     elif outcome == "declined":
         assert score == 0.0, why
     else:

@@ -823,6 +823,10 @@ async def test_a_score_withheld_or_a_wish_for_better_is_no_praise(text: str) -> 
         # tired of being asked: ends the survey, no remediation case for the annoyance
         ("别烦我", "nlu_fallback", ("dissatisfied", 0.6), {"survey_score": 0.0, "survey_comment": "别烦我"}),
         ("随便吧", "out_of_scope", ("neutral", 0.92), {"survey_score": 3.0, "survey_comment": "随便吧"}),
+        # chit-chat at first contact, praise to the score question
+        ("666", "out_of_scope", ("satisfied", 0.79), {"survey_score": 4.0, "survey_comment": "666"}),
+        ("这是什么", "out_of_scope", ("dissatisfied", 0.75), {}),  # a question: answered, then asked again
+        ("王者荣耀怎么上分", "out_of_scope", ("satisfied", 0.9), {}),
     ],
 )
 async def test_what_an_answer_says_decides_it_over_the_intent_the_model_gives(

@@ -93,3 +93,19 @@ def test_a_wechat_face_is_one_feature_sharing_nothing_with_words() -> None:
     assert normalise("[ok]") == normalise("[OK]") != normalise("ok")
     assert "强" not in words("[强]") and "[" not in "".join(words("[强]"))
     assert normalise("订单[JD2026]") == "订单[jd#]"  # a bracketed number is no face
+
+
+def test_a_sound_before_the_answer_is_left_out() -> None:
+    """ "嗯嗯满意" was heard as neutral and scored 3 (一般): the training data's bare "嗯，知道了" and
+    "嗯嗯收到" taught the model that "嗯嗯" means nothing either way, and it outweighed "满意"."""
+    assert emphasise_turn("嗯嗯满意") == "满意"
+    assert emphasise_turn("嗯嗯，挺好") == "挺好"
+    assert emphasise_turn("emmm，不好评价") == "不好评价"
+    assert emphasise_turn("嗯嗯") == "嗯嗯"  # nothing else: the sound is the answer
+    assert emphasise_turn("恩人") == "恩人"
+
+
+def test_six_six_six_is_praise_not_a_number() -> None:
+    """ "666" was masked as a number (as "12" is), and the survey scored it 3 (一般)."""
+    assert normalise("666") == normalise("6666") != normalise("12")
+    assert normalise("13566667777") == normalise("13512345678")  # in a phone number, still a number
