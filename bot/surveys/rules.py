@@ -221,6 +221,8 @@ def not_tried_yet(text: str) -> bool:
 # "装好" in "没装好" (satisfied 0.45), and the survey scored it 4.
 _NOT_DONE = re.compile(
     r"(?<!有)没有?(?:(?:装|修|弄|接|调|搞|清理|打扫|换|通)(?:好|完|对|干净)|解决|处理)(?!之前|以前|的时候)"
+    # a cleaning left undone: "清洁做得马马虎虎，角落都没擦" was heard as praise (0.51) and scored 4
+    r"|(?<!有)没有?(?:擦|拖|扫|洗|收拾|清理|打扫|清洗)(?:干净|好|完)?(?!码|描|.?(?:之前|以前|的时候))"
 )
 
 

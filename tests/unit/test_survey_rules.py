@@ -252,6 +252,11 @@ def test_the_job_done_is_told_from_a_fault(text: str, fixed: bool) -> None:
         ("有没有修好我也不知道", False),
         ("没装好之前一直漏水，现在好了", False),
         ("没换零件就修好了", False),
+        ("清洁做得马马虎虎，角落都没擦", True),  # praise to the model (0.51): scored 4
+        ("窗户没擦干净", True),
+        ("厨房也没收拾", True),
+        ("没扫码就走了", False),
+        ("没拖地之前满地是灰，现在干净了", False),
     ],
 )
 def test_work_not_done_is_told_from_praise(text: str, not_done: bool) -> None:
