@@ -179,7 +179,7 @@ _NUMERALS = {
     "伍": 5,
 }
 _NUM = r"(100|10|[1-5]|[一壹二两俩贰三仨叁四肆五伍])"
-_BEFORE = r"(?<![0-9.])(?<![零一二两三四五六七八九十百千万])"
+_BEFORE = r"(?<![0-9.点时])(?<![零一二两三四五六七八九十百千万])"
 # What may follow a score that has no unit: the end, a particle, punctuation or an emoji.
 _END = r"(?=$|[吧啊呀哈了嘛呗咯，,。!！~～\s、]|[\U0001F000-\U0001FAFF\u2600-\u27BF])"
 _SCALE = re.compile(r"(满分|总分)\s*是?\s*[5五]\s*分?(制|的话)?|[5五]\s*分制(的话)?")
@@ -322,10 +322,36 @@ def _given(t: str, span: Span) -> bool:
     return not (refused or _CONDITIONAL.match(clause))
 
 
+# Between two scores: "3.5分" and "给4.5分" were read as no score (the 5 after the point is no score
+# of its own) and scored 5 from the words' tone; "4到5分之间" was a 3. Half a point rounds up, as the
+# midpoint of a range does. A percentage counts only as satisfaction: "满意度100%" was scored 2.
+_HALF = re.compile(r"(?<![0-9.])([0-4])\s*\.\s*5\s*(?:分|颗星|个星|星)")
+_RANGE = re.compile(rf"{_BEFORE}{_NUM}\s*(?:到|至|-|~|～|或)\s*{_NUM}\s*(?:分|颗星|个星|星)")
+_PERCENT = re.compile(
+    r"(?:满意度|满意|好评率?|评分|打分)\s*(?:是|为|有|:|：)?\s*(100|[1-9]?[0-9])\s*[%％]"
+    r"|(?<![0-9.])(100|[1-9]?[0-9])\s*[%％]\s*(?:的)?(?:满意|好评)|百分(?:之)?百(?:的)?满意"
+)
+
+
+def _between_scores(t: str) -> Iterator[Span]:
+    for m in _HALF.finditer(t):
+        yield Span(m.start(), m.end(), "", int(m.group(1)) + 1)
+    for m in _RANGE.finditer(t):
+        low, high = _score_value(m.group(1)), _score_value(m.group(2))
+        if low and high and low < high:
+            yield Span(m.start(), m.end(), "", (low + high + 1) // 2)
+    for m in _PERCENT.finditer(t):
+        share = m.group(1) or m.group(2)
+        value = _out_of(int(share), 100) if share else 5
+        if value is not None:
+            yield Span(m.start(), m.end(), "", value)
+
+
 def _scores(t: str, scale: int | None = None) -> Iterator[Span]:
     """Every score-like span, the most explicit kind first; ``scale`` is the one the customer named."""
     if scale is not None:
         yield from _wide_scores(t, scale)
+    yield from _between_scores(t)
     yield from _unit_scores(t)
     if scale is None:
         yield from _wide_scores(t, None)

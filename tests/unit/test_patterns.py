@@ -193,6 +193,40 @@ def test_a_score_out_of_ten_or_a_hundred_is_put_on_five(text: str, value: int) -
     assert found is not None and found.value == value
 
 
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("3.5分", 4),  # no score: scored 5 from the words' tone
+        ("给4.5分吧，挺好的", 5),
+        ("4.5星", 5),
+        ("4到5分之间", 5),  # 3
+        ("三到四星", 4),
+        ("满意度100%", 5),  # 2
+        ("满意度80%", 4),
+        ("100%满意", 5),
+        ("百分百满意", 5),
+    ],
+)
+def test_a_score_between_two_or_as_a_percentage_is_put_on_five(text: str, value: int) -> None:
+    found = find_rating(text)
+    assert found is not None and found.value == value
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "下午3点5分来的",  # a time: it was a 5
+        "3点10分才到",  # a 5 too
+        "结果1小时20分才到",  # a 1
+        "扣了我20%的手续费",
+        "电量只剩20%",
+        "不会给4.5分的",
+    ],
+)
+def test_times_and_other_percentages_are_no_score(text: str) -> None:
+    assert find_rating(text) is None
+
+
 @pytest.mark.parametrize("text", ["十分满意", "等了8分钟", "8分钱", "扣了20分", "六七分吧"])
 def test_words_like_a_score_out_of_ten_are_not_one(text: str) -> None:
     assert find_rating(text) is None
