@@ -38,6 +38,8 @@ def _fold(text: str) -> str:
 #: A WeChat face as the connector passes it on ("[强]", "[捂脸]", "[OK]", "[Yeah!]"; bot/wechat/faces.py):
 #: a bracketed name of a few Chinese characters or an English word. Group 1 is the name.
 FACE = re.compile(r"\[([\u4e00-\u9fff]{1,4}|[A-Za-z]{2,10}!?|666)\]")
+#: A character that says something: Chinese, a Latin letter or a digit (not punctuation, space or emoji).
+MEANINGFUL = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]")
 
 _PHONE = re.compile(
     r"(?<![0-9A-Z])(?:(?:\+|00)?86[\s-]?)?(1[3-9]\d)[\s-]?(\d{4})[\s-]?(\d{4})(?![0-9A-Za-z])"

@@ -13,10 +13,10 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from bot.nlu.patterns import MEANINGFUL
 from bot.nlu.textclf import TextClassifier
 
 LABELS = ("satisfied", "neutral", "dissatisfied")
-_MEANINGFUL = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]")
 _CLAUSE = re.compile(r"[，,。.!！?？;；~～\s]+")
 _CONTRAST = re.compile(r"(但是|但|就是|不过|可惜|只是|然而|可是|却)")
 #: A closing clause ("…，拜拜" / "…，谢谢") is not where the verdict is: "挺好的，再见" had "再见"
@@ -36,7 +36,7 @@ _OPENING_SOUND = re.compile(r"^(?:[嗯哦噢喔]+|恩{2,}|em{2,}|hm{2,})[\s，,�
 
 def _without_opening_sound(text: str) -> str:
     rest = _OPENING_SOUND.sub("", text.strip(), count=1)
-    return rest if _MEANINGFUL.search(rest) else text
+    return rest if MEANINGFUL.search(rest) else text
 
 
 def emphasise_turn(text: str) -> str:
@@ -134,7 +134,7 @@ class SatisfactionModel:
         if rating is None:
             return best, probs[best]
         label = _score_label(rating)
-        rest = _MEANINGFUL.findall(text.replace(rating_text, "", 1))
+        rest = MEANINGFUL.findall(text.replace(rating_text, "", 1))
         if len(rest) <= 8 or probs.get(label, 0.0) >= 0.2:
             return label, max(probs.get(label, 0.0), 0.9)
         return best, probs[best]

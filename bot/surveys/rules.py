@@ -14,7 +14,7 @@ from enum import Enum
 from zoneinfo import ZoneInfo
 
 from bot.cases.intake import asks_for_time, says_more_than_wait
-from bot.nlu.patterns import FACE
+from bot.nlu.patterns import FACE, MEANINGFUL
 from bot.surveys.errors import IllegalSurveyTransition
 from bot.surveys.model import SurveyStatus
 
@@ -25,7 +25,6 @@ _DECLINE = re.compile(
 #: Tired of being asked: "别烦我" and "天天发，烦不烦" were scored 1 or 2 and opened a remediation case.
 #: Only in a short answer: "每次保养都推销燃油宝，一直劝，烦不烦" is a complaint about the service.
 _TIRED = re.compile(r"别烦|烦不烦|(?:别|不要)再?问了|问什么问|有完没完")
-_MEANINGFUL = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]")
 _NEW_MATTER = re.compile(
     r"投诉|另外|还有个|还有一个|还有件|别的事|另一件|另一个|另一台|顺便|顺带|先不说这个|对了|"
     r"还想(问|说|反映)|"
@@ -432,7 +431,7 @@ def check_transition(survey_id: int | None, current: SurveyStatus, requested: Su
 
 def few_words(text: str, most: int = 6) -> bool:
     """ "666" / "给力": short enough to be nothing but a verdict when it answers the score question."""
-    return 0 < len(_MEANINGFUL.findall(text)) <= most
+    return 0 < len(MEANINGFUL.findall(text)) <= most
 
 
 def declines_survey(text: str) -> bool:
