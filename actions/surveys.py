@@ -40,11 +40,13 @@ from bot.surveys.rules import (
     declines_survey,
     few_words,
     is_bad,
+    mocks_praise,
     not_tried_yet,
     only_courtesy,
     only_faces,
     only_two_edged_smiles,
     reports_fixed,
+    satisfied_with_reservation,
     says_goodbye,
     says_it_went_wrong,
     says_no_verdict,
@@ -109,8 +111,10 @@ def _heard(tracker: Tracker) -> tuple[str | None, float | None]:
     the model is fairly sure of displeasure."""
     label, confidence = satisfaction_of(latest_parse(tracker))
     text = latest_text(tracker)
-    if label != "dissatisfied" and (solicits_praise(text) or says_not_done(text)):
-        return "dissatisfied", 0.0
+    if label != "dissatisfied" and (solicits_praise(text) or says_not_done(text) or mocks_praise(text)):
+        return "dissatisfied", 0.0  # "满意个鬼" was a 5
+    if satisfied_with_reservation(text) and not says_not_done(text):
+        return "satisfied", 0.0  # "满意，就是有点慢" was a 2 with a case: a 4, the reservation kept
     # "没按时来，不过修得很好" or a long story of praise with "设计不好" in it: the model weighs those
     praised_too = label == "satisfied" and (weighs_both(text) or (confidence or 0.0) >= 0.8)
     if label != "dissatisfied" and says_it_went_wrong(text) and not praised_too:

@@ -195,7 +195,9 @@ _NOT_TRIED = (
     r"(?:过|用|试|一下|呢)*"
     r"|我?(?:还|都|暂时|目前)+(?:没|没有|未)(?:来得及|怎么|开始|正式|仔细)?用(?:过|一下|呢)*"
     r"|(?:没|没有)用(?:过|呢)+"
-    r"|(?:过|用|等)(?:几|两|三|一段|一阵)(?:天|时间|阵子|周|个月)(?:再|看看|看|说|评价?|告诉你们?)*"
+    r"|(?:等我?|过)?(?:过|用|等|试|试用)(?:几|两|三|一段|一阵|一)(?:天|时间|阵子|周|个月)(?:再|看看|看|说|评价?|告诉你们?)*"
+    # "等用几天再说" closed the survey as a goodbye; "用用看再说" was a 3 (一般)
+    r"|(?:等我?)?(?:用用|试试|用一下|试一下)(?:看|(?:看看|再|说|评价?|告诉你们?)+)"
 )
 _BESIDE_NOT_TRIED = (
     r"刚(?:装好|修好|弄好|到|收到|拿到|送到|到家)了?|(?:东西|货|快递)?(?:收到|到)了?|装好了?|修好了?|"
@@ -247,6 +249,37 @@ def says_it_went_wrong(text: str) -> bool:
     """ "没有按时来" / "没效果" / "不满意": a verdict on the service, and a bad one, even where the
     model hears a "no" or nothing much."""
     return bool(_WENT_WRONG.search(_typed(text)))
+
+
+#: Praise turned inside out: "满意个鬼", "专业个屁", "准时才怪". The model hears the praise word (satisfied
+#: 0.94) and the survey scored "满意个鬼" 5 (非常满意).
+_MOCKED = re.compile(
+    r"(?:满意|好|棒|专业|靠谱|负责|准时|守时|及时|快|干净|不错|厉害|行)"
+    r"(?:个(?:鬼|屁|毛线?|头|锤子|der|p)|才怪)"
+)
+
+
+def mocks_praise(text: str) -> bool:
+    """ "满意个鬼" / "准时才怪": a praise word only to deny it, which is displeasure."""
+    return bool(_MOCKED.search(_typed(text)))
+
+
+#: Satisfied first, a reservation after: "满意，就是有点慢" was heard as displeasure (0.49) and got an
+#: apology, a remediation case and the offer of a person. The customer said 满意; the rest is a comment.
+_SATISFIED_FIRST = re.compile(
+    r"[\s，,。.!！~～]*(?:总体|整体|总的来说|基本上?|还算|比较|挺|很|非常|都|我|还是|是)*满意(?:的|了|啊|啦)?"
+    r"(?:是满意)?[\s，,。.!！~～]*"
+)
+
+
+def satisfied_with_reservation(text: str) -> bool:
+    """ "满意，就是有点慢" / "还算满意，不过师傅来晚了": an overall 满意 before the "but"."""
+    typed = _typed(text)
+    but = _BUT.search(typed)
+    if not but:
+        return False
+    before = _FILLER.sub("", typed[: but.start()])
+    return bool(_SATISFIED_FIRST.fullmatch(before))
 
 
 # The job done, in so many words: "修好了", "上门了，修好了", "问题解决了", "网速恢复正常了", "货到了，

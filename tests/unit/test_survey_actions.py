@@ -826,6 +826,22 @@ async def test_a_score_withheld_or_a_wish_for_better_is_no_praise(text: str) -> 
         # chit-chat at first contact, praise to the score question
         ("666", "out_of_scope", ("satisfied", 0.79), {"survey_score": 4.0, "survey_comment": "666"}),
         ("这是什么", "out_of_scope", ("dissatisfied", 0.75), {}),  # a question: answered, then asked again
+        # praise only to deny it: it was a 5
+        (
+            "满意个鬼",
+            "give_feedback",
+            ("satisfied", 0.94),
+            {"survey_score": 2.0, "survey_comment": "满意个鬼"},
+        ),
+        # 满意 with a reservation: it was a 2, an apology and a remediation case
+        (
+            "满意，就是有点慢",
+            "give_feedback",
+            ("dissatisfied", 0.49),
+            {"survey_score": 4.0, "survey_comment": "满意，就是有点慢"},
+        ),
+        # a goodbye to the model, and the survey closed as declined
+        ("等用几天再说", "goodbye", ("neutral", 1.0), {"survey_score": None}),
         ("王者荣耀怎么上分", "out_of_scope", ("satisfied", 0.9), {}),
     ],
 )

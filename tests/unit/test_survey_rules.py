@@ -12,6 +12,7 @@ from bot.surveys.rules import (
     first_send_time,
     in_quiet_hours,
     is_bad,
+    mocks_praise,
     next_allowed,
     not_tried_yet,
     only_courtesy,
@@ -19,6 +20,7 @@ from bot.surveys.rules import (
     only_two_edged_smiles,
     parse_quiet_hours,
     reports_fixed,
+    satisfied_with_reservation,
     says_it_went_wrong,
     says_no_verdict,
     says_not_done,
@@ -192,6 +194,13 @@ def test_filler_a_moment_asked_for_or_the_question_merely_heard_is_no_verdict(
         ("刚装好，还没怎么用，不好评价", True),
         ("没看到师傅", False),
         ("没检查就走了", False),
+        ("等用几天再说", True),  # a goodbye to the model: the survey closed as declined
+        ("用一阵子再告诉你", True),
+        ("等我用用看", True),
+        ("试试看吧", True),
+        ("用几天就坏了", False),
+        ("用一下就知道了", False),
+        ("用用还行", False),
     ],
 )
 def test_not_tried_yet_is_no_verdict(text: str, untried: bool) -> None:
@@ -464,3 +473,37 @@ def test_a_shrug_is_told_from_a_verdict(text: str, shrug: bool) -> None:
 )
 def test_nothing_more_to_say_is_no_comment(text: str, nothing: bool) -> None:
     assert says_nothing_more(text) is nothing
+
+
+@pytest.mark.parametrize(
+    ("text", "mocked"),
+    [
+        ("满意个鬼", True),
+        ("专业个屁，装歪了", True),
+        ("准时才怪", True),
+        ("好个头", True),
+        ("满意", False),
+        ("一个鬼故事", False),
+        ("师傅个子高", False),
+    ],
+)
+def test_praise_turned_inside_out(text: str, mocked: bool) -> None:
+    assert mocks_praise(text) is mocked
+
+
+@pytest.mark.parametrize(
+    ("text", "reserved"),
+    [
+        ("满意，就是有点慢", True),
+        ("嗯，还算满意，不过师傅来晚了", True),
+        ("满意是满意，就是贵", True),
+        ("挺满意的但是有点贵", True),
+        ("满意", False),  # no reservation
+        ("不满意，就是慢", False),
+        ("不太满意，但是师傅态度好", False),
+        ("师傅挺好的就是来晚了", False),  # no 满意 said: the model weighs it
+        ("满意度不高，但是价格便宜", False),
+    ],
+)
+def test_satisfied_with_a_reservation(text: str, reserved: bool) -> None:
+    assert satisfied_with_reservation(text) is reserved
