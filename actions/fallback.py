@@ -13,6 +13,7 @@ from actions.common import latest_text
 from actions.contact import answer_contact_question
 from actions.messages import say
 from actions.reopening import chase_if_open
+from actions.status import answer_withdrawal
 from bot.cases.intake import asks_for_time
 
 INTENT_LABELS = {
@@ -46,6 +47,8 @@ class ActionDefaultAskAffirmation(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         if await answer_contact_question(dispatcher, tracker):  # "售后电话" got "您是想打个招呼吗？"
+            return [ActiveLoop(None), FollowupAction("action_listen")]
+        if await answer_withdrawal(dispatcher, tracker):  # "问题解决了" got "您是想评价我们的服务吗？"
             return [ActiveLoop(None), FollowupAction("action_listen")]
         # "能不能快点，急用网络上班" from a customer with an open case got "您是想提建议吗？": a chase,
         # answered with the case's status; the events close the fallback's loop.

@@ -20,6 +20,7 @@ from actions.common import (
 from actions.messages import say
 from actions.reopening import chase_if_open
 from actions.services import get_services
+from actions.status import answer_withdrawal
 from actions.surveys import correct_score, record_answer
 from bot.cases.intake import is_angry, names_misconduct
 
@@ -54,6 +55,9 @@ class ActionRecordFeedback(Action):
                     comment=None if text.startswith("/") else text,
                 )
         if kind != "rating" and tracker.active_loop_name is None:
+            # "师傅已经修好了" from a customer with an open case was thanked as feedback, the case left open
+            if await answer_withdrawal(dispatcher, tracker):
+                return []
             # "能不能快点" from a customer with an open case was thanked as a suggestion: a chase.
             chased = await chase_if_open(dispatcher, tracker, domain)
             if chased is not None:

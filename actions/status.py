@@ -4,6 +4,7 @@ cannot answer about a case under way go onto that case."""
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime, tzinfo
 
 from rasa_sdk import Action, Tracker
@@ -11,17 +12,25 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import first_entity_value, latest_parse, latest_text, satisfaction_of
+from actions.common import first_entity_value, latest_intent, latest_parse, latest_text, satisfaction_of
 from actions.contact import answer_contact_question
 from actions.messages import render, say
 from actions.services import get_services
 from actions.surveys import asked_too_soon, pictures_for_the_score
 from bot.cases.errors import CaseNotFound
-from bot.cases.intake import asks_about_the_service, is_urging, praises, withdraws_complaint
+from bot.cases.intake import (
+    asks_about_the_service,
+    is_urging,
+    no_longer_needed,
+    praises,
+    says_still_broken,
+    withdraws_complaint,
+)
 from bot.cases.model import CATEGORY_LABELS, STATUS_LABELS, Case, Priority
 from bot.cases.rules import latest_finished, next_deadline, normalise_case_number
 from bot.cases.service import CaseService
 from bot.handoff.rules import asks_about_opening_hours, describe_hours
+from bot.surveys.rules import reports_fixed, starts_new_matter
 from bot.timefmt import format_local
 
 logger = logging.getLogger(__name__)
@@ -56,15 +65,44 @@ def _asked_number(tracker: Tracker) -> str | None:
     return (normalise_case_number(str(raw)) or str(raw)) if raw else None
 
 
+#: Intents that may tell the bot the problem went away; a complaint or a request for a person says more.
+_MAY_SAY_SOLVED = frozenset(
+    {"deny", "affirm", "inform", "thank", "give_feedback", "nlu_fallback", "ask_case_status"}
+)
+
+
+#: A question, not news: "我的问题解决了没" / "修好了吗？" / "是不是已经处理好了".
+_ASKS = re.compile(r"(?:了|好|完)(?:没有?|吗|么|嘛|不|没得)|[?？]|是不是|有没有|能不能|什么时候|啥时候")
+
+
+def says_solved(tracker: Tracker) -> bool:
+    """ "师傅已经修好了" / "问题解决了" / "已经没事了，不用派人了" outside a form, from a customer who is
+    not displeased: the problem they reported is gone. It got "您是想评价我们的服务吗？" or "谢谢您的反馈"
+    and the case stayed open in the agents' worklist, due for a call about a problem that was no more."""
+    text = latest_text(tracker)
+    if text.startswith("/") or tracker.active_loop_name or latest_intent(tracker) not in _MAY_SAY_SOLVED:
+        return False
+    label, _ = satisfaction_of(latest_parse(tracker))
+    if label == "dissatisfied" or starts_new_matter(text) or says_still_broken(text) or _ASKS.search(text):
+        return False
+    return reports_fixed(text) or no_longer_needed(text)
+
+
 async def answer_withdrawal(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
     """ "我想撤销刚才的投诉，问题已经解决了" got "这个我帮不上忙". The words go on the case for the
-    agent who closes it (the workflow lets only an agent resolve a case); True if this answered."""
+    agent who closes it (the workflow lets only an agent resolve a case); True if this answered.
+    A problem gone ("已经修好了") is answered the same way when the customer has an open case."""
     text = latest_text(tracker)
+    solved = False
     if text.startswith("/") or not withdraws_complaint(text):
-        return False
+        solved = says_solved(tracker)
+        if not solved:
+            return False
     services = await get_services()
     number = _asked_number(tracker)
     try:
+        if solved:
+            return await _note_solved(dispatcher, tracker, services.cases, text)
         if number:
             try:
                 cases = [await services.cases.case_for_customer(tracker.sender_id, number)]
@@ -94,6 +132,29 @@ async def answer_withdrawal(dispatcher: CollectingDispatcher, tracker: Tracker) 
     except Exception:
         logger.exception("could not record that %s withdrew a complaint", tracker.sender_id)
         say(dispatcher, "status_unavailable")
+    return True
+
+
+async def _note_solved(
+    dispatcher: CollectingDispatcher, tracker: Tracker, cases: CaseService, text: str
+) -> bool:
+    """The customer's words go on their one open case as a withdrawal (the console flags it, and its
+    resolution is not followed by a survey); with several open, they are asked which one. With none,
+    False: the message is answered as it would have been (feedback, a "no")."""
+    open_cases = await cases.open_cases_for(tracker.sender_id)
+    if not open_cases:
+        return False
+    if len(open_cases) > 1:
+        numbers = "、".join(c.number for c in open_cases[:MAX_LISTED])
+        say(dispatcher, "solved_which", count=len(open_cases), numbers=numbers, example=open_cases[0].number)
+        return True
+    await cases.add_customer_words(
+        open_cases[0].number,
+        f"客户说问题已经解决：{text}",
+        actor=f"customer:{tracker.sender_id}",
+        withdrawal=True,
+    )
+    say(dispatcher, "solved_noted", case_number=open_cases[0].number)
     return True
 
 

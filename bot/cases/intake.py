@@ -103,6 +103,17 @@ def withdraws_complaint(text: str) -> bool:
     return bool(_WITHDRAW.search(_clean(text)))
 
 
+#: Help no longer needed: "已经没事了" / "不用派人来了" to a bot holding an open case about it.
+_NO_LONGER_NEEDED = re.compile(
+    r"(?:已经|现在)?没事了|(?:不用|不需要|不必)(?:再|你们)?(?:处理|管|派人(?:来|过来)?|来人?|上门|过来|修)了"
+)
+
+
+def no_longer_needed(text: str) -> bool:
+    """ "已经没事了，不用派人来了": the customer needs no more help with what they reported."""
+    return bool(_NO_LONGER_NEEDED.search(_clean(text))) and not says_still_broken(text)
+
+
 #: A question about a service that is under way: "师傅几点到？" / "退款什么时候到账" / "明天能上门吗".
 _ABOUT_THE_SERVICE = re.compile(
     r"师傅|上门|到家|几点|什么时候|啥时候|多久|哪天|几号|安排|预约|改约|退款|到账|赔偿|补偿|换货|退货|"

@@ -1377,6 +1377,58 @@ async def test_a_customer_withdraws_a_filed_complaint(wired: Services) -> None:
     assert kinds.count("withdrawal_requested") == 1 and "note" not in kinds
 
 
+async def test_a_problem_gone_goes_on_the_open_case(wired: Services, fake_uow: FakeUowFactory) -> None:
+    """ "师傅已经修好了" got "谢谢您的反馈" (feedback), "问题解决了" got "您是想评价我们的服务吗？" (the
+    model's fallback), and the case stayed open in the agents' worklist."""
+    from actions.fallback import ActionDefaultAskAffirmation
+    from actions.intake import ActionRouteInform
+
+    async def say_(text: str, intent: str, satisfaction: tuple[str, float] = ("satisfied", 0.9)) -> str:
+        action = {
+            "give_feedback": ActionRecordFeedback(),
+            "nlu_fallback": ActionDefaultAskAffirmation(),
+            "ask_case_status": ActionCaseStatus(),
+        }.get(intent, ActionRouteInform())
+        dispatcher = CollectingDispatcher()
+        t = tracker(text, intent, satisfaction=satisfaction, loop=None)
+        await action.run(dispatcher, t, DOMAIN)
+        return "\n".join(m.get("text") or "" for m in dispatcher.messages)
+
+    # Nothing open: feedback is feedback, as before
+    assert "谢谢您的反馈" in await say_("师傅已经修好了", "give_feedback")
+    case = await wired.cases.open_case(
+        CaseDraft("wx-1", "rest", "空调不制冷", "installation_repair", "13812345678")
+    )
+    assert "已经解决" not in await say_("我的问题解决了没", "ask_case_status")  # a question: the status
+    assert "已经解决" not in await say_("修好了吗？", "nlu_fallback")
+    assert "已经解决" not in await say_("修好了，但是又漏水了", "give_feedback", ("dissatisfied", 0.8))
+    assert "已经解决" not in await say_("空调修好了，对了，我家冰箱也坏了", "give_feedback")
+    assert (await wired.cases.get(case.number)).events[-1].kind != "withdrawal_requested"
+
+    for text, intent in [
+        ("师傅已经修好了", "give_feedback"),
+        ("问题解决了", "nlu_fallback"),
+        ("已经没事了，不用派人来了", "deny"),
+    ]:
+        reply = await say_(text, intent)
+        assert reply.startswith(f"太好了😊 已在投诉 {case.number} 上记下问题已经解决"), (text, reply)
+        noted = await wired.cases.get(case.number)
+        assert noted.events[-1].kind == "withdrawal_requested" and noted.events[-1].note.endswith(text)
+        assert noted.status is Status.NEW  # an agent closes it
+    # the first, with nothing open, and the two that were no news of a problem gone
+    assert [f.text for f in fake_uow.store.feedback] == [
+        "师傅已经修好了",
+        "修好了，但是又漏水了",
+        "空调修好了，对了，我家冰箱也坏了",
+    ]
+
+    second = await wired.cases.open_case(
+        CaseDraft("wx-1", "rest", "冰箱不制冷", "product_quality", "13812345678")
+    )
+    which = await say_("修好了", "give_feedback")
+    assert "是哪一个解决了" in which and case.number in which and second.number in which
+
+
 async def test_status_lists_the_customers_open_cases(wired: Services) -> None:
     assert "没有处理中的投诉" in await status("我的投诉怎么样了")
     a = await wired.cases.open_case(

@@ -8,6 +8,7 @@ from bot.cases.intake import (
     is_plain_answer,
     is_substantive_description,
     is_urging,
+    no_longer_needed,
     prefers_wechat,
     rewritten_description,
     safety_terms,
@@ -220,6 +221,22 @@ def test_a_description_replaced_rather_than_added_to(text: str, expected: str | 
 )
 def test_a_filed_complaint_taken_back(text: str, withdraws: bool) -> None:
     assert withdraws_complaint(text) is withdraws
+
+
+@pytest.mark.parametrize(
+    ("text", "gone"),
+    [
+        ("已经没事了", True),
+        ("不用派人来了", True),
+        ("不需要再上门了，自己弄好了", True),
+        ("没事了没事了", True),
+        ("不用修了，还是不制冷，我直接退货", False),  # still broken
+        ("师傅不来了？", False),
+        ("没事了吧？", True),  # a question, but the caller also checks for questions
+    ],
+)
+def test_help_no_longer_needed(text: str, gone: bool) -> None:
+    assert no_longer_needed(text) is gone
 
 
 @pytest.mark.parametrize(
