@@ -276,6 +276,11 @@ class ActionAskSurveyComment(Action):
         if survey is None or not is_bad(survey.score, survey.satisfaction):
             say(dispatcher, "survey_ask_comment")
             return []
+        if _asked_for_a_comment_already(tracker):
+            # After a digression ("赶紧处理" got the case's status): the question, not the whole apology
+            # and its deadline again, word for word
+            say(dispatcher, "survey_sorry_ask_comment_again")
+            return []
         reopened = survey.remediation_case_number is None and survey.subject == "case"
         number = survey.remediation_case_number or survey.case_number or ""
         try:
@@ -285,6 +290,19 @@ class ActionAskSurveyComment(Action):
         key = "survey_sorry_ask_comment_reopened" if reopened else "survey_sorry_ask_comment"
         say(dispatcher, key, **_promise(case, services.cases.tz))
         return []
+
+
+def _asked_for_a_comment_already(tracker: Tracker) -> bool:
+    """Whether the customer has written since the score was set: then the comment question was asked
+    (Rasa logs no event of its own for a form's question, only the words)."""
+    wrote = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            wrote = True
+        elif event.get("event") == "slot" and event.get("name") == "survey_score":
+            if event.get("value") is not None:
+                return wrote
+    return False
 
 
 class _Promise(TypedDict):

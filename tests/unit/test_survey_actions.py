@@ -423,6 +423,13 @@ async def test_a_bare_bad_score_opens_the_case_at_once_and_its_comment_follows(
     assert case.number in asked["text"] and "哪里没做好" in asked["text"]
     assert "人工" not in asked["text"]  # one question at a time: the person is offered after it
 
+    # "赶紧处理" got the case's status; the question again is the question, not the whole apology
+    later = tracker("赶紧处理", "ask_case_status", slots=t.slots, requested="survey_comment")
+    later.events[:0] = [*t.events, {"event": "slot", "name": "survey_score", "value": 2.0}]
+    again = await comment_asked(later)
+    assert again["text"] == "能说说哪里没做好吗？您的话会原样转给跟进的同事。"
+    assert [b["payload"] for b in again["buttons"]] == ["/deny"]
+
     dispatcher = CollectingDispatcher()
     events = await submit(
         survey_id,
