@@ -37,6 +37,7 @@ from bot.surveys.errors import SurveyError
 from bot.surveys.model import SERVICE_LABELS, SURVEY_QUESTION, Survey, SurveyStatus
 from bot.surveys.rules import (
     FACES_CONFIDENCE,
+    changes_score,
     declines_survey,
     few_words,
     is_bad,
@@ -503,6 +504,16 @@ class ValidateSurveyForm(FormValidationAction):
         return {"survey_comment": None if value is None else str(value)[:4000]}
 
 
+def _rescore(tracker: Tracker) -> int | None:
+    """A new score where the comment was asked for: a bare one ("3分", a tap on the menu again) or one
+    that says it changes the first ("改成3分吧")."""
+    rating = _rating(tracker)
+    if rating is None or tracker.get_slot("requested_slot") not in ("survey_comment", None):
+        return None
+    text = latest_text(tracker)
+    return rating if _comment_around_score(text, tracker) is None or changes_score(text) else None
+
+
 def _comment_around_score(text: str, tracker: Tracker) -> str | None:
     """ "2分，师傅迟到了两个小时": the words besides the score are a comment, kept verbatim."""
     if text.startswith("/"):
@@ -587,6 +598,12 @@ class ActionSubmitSurvey(Action):
             return resets
         services = await get_services()
         answered = await _answered(services, _survey_id(tracker))
+        rescore = _rescore(tracker)
+        if answered is not None and rescore is not None:
+            # "改成3分吧" to the comment question was kept as the comment, and the score stayed a 5
+            corrected = await correct_score(dispatcher, tracker, rescore)
+            if corrected is not None:
+                return corrected + resets
         if answered is not None:  # the score was recorded when given: this adds the comment
             return await _add_comment(dispatcher, tracker, services, answered, comment) + resets
         events = await record_answer(

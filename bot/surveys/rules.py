@@ -462,6 +462,17 @@ def check_transition(survey_id: int | None, current: SurveyStatus, requested: Su
         raise IllegalSurveyTransition(survey_id, current.value, requested.value)
 
 
+#: The score taken back: "改成3分吧", "打错了，是4分", "其实是2分".
+_CHANGE_SCORE = re.compile(
+    r"改成|改为|改一下|改下|改个|更正|重新打|重打|打错|点错|按错|选错|应该是|其实是|我是说|还是给|换成"
+)
+
+
+def changes_score(text: str) -> bool:
+    """ "改成3分吧" after a score: a new score, not a comment for the operator."""
+    return bool(_CHANGE_SCORE.search(_typed(text)))
+
+
 def few_words(text: str, most: int = 6) -> bool:
     """ "666" / "给力": short enough to be nothing but a verdict when it answers the score question."""
     return 0 < len(MEANINGFUL.findall(text)) <= most

@@ -454,6 +454,50 @@ async def test_a_bare_bad_score_opens_the_case_at_once_and_its_comment_follows(
     assert {"event": "slot", "timestamp": None, "name": "human_offered", "value": True} in events
 
 
+@pytest.mark.parametrize(
+    ("text", "start", "end", "score"),
+    [
+        ("改成3分吧", 2, 4, 3),  # kept as the comment, and the score stayed a 5
+        ("打错了，应该是4分", 7, 9, 4),
+        ("3", 0, 1, 3),
+        ("就是3分都嫌多，师傅迟到了", 2, 4, None),  # words about the service: the comment
+    ],
+)
+async def test_a_new_score_where_the_comment_was_asked_for_replaces_the_first(
+    wired: Services, clock: Clock, text: str, start: int, end: int, score: int | None
+) -> None:
+    survey_id = await a_sent_survey(wired, clock)
+    await validate(a_score(survey_id, 5))  # a bare 5, recorded at once; the comment is asked for
+    rating = {"entity": "rating", "value": int(text[start:end][0]), "start": start, "end": end}
+    dispatcher = CollectingDispatcher()
+    slots = {"survey_id": str(survey_id), "survey_score": 5.0, "survey_comment": text}
+    await ActionSubmitSurvey().run(dispatcher, tracker(text, "give_rating", [rating], slots=slots), DOMAIN)
+    survey = await wired.surveys.get(survey_id)
+    if score is None:
+        assert (survey.score, survey.comment) == (5, text)
+        return
+    assert (survey.score, survey.comment) == (score, None)
+    (reply,) = dispatcher.messages
+    assert reply["text"] == f"好的，这次服务的评分已按您说的记为 {score} 分，谢谢您😊"
+
+
+async def test_a_new_low_score_where_the_comment_was_asked_for_opens_a_case(
+    wired: Services, clock: Clock, fake_uow: FakeUowFactory
+) -> None:
+    survey_id = await a_sent_survey(wired, clock)
+    await validate(a_score(survey_id, 4))
+    rating = {"entity": "rating", "value": 1, "start": 2, "end": 4}
+    slots = {"survey_id": str(survey_id), "survey_score": 4.0, "survey_comment": "改成1分"}
+    dispatcher = CollectingDispatcher()
+    events = await ActionSubmitSurvey().run(
+        dispatcher, tracker("改成1分", "give_rating", [rating], slots=slots), DOMAIN
+    )
+    (case,) = fake_uow.store.cases.values()
+    assert (await wired.surveys.get(survey_id)).score == 1
+    assert case.number in dispatcher.messages[0]["text"] and "人工" in dispatcher.messages[0]["text"]
+    assert {"event": "slot", "timestamp": None, "name": "human_offered", "value": True} in events
+
+
 async def test_more_words_after_a_bad_answer_join_its_case_instead_of_a_second_complaint(
     wired: Services, clock: Clock, fake_uow: FakeUowFactory
 ) -> None:
