@@ -37,8 +37,10 @@ from bot.surveys.errors import SurveyError
 from bot.surveys.model import SERVICE_LABELS, SURVEY_QUESTION, Survey, SurveyStatus
 from bot.surveys.rules import (
     FACES_CONFIDENCE,
+    asks_to_stop,
     changes_score,
     declines_survey,
+    doubts_the_sender,
     few_words,
     is_bad,
     mocks_praise,
@@ -424,6 +426,10 @@ class ValidateSurveyForm(FormValidationAction):
             comment = _comment_around_score(text, tracker)
             return {"survey_score": float(rating), **({"survey_comment": comment} if comment else {})}
         label, confidence = _heard(tracker)
+        if doubts_the_sender(text):
+            # "你们是不是骗子" was scored 1 with an apology and a remediation case
+            say(dispatcher, "survey_genuine")
+            return {"survey_score": None}
         if says_no_verdict(text):
             return {"survey_score": None}  # "哦" or "收到" is no refusal (the model's "no"): ask again
         if shrugs(text):
@@ -671,6 +677,11 @@ class ActionOptOut(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        text = latest_text(tracker)
+        if not asks_to_stop(text):
+            # "是真的回访吗" (opt_out to the model, 0.49) unsubscribed the customer who asked it
+            say(dispatcher, "survey_genuine" if doubts_the_sender(text) else "opt_out_confirm")
+            return [FollowupAction("survey_form")] if tracker.active_loop_name == "survey_form" else []
         services = await get_services()
         try:
             await services.surveys.opt_out(tracker.sender_id, channel_of(tracker))

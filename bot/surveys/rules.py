@@ -462,6 +462,35 @@ def check_transition(survey_id: int | None, current: SurveyStatus, requested: Su
         raise IllegalSurveyTransition(survey_id, current.value, requested.value)
 
 
+#: Words that ask for no more surveys. Opting out is not undone by the bot, so the model's opt_out
+#: alone is not enough: "是真的回访吗" was heard as one (0.49) and the customer was unsubscribed.
+_STOP = re.compile(
+    r"别|不要|不用|不需要|不必|不想|不接受|取消|退订|拒绝|停止|关闭|关掉|免了|勿|拉黑|少来|够了|stop|unsubscribe"
+)
+
+
+def asks_to_stop(text: str) -> bool:
+    """ "别再发了" / "取消回访" / "退订": words that do ask for no more surveys (or a tapped button)."""
+    return text.startswith("/") or bool(_STOP.search(_typed(text)))
+
+
+#: Is this really you? A survey from an account the customer does not remember writing to: "你们是不是
+#: 骗子" was scored 1 with an apology and a remediation case, "是真的回访吗" unsubscribed them.
+_DOUBT = re.compile(
+    # not "骗子商家" or "说的特辣是骗人的吧", which are verdicts on the service
+    r"是不是(?:骗子|诈骗|骗人)|(?:骗子|诈骗)(?:吗|吧|么)|不会是(?:骗子|诈骗)|钓鱼|真的假的|"
+    r"是真的(?:回访|客服|官方|售后)?吗|真的是(?:你们|官方|客服)|官方的?吗|是官方|正规的?吗|"
+    r"怎么(?:会)?(?:有|知道)我的?(?:微信|电话|手机|号码|信息|名字|地址)|怎么知道我|"
+    r"你们是谁|你们是?哪里的|哪个公司|什么公司|哪家公司"
+)
+
+
+def doubts_the_sender(text: str) -> bool:
+    """ "你们是不是骗子" / "是真的回访吗" / "怎么有我微信": the customer asks who is writing. A long
+    message that asks it ("…这是官方售后吗？请给我换个负责的人") is a complaint first."""
+    return bool(_DOUBT.search(_typed(text))) and few_words(text, 20)
+
+
 #: The score taken back: "改成3分吧", "打错了，是4分", "其实是2分".
 _CHANGE_SCORE = re.compile(
     r"改成|改为|改一下|改下|改个|更正|重新打|重打|打错|点错|按错|选错|应该是|其实是|我是说|还是给|换成"

@@ -727,6 +727,47 @@ async def test_opting_out_is_confirmed_in_one_message(wired: Services, clock: Cl
     assert (await wired.customers.standing("wx-1")).opted_out
 
 
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("是真的回访吗", "请放心，这是我们官方服务号发来的服务回访"),  # it unsubscribed the customer
+        ("回访太多了", "您是想以后不再收到回访消息吗？"),
+    ],
+)
+async def test_an_opt_out_the_words_do_not_ask_for_is_not_carried_out(
+    wired: Services, clock: Clock, text: str, said: str
+) -> None:
+    await a_sent_survey(wired, clock)
+    dispatcher = CollectingDispatcher()
+    t = tracker(text, "opt_out", requested="survey_score")
+    events = await ActionOptOut().run(dispatcher, t, DOMAIN)
+    assert events == [{"event": "followup", "timestamp": None, "name": "survey_form"}]  # asked again
+    (message,) = dispatcher.messages
+    assert message["text"].startswith(said)
+    assert not (await wired.customers.standing("wx-1")).opted_out
+
+
+async def test_asked_whether_the_survey_is_genuine_the_bot_says_so_and_asks_again(
+    wired: Services, clock: Clock, fake_uow: FakeUowFactory
+) -> None:
+    """ "你们是不是骗子" to the score question was scored 1, with an apology and a remediation case."""
+    survey_id = await a_sent_survey(wired, clock)
+    t = tracker(
+        "你们是不是骗子",
+        "nlu_fallback",
+        slots={"survey_id": str(survey_id)},
+        requested="survey_score",
+        satisfaction=("dissatisfied", 0.99),
+    )
+    slots, said = await validate(t)
+    assert slots == {"survey_score": None}
+    assert (
+        said[0].startswith("请放心，这是我们官方服务号发来的服务回访😊") and "不会向您索要验证码" in said[0]
+    )
+    assert fake_uow.store.cases == {}
+    assert (await wired.surveys.get(survey_id)).status is SurveyStatus.SENT
+
+
 async def test_opting_out_in_the_middle_of_an_intake_leaves_the_intake_going(wired: Services) -> None:
     """ "以后别给我发回访了" while the order number was asked for got "订单号格式不太对"."""
     dispatcher = CollectingDispatcher()

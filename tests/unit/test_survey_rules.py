@@ -7,8 +7,10 @@ from bot.surveys.model import SurveyStatus
 from bot.surveys.rules import (
     Delivery,
     SurveyPolicy,
+    asks_to_stop,
     check_transition,
     choose_delivery,
+    doubts_the_sender,
     first_send_time,
     in_quiet_hours,
     is_bad,
@@ -507,3 +509,37 @@ def test_praise_turned_inside_out(text: str, mocked: bool) -> None:
 )
 def test_satisfied_with_a_reservation(text: str, reserved: bool) -> None:
     assert satisfied_with_reservation(text) is reserved
+
+
+@pytest.mark.parametrize(
+    ("text", "stop"),
+    [
+        ("别再发了", True),
+        ("取消回访", True),
+        ("退订", True),
+        ("/opt_out", True),  # a button
+        ("是真的回访吗", False),
+        ("回访太多了", False),
+    ],
+)
+def test_an_opt_out_must_be_asked_for(text: str, stop: bool) -> None:
+    assert asks_to_stop(text) is stop
+
+
+@pytest.mark.parametrize(
+    ("text", "doubt"),
+    [
+        ("你们是不是骗子", True),
+        ("是真的回访吗", True),
+        ("你们怎么有我的微信", True),
+        ("这是什么公司", True),
+        ("你们是哪里的客服", True),
+        ("骗子商家", False),  # a verdict on the service
+        ("说的特辣是骗人的吧", False),
+        ("师傅真的很好吗", False),
+        ("你是真的人吗", False),  # about the bot: "我是智能客服小助手"
+        ("去售后网点，接待的人全程在刷抖音，机器都没拆开看就说人为损坏，这是官方售后吗？", False),
+    ],
+)
+def test_a_customer_asking_who_is_writing(text: str, doubt: bool) -> None:
+    assert doubts_the_sender(text) is doubt
