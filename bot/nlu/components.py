@@ -32,7 +32,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu import patterns
 from bot.nlu.satisfaction import SatisfactionModel, load_labelled_tsv
-from bot.nlu.script import to_simplified
+from bot.nlu.script import standard_spelling, to_simplified
 from bot.nlu.textclf import TextClassifier
 
 logger = logging.getLogger(__name__)
@@ -79,6 +79,10 @@ class SimplifiedCharacters(_ByRule):
     component, and the actions, read one script. The tracker's event keeps what the customer typed
     (the console shows it); the parse result, and what the actions store, is simplified."""
 
+    @classmethod
+    def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
+        return _hash_files([])  # a new spelling or table changes what every later component reads
+
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         self.process(training_data.training_examples)
         return training_data
@@ -87,7 +91,7 @@ class SimplifiedCharacters(_ByRule):
         for message in messages:
             text = message.get(TEXT)
             if isinstance(text, str) and not text.startswith("/"):
-                simplified = to_simplified(text)
+                simplified = standard_spelling(to_simplified(text))
                 if simplified != text:
                     message.set(TEXT, simplified)
         return messages
@@ -164,7 +168,9 @@ class _TrainedTextComponent(GraphComponent):
         return self._resource
 
 
-_CODE = [Path(__file__), Path(__file__).with_name("textclf.py"), Path(__file__).with_name("satisfaction.py")]
+_CODE = [Path(__file__)] + [
+    Path(__file__).with_name(name) for name in ("textclf.py", "satisfaction.py", "script.py")
+]
 
 
 def _hash_files(paths: Iterable[str]) -> str:

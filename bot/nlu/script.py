@@ -8,6 +8,7 @@ character for one keeps every offset into the message (entities) where it was.""
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 import opencc
@@ -32,3 +33,21 @@ def to_simplified(text: str) -> str:
     return "".join(
         _simplified(ch) if "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" else ch for ch in text
     )
+
+
+#: Chat spellings of everyday words, each as long as the word it stands for (so offsets still fit):
+#: "不戳" (不错) was displeasure (0.93) and a "no" to the model, so a survey answered "不戳" closed as
+#: declined. Not "肥肠" (非常, but also a dish) or "稀饭" (喜欢, and congee).
+CHAT_SPELLINGS: dict[str, str] = {
+    "不戳": "不错",
+    "阔以": "可以",
+    "灰常": "非常",
+    "酱紫": "这样",
+    "yyds": "永远的神",
+}
+_CHAT_SPELLING = re.compile("|".join(CHAT_SPELLINGS), re.IGNORECASE)
+
+
+def standard_spelling(text: str) -> str:
+    """The text with chat spellings written out: "不戳不戳" → "不错不错"."""
+    return _CHAT_SPELLING.sub(lambda m: CHAT_SPELLINGS[m.group().lower()], text)
