@@ -238,7 +238,7 @@ def says_not_done(text: str) -> bool:
 _WENT_WRONG = re.compile(
     # not "开心得不行", "不夸不行", "说不上满意", "满意不满意", "不好评价", "不好不坏", "好还是不好"
     r"(?<![没无好行满说不得上意])(?<!不.)(?<!还是)不(?:太|怎么|咋|是很|大)?"
-    r"(?:行(?!的话)|好(?!意思|说|评|回答|讲|打分|不坏)|满意|怎么样|咋样|咋地|靠谱|专业|负责|准时|守时|及时)"
+    r"(?:行(?!的话)|好(?!意思|说|评|回答|讲|打分|不坏)|满意|怎么样|咋样|咋地|靠谱|专业|负责|准时|守时|及时|及格)"
     r"|(?<!有)没有?(?:按时|准时|守时|如约|按约定?的?时间|及时)"
     r"|(?<!有)没有?(?:人|师傅)?(?:来|上门|到场|联系|回电|回复|打电话)(?!得及|之前|以前)"
     r"|(?<!有)没有?(?:什么|啥|任何|一点)?(?:效果|改善|好转|起色)|(?<!有)没有?变化"  # not "没什么变化"
@@ -249,6 +249,41 @@ def says_it_went_wrong(text: str) -> bool:
     """ "没有按时来" / "没效果" / "不满意": a verdict on the service, and a bad one, even where the
     model hears a "no" or nothing much."""
     return bool(_WENT_WRONG.search(_typed(text)))
+
+
+#: A verdict in English, which the model reads by its words: "not good" was satisfied (0.95) and a
+#: "no", so the survey closed as declined; "so so" was displeasure (0.88) and scored 1.
+_ENGLISH_BAD = re.compile(
+    r"\bnot (?:good|great|ok|okay|happy|satisfied|professional)\b"
+    r"|(?<!not )(?<!not too )(?<!not that )\b(?:bad|terrible|poor|awful|horrible|"
+    r"disappointed|disappointing|unhappy|unsatisfied|dissatisfied|worst)\b"
+)
+_ENGLISH_MIDDLING = re.compile(r"\bso[\s-]*so\b|\baverage\b|\bmediocre\b|\bjust (?:ok|okay|fine)\b")
+
+
+def english_verdict(text: str) -> str | None:
+    """ "not good" / "so so" in an answer written in English: the satisfaction label it says."""
+    typed = _typed(text)
+    if not typed.isascii() or not any(c.isalpha() for c in typed):
+        return None
+    if _ENGLISH_BAD.search(typed):
+        return "dissatisfied"
+    return "neutral" if _ENGLISH_MIDDLING.search(typed) else None
+
+
+#: A question, not a verdict: "这是什么" is displeasure to the model (0.75).
+_QUESTION = re.compile(r"[?？]|吗|么|什么|怎么|哪|谁|几")
+
+
+def brief_displeasure(label: str | None, confidence: float | None, text: str) -> bool:
+    """ "无语" / "呵呵" to the score question: out of scope to the model, displeasure to the
+    satisfaction model and nothing else said. It got "这个我帮不上忙" and the question again."""
+    return (
+        label == "dissatisfied"
+        and (confidence or 0.0) >= 0.9
+        and few_words(text)
+        and not _QUESTION.search(text)
+    )
 
 
 #: Praise turned inside out: "满意个鬼", "专业个屁", "准时才怪". The model hears the praise word (satisfied

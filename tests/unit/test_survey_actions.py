@@ -934,6 +934,12 @@ async def test_a_score_withheld_or_a_wish_for_better_is_no_praise(text: str) -> 
         ),
         # a goodbye to the model, and the survey closed as declined
         ("等用几天再说", "goodbye", ("neutral", 1.0), {"survey_score": None}),
+        # English: "not good" was praise to the model and a "no" (declined), "so so" a 1
+        ("not good", "deny", ("satisfied", 0.95), {"survey_score": 2.0, "survey_comment": "not good"}),
+        ("so so", "give_feedback", ("dissatisfied", 0.88), {"survey_score": 3.0, "survey_comment": "so so"}),
+        ("不及格", "deny", ("neutral", 0.77), {"survey_score": 2.0, "survey_comment": "不及格"}),  # declined
+        # displeasure in a word, out of scope to the model: "这个我帮不上忙" and the question again
+        ("无语", "out_of_scope", ("dissatisfied", 0.98), {"survey_score": 1.0, "survey_comment": "无语"}),
         ("王者荣耀怎么上分", "out_of_scope", ("satisfied", 0.9), {}),
     ],
 )

@@ -8,9 +8,11 @@ from bot.surveys.rules import (
     Delivery,
     SurveyPolicy,
     asks_to_stop,
+    brief_displeasure,
     check_transition,
     choose_delivery,
     doubts_the_sender,
+    english_verdict,
     first_send_time,
     in_quiet_hours,
     is_bad,
@@ -543,3 +545,32 @@ def test_an_opt_out_must_be_asked_for(text: str, stop: bool) -> None:
 )
 def test_a_customer_asking_who_is_writing(text: str, doubt: bool) -> None:
     assert doubts_the_sender(text) is doubt
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("not good", "dissatisfied"),
+        ("Bad!", "dissatisfied"),
+        ("so so", "neutral"),
+        ("very good", None),  # the model reads praise well enough
+        ("not bad", None),
+        ("不好 bad", None),  # Chinese in it: the model's and the Chinese rules' to read
+    ],
+)
+def test_a_verdict_in_english(text: str, label: str | None) -> None:
+    assert english_verdict(text) == label
+
+
+@pytest.mark.parametrize(
+    ("text", "confidence", "brief"),
+    [
+        ("无语", 0.98, True),
+        ("呵呵", 0.98, True),
+        ("这是什么", 0.95, False),  # a question
+        ("无语", 0.8, False),  # not sure enough
+        ("快递员扔门口就走了，打电话也不接", 0.98, False),  # more than a word: the model's to place
+    ],
+)
+def test_displeasure_in_a_word(text: str, confidence: float, brief: bool) -> None:
+    assert brief_displeasure("dissatisfied", confidence, text) is brief
