@@ -21,7 +21,7 @@ from actions.messages import say
 from actions.reopening import chase_if_open
 from actions.services import get_services
 from actions.status import answer_withdrawal
-from actions.surveys import correct_score, record_answer
+from actions.surveys import correct_score, heard, record_answer
 from bot.cases.intake import is_angry, names_misconduct
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ class ActionRecordFeedback(Action):
         kind = KIND_BY_INTENT.get(intent, "feedback")
         rating = first_entity_value(tracker, "rating")
         rating = rating if isinstance(rating, int) and 1 <= rating <= 5 else None
-        label, _ = satisfaction_of(latest_parse(tracker))
+        label, _ = heard(tracker)  # "满意个鬼" is no praise here either (it was thanked for)
         services = await get_services()
         if kind in ("rating", "feedback"):
             # A score or a verdict while a survey awaits one (or lately expired) answers the survey.

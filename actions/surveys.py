@@ -108,7 +108,7 @@ def asked_too_soon(tracker: Tracker) -> bool:
     return tracker.get_slot("requested_slot") == "survey_score" and not_tried_yet(latest_text(tracker))
 
 
-def _heard(tracker: Tracker) -> tuple[str | None, float | None]:
+def heard(tracker: Tracker) -> tuple[str | None, float | None]:
     """The answer's satisfaction: the model's, except where it hears praise in words that are none.
     A worker pressing for a good score ("师傅走之前非要我打5分") and work not done ("没装好") are
     displeasure; a score withheld ("满分？别想了") or a wish for better ("希望下次能准时点") is not
@@ -348,7 +348,7 @@ async def _answer(
     tracker: Tracker, *, survey_id: int | None, rating: int | None, comment: str | None
 ) -> AnswerOutcome:
     """The survey service's answer, with what the NLU heard in the message (satisfaction, category)."""
-    label, confidence = _heard(tracker)
+    label, confidence = heard(tracker)
     categories = [
         e.get("value")
         for e in tracker.latest_message.get("entities") or []
@@ -430,7 +430,7 @@ class ValidateSurveyForm(FormValidationAction):
         if rating is not None:
             comment = _comment_around_score(text, tracker)
             return {"survey_score": float(rating), **({"survey_comment": comment} if comment else {})}
-        label, confidence = _heard(tracker)
+        label, confidence = heard(tracker)
         if doubts_the_sender(text):
             # "你们是不是骗子" was scored 1 with an apology and a remediation case
             say(dispatcher, "survey_genuine")
@@ -636,7 +636,7 @@ async def _add_comment(
     comment: str | None,
 ) -> list[EventType]:
     words = None if comment in (None, NO_COMMENT) else comment
-    label, _ = _heard(tracker)
+    label, _ = heard(tracker)
     try:
         outcome = await services.surveys.add_comment(
             tracker.sender_id, survey.stored_id, words, label=label if words else None
@@ -760,4 +760,4 @@ class ActionDeclineHuman(Action):
         return [SlotSet("human_offered", False)]
 
 
-__all__ = ["record_answer", "score_from_satisfaction"]
+__all__ = ["heard", "record_answer", "score_from_satisfaction"]

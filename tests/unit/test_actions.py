@@ -1377,6 +1377,16 @@ async def test_a_customer_withdraws_a_filed_complaint(wired: Services) -> None:
     assert kinds.count("withdrawal_requested") == 1 and "note" not in kinds
 
 
+async def test_feedback_is_heard_as_the_survey_hears_it(wired: Services, fake_uow: FakeUowFactory) -> None:
+    """ "满意个鬼" outside a survey was thanked for ("谢谢您的反馈"): the model hears the praise word."""
+    dispatcher = CollectingDispatcher()
+    t = tracker("满意个鬼", "give_feedback", satisfaction=("satisfied", 0.94), loop=None)
+    await ActionRecordFeedback().run(dispatcher, t, DOMAIN)
+    assert "非常抱歉" in dispatcher.messages[0]["text"]
+    (entry,) = fake_uow.store.feedback
+    assert entry.satisfaction == "dissatisfied"
+
+
 async def test_a_problem_gone_goes_on_the_open_case(wired: Services, fake_uow: FakeUowFactory) -> None:
     """ "师傅已经修好了" got "谢谢您的反馈" (feedback), "问题解决了" got "您是想评价我们的服务吗？" (the
     model's fallback), and the case stayed open in the agents' worklist."""
