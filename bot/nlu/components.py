@@ -279,7 +279,7 @@ class SatisfactionClassifier(_TrainedTextComponent):
         labels: list[str] = []
         for path in self._config["data"]:
             t, lab = load_labelled_tsv(Path(path))
-            texts += t
+            texts += [standard_spelling(to_simplified(text)) for text in t]  # as messages will read
             labels += lab
         if not texts:
             raise ValueError(f"no satisfaction training data under {self._config['data']}")
