@@ -133,6 +133,15 @@ def latest_text(tracker: Tracker) -> str:
     return str(latest_parse(tracker).get("text") or "")
 
 
+def as_typed(tracker: Tracker, text: str) -> str:
+    """``text`` as the customer typed it: the NLU reads simplified characters and chat spellings
+    written out ("不戳" → "不错"), but what is kept as their own words is what they wrote."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user" and (event.get("parse_data") or {}).get("text") == text:
+            return str(event.get("text") or text)
+    return text
+
+
 def latest_intent(tracker: Tracker) -> str | None:
     return (tracker.latest_message.get("intent") or {}).get("name")
 

@@ -20,6 +20,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import (
+    as_typed,
     channel_of,
     first_entity_value,
     latest_intent,
@@ -513,7 +514,11 @@ class ValidateSurveyForm(FormValidationAction):
     async def validate_survey_comment(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        return {"survey_comment": None if value is None else str(value)[:4000]}
+        if value is None:
+            return {"survey_comment": None}
+        text = latest_text(tracker)
+        words = as_typed(tracker, text) if str(value) == text.strip() or str(value) == text else str(value)
+        return {"survey_comment": words.strip()[:4000]}  # verbatim: "不戳", not the NLU's "不错"
 
 
 def _rescore(tracker: Tracker) -> int | None:

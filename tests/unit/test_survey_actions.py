@@ -950,6 +950,14 @@ async def test_what_an_answer_says_decides_it_over_the_intent_the_model_gives(
     assert got == slots
 
 
+async def test_the_comment_is_kept_as_typed() -> None:
+    """The NLU reads "不戳，師傅很好" as "不错，师傅很好"; the comment is the customer's own words."""
+    t = tracker("不错，师傅很好", "give_feedback", requested="survey_score", satisfaction=("satisfied", 0.99))
+    t.events[-1]["text"] = "不戳，師傅很好"
+    slots, _ = await validate(t)
+    assert slots == {"survey_score": 5.0, "survey_comment": "不戳，師傅很好"}
+
+
 async def test_a_shrug_is_middling_and_opens_no_case(wired: Services, clock: Clock) -> None:
     """ "无所谓" was heard as displeasure (0.64): scored 2, with an apology and a remediation case."""
     survey_id = await a_sent_survey(wired, clock)
