@@ -504,9 +504,21 @@ _STOP = re.compile(
 )
 
 
+#: SMS's unsubscribe codes, which customers send to any channel: "TD" was scored 4 and thanked.
+_UNSUBSCRIBE_CODE = re.compile(r"(?:回复)?t[d]?[.。!！]*")
+#: Annoyed at being sent them: "天天发烦死了" was scored 1 with a remediation case for the annoyance.
+_SENT_TOO_OFTEN = re.compile(r"天天发|老是?发|总是?发|一直发|发个没完|又发")
+
+
 def asks_to_stop(text: str) -> bool:
-    """ "别再发了" / "取消回访" / "退订": words that do ask for no more surveys (or a tapped button)."""
-    return text.startswith("/") or bool(_STOP.search(_typed(text)))
+    """ "别再发了" / "取消回访" / "退订" / "TD": words that do ask for no more surveys (or a tapped
+    button), or complain of getting them in a short message ("天天发烦死了")."""
+    typed = _typed(text)
+    return (
+        text.startswith("/")
+        or bool(_STOP.search(typed) or _UNSUBSCRIBE_CODE.fullmatch(typed))
+        or (bool(_SENT_TOO_OFTEN.search(typed)) and few_words(text, 10))
+    )
 
 
 #: Is this really you? A survey from an account the customer does not remember writing to: "你们是不是

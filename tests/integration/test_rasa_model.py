@@ -331,6 +331,16 @@ async def test_the_job_done_scores_well_in_a_survey(agent: Any, text: str) -> No
         ("嗯嗯满意", "good"),  # neutral to the model, for the "嗯嗯": a 3
         ("嗯嗯，挺好", "good"),  # the same
         ("666", "good"),  # read as a number: a 3
+        ("满意个鬼", "bad"),  # satisfied 0.94: a 5
+        ("满意，就是有点慢", 4.0),  # dissatisfied 0.49: a 2, an apology and a remediation case
+        ("满意，没意见", "good"),  # neutral 0.84: a 3
+        ("服务很好，没什么意见", "good"),  # neutral 0.85: a 3
+        ("不戳", "good"),  # deny 0.97, dissatisfied 0.93: declined
+        ("not good", "bad"),  # deny, satisfied 0.95: declined
+        ("不及格", "bad"),  # deny: declined
+        ("无语", "bad"),  # out of scope: "这个我帮不上忙"
+        ("等用几天再说", None),  # goodbye 0.47: declined
+        ("你们是不是骗子", None),  # a 1, an apology and a remediation case
     ],
 )
 async def test_what_a_survey_answer_says_is_what_is_recorded(agent: Any, text: str, outcome: Any) -> None:

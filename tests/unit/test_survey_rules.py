@@ -520,6 +520,11 @@ def test_satisfied_with_a_reservation(text: str, reserved: bool) -> None:
         ("取消回访", True),
         ("退订", True),
         ("/opt_out", True),  # a button
+        ("TD", True),  # SMS's unsubscribe code: it was scored 4
+        ("回复T", True),
+        ("天天发烦死了", True),  # scored 1 with a remediation case for the annoyance
+        ("Tom", False),
+        ("天天发消息问进度，师傅一直不来，烦死了还不解决", False),  # about the service
         ("是真的回访吗", False),
         ("回访太多了", False),
     ],
