@@ -15,6 +15,7 @@ from actions.messages import say
 from actions.reopening import chase_if_open
 from actions.status import answer_withdrawal
 from bot.cases.intake import asks_for_time
+from bot.surveys.rules import doubts_the_sender
 
 INTENT_LABELS = {
     "complain": "投诉或反映问题",
@@ -49,6 +50,9 @@ class ActionDefaultAskAffirmation(Action):
         if await answer_contact_question(dispatcher, tracker):  # "售后电话" got "您是想打个招呼吗？"
             return [ActiveLoop(None), FollowupAction("action_listen")]
         if await answer_withdrawal(dispatcher, tracker):  # "问题解决了" got "您是想评价我们的服务吗？"
+            return [ActiveLoop(None), FollowupAction("action_listen")]
+        if doubts_the_sender(latest_text(tracker)):  # "你们是不是骗子" got "您是想确认是不是机器人吗？"
+            say(dispatcher, "who_we_are")
             return [ActiveLoop(None), FollowupAction("action_listen")]
         # "能不能快点，急用网络上班" from a customer with an open case got "您是想提建议吗？": a chase,
         # answered with the case's status; the events close the fallback's loop.

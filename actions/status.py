@@ -30,7 +30,7 @@ from bot.cases.model import CATEGORY_LABELS, STATUS_LABELS, Case, Priority
 from bot.cases.rules import latest_finished, next_deadline, normalise_case_number
 from bot.cases.service import CaseService
 from bot.handoff.rules import asks_about_opening_hours, describe_hours
-from bot.surveys.rules import reports_fixed, starts_new_matter
+from bot.surveys.rules import doubts_the_sender, reports_fixed, starts_new_matter
 from bot.timefmt import format_local
 
 logger = logging.getLogger(__name__)
@@ -279,6 +279,9 @@ class ActionCannotHelp(Action):
 
             return await ActionRecordFeedback().run(dispatcher, tracker, domain)
         if await answer_contact_question(dispatcher, tracker):  # "怎么联系你们"
+            return []
+        if doubts_the_sender(text):  # "你们怎么有我的微信" got "这个我帮不上忙"
+            say(dispatcher, "who_we_are")
             return []
         if asks_about_opening_hours(text):  # "你们几点下班": the bot knows that one
             policy = (await get_services()).handoffs.policy

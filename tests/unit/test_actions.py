@@ -1239,6 +1239,18 @@ async def cannot_help(text: str, sender: str = "wx-1", loop: str | None = None) 
     return "\n".join(m.get("text") or m["response"] for m in dispatcher.messages)
 
 
+async def test_a_customer_asking_who_is_writing_is_told(wired: Services) -> None:
+    """ "你们怎么有我的微信" got "抱歉，这个我帮不上忙", "你们是不是骗子" "您是想确认是不是机器人吗？"."""
+    from actions.fallback import ActionDefaultAskAffirmation
+
+    assert (await cannot_help("你们怎么有我的微信")).startswith("请放心，这里是我们的官方服务号")
+    dispatcher = CollectingDispatcher()
+    t = tracker("你们是不是骗子", "nlu_fallback", satisfaction=("dissatisfied", 0.99), loop=None)
+    await ActionDefaultAskAffirmation().run(dispatcher, t, DOMAIN)
+    (said,) = dispatcher.messages
+    assert said["text"].startswith("请放心，这里是我们的官方服务号") and "不会向您索要验证码" in said["text"]
+
+
 async def test_a_question_the_bot_cannot_answer_goes_onto_the_open_case(wired: Services) -> None:
     """ "师傅几点到？" after an agent promised a visit got "抱歉，这个我帮不上忙" and reached nobody."""
     case = await wired.cases.open_case(
