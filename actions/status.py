@@ -4,7 +4,6 @@ cannot answer about a case under way go onto that case."""
 from __future__ import annotations
 
 import logging
-import re
 from datetime import datetime, tzinfo
 
 from rasa_sdk import Action, Tracker
@@ -18,19 +17,12 @@ from actions.messages import render, say
 from actions.services import get_services
 from actions.surveys import asked_too_soon, pictures_for_the_score
 from bot.cases.errors import CaseNotFound
-from bot.cases.intake import (
-    asks_about_the_service,
-    is_urging,
-    no_longer_needed,
-    praises,
-    says_still_broken,
-    withdraws_complaint,
-)
+from bot.cases.intake import asks_about_the_service, is_urging, praises, withdraws_complaint
 from bot.cases.model import CATEGORY_LABELS, STATUS_LABELS, Case, Priority
 from bot.cases.rules import latest_finished, next_deadline, normalise_case_number
 from bot.cases.service import CaseService
 from bot.handoff.rules import asks_about_opening_hours, describe_hours
-from bot.surveys.rules import doubts_the_sender, reports_fixed, starts_new_matter
+from bot.surveys.rules import doubts_the_sender, says_problem_gone
 from bot.timefmt import format_local
 
 logger = logging.getLogger(__name__)
@@ -71,10 +63,6 @@ _MAY_SAY_SOLVED = frozenset(
 )
 
 
-#: A question, not news: "我的问题解决了没" / "修好了吗？" / "是不是已经处理好了".
-_ASKS = re.compile(r"(?:了|好|完)(?:没有?|吗|么|嘛|不|没得)|[?？]|是不是|有没有|能不能|什么时候|啥时候")
-
-
 def says_solved(tracker: Tracker) -> bool:
     """ "师傅已经修好了" / "问题解决了" / "已经没事了，不用派人了" outside a form, from a customer who is
     not displeased: the problem they reported is gone. It got "您是想评价我们的服务吗？" or "谢谢您的反馈"
@@ -83,26 +71,21 @@ def says_solved(tracker: Tracker) -> bool:
     if text.startswith("/") or tracker.active_loop_name or latest_intent(tracker) not in _MAY_SAY_SOLVED:
         return False
     label, _ = satisfaction_of(latest_parse(tracker))
-    if label == "dissatisfied" or starts_new_matter(text) or says_still_broken(text) or _ASKS.search(text):
-        return False
-    return reports_fixed(text) or no_longer_needed(text)
+    return label != "dissatisfied" and says_problem_gone(text)
 
 
 async def answer_withdrawal(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
     """ "我想撤销刚才的投诉，问题已经解决了" got "这个我帮不上忙". The words go on the case for the
     agent who closes it (the workflow lets only an agent resolve a case); True if this answered.
-    A problem gone ("已经修好了") is answered the same way when the customer has an open case."""
+    A problem gone ("已经修好了") is answered the same way when the customer has an open case; with
+    none, False: the message is answered as it would have been (feedback, a "no")."""
     text = latest_text(tracker)
-    solved = False
-    if text.startswith("/") or not withdraws_complaint(text):
-        solved = says_solved(tracker)
-        if not solved:
-            return False
+    withdrawal = not text.startswith("/") and withdraws_complaint(text)
+    if not withdrawal and not says_solved(tracker):
+        return False
     services = await get_services()
-    number = _asked_number(tracker)
+    number = _asked_number(tracker) if withdrawal else None
     try:
-        if solved:
-            return await _note_solved(dispatcher, tracker, services.cases, text)
         if number:
             try:
                 cases = [await services.cases.case_for_customer(tracker.sender_id, number)]
@@ -117,44 +100,25 @@ async def answer_withdrawal(dispatcher: CollectingDispatcher, tracker: Tracker) 
         else:
             cases = await services.cases.open_cases_for(tracker.sender_id)
         if not cases:
+            if not withdrawal:
+                return False
             say(dispatcher, "withdraw_nothing_open")
         elif len(cases) > 1:
             numbers = "、".join(c.number for c in cases[:MAX_LISTED])
-            say(dispatcher, "withdraw_which", count=len(cases), numbers=numbers, example=cases[0].number)
+            which = "withdraw_which" if withdrawal else "solved_which"
+            say(dispatcher, which, count=len(cases), numbers=numbers, example=cases[0].number)
         else:
+            # a withdrawal either way: the console flags it, and its resolution is not followed by a survey
             await services.cases.add_customer_words(
                 cases[0].number,
-                f"客户要求撤销投诉：{text}",
+                f"{'客户要求撤销投诉' if withdrawal else '客户说问题已经解决'}：{text}",
                 actor=f"customer:{tracker.sender_id}",
                 withdrawal=True,
             )
-            say(dispatcher, "withdraw_noted", case_number=cases[0].number)
+            say(dispatcher, "withdraw_noted" if withdrawal else "solved_noted", case_number=cases[0].number)
     except Exception:
         logger.exception("could not record that %s withdrew a complaint", tracker.sender_id)
         say(dispatcher, "status_unavailable")
-    return True
-
-
-async def _note_solved(
-    dispatcher: CollectingDispatcher, tracker: Tracker, cases: CaseService, text: str
-) -> bool:
-    """The customer's words go on their one open case as a withdrawal (the console flags it, and its
-    resolution is not followed by a survey); with several open, they are asked which one. With none,
-    False: the message is answered as it would have been (feedback, a "no")."""
-    open_cases = await cases.open_cases_for(tracker.sender_id)
-    if not open_cases:
-        return False
-    if len(open_cases) > 1:
-        numbers = "、".join(c.number for c in open_cases[:MAX_LISTED])
-        say(dispatcher, "solved_which", count=len(open_cases), numbers=numbers, example=open_cases[0].number)
-        return True
-    await cases.add_customer_words(
-        open_cases[0].number,
-        f"客户说问题已经解决：{text}",
-        actor=f"customer:{tracker.sender_id}",
-        withdrawal=True,
-    )
-    say(dispatcher, "solved_noted", case_number=open_cases[0].number)
     return True
 
 

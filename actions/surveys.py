@@ -517,7 +517,7 @@ class ValidateSurveyForm(FormValidationAction):
         if value is None:
             return {"survey_comment": None}
         text = latest_text(tracker)
-        words = as_typed(tracker, text) if str(value) == text.strip() or str(value) == text else str(value)
+        words = as_typed(tracker, text) if str(value) in (text, text.strip()) else str(value)
         return {"survey_comment": words.strip()[:4000]}  # verbatim: "不戳", not the NLU's "不错"
 
 

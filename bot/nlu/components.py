@@ -32,7 +32,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu import patterns
 from bot.nlu.satisfaction import SatisfactionModel, load_labelled_tsv
-from bot.nlu.script import standard_spelling, to_simplified
+from bot.nlu.script import as_read
 from bot.nlu.textclf import TextClassifier
 
 logger = logging.getLogger(__name__)
@@ -76,8 +76,9 @@ class _ByRule(GraphComponent):
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False)
 class SimplifiedCharacters(_ByRule):
     """Rewrites the message text in simplified characters (``bot.nlu.script``), so every later
-    component, and the actions, read one script. The tracker's event keeps what the customer typed
-    (the console shows it); the parse result, and what the actions store, is simplified."""
+    component, and the actions, read one script, with chat spellings written out ("不戳" → "不错").
+    The tracker's event keeps what the customer typed (the console shows it, and a survey comment is
+    kept as typed); the parse result, and a case's description, is simplified."""
 
     @classmethod
     def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
@@ -91,7 +92,7 @@ class SimplifiedCharacters(_ByRule):
         for message in messages:
             text = message.get(TEXT)
             if isinstance(text, str) and not text.startswith("/"):
-                simplified = standard_spelling(to_simplified(text))
+                simplified = as_read(text)
                 if simplified != text:
                     message.set(TEXT, simplified)
         return messages
@@ -279,7 +280,7 @@ class SatisfactionClassifier(_TrainedTextComponent):
         labels: list[str] = []
         for path in self._config["data"]:
             t, lab = load_labelled_tsv(Path(path))
-            texts += [standard_spelling(to_simplified(text)) for text in t]  # as messages will read
+            texts += [as_read(text) for text in t]  # its files bypass this pipeline's first component
             labels += lab
         if not texts:
             raise ValueError(f"no satisfaction training data under {self._config['data']}")

@@ -51,3 +51,8 @@ _CHAT_SPELLING = re.compile("|".join(CHAT_SPELLINGS), re.IGNORECASE)
 def standard_spelling(text: str) -> str:
     """The text with chat spellings written out: "不戳不戳" → "不错不错"."""
     return _CHAT_SPELLING.sub(lambda m: CHAT_SPELLINGS[m.group().lower()], text)
+
+
+def as_read(text: str) -> str:
+    """A message as every model reads it, in training and in use: simplified, chat spellings written out."""
+    return standard_spelling(to_simplified(text))

@@ -13,7 +13,7 @@ from datetime import datetime, time, timedelta
 from enum import Enum
 from zoneinfo import ZoneInfo
 
-from bot.cases.intake import asks_for_time, says_more_than_wait
+from bot.cases.intake import asks_for_time, no_longer_needed, says_more_than_wait, says_still_broken
 from bot.nlu.patterns import FACE, MEANINGFUL
 from bot.surveys.errors import IllegalSurveyTransition
 from bot.surveys.model import SurveyStatus
@@ -345,6 +345,20 @@ def reports_fixed(text: str) -> bool:
     )
 
 
+#: A question, not news: "我的问题解决了没" / "修好了吗？" / "是不是已经处理好了".
+_ASKS_IF_DONE = re.compile(
+    r"(?:了|好|完)(?:没有?|吗|么|嘛|不|没得)|[?？]|是不是|有没有|能不能|什么时候|啥时候"
+)
+
+
+def says_problem_gone(text: str) -> bool:
+    """ "师傅已经修好了" / "问题解决了" / "已经没事了，不用派人了" said outside a survey: the problem the
+    customer reported is gone. Not a question ("修好了吗？"), a problem back, or another matter."""
+    if starts_new_matter(text) or says_still_broken(text) or _ASKS_IF_DONE.search(text):
+        return False
+    return reports_fixed(text) or no_longer_needed(text)
+
+
 # Better next time: "希望下次能准时点", "下次早点来", "有待提高". They say this time fell short, but the
 # model hears the polite wish as praise: the first was scored 5, the others 4.
 _BETTER_NEXT_TIME = re.compile(
@@ -505,7 +519,7 @@ _STOP = re.compile(
 
 
 #: SMS's unsubscribe codes, which customers send to any channel: "TD" was scored 4 and thanked.
-_UNSUBSCRIBE_CODE = re.compile(r"(?:回复)?t[d]?[.。!！]*")
+_UNSUBSCRIBE_CODE = re.compile(r"(?:回复)?td?[.。!！]*")
 #: Annoyed at being sent them: "天天发烦死了" was scored 1 with a remediation case for the annoyance.
 _SENT_TOO_OFTEN = re.compile(r"天天发|老是?发|总是?发|一直发|发个没完|又发")
 

@@ -29,6 +29,7 @@ from bot.surveys.rules import (
     says_no_verdict,
     says_not_done,
     says_nothing_more,
+    says_problem_gone,
     score_from_satisfaction,
     shrugs,
     wants_better_next_time,
@@ -579,3 +580,19 @@ def test_a_verdict_in_english(text: str, label: str | None) -> None:
 )
 def test_displeasure_in_a_word(text: str, confidence: float, brief: bool) -> None:
     assert brief_displeasure("dissatisfied", confidence, text) is brief
+
+
+@pytest.mark.parametrize(
+    ("text", "gone"),
+    [
+        ("师傅已经修好了", True),
+        ("问题解决了", True),
+        ("已经没事了，不用派人来了", True),
+        ("修好了吗？", False),  # a question
+        ("我的问题解决了没", False),
+        ("修好了，但是又漏水了", False),  # the problem back
+        ("空调修好了，对了，我家冰箱也坏了", False),  # another matter
+    ],
+)
+def test_a_problem_gone_is_told_from_a_question_about_it(text: str, gone: bool) -> None:
+    assert says_problem_gone(text) is gone
