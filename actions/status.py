@@ -29,15 +29,18 @@ logger = logging.getLogger(__name__)
 MAX_LISTED = 5
 
 
-def describe(case: Case, tz: tzinfo, now: datetime) -> str:
-    """One case as the customer sees it: never internal notes, owners or other customers."""
+def describe(case: Case, tz: tzinfo, now: datetime, *, withdrawn: bool = False) -> str:
+    """One case as the customer sees it: never internal notes, owners or other customers.
+    ``withdrawn``: the customer took it back, and is told that is where it stands."""
     lines = [
         f"编号 {case.number}（{CATEGORY_LABELS.get(case.category, case.category)}）",
         f"状态：{STATUS_LABELS[case.status]}",
         f"优先级：{case.priority.label}",
         f"登记时间：{format_local(case.created_at, tz)}",
     ]
-    if case.is_open:
+    if case.is_open and withdrawn:
+        lines.append(render("status_withdrawal_pending"))
+    elif case.is_open:
         if case.first_responded_at is None:
             due, what = case.first_response_due, "联系您"
         else:
@@ -143,7 +146,8 @@ class ActionCaseStatus(Action):
                     say(dispatcher, "case_not_found", case_number=number)
                     return []
                 (case,), urged = await _urge(tracker, [case])
-                dispatcher.utter_message(text=describe(case, tz, now) + urged)
+                withdrawn = await _withdrawn(services.cases, [case])
+                dispatcher.utter_message(text=describe(case, tz, now, withdrawn=bool(withdrawn)) + urged)
                 return []
             cases = await services.cases.open_cases_for(tracker.sender_id)
         except Exception:
@@ -158,9 +162,22 @@ class ActionCaseStatus(Action):
             f"，最近的 {MAX_LISTED} 个：" if len(cases) > MAX_LISTED else "："
         )
         # One message, not several: WeChat counts every message against a small allowance.
-        listing = "\n—————\n".join([header] + [describe(c, tz, now) for c in shown])
+        withdrawn = await _withdrawn(services.cases, shown)
+        described = [describe(c, tz, now, withdrawn=c.number in withdrawn) for c in shown]
+        listing = "\n—————\n".join([header, *described])
         dispatcher.utter_message(text=listing + urged)
         return []
+
+
+async def _withdrawn(cases: CaseService, among: list[Case]) -> set[str]:
+    """ "已经没事了" went on the case, and the next status question still promised a call by
+    tomorrow, as if nothing had been said. A failed lookup only loses that line."""
+    still_open = [c for c in among if c.is_open]
+    try:
+        return await cases.withdrawn_among(still_open) if still_open else set()
+    except Exception:
+        logger.exception("could not look up withdrawals among %s", [c.number for c in among])
+        return set()
 
 
 async def _none_open(

@@ -1437,6 +1437,12 @@ async def test_a_problem_gone_goes_on_the_open_case(wired: Services, fake_uow: F
         noted = await wired.cases.get(case.number)
         assert noted.events[-1].kind == "withdrawal_requested" and noted.events[-1].note.endswith(text)
         assert noted.status is Status.NEW  # an agent closes it
+    # Asked after it: the call promised by tomorrow was still promised, as if nothing was said
+    for asked in (
+        await status("我的投诉怎么样了"),
+        await status(f"查一下{case.number}", [entity("case_number", case.number)]),
+    ):
+        assert "您已告知我们不需要再处理，客服确认后会把它关闭" in asked and "前联系您" not in asked
     # the first, with nothing open, and the two that were no news of a problem gone
     assert [f.text for f in fake_uow.store.feedback] == [
         "师傅已经修好了",
@@ -1449,6 +1455,11 @@ async def test_a_problem_gone_goes_on_the_open_case(wired: Services, fake_uow: F
     )
     which = await say_("修好了", "give_feedback")
     assert "是哪一个解决了" in which and case.number in which and second.number in which
+    both = (await status("我的投诉怎么样了")).split("—————")
+    assert [("不需要再处理" in part, "前联系您" in part) for part in both[1:]] == [
+        (False, True),
+        (True, False),
+    ]
 
 
 async def test_status_lists_the_customers_open_cases(wired: Services) -> None:
