@@ -13,7 +13,7 @@ from actions.common import latest_text
 from actions.contact import answer_contact_question
 from actions.messages import say
 from actions.reopening import chase_if_open
-from actions.status import answer_withdrawal
+from actions.status import answer_withdrawal, says_solved
 from bot.cases.intake import asks_for_time
 from bot.surveys.rules import doubts_the_sender
 
@@ -50,6 +50,9 @@ class ActionDefaultAskAffirmation(Action):
         if await answer_contact_question(dispatcher, tracker):  # "售后电话" got "您是想打个招呼吗？"
             return [ActiveLoop(None), FollowupAction("action_listen")]
         if await answer_withdrawal(dispatcher, tracker):  # "问题解决了" got "您是想评价我们的服务吗？"
+            return [ActiveLoop(None), FollowupAction("action_listen")]
+        if says_solved(tracker):  # and nothing open: "问题解决了" is good news, not a riddle to guess at
+            say(dispatcher, "solved_nothing_open")
             return [ActiveLoop(None), FollowupAction("action_listen")]
         if doubts_the_sender(latest_text(tracker)):  # "你们是不是骗子" got "您是想确认是不是机器人吗？"
             say(dispatcher, "who_we_are")

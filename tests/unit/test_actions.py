@@ -1416,8 +1416,10 @@ async def test_a_problem_gone_goes_on_the_open_case(wired: Services, fake_uow: F
         await action.run(dispatcher, t, DOMAIN)
         return "\n".join(m.get("text") or "" for m in dispatcher.messages)
 
-    # Nothing open: feedback is feedback, as before
+    # Nothing open: feedback is feedback, as before; the model unsure got "您是想评价我们的服务吗？"
     assert "谢谢您的反馈" in await say_("师傅已经修好了", "give_feedback")
+    assert (await say_("问题解决了", "nlu_fallback")).startswith("太好了😊 问题解决了就好")
+    assert "太好了" not in await say_("解决一下", "nlu_fallback")
     case = await wired.cases.open_case(
         CaseDraft("wx-1", "rest", "空调不制冷", "installation_repair", "13812345678")
     )
