@@ -119,7 +119,7 @@ def heard(tracker: Tracker) -> tuple[str | None, float | None]:
     text = latest_text(tracker)
     english = english_verdict(text)
     if english:
-        return english, 0.0  # "not good" was praise to the model, "so so" displeasure
+        return english  # "not good" was praise to the model, "so so" displeasure
     if label != "dissatisfied" and (solicits_praise(text) or says_not_done(text) or mocks_praise(text)):
         return "dissatisfied", 0.0  # "满意个鬼" was a 5
     if satisfied_with_reservation(text) and not says_not_done(text):
@@ -442,7 +442,8 @@ class ValidateSurveyForm(FormValidationAction):
             return {"survey_score": 3.0, "survey_comment": text}  # "随便吧": out of scope to the model
         done = label == "satisfied" and reports_fixed(text)  # "已经修好了" is no refusal, nor a complaint
         # "没有按时来" and "不行" are verdicts, not a refusal to give one, though the model says "no"
-        verdict = done or says_not_done(text) or says_it_went_wrong(text) or english_verdict(text) is not None
+        english = english_verdict(text) is not None  # "not bad" is a "no", "good job" a greeting
+        verdict = done or says_not_done(text) or says_it_went_wrong(text) or english
         if (intent == "deny" and not verdict) or declines_survey(text):
             # The words are kept with the refusal: "你们搞错了吧，我没叫过维修" tells the operator the
             # dispatch system sent the wrong customer, which "declined" alone did not.
@@ -460,7 +461,9 @@ class ValidateSurveyForm(FormValidationAction):
         # to "这次服务怎么样" they are the answer: a bad verdict, or a few words of plain praise
         praise = label == "satisfied" and (confidence or 0.0) >= FACES_CONFIDENCE and few_words(text)
         brief = praise or brief_displeasure(label, confidence, text)  # "666" / "无语"
-        aside = intent in DIGRESSIONS - CLOSINGS and not (intent == "out_of_scope" and (verdict or brief))
+        aside = intent in DIGRESSIONS - CLOSINGS and not (
+            english or (intent == "out_of_scope" and (verdict or brief))
+        )
         if aside or text.startswith("/") or not text.strip():
             return {}
         if intent == "complain" and starts_new_matter(text):

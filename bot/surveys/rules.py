@@ -252,23 +252,43 @@ def says_it_went_wrong(text: str) -> bool:
 
 
 #: A verdict in English, which the model reads by its words: "not good" was satisfied (0.95) and a
-#: "no", so the survey closed as declined; "so so" was displeasure (0.88) and scored 1.
+#: "no", so the survey closed as declined; "so so" was displeasure (0.88) and scored 1; "not bad" was a
+#: "no" too, and "great service" and "good job" were heard as a request for a person and a greeting.
+_PRAISE_WORDS = (
+    r"good(?!\s*(?:bye|night|morning|afternoon|evening))|great|excellent|perfect|nice|awesome|amazing|fantastic|wonderful|satisfied|happy|"
+    r"professional|helpful|well done|thumbs up|love it|like it"
+)
+_NOT = r"\b(?:not|no|never|isn'?t|wasn'?t|aren'?t|weren'?t|don'?t|didn'?t)"
+_ENGLISH_FAIR = re.compile(
+    r"\bnot (?:too |that |so )?bad\b|\b(?:pretty|quite|fairly|rather) good\b"
+    r"|\bfine\b|\balright\b|\bok(?:ay)?\b"
+)
 _ENGLISH_BAD = re.compile(
-    r"\bnot (?:good|great|ok|okay|happy|satisfied|professional)\b"
-    r"|(?<!not )(?<!not too )(?<!not that )\b(?:bad|terrible|poor|awful|horrible|"
-    r"disappointed|disappointing|unhappy|unsatisfied|dissatisfied|worst)\b"
+    rf"{_NOT} (?:very |so |that |too |really )?(?:{_PRAISE_WORDS}|ok|okay)\b"
+    r"|(?<!not )(?<!not too )(?<!not that )(?<!not so )\b(?:bad|terrible|poor|awful|horrible|"
+    r"disappointed|disappointing|unhappy|unsatisfied|dissatisfied|worst|rubbish|useless|"
+    r"rude|late|slow|careless|dirty|broken|overcharged|unprofessional)\b"
 )
 _ENGLISH_MIDDLING = re.compile(r"\bso[\s-]*so\b|\baverage\b|\bmediocre\b|\bjust (?:ok|okay|fine)\b")
+_ENGLISH_PRAISE = re.compile(rf"\b(?:{_PRAISE_WORDS})\b")
 
 
-def english_verdict(text: str) -> str | None:
-    """ "not good" / "so so" in an answer written in English: the satisfaction label it says."""
+def english_verdict(text: str) -> tuple[str, float] | None:
+    """ "not good" / "so so" / "great service" in an answer written in English: the satisfaction
+    label it says, with the confidence to score it by (praise outright a 5, "not bad" a 4)."""
     typed = _typed(text)
     if not typed.isascii() or not any(c.isalpha() for c in typed):
         return None
     if _ENGLISH_BAD.search(typed):
-        return "dissatisfied"
-    return "neutral" if _ENGLISH_MIDDLING.search(typed) else None
+        return "dissatisfied", 0.0
+    if _ENGLISH_MIDDLING.search(typed):
+        return "neutral", 0.0
+    fair = _ENGLISH_FAIR.search(typed)
+    if _ENGLISH_PRAISE.search(_ENGLISH_FAIR.sub(" ", typed)):
+        return "satisfied", 1.0
+    if fair and fair.group() not in ("ok", "okay"):  # a bare "ok" is an acknowledgement, as "好的"
+        return "satisfied", 0.0
+    return None
 
 
 #: A question, not a verdict: "这是什么" is displeasure to the model (0.75).
@@ -379,12 +399,13 @@ def _nothing_left(text: str) -> bool:
 
 
 #: Closing words: "拜拜" to the score question got "再见！" and then the same question again.
-_GOODBYE = re.compile(r"拜拜|再见|回见|bye|先这样|先不聊了|不聊了")
+_GOODBYE = re.compile(r"拜拜|再见|回见|(?:good\s*)?bye|see\s*(?:you|ya)\b|先这样|先不聊了|不聊了")
 _THANKS = re.compile(r"谢谢|多谢|感谢|谢啦|thanks?|thx|3q")
 #: What may stand beside them and still say nothing about the service ("好的谢谢你们，拜拜啦👋").
 #: "谢谢关心" / "感谢回访" thank the asker: they were scored 5, with nothing said about the service.
 _COURTESY = re.compile(
     r"好的|好滴|好|ok|行|嗯+|哦+|啦|了|咯|哈+|呀|啊|喽|你们|您们|你|您|吧|的|关心|回访|关注|问候|费心|[👋🙏]"
+    r"|\b(?:you|u|very much|so much|a lot)\b"
 )
 
 

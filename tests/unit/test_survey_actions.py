@@ -937,6 +937,15 @@ async def test_a_score_withheld_or_a_wish_for_better_is_no_praise(text: str) -> 
         # English: "not good" was praise to the model and a "no" (declined), "so so" a 1
         ("not good", "deny", ("satisfied", 0.95), {"survey_score": 2.0, "survey_comment": "not good"}),
         ("so so", "give_feedback", ("dissatisfied", 0.88), {"survey_score": 3.0, "survey_comment": "so so"}),
+        # "not bad" was a "no" (declined); "great service" a request for a person, "good job" a greeting
+        ("not bad", "deny", ("dissatisfied", 0.69), {"survey_score": 4.0, "survey_comment": "not bad"}),
+        (
+            "great service",
+            "request_human",
+            ("satisfied", 0.55),
+            {"survey_score": 5.0, "survey_comment": "great service"},
+        ),
+        ("good job", "greet", ("satisfied", 0.6), {"survey_score": 5.0, "survey_comment": "good job"}),
         ("不及格", "deny", ("neutral", 0.77), {"survey_score": 2.0, "survey_comment": "不及格"}),  # declined
         # displeasure in a word, out of scope to the model: "这个我帮不上忙" and the question again
         ("无语", "out_of_scope", ("dissatisfied", 0.98), {"survey_score": 1.0, "survey_comment": "无语"}),

@@ -284,6 +284,9 @@ def test_work_not_done_is_told_from_praise(text: str, not_done: bool) -> None:
         ("好的谢谢，拜拜啦👋", True),
         ("谢谢你们", True),
         ("Bye", True),
+        ("good bye", True),  # scored 5: the model hears the "good"
+        ("Thank you very much!", True),  # scored 4
+        ("thank you, good job", False),
         ("挺满意的，拜拜", False),  # a verdict with the goodbye
         ("谢谢师傅，修得很好", False),
         ("谢谢你们让我等了三个小时", False),
@@ -556,15 +559,28 @@ def test_a_customer_asking_who_is_writing(text: str, doubt: bool) -> None:
 @pytest.mark.parametrize(
     ("text", "label"),
     [
-        ("not good", "dissatisfied"),
-        ("Bad!", "dissatisfied"),
-        ("so so", "neutral"),
-        ("very good", None),  # the model reads praise well enough
-        ("not bad", None),
+        ("not good", ("dissatisfied", 0.0)),
+        ("Bad!", ("dissatisfied", 0.0)),
+        ("not very professional", ("dissatisfied", 0.0)),
+        ("I don't like it", ("dissatisfied", 0.0)),
+        ("no good", ("dissatisfied", 0.0)),
+        ("The technician was late and rude", ("dissatisfied", 0.0)),
+        ("so so", ("neutral", 0.0)),
+        ("just ok", ("neutral", 0.0)),
+        ("very good", ("satisfied", 1.0)),
+        ("Great service!", ("satisfied", 1.0)),
+        ("good job", ("satisfied", 1.0)),
+        ("ok, good", ("satisfied", 1.0)),
+        ("not bad", ("satisfied", 0.0)),
+        ("not too bad", ("satisfied", 0.0)),
+        ("pretty good", ("satisfied", 0.0)),
+        ("ok", None),  # an acknowledgement, as "好的"
+        ("good bye", None),
+        ("thanks", None),
         ("不好 bad", None),  # Chinese in it: the model's and the Chinese rules' to read
     ],
 )
-def test_a_verdict_in_english(text: str, label: str | None) -> None:
+def test_a_verdict_in_english(text: str, label: tuple[str, float] | None) -> None:
     assert english_verdict(text) == label
 
 
