@@ -183,7 +183,8 @@ _NUMERALS = {
 _NUM = r"(100|10|[1-5]|[一壹二两俩贰三仨叁四肆五伍])"
 _BEFORE = r"(?<![0-9.点时])(?<![零一二两三四五六七八九十百千万])"
 # What may follow a score that has no unit: the end, a particle, punctuation or an emoji.
-_END = r"(?=$|[吧啊呀哈了嘛呗咯，,。!！~～\s、]|[\U0001F000-\U0001FAFF\u2600-\u27BF])"
+_AFTER = r"$|[吧啊呀哈了嘛呗咯，,。!！~～\s、]|[\U0001F000-\U0001FAFF\u2600-\u27BF]"
+_END = rf"(?={_AFTER})"
 _SCALE = re.compile(r"(满分|总分)\s*是?\s*[5五]\s*分?(制|的话)?|[5五]\s*分制(的话)?")
 _WITH_UNIT = re.compile(rf"{_BEFORE}{_NUM}\s*(分|颗星|个星|星星|星|颗⭐|⭐|🌟)")
 # After 分 these make it minutes, money, fractions or idioms (五分钟, 一分钱, 三分之一, 三分糖).
@@ -193,7 +194,9 @@ _VERB_NUM = re.compile(
     rf"(?:打分|评分|分数|满意度|打|给|评|选|rating|score)(?:是|为|的话|：|:|\s)*(?:个|一个)?\s*{_NUM}{_END}",
     re.IGNORECASE,
 )
-_FRACTION = re.compile(r"(?<!\d)([1-5])\s*/\s*5(?!\d)")
+# "4/5", and out of ten or a hundred ("8/10" was displeasure to the model, and a 1); not a date
+# ("3/10号师傅来的").
+_FRACTION = re.compile(rf"(?<![\d./])(\d{{1,3}})\s*/\s*(5|10|100)(?=分|{_AFTER})")
 _FULL_MARKS = re.compile(r"满分|满星|全五星|💯")
 _ZERO = re.compile(r"(?<![0-9])(零分|0分|负分)(?!钟)")
 _STAR_CHARS = "⭐★🌟"
@@ -361,7 +364,10 @@ def _scores(t: str, scale: int | None = None) -> Iterator[Span]:
         for m in pattern.finditer(t):
             yield Span(m.start(), m.end(), "", value)
     for m in _FRACTION.finditer(t):
-        yield Span(m.start(), m.end(), "", int(m.group(1)))
+        number, scale = int(m.group(1)), int(m.group(2))
+        value = 1 if number == 0 else number if scale == 5 and number <= 5 else _out_of(number, scale)
+        if value is not None:
+            yield Span(m.start(), m.end(), "", value)
     bare = _BARE.match(t)
     for number in [*_VERB_NUM.finditer(t), *([bare] if bare else [])]:
         score = _score_value(number.group(1)) if number.group(1) not in ("10", "100") else None

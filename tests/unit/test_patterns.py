@@ -133,6 +133,10 @@ def test_a_label_alone_makes_no_order_number(typed: str) -> None:
         ("⭐️⭐️⭐️⭐️⭐️好评", 5),
         ("5⭐", 5),
         ("4/5", 4),
+        ("8/10", 4),  # displeasure to the model, and a 1
+        ("9/10分", 5),
+        ("85/100", 4),
+        ("0/10", 1),
         ("我打5", 5),
         ("评分：2", 2),
         ("就打1吧，没法再低了", 1),
@@ -167,6 +171,9 @@ def test_scores_however_written(text: str, value: int) -> None:
         "发给4S店",
         "保修期内一分没花",
         "一般般",
+        "3/10号师傅来的",  # a date
+        "2026/12/5",
+        "12/10",
     ],
 )
 def test_not_scores(text: str) -> None:
