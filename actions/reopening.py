@@ -17,7 +17,7 @@ from rasa_sdk.types import DomainDict
 from actions.common import first_entity_value, latest_text
 from actions.messages import say
 from actions.services import get_services
-from bot.cases.intake import is_urging, says_still_broken
+from bot.cases.intake import asks_when_someone_comes, is_urging, says_still_broken
 from bot.cases.model import CATEGORY_LABELS, Case, Priority
 from bot.cases.rules import latest_finished
 from bot.cases.service import CaseService
@@ -76,9 +76,11 @@ async def chase_if_open(
 ) -> list[EventType] | None:
     """ "都三天了还没人来" from a customer with an open case, heard as a complaint: it started a second
     intake ("有订单号或运单号的话请发给我") for the case it chased. It is answered as the status question
-    it is, and the chase goes on the open cases' records. None to go on with the intake."""
+    it is, and the chase goes on the open cases' records; so is "什么时候派人来", without the chase.
+    None to go on with the intake."""
     text = latest_text(tracker)
-    if text.startswith("/") or not is_urging(text) or starts_new_matter(text):
+    asked = is_urging(text) or asks_when_someone_comes(text)  # "什么时候派人来" started a second intake
+    if text.startswith("/") or not asked or starts_new_matter(text):
         return None
     try:
         if not await (await get_services()).cases.open_cases_for(tracker.sender_id):

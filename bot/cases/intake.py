@@ -142,6 +142,31 @@ def is_urging(text: str) -> bool:
     return bool(_URGING.search(_clean(text)))
 
 
+#: When will someone come: "什么时候派人来" / "师傅啥时候上门" / "几点能到". From a customer with a case
+#: open it is about that case; heard as a complaint, it started a second intake ("请问这属于哪一类问题？").
+_ASKS_WHEN = re.compile(
+    r"(?:什么时候|啥时候|几点|哪天|几号|多久|何时|多长时间)(?:能|可以|会|才|再|给我|帮我)?"
+    r"(?:派人|有人|来人|来|上门|到|过来|联系|回复|回电|处理|修|解决|弄|安排|答复|发|送|退|换)"
+    r"|(?:师傅|人|工程师|快递员?)(?:大概|到底)?(?:什么时候|啥时候|几点|哪天|几号|何时)"
+)
+
+
+#: What may stand beside such a question and still say nothing new ("请问师傅大概什么时候能上门啊").
+_ASKING_WORDS = re.compile(
+    r"请问|问一下|想问|你们|您们|到底|究竟|大概|大约|一般|具体|今天|明天|那个|这个|"
+    r"[我家的了呢啊呀吗嘛哈哦喔呢吧人师傅能会可以修下给帮一]"
+)
+
+
+def asks_when_someone_comes(text: str) -> bool:
+    """ "什么时候派人来" / "师傅几点到": when the promised help comes, a question about a case. Not
+    "空调坏了，什么时候派人来修", which says what is wrong: a problem to file."""
+    cleaned = _clean(text)
+    if not _ASKS_WHEN.search(cleaned):
+        return False
+    return not is_substantive_description(_ASKING_WORDS.sub("", _ASKS_WHEN.sub("", cleaned)))
+
+
 _PLAIN_ANSWER = re.compile(
     r"^(不用了?|不需要了?|不要了?|没有了?|没了|没事了?|不是|不对|不|没|否|好的?|嗯+|恩+|是的?|对的?|对|行|"
     r"可以|没问题|确认|确定|ok|okay|yes|no|谢谢|多谢|你|您|"

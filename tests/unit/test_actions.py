@@ -1590,11 +1590,23 @@ async def test_a_complaint_that_chases_an_open_case_is_a_chase_not_a_second_inta
     chased = await wired.cases.get(fridge.number)
     assert [e.note for e in chased.events if e.kind == "urged"] == ["都三天了还没人来"]
 
+    # When will someone come: the case's status (with the time promised), no chase recorded
+    dispatcher = CollectingDispatcher()
+    when = tracker("什么时候派人来", "complain", satisfaction=("neutral", 0.96))
+    events = await ValidateComplaintForm().run(dispatcher, when, DOMAIN)
+    (reply,) = [m["text"] for m in dispatcher.messages]
+    assert f"编号 {fridge.number}" in reply and "前联系您" in reply and "催办" not in reply
+    assert {"event": "active_loop", "name": None, "timestamp": None} in events
+    assert len(fake_uow.store.cases) == 1
+    assert [e.kind for e in (await wired.cases.get(fridge.number)).events].count("urged") == 1
+
     # Not a chase: another matter, or no open case to chase
     other, _ = await validate(tracker("另外洗衣机也还没人来修", "complain"))
     assert other["complaint_description"] == "另外洗衣机也还没人来修"
     fresh, _ = await validate(tracker("都三天了还没人来", "complain", sender="wx-2"))
     assert fresh["complaint_description"] == "都三天了还没人来"
+    new, _ = await validate(tracker("空调坏了，什么时候派人来修", "complain"))
+    assert new["complaint_description"] == "空调坏了，什么时候派人来修"
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@ import pytest
 from bot.cases.intake import (
     MAX_DESCRIPTION,
     asks_for_time,
+    asks_when_someone_comes,
     declines_phone,
     is_cancellation,
     is_plain_answer,
@@ -162,6 +163,25 @@ def test_the_opening_greeting_is_not_part_of_the_description(text: str, descript
 )
 def test_chasing_is_told_apart_from_asking(text: str, urging: bool) -> None:
     assert is_urging(text) is urging
+
+
+@pytest.mark.parametrize(
+    ("text", "asks"),
+    [
+        ("什么时候派人来", True),
+        ("师傅啥时候上门", True),
+        ("啥时候有人来", True),
+        ("几点能到", True),
+        ("钱什么时候退", True),
+        ("请问师傅大概什么时候能上门啊？", True),
+        ("空调坏了，什么时候派人来修", False),  # a problem to file
+        ("你们几点下班", False),  # opening hours
+        ("什么时候开始营业", False),
+        ("我的投诉怎么样了", False),
+    ],
+)
+def test_when_help_comes_is_a_question_about_the_case(text: str, asks: bool) -> None:
+    assert asks_when_someone_comes(text) is asks
 
 
 @pytest.mark.parametrize(
