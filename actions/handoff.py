@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActiveLoop, ConversationPaused, EventType, SlotSet
+from rasa_sdk.events import ActiveLoop, ConversationPaused, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -74,7 +74,9 @@ class ActionRequestHuman(Action):
             # "好的" to something said later than the offer ("还有什么可以帮您？"): the offer stood
             # since a bad survey answer, and a plain yes hours later queued the customer for a person.
             dispatcher.utter_message(response="utter_anything_else")
-            return [SlotSet("human_offered", False)]
+            # No rule follows a yes once the offer is withdrawn: the policies fell back ("抱歉，我还是
+            # 没有理解") and queued the customer for a person after all. The bot waits instead.
+            return [SlotSet("human_offered", False), FollowupAction("action_listen")]
         if asks_only_about_hours(latest_text(tracker)):
             # "人工客服什么时候在？" queued the customer and filed a case for a question.
             handoffs = (await get_services()).handoffs

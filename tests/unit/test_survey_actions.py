@@ -534,7 +534,12 @@ async def test_yes_to_the_offer_of_a_person_is_a_yes_only_right_after_it(wired: 
     dispatcher = CollectingDispatcher()
     later = _after([("bot", offer), ("user", "谢谢"), ("bot", "不客气，还有其他需要吗？")], "好的", "affirm")
     events = await ActionRequestHuman().run(dispatcher, later, DOMAIN)
-    assert events == [{"event": "slot", "timestamp": None, "name": "human_offered", "value": False}]
+    # and the bot waits: with the offer withdrawn no rule applied, and the policies' fallback queued
+    # the customer for a person ("抱歉，我还是没有理解…已为您转接人工客服")
+    assert events == [
+        {"event": "slot", "timestamp": None, "name": "human_offered", "value": False},
+        {"event": "followup", "timestamp": None, "name": "action_listen"},
+    ]
     assert await wired.handoffs.open_for("wx-1") is None
     dispatcher = CollectingDispatcher()
     events = await ActionRequestHuman().run(dispatcher, _after([("bot", offer)], "好的", "affirm"), DOMAIN)
