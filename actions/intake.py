@@ -543,11 +543,15 @@ class ActionAskPhone(_AskAgain):
 
     @staticmethod
     def reason_to_answer(text: str) -> bool:
-        return declines_phone(text) or refers_to_number_on_file(text)
+        return declines_phone(text) or refers_to_number_on_file(text) or asks_for_time(text)
 
     def answer_key(self, tracker: Tracker) -> str:
         """On WeChat a customer who will not leave a number is offered this chat instead: a person
-        can write to them from the console. The only way out used to be cancelling the complaint."""
+        can write to them from the console. The only way out used to be cancelling the complaint.
+        "等下我找下手机号" got the question again, word for word, as if unheard."""
+        text = latest_text(tracker)
+        if asks_for_time(text) and not (declines_phone(text) or refers_to_number_on_file(text)):
+            return "phone_take_your_time"
         wechat = channel_of(tracker) in PUSH_CHANNELS
         if refers_to_number_on_file(latest_text(tracker)):  # "就是我微信绑定的那个"
             return "phone_not_on_file_wechat" if wechat else "phone_not_on_file"

@@ -490,6 +490,15 @@ async def test_a_worry_about_the_phone_is_answered_not_taken_as_cancelling(
     assert await ask(ActionAskPhone(), first) == ["请留一个能联系到您的手机号，处理人员会通过它联系您。"]
 
 
+async def test_time_to_find_the_phone_is_given(wired: Services) -> None:
+    """ "等下我找下手机号" got the phone question again, word for word, as if unheard."""
+    described = {"complaint_description": "洗衣机漏水", "complaint_category": "product_quality"}
+    t = tracker("等下我找下手机号", "inform", requested="phone", slots=described)
+    slots, said = await validate(t)
+    assert slots == {"phone": None} and said == []
+    assert await ask(ActionAskPhone(), t) == ["好的，不着急😊 找到后直接发给我就行。"]
+
+
 @pytest.mark.parametrize(
     ("text", "intent"),
     [("手机号就是我微信绑定的那个", "inform"), ("下单的时候留过电话了", "inform"), ("之前留过了", "affirm")],
