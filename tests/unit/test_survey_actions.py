@@ -459,6 +459,8 @@ async def test_a_bare_bad_score_opens_the_case_at_once_and_its_comment_follows(
     [
         ("改成3分吧", 2, 4, 3),  # kept as the comment, and the score stayed a 5
         ("打错了，应该是4分", 7, 9, 4),
+        ("其实我想给3分", 5, 7, 3),  # kept as the comment
+        ("算了给4分吧", 3, 5, 4),
         ("3", 0, 1, 3),
         ("就是3分都嫌多，师傅迟到了", 2, 4, None),  # words about the service: the comment
     ],
