@@ -38,6 +38,7 @@ from bot.cases.intake import (
     confirms,
     confirms_explicitly,
     declines_phone,
+    gives_address,
     is_angry,
     is_cancellation,
     is_plain_answer,
@@ -110,7 +111,7 @@ def _answers_another_question(tracker: Tracker, slot: str) -> bool:
     it as a wrong answer would tell the customer their number "looks wrong" for no reason."""
     if any(latest_entities(tracker, name) for name in ("order_id", "phone", "case_number") if name != slot):
         return True
-    return _adds_detail(tracker)
+    return _adds_detail(tracker) or gives_address(latest_text(tracker))
 
 
 _NUMBER_LABELS = re.compile(r"订单号?|运单号?|单号|手机号?|电话|号码|编号|是|为|[:：]")
@@ -128,6 +129,24 @@ def _words_besides_numbers(tracker: Tracker) -> str:
     for start, end in reversed(spans):
         text = text[:start] + text[end:]
     return _NUMBER_LABELS.sub("", text)
+
+
+def _amends_the_summary(tracker: Tracker) -> bool:
+    """An address ("应该是朝阳区建国路5号"), or, after "地址写错了" got "请直接告诉我要改的内容", what
+    the customer wants changed that has no question of its own: it goes with the description, for the
+    person who handles the case. It got "请问您是要投诉反映问题…" and was lost."""
+    text = latest_text(tracker)
+    if _is_payload(text) or latest_intent(tracker) in DIGRESSIONS or is_cancellation(text):
+        return False
+    if gives_address(text):
+        return True
+    return (
+        tracker.get_slot("requested_slot") == "complaint_confirmed"
+        and _asked_what_to_change(tracker)
+        and not confirms(text)
+        and not (re.search("类别|分类|类型|归类", text) or names_only_a_category(text))  # its own slot
+        and is_substantive_description(re.sub(r"[0-9A-Za-z\s]", "", _words_besides_numbers(tracker)))
+    )
 
 
 def _adds_detail(tracker: Tracker) -> bool:
@@ -322,6 +341,8 @@ class ValidateComplaintForm(FormValidationAction):
             and text not in current
         ):
             value = _with_more_detail(current, text)  # more detail later in the intake is added, not lost
+        elif current is not None and _amends_the_summary(tracker) and text not in current:
+            value = _with_more_detail(current, text)  # an address, or what to change at the summary
         elif current is not None and requested != "complaint_description" and _repeats_the_problem(tracker):
             # Said again, as customers do when unsure they were heard: it once fell through every
             # rule of the intake, and a person was called with the intake lost.

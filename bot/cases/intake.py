@@ -167,6 +167,19 @@ def asks_when_someone_comes(text: str) -> bool:
     return not is_substantive_description(_ASKING_WORDS.sub("", _ASKS_WHEN.sub("", cleaned)))
 
 
+#: A postal address: a place ("朝阳区", "建国路", "阳光小区") and then a number ("5号", "3栋2单元501").
+_ADDRESS = re.compile(
+    r"(?:省|市|区|县|镇|乡|街道|路|街|大道|巷|弄|胡同|村|小区|花园|公寓|大厦|苑|园)"
+    r"[\u4e00-\u9fffA-Za-z0-9\-－—]{0,12}?(?:\d+|[一二三四五六七八九十百]+)\s*(?:号|栋|幢|座|单元|室|楼|层)"
+)
+
+
+def gives_address(text: str) -> bool:
+    """ "应该是朝阳区建国路5号" / "地址：阳光小区3栋2单元501": an address, which the intake has no
+    question for; it got "请问您是要投诉反映问题…" and was lost."""
+    return bool(_ADDRESS.search(_clean(text)))
+
+
 _PLAIN_ANSWER = re.compile(
     r"^(不用了?|不需要了?|不要了?|没有了?|没了|没事了?|不是|不对|不|没|否|好的?|嗯+|恩+|是的?|对的?|对|行|"
     r"可以|没问题|确认|确定|ok|okay|yes|no|谢谢|多谢|你|您|"

@@ -750,6 +750,45 @@ async def test_after_a_no_to_the_summary_a_bare_ok_is_not_a_yes_to_it(
     ) is True  # no "不对" before
 
 
+@pytest.mark.parametrize(
+    ("said", "text", "intent", "added"),
+    [
+        ("地址写错了", "应该是朝阳区建国路5号", "inform", True),
+        ("不对", "送货时间写错了，是周六不是周日", "inform", True),
+        (None, "地址：阳光小区3栋2单元501", "inform", True),  # an address needs no "不对" first
+        ("不对", "手机号是13912345678", "inform", False),  # a number has a slot of its own
+        ("不对", "类别应该是物流", "inform", False),  # the category has a slot too
+        ("不对", "是物流的问题", "inform", False),
+        ("不对", "我的投诉怎么样了", "ask_case_status", False),
+    ],
+)
+async def test_what_to_change_at_the_summary_goes_with_the_description(
+    wired: Services, said: str | None, text: str, intent: str, added: bool
+) -> None:
+    """ "地址写错了" → "好的，请直接告诉我要改的内容…" → "应该是朝阳区建国路5号" got "请问您是要投诉反映
+    问题，还是查询之前投诉的进度呢？", and the case was filed without the address."""
+    t = at_summary(text, intent)
+    if said:
+        t.events[:0] = [
+            {"event": "user", "text": said, "parse_data": parsed(said, "deny")},
+            {"event": "bot", "text": render("ask_what_to_change")},
+        ]
+    before = t.slots["complaint_description"]
+    slots, _ = await validate(t)
+    if added:
+        assert slots["complaint_description"] == f"{before}\n{text}"
+    else:
+        assert slots.get("complaint_description", before) == before
+
+
+async def test_an_address_while_the_order_is_asked_is_not_a_wrong_order_number(wired: Services) -> None:
+    slots, said = await validate(
+        tracker("我家地址是幸福花园12栋301", "inform", requested="order_id", slots=DESCRIBED)
+    )
+    assert slots.get("order_id") is None and said == []
+    assert slots["complaint_description"].endswith("\n我家地址是幸福花园12栋301")
+
+
 async def test_a_moment_asked_for_instead_of_the_phone_is_not_called_a_wrong_number(wired: Services) -> None:
     slots, said = await validate(
         tracker("稍等，我想一下", "inform", requested="phone", slots={**DESCRIBED, "order_id": "none"})
