@@ -17,7 +17,7 @@ from rasa_sdk.types import DomainDict
 from actions.common import first_entity_value, latest_text
 from actions.messages import say
 from actions.services import get_services
-from bot.cases.intake import asks_when_someone_comes, is_urging, says_still_broken
+from bot.cases.intake import asks_to_reschedule, asks_when_someone_comes, is_urging, says_still_broken
 from bot.cases.model import CATEGORY_LABELS, Case, Priority
 from bot.cases.rules import latest_finished
 from bot.cases.service import CaseService
@@ -92,4 +92,29 @@ async def chase_if_open(
     from actions.status import ActionCaseStatus
 
     await ActionCaseStatus().run(dispatcher, tracker, domain)
+    return intake_left()
+
+
+async def note_visit_request(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType] | None:
+    """ "师傅能不能改到明天下午来" from a customer with an open case was thanked as a suggestion ("谢谢
+    您的建议！已经记录并转给相关团队参考"), and "我要改预约时间" got "您是想提建议吗？": the request
+    goes onto the case for the person arranging the visit. None if it is no such request, or nothing
+    is open."""
+    text = latest_text(tracker).strip()
+    if text.startswith("/") or not asks_to_reschedule(text) or starts_new_matter(text):
+        return None
+    services = await get_services()
+    try:
+        cases = await services.cases.open_cases_for(tracker.sender_id)
+        if not cases:
+            return None
+        case = await services.cases.add_customer_words(
+            cases[0].number, f"客户要求：{text}", actor=f"customer:{tracker.sender_id}"
+        )
+    except Exception:  # answered as it would have been: nothing is lost but the note
+        logger.exception("could not put %s's request on their case", tracker.sender_id)
+        return None
+    say(dispatcher, "visit_request_noted", case_number=case.number)
+    from actions.intake import intake_left
+
     return intake_left()

@@ -53,6 +53,7 @@ _BARE_REFUSAL = re.compile(
 _URGING = re.compile(
     r"催|快点|快些|尽快|赶紧|抓紧|加急|抓点紧|等不及|再不(处理|管|解决|联系|给)|"
     r"还没(人)?(处理|联系|回|来|解决|弄|到|退|修|办)|怎么还(没|不)|"
+    r"没人(?:理|管|回|搭理|联系|接)|不理人|(?:都)?不回(?:消息|复|话)|"  # "怎么没人理我" got "没太明白"
     r"到底(什么时候|啥时候|多久|要多久|管不管|处理不处理)|要等到什么时候|等(了)?(好几|这么|几|[一二两三四五六七八九十\d]+)(天|个?小时|周|个?星期)"
 )
 
@@ -165,6 +166,22 @@ def asks_when_someone_comes(text: str) -> bool:
     if not _ASKS_WHEN.search(cleaned):
         return False
     return not is_substantive_description(_ASKING_WORDS.sub("", _ASKS_WHEN.sub("", cleaned)))
+
+
+#: A visit to move: "师傅能不能改到明天下午来" / "我要改预约时间" / "能推迟到周六吗". From a customer with
+#: a case open it is for the person arranging the visit; it was thanked as a suggestion, or guessed at.
+_RESCHEDULES = re.compile(
+    r"改约|改预约|预约改|改(?:一下|下)?(?:时间|日期|到|成)|换(?:个|一个)?(?:时间|日子)|"
+    r"时间(?:能不能|能|可以|可不可以)?(?:改|换|调)|推迟|延后|往后(?:推|延)|提前到|约到|改天|"
+    r"(?:晚|早)(?:一|两|几)?天(?:再)?(?:来|上门|送)|"
+    r"(?:明天|后天|周[一二三四五六日天末]|星期[一二三四五六日天]|下午|上午|晚上|中午|早上|\d+点)"
+    r"[^，。,！!？?]{0,6}(?:再来|来|上门|过来|送|安装|修)"
+)
+
+
+def asks_to_reschedule(text: str) -> bool:
+    """ "师傅能不能改到明天下午来": a visit to move, not a suggestion or a complaint."""
+    return bool(_RESCHEDULES.search(_clean(text)))
 
 
 #: A postal address: a place ("朝阳区", "建国路", "阳光小区") and then a number ("5号", "3栋2单元501").

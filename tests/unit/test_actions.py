@@ -1660,8 +1660,49 @@ async def test_a_complaint_that_chases_an_open_case_is_a_chase_not_a_second_inta
 @pytest.mark.parametrize(
     ("text", "intent", "action"),
     [
+        ("师傅能不能改到明天下午来", "suggest", "feedback"),  # got "谢谢您的建议！"
+        ("我要改预约时间", "nlu_fallback", "fallback"),  # got "您是想提建议吗？"
+        ("能推迟到周六吗", "complain", "intake"),
+    ],
+)
+async def test_a_visit_to_move_goes_onto_the_open_case(
+    wired: Services, fake_uow: FakeUowFactory, text: str, intent: str, action: str
+) -> None:
+    from actions.fallback import ActionDefaultAskAffirmation
+
+    async def answer(sender: str) -> tuple[list[dict], list[str]]:
+        dispatcher = CollectingDispatcher()
+        if action == "intake":
+            events = await ValidateComplaintForm().run(
+                dispatcher, tracker(text, intent, sender=sender), DOMAIN
+            )
+        else:
+            run = ActionDefaultAskAffirmation().run if action == "fallback" else ActionRecordFeedback().run
+            events = await run(dispatcher, tracker(text, intent, loop=None, sender=sender), DOMAIN)
+        return events, [m.get("text") or "" for m in dispatcher.messages]
+
+    washer = await wired.cases.open_case(
+        CaseDraft("wx-1", "wechat", "洗衣机漏水", "installation_repair", "13812345678")
+    )
+    events, said = await answer("wx-1")
+    assert said == [
+        f"好的，您的要求已记到投诉 {washer.number} 里，负责的同事安排上门时会和您确认时间📝 "
+        "着急的话可以回复“转人工”。"
+    ]
+    assert {"event": "active_loop", "name": None, "timestamp": None} in events
+    noted = await wired.cases.get(washer.number)
+    assert noted.description.endswith(f"客户要求：{text}") and len(fake_uow.store.cases) == 1
+    assert fake_uow.store.feedback == []
+    _, elsewhere = await answer("wx-2")  # nothing open: answered as before
+    assert not any("已记到投诉" in line for line in elsewhere)
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "action"),
+    [
         ("能不能快点，急用网络上班", "nlu_fallback", "fallback"),  # got "您是想提建议吗？"
         ("能不能快点", "suggest", "feedback"),  # got "谢谢您的建议！"
+        ("怎么没人理我", "out_of_scope", "cannot_help"),  # got "这个我帮不上忙"
         ("都等了好几天了", "give_feedback", "feedback"),
     ],
 )
@@ -1673,7 +1714,10 @@ async def test_a_chase_the_model_did_not_hear_as_one_is_still_a_chase(
     broadband = await wired.cases.open_case(
         CaseDraft("wx-1", "wechat", "宽带连不上网", "other", "13812345678")
     )
-    run = ActionDefaultAskAffirmation().run if action == "fallback" else ActionRecordFeedback().run
+    run = {
+        "fallback": ActionDefaultAskAffirmation().run,
+        "cannot_help": ActionCannotHelp().run,
+    }.get(action, ActionRecordFeedback().run)
     dispatcher = CollectingDispatcher()
     events = await run(dispatcher, tracker(text, intent, loop=None), DOMAIN)
     (reply,) = [m["text"] for m in dispatcher.messages]

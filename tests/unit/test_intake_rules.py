@@ -3,6 +3,7 @@ import pytest
 from bot.cases.intake import (
     MAX_DESCRIPTION,
     asks_for_time,
+    asks_to_reschedule,
     asks_when_someone_comes,
     declines_phone,
     is_cancellation,
@@ -156,6 +157,8 @@ def test_the_opening_greeting_is_not_part_of_the_description(text: str, descript
         ("怎么还没人联系我", True),
         ("到底什么时候给我解决", True),
         ("都等了三天了", True),
+        ("怎么没人理我", True),
+        ("你们都不回消息的吗", True),
         ("我的投诉怎么样了", False),
         ("查一下C20261120-0007", False),
         ("进度如何", False),
@@ -182,6 +185,23 @@ def test_chasing_is_told_apart_from_asking(text: str, urging: bool) -> None:
 )
 def test_when_help_comes_is_a_question_about_the_case(text: str, asks: bool) -> None:
     assert asks_when_someone_comes(text) is asks
+
+
+@pytest.mark.parametrize(
+    ("text", "moves"),
+    [
+        ("师傅能不能改到明天下午来", True),
+        ("我要改预约时间", True),
+        ("能推迟到周六吗", True),
+        ("时间能改吗", True),
+        ("能不能周六上门", True),
+        ("建议师傅下次带鞋套", False),  # a suggestion
+        ("空调明天下午装好的，今天就坏了", False),  # a complaint with a day in it
+        ("希望下次早点来", False),
+    ],
+)
+def test_a_visit_to_move_is_told_from_a_suggestion(text: str, moves: bool) -> None:
+    assert asks_to_reschedule(text) is moves
 
 
 @pytest.mark.parametrize(
