@@ -18,7 +18,7 @@ from actions.common import (
     satisfaction_of,
 )
 from actions.messages import say
-from actions.reopening import chase_if_open, note_visit_request
+from actions.reopening import about_an_open_case
 from actions.services import get_services
 from actions.status import answer_withdrawal
 from actions.surveys import correct_score, heard, record_answer
@@ -59,9 +59,7 @@ class ActionRecordFeedback(Action):
             if await answer_withdrawal(dispatcher, tracker):
                 return []
             # "能不能快点" from a customer with an open case was thanked as a suggestion: a chase.
-            chased = await chase_if_open(dispatcher, tracker, domain) or await note_visit_request(
-                dispatcher, tracker
-            )
+            chased = await about_an_open_case(dispatcher, tracker, domain)
             if chased is not None:
                 return chased
         if kind == "rating" and rating is not None:

@@ -29,7 +29,7 @@ from actions.contact import answer_contact_question
 from actions.corrections import answer_correction
 from actions.fallback import guesses
 from actions.messages import catalogue, render, say
-from actions.reopening import chase_if_open, note_visit_request, reopen_if_back
+from actions.reopening import about_an_open_case, reopen_if_back
 from actions.services import get_services
 from actions.status import ActionCaseStatus, answer_withdrawal
 from bot.cases.intake import (
@@ -282,10 +282,8 @@ class ValidateComplaintForm(FormValidationAction):
         if not _is_payload(text) and is_angry(text, *satisfaction_of(latest_parse(tracker))):
             return await self._hand_over_in_anger(dispatcher, tracker)
         if tracker.get_slot("complaint_description") is None and not _is_payload(text):
-            redirected = (
-                await reopen_if_back(dispatcher, tracker)
-                or await chase_if_open(dispatcher, tracker, domain)
-                or await note_visit_request(dispatcher, tracker)
+            redirected = await reopen_if_back(dispatcher, tracker) or await about_an_open_case(
+                dispatcher, tracker, domain
             )
             if redirected is not None:
                 return redirected

@@ -72,14 +72,15 @@ async def reopen_if_back(dispatcher: CollectingDispatcher, tracker: Tracker) -> 
 
 
 async def chase_if_open(
-    dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, *, when_questions: bool = True
 ) -> list[EventType] | None:
     """ "都三天了还没人来" from a customer with an open case, heard as a complaint: it started a second
     intake ("有订单号或运单号的话请发给我") for the case it chased. It is answered as the status question
     it is, and the chase goes on the open cases' records; so is "什么时候派人来", without the chase.
     None to go on with the intake."""
     text = latest_text(tracker)
-    asked = is_urging(text) or asks_when_someone_comes(text)  # "什么时候派人来" started a second intake
+    # "什么时候派人来" started a second intake
+    asked = is_urging(text) or (when_questions and asks_when_someone_comes(text))
     if text.startswith("/") or not asked or starts_new_matter(text):
         return None
     try:
@@ -118,3 +119,13 @@ async def note_visit_request(dispatcher: CollectingDispatcher, tracker: Tracker)
     from actions.intake import intake_left
 
     return intake_left()
+
+
+async def about_an_open_case(
+    dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, *, when_questions: bool = True
+) -> list[EventType] | None:
+    """A chase or a visit to move, however the model heard it; None if it is neither, or nothing is
+    open. ``when_questions``: "什么时候派人来" is answered with the status too."""
+    return await chase_if_open(dispatcher, tracker, domain, when_questions=when_questions) or (
+        await note_visit_request(dispatcher, tracker)
+    )

@@ -14,7 +14,7 @@ from rasa_sdk.types import DomainDict
 from actions.common import first_entity_value, latest_intent, latest_parse, latest_text, satisfaction_of
 from actions.contact import answer_contact_question
 from actions.messages import render, say
-from actions.reopening import chase_if_open, note_visit_request
+from actions.reopening import about_an_open_case
 from actions.services import get_services
 from actions.surveys import asked_too_soon, pictures_for_the_score
 from bot.cases.errors import CaseNotFound
@@ -265,9 +265,7 @@ class ActionCannotHelp(Action):
         if not in_survey:
             # "怎么没人理我" from a customer with an open case got "这个我帮不上忙": a chase. (A question
             # like "师傅几点到？" goes onto the case below, for the person who promised the visit.)
-            chased = (await chase_if_open(dispatcher, tracker, domain) if is_urging(text) else None) or (
-                await note_visit_request(dispatcher, tracker)
-            )
+            chased = await about_an_open_case(dispatcher, tracker, domain, when_questions=False)
             if chased is not None:
                 return chased
         if doubts_the_sender(text):  # "你们怎么有我的微信" got "这个我帮不上忙"
