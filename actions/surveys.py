@@ -128,6 +128,8 @@ def heard(tracker: Tracker) -> tuple[str | None, float | None]:
     praised_too = label == "satisfied" and (weighs_both(text) or (confidence or 0.0) >= 0.8)
     if label != "dissatisfied" and says_it_went_wrong(text) and not praised_too:
         return "dissatisfied", 0.0  # "师傅没来" was a 4, "不满意，没按约定时间来" a 4
+    if label == "satisfied" and says_it_went_wrong(text):
+        return "satisfied", 0.0  # praise beside a fault is never a 5: "产品不行，师傅还可以" was one
     if shrugs(text):
         return "neutral", confidence  # "无所谓": no displeasure to follow up (it was a 2 and a case)
     if label == "satisfied" and (withholds_score(text) or wants_better_next_time(text)):

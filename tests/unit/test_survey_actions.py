@@ -939,6 +939,13 @@ async def test_a_score_withheld_or_a_wish_for_better_is_no_praise(text: str) -> 
             ("dissatisfied", 0.49),
             {"survey_score": 4.0, "survey_comment": "满意，就是有点慢"},
         ),
+        # praise beside a fault: it was a 5
+        (
+            "产品不行，师傅还可以",
+            "give_feedback",
+            ("satisfied", 0.84),
+            {"survey_score": 4.0, "survey_comment": "产品不行，师傅还可以"},
+        ),
         # a goodbye to the model, and the survey closed as declined
         ("等用几天再说", "goodbye", ("neutral", 1.0), {"survey_score": None}),
         # English: "not good" was praise to the model and a "no" (declined), "so so" a 1
