@@ -61,6 +61,7 @@ from bot.surveys.rules import (
     score_from_satisfaction,
     shrugs,
     starts_new_matter,
+    thumbs_verdict,
     wants_better_next_time,
     weighs_both,
 )
@@ -120,6 +121,9 @@ def heard(tracker: Tracker) -> tuple[str | None, float | None]:
     english = english_verdict(text)
     if english:
         return english  # "not good" was praise to the model, "so so" displeasure
+    thumbs = thumbs_verdict(text)
+    if thumbs and thumbs != label:
+        return thumbs, 0.0  # "👎" was neutral to the model, and the question was asked again
     if label != "dissatisfied" and (solicits_praise(text) or says_not_done(text) or mocks_praise(text)):
         return "dissatisfied", 0.0  # "满意个鬼" was a 5
     if satisfied_with_reservation(text) and not says_not_done(text):
@@ -452,7 +456,9 @@ class ValidateSurveyForm(FormValidationAction):
             words = text.strip() if text.strip() and not text.startswith("/") else NO_COMMENT
             return {"survey_score": DECLINED, "survey_comment": words}
         if pictures_for_the_score(tracker):
-            sure = label in ("satisfied", "dissatisfied") and (confidence or 0.0) >= FACES_CONFIDENCE
+            sure = thumbs_verdict(text) is not None or (
+                label in ("satisfied", "dissatisfied") and (confidence or 0.0) >= FACES_CONFIDENCE
+            )
             if sure and not only_two_edged_smiles(text):
                 score = score_from_satisfaction(label, confidence, text)
                 return {"survey_score": float(score), "survey_comment": text} if score else {}

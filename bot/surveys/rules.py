@@ -463,6 +463,23 @@ def only_faces(text: str) -> bool:
     return all(unicodedata.category(c)[0] in "PZC" or unicodedata.category(c) in _PICTURE for c in rest)
 
 
+#: Pictures that say one thing wherever they are: the model knows WeChat's "[弱]" but not the phone
+#: keyboard's "👎", which it heard as neutral (0.63), so a thumbs-down to the score question got the
+#: question again and the bad experience went unrecorded.
+_THUMBS = {"👎": "dissatisfied", "[弱]": "dissatisfied", "👍": "satisfied", "[强]": "satisfied"}
+_SKIN_TONE = re.compile("[\U0001f3fb-\U0001f3ff\ufe0f]")
+
+
+def thumbs_verdict(text: str) -> str | None:
+    """The label of an answer that is nothing but thumbs, all one way ("👎", "👎🏻👎🏻", "[弱]")."""
+    rest = _SKIN_TONE.sub("", unicodedata.normalize("NFKC", text)).strip()
+    for thumb in _THUMBS:
+        rest = rest.replace(thumb, f" {thumb} ")
+    said = set(rest.split())
+    labels = {_THUMBS.get(piece) for piece in said}
+    return labels.pop() if said and len(labels) == 1 and None not in labels else None
+
+
 #: Smiles that read both ways: sincere from an older customer, a sneer from a younger one ("呵呵[微笑]").
 #: The model, trained on the sneers, called a lone "[微笑]" dissatisfied at 0.86, so a polite smile
 #: to the score question was scored 1 and opened a remediation case.

@@ -939,6 +939,9 @@ async def test_a_score_withheld_or_a_wish_for_better_is_no_praise(text: str) -> 
             ("dissatisfied", 0.49),
             {"survey_score": 4.0, "survey_comment": "满意，就是有点慢"},
         ),
+        # the phone keyboard's thumbs-down: neutral to the model (0.63), and the question again
+        ("👎", "nlu_fallback", ("neutral", 0.63), {"survey_score": 2.0, "survey_comment": "👎"}),
+        ("👎🏻👎🏻", "out_of_scope", ("neutral", 0.63), {"survey_score": 2.0, "survey_comment": "👎🏻👎🏻"}),
         # praise beside a fault: it was a 5
         (
             "产品不行，师傅还可以",

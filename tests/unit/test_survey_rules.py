@@ -32,6 +32,7 @@ from bot.surveys.rules import (
     says_problem_gone,
     score_from_satisfaction,
     shrugs,
+    thumbs_verdict,
     wants_better_next_time,
     within_frequency_cap,
 )
@@ -612,3 +613,19 @@ def test_displeasure_in_a_word(text: str, confidence: float, brief: bool) -> Non
 )
 def test_a_problem_gone_is_told_from_a_question_about_it(text: str, gone: bool) -> None:
     assert says_problem_gone(text) is gone
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("👎", "dissatisfied"),
+        ("👎🏻👎🏻", "dissatisfied"),
+        ("[弱]", "dissatisfied"),
+        ("👍️", "satisfied"),
+        ("👍👎", None),
+        ("👎 差", None),
+        ("🤔", None),
+    ],
+)
+def test_thumbs_say_one_thing(text: str, label: str | None) -> None:
+    assert thumbs_verdict(text) == label
