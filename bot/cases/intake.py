@@ -128,7 +128,7 @@ def asks_about_the_service(text: str) -> bool:
     return bool(_ABOUT_THE_SERVICE.search(_clean(text)))
 
 
-_PRAISE = re.compile(r"点赞|点个赞|赞一个|赞赞|好评|表扬|给力|靠谱")
+_PRAISE = re.compile(r"点赞|点个赞|赞一个|赞赞|好评|表扬|给力|靠谱|(?<!\d)6{3,}(?!\d)")  # "666": well done
 
 
 def praises(text: str) -> bool:

@@ -1325,7 +1325,7 @@ async def test_without_an_open_case_or_a_question_about_the_service_nothing_is_n
     assert not [e for e in (await wired.cases.get(case.number)).events if e.kind == "note"]
 
 
-@pytest.mark.parametrize("text", ["给你们点个赞", "师傅很给力，必须好评👍"])
+@pytest.mark.parametrize("text", ["给你们点个赞", "师傅很给力，必须好评👍", "666"])
 async def test_praise_the_model_puts_out_of_scope_is_thanked_and_kept(
     wired: Services, fake_uow: FakeUowFactory, text: str
 ) -> None:
