@@ -364,10 +364,10 @@ def _scores(t: str, scale: int | None = None) -> Iterator[Span]:
         for m in pattern.finditer(t):
             yield Span(m.start(), m.end(), "", value)
     for m in _FRACTION.finditer(t):
-        number, scale = int(m.group(1)), int(m.group(2))
-        value = 1 if number == 0 else number if scale == 5 and number <= 5 else _out_of(number, scale)
-        if value is not None:
-            yield Span(m.start(), m.end(), "", value)
+        part, whole = int(m.group(1)), int(m.group(2))
+        out_of_five = 1 if part == 0 else part if whole == 5 and part <= 5 else _out_of(part, whole)
+        if out_of_five is not None:
+            yield Span(m.start(), m.end(), "", out_of_five)
     bare = _BARE.match(t)
     for number in [*_VERB_NUM.finditer(t), *([bare] if bare else [])]:
         score = _score_value(number.group(1)) if number.group(1) not in ("10", "100") else None
