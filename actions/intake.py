@@ -39,6 +39,7 @@ from bot.cases.intake import (
     confirms_explicitly,
     declines_phone,
     gives_address,
+    is_about_the_category,
     is_angry,
     is_cancellation,
     is_plain_answer,
@@ -144,7 +145,7 @@ def _amends_the_summary(tracker: Tracker) -> bool:
         tracker.get_slot("requested_slot") == "complaint_confirmed"
         and _asked_what_to_change(tracker)
         and not confirms(text)
-        and not (re.search("类别|分类|类型|归类", text) or names_only_a_category(text))  # its own slot
+        and not is_about_the_category(text)
         and is_substantive_description(re.sub(r"[0-9A-Za-z\s]", "", _words_besides_numbers(tracker)))
     )
 
@@ -574,7 +575,7 @@ class ActionAskPhone(_AskAgain):
         if asks_for_time(text) and not (declines_phone(text) or refers_to_number_on_file(text)):
             return "phone_take_your_time"
         wechat = channel_of(tracker) in PUSH_CHANNELS
-        if refers_to_number_on_file(latest_text(tracker)):  # "就是我微信绑定的那个"
+        if refers_to_number_on_file(text):  # "就是我微信绑定的那个"
             return "phone_not_on_file_wechat" if wechat else "phone_not_on_file"
         return "phone_why_wechat" if wechat else self.again_key
 

@@ -155,7 +155,7 @@ _ASKS_WHEN = re.compile(
 #: What may stand beside such a question and still say nothing new ("请问师傅大概什么时候能上门啊").
 _ASKING_WORDS = re.compile(
     r"请问|问一下|想问|你们|您们|到底|究竟|大概|大约|一般|具体|今天|明天|那个|这个|"
-    r"[我家的了呢啊呀吗嘛哈哦喔呢吧人师傅能会可以修下给帮一]"
+    r"[我家的了呢啊呀吗嘛哈哦喔吧人师傅能会可以修下给帮一]"
 )
 
 
@@ -278,6 +278,15 @@ def names_only_a_category(text: str) -> bool:
     """ "产品质量" / "是物流的问题" while the order number is asked: a category, not more about the
     problem (it was added to the description)."""
     return bool(find_category_mention(text)) and len(_letters(text)) <= 6
+
+
+_CATEGORY_WORD = re.compile(r"类别|分类|类型|归类")
+
+
+def is_about_the_category(text: str) -> bool:
+    """ "类别应该是物流" / "是物流的问题": the category, which has a question of its own, not words to
+    add to the description."""
+    return bool(_CATEGORY_WORD.search(_clean(text))) or names_only_a_category(text)
 
 
 def asks_for_time(text: str) -> bool:

@@ -255,8 +255,8 @@ def says_it_went_wrong(text: str) -> bool:
 #: "no", so the survey closed as declined; "so so" was displeasure (0.88) and scored 1; "not bad" was a
 #: "no" too, and "great service" and "good job" were heard as a request for a person and a greeting.
 _PRAISE_WORDS = (
-    r"good(?!\s*(?:bye|night|morning|afternoon|evening))|great|excellent|perfect|nice|awesome|amazing|fantastic|wonderful|satisfied|happy|"
-    r"professional|helpful|well done|thumbs up|love it|like it"
+    r"good(?!\s*(?:bye|night|morning|afternoon|evening))|great|excellent|perfect|nice|awesome|amazing|"
+    r"fantastic|wonderful|satisfied|happy|professional|helpful|well done|thumbs up|love it|like it"
 )
 _NOT = r"\b(?:not|no|never|isn'?t|wasn'?t|aren'?t|weren'?t|don'?t|didn'?t)"
 _ENGLISH_FAIR = re.compile(
