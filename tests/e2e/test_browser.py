@@ -83,6 +83,9 @@ def test_an_agent_takes_over_from_the_console_and_hands_back(
     stack: Stack, agent: tuple[str, str], browser: object
 ) -> None:
     expect = playwright_api.expect
+    # Assertions have their own 5 s default, which the page timeouts below do not change; on a loaded
+    # 2-core machine an agent's reply once took longer than that to reach the phone page.
+    expect.set_options(timeout=WAIT_MS)
     customer = browser.new_context().new_page()  # type: ignore[attr-defined]
     console = browser.new_context().new_page()  # type: ignore[attr-defined]
     customer.set_default_timeout(WAIT_MS)
