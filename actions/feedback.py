@@ -17,6 +17,7 @@ from actions.common import (
     latest_text,
     satisfaction_of,
 )
+from actions.intake import stray_number
 from actions.messages import say
 from actions.reopening import about_an_open_case
 from actions.services import get_services
@@ -38,6 +39,9 @@ class ActionRecordFeedback(Action):
     ) -> list[EventType]:
         intent = latest_intent(tracker) or "give_feedback"
         kind = KIND_BY_INTENT.get(intent, "feedback")
+        stray = stray_number(dispatcher, tracker) if kind == "rating" else None
+        if stray is not None:  # "1" at the order question is no score
+            return stray
         rating = first_entity_value(tracker, "rating")
         rating = rating if isinstance(rating, int) and 1 <= rating <= 5 else None
         label, _ = heard(tracker)  # "满意个鬼" is no praise here either (it was thanked for)

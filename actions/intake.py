@@ -685,6 +685,29 @@ def intake_left() -> list[EventType]:
     return [*reset_intake(), ActiveLoop(None), FollowupAction("action_listen")]
 
 
+#: A number and nothing else: "1", "２", "3。".
+_BARE_NUMBER = re.compile(r"^\s*([0-9０-９]{1,2})\s*[。.!！]?\s*$")
+
+
+def stray_number(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType] | None:
+    """ "1" typed at one of the intake's questions was thanked as a one-point score ("谢谢您的评分（1分）！
+    非常抱歉…") and kept as feedback. At the category question it picks that option of the menu (the
+    summary shows the choice, to be corrected); anywhere else it is a malformed answer. None outside
+    the intake, or for a score written as one ("5分")."""
+    matched = _BARE_NUMBER.match(latest_text(tracker))
+    if tracker.active_loop_name != FORM or matched is None:
+        return None
+    number = int(matched.group(1).translate(str.maketrans("０１２３４５６７８９", "0123456789")))
+    requested = tracker.get_slot("requested_slot")
+    if requested == "complaint_category" and 1 <= number <= len(CATEGORIES):
+        return [SlotSet("complaint_category", CATEGORIES[number - 1])]
+    if requested == "order_id":
+        say(dispatcher, "invalid_order_id")
+    elif requested == "phone":
+        say(dispatcher, "invalid_phone")
+    return []  # the form asks its question again
+
+
 class ActionSubmitComplaint(Action):
     def name(self) -> str:
         return "action_submit_complaint"

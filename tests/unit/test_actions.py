@@ -1964,3 +1964,37 @@ async def test_asking_for_the_service_number_is_answered_wherever_the_model_put_
 async def test_trouble_with_the_phone_line_is_still_a_complaint(wired: Services) -> None:
     slots, _ = await validate(tracker("你们客服电话一直打不通", "complain"))
     assert slots["complaint_description"] == "你们客服电话一直打不通"
+
+
+@pytest.mark.parametrize(
+    ("text", "requested", "said", "category"),
+    [
+        ("1", "order_id", "订单号格式不太对", None),
+        ("2", "phone", "11位手机号", None),
+        ("１", "complaint_category", None, "product_quality"),  # the first option of the menu
+        ("4", "complaint_category", None, "installation_repair"),
+        ("3", "complaint_description", None, None),
+    ],
+)
+async def test_a_bare_number_at_an_intake_question_is_no_score(
+    fake_uow: FakeUowFactory, text: str, requested: str, said: str | None, category: str | None
+) -> None:
+    """ "1" at the order question got "谢谢您的评分（1分）！非常抱歉这次的体验让您不满意…" and was kept as
+    a one-point score."""
+    dispatcher = CollectingDispatcher()
+    t = tracker(text, "give_rating", [entity("rating", int(text))], requested=requested)
+    events = await ActionRecordFeedback().run(dispatcher, t, DOMAIN)
+    assert fake_uow.store.feedback == []
+    texts = [m["text"] for m in dispatcher.messages]
+    assert not any("评分" in s for s in texts)
+    assert texts == [] if said is None else (len(texts) == 1 and said in texts[0])
+    assert {e["name"]: e["value"] for e in events if e["event"] == "slot"} == (
+        {} if category is None else {"complaint_category": category}
+    )
+
+
+async def test_a_score_written_as_one_mid_intake_is_still_thanked(fake_uow: FakeUowFactory) -> None:
+    dispatcher = CollectingDispatcher()
+    t = tracker("5分", "give_rating", [entity("rating", 5)], requested="order_id")
+    await ActionRecordFeedback().run(dispatcher, t, DOMAIN)
+    assert [f.rating for f in fake_uow.store.feedback] == [5]
