@@ -195,6 +195,10 @@ def test_when_help_comes_is_a_question_about_the_case(text: str, asks: bool) -> 
         ("能推迟到周六吗", True),
         ("时间能改吗", True),
         ("能不能周六上门", True),
+        ("我明天不在家", True),
+        ("明天上午家里没人", True),
+        ("周六我没空", True),
+        ("昨天我不在家，快递就放门口丢了", False),  # a complaint about the past
         ("建议师傅下次带鞋套", False),  # a suggestion
         ("空调明天下午装好的，今天就坏了", False),  # a complaint with a day in it
         ("希望下次早点来", False),
