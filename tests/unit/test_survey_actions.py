@@ -932,6 +932,13 @@ async def test_a_score_withheld_or_a_wish_for_better_is_no_praise(text: str) -> 
             ("satisfied", 0.94),
             {"survey_score": 2.0, "survey_comment": "满意个鬼"},
         ),
+        # a sneer: it was a 5
+        (
+            "呵呵，真好",
+            "give_feedback",
+            ("satisfied", 0.91),
+            {"survey_score": 2.0, "survey_comment": "呵呵，真好"},
+        ),
         # 满意 with a reservation: it was a 2, an apology and a remediation case
         (
             "满意，就是有点慢",

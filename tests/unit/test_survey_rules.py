@@ -494,6 +494,9 @@ def test_nothing_more_to_say_is_no_comment(text: str, nothing: bool) -> None:
         ("满意", False),
         ("一个鬼故事", False),
         ("师傅个子高", False),
+        ("呵呵，真好", True),  # a sneer: it was a 5
+        ("呵呵呵 服务真到位", True),
+        ("师傅乐呵呵的，服务很好", False),  # a laugh
     ],
 )
 def test_praise_turned_inside_out(text: str, mocked: bool) -> None:
