@@ -62,10 +62,21 @@ def _clean(text: str) -> str:
     return unicodedata.normalize("NFKC", text).strip()
 
 
+#: A demand that says nothing yet of what it is about: "能不能给个说法", "你们到底管不管".
+_BARE_DEMAND = re.compile(
+    r"(?:能不能|可不可以|能否|请|麻烦)?(?:你们|你)?(?:总得|必须要?|得|要)?给(?:我们?)?(?:一个|个)?(?:说法|交代|解释|答复)"
+    r"|我?要(?:一个|个)?(?:说法|交代|解释)|(?:到底)?管不管|(?:这个?|那个?)?(?:事情?)?(?:怎么|咋)(?:处理|办|解决)"
+)
+_DEMAND_FILLER = re.compile(r"[这那个事情你们我吧啊呢吗呀了的啦到底\W_]")
+
+
 def is_substantive_description(text: str) -> bool:
-    """False for "我要投诉" and the like: a complaint with nothing in it yet."""
+    """False for "我要投诉" and "能不能给个说法": a complaint with nothing in it yet. The second got
+    "收到…我马上帮您登记投诉" and became the case's whole description."""
     cleaned = _clean(text)
     if len(cleaned) < 4 or _GENERIC.match(cleaned):
+        return False
+    if _BARE_DEMAND.search(cleaned) and not _DEMAND_FILLER.sub("", _BARE_DEMAND.sub("", cleaned)):
         return False
     meaningful = [c for c in cleaned if c.isalnum()]
     return len(meaningful) >= 3

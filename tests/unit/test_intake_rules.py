@@ -23,12 +23,29 @@ from bot.cases.intake import (
 from bot.cases.rules import SlaPolicy
 
 
-@pytest.mark.parametrize("text", ["我要投诉", "投诉", "我想反映个问题", "在吗", "漏水"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我要投诉",
+        "投诉",
+        "我想反映个问题",
+        "在吗",
+        "漏水",
+        # a demand, but for what? "能不能给个说法" became a case's whole description
+        "能不能给个说法",
+        "这事你们总得给我个交代吧",
+        "你们到底管不管啊",
+        "这个事情怎么处理？？",
+    ],
+)
 def test_empty_complaints_are_not_descriptions(text: str) -> None:
     assert not is_substantive_description(text)
 
 
-@pytest.mark.parametrize("text", ["空调坏了", "快递三天还没到", "师傅态度太差了我要投诉"])
+@pytest.mark.parametrize(
+    "text",
+    ["空调坏了", "快递三天还没到", "师傅态度太差了我要投诉", "多扣了我80块 给个说法", "空调的事怎么处理"],
+)
 def test_real_descriptions(text: str) -> None:
     assert is_substantive_description(text)
 
