@@ -182,6 +182,13 @@ def _adds_detail(tracker: Tracker) -> bool:
     )
 
 
+def _acknowledge_detail(dispatcher: CollectingDispatcher, requested: str | None) -> None:
+    """ "我家冰箱", then "不制冷了" at the order question: the detail was kept but the question came
+    again word for word, as if nothing had been heard. The summary shows it without being told."""
+    if requested != "complaint_confirmed":
+        say(dispatcher, "detail_added")
+
+
 def _number_corrected_in_description(tracker: Tracker, slot: str, new: str) -> dict[str, Any]:
     """ "订单号错了，应该是JD…0002": a description written with the old number kept it, so the case
     said one order in its words and another in its order field, and the agent could not tell."""
@@ -342,8 +349,10 @@ class ValidateComplaintForm(FormValidationAction):
             and text not in current
         ):
             value = _with_more_detail(current, text)  # more detail later in the intake is added, not lost
+            _acknowledge_detail(dispatcher, requested)
         elif current is not None and _amends_the_summary(tracker) and text not in current:
             value = _with_more_detail(current, text)  # an address, or what to change at the summary
+            _acknowledge_detail(dispatcher, requested)
         elif current is not None and requested != "complaint_description" and _repeats_the_problem(tracker):
             # Said again, as customers do when unsure they were heard: it once fell through every
             # rule of the intake, and a person was called with the intake lost.

@@ -33,6 +33,7 @@ from tests.conftest import Clock
 from tests.fakes import FakeUowFactory
 
 DOMAIN = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))
+DETAIL_ADDED = render("detail_added")
 
 
 @pytest.fixture(autouse=True)
@@ -440,7 +441,7 @@ async def test_a_correction_instead_of_an_order_number_is_kept(wired: Services) 
     )
     assert slots["complaint_description"] == f"新买的电视屏幕有条竖线\n{text}"
     assert slots["complaint_category"] == "installation_repair"
-    assert "order_id" not in slots and said == []
+    assert "order_id" not in slots and said == [DETAIL_ADDED]  # no "订单号格式不太对"
 
 
 async def test_the_real_problem_told_instead_of_the_category_joins_the_description(wired: Services) -> None:
@@ -457,7 +458,8 @@ async def test_the_real_problem_told_instead_of_the_category_joins_the_descripti
     )
     slots, said = await validate(t)
     assert slots["complaint_description"] == f"我想问一下你们的退货政策\n{text}"
-    assert slots["order_id"] == "JD20261130123" and slots.get("complaint_category") is None and said == []
+    assert slots["order_id"] == "JD20261130123" and slots.get("complaint_category") is None
+    assert said == [DETAIL_ADDED]
     named = tracker("是物流的问题", "inform", requested="complaint_category", slots=t.slots)
     assert (await validate(named))[0] == {"complaint_category": "delivery"}  # an answer, not detail
     number = "订单号是JD20261130123"
@@ -785,7 +787,7 @@ async def test_an_address_while_the_order_is_asked_is_not_a_wrong_order_number(w
     slots, said = await validate(
         tracker("我家地址是幸福花园12栋301", "inform", requested="order_id", slots=DESCRIBED)
     )
-    assert slots.get("order_id") is None and said == []
+    assert slots.get("order_id") is None and said == [DETAIL_ADDED]
     assert slots["complaint_description"].endswith("\n我家地址是幸福花园12栋301")
 
 
@@ -1998,3 +2000,12 @@ async def test_a_score_written_as_one_mid_intake_is_still_thanked(fake_uow: Fake
     t = tracker("5分", "give_rating", [entity("rating", 5)], requested="order_id")
     await ActionRecordFeedback().run(dispatcher, t, DOMAIN)
     assert [f.rating for f in fake_uow.store.feedback] == [5]
+
+
+async def test_more_about_the_problem_at_a_later_question_is_acknowledged(wired: Services) -> None:
+    """ "我家冰箱", then "不制冷了" at the order question: kept, but the order question came again word
+    for word, as if nothing had been heard (seen live)."""
+    t = tracker("不制冷了", "complain", requested="order_id", slots={"complaint_description": "我家冰箱"})
+    slots, said = await validate(t)
+    assert slots["complaint_description"] == "我家冰箱\n不制冷了"
+    assert said == ["好的，已补充到问题描述里📝"]
