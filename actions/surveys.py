@@ -51,6 +51,7 @@ from bot.surveys.rules import (
     only_courtesy,
     only_faces,
     only_two_edged_smiles,
+    praise_outweighs_complaint,
     reports_fixed,
     satisfied_with_reservation,
     says_goodbye,
@@ -481,7 +482,12 @@ class ValidateSurveyForm(FormValidationAction):
             if intent == "goodbye" or says_goodbye(text):
                 return {"survey_score": DECLINED, "survey_comment": text.strip()}
             return {"survey_score": None}
-        if intent == "complain" and label != "dissatisfied" and not done:
+        if (
+            intent == "complain"
+            and label != "dissatisfied"
+            and not done
+            and not praise_outweighs_complaint(label, confidence)
+        ):
             # A problem to fix is a bad answer however calmly put: it gets a case, not "感谢您的评价".
             label, confidence = "dissatisfied", 0.0
         # Free text without a number: scored from the satisfaction label; the words are the comment.

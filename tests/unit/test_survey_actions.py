@@ -831,6 +831,33 @@ async def test_a_calmly_put_complaint_about_the_service_is_a_bad_answer() -> Non
         )
     )
     assert calm[0] == {"survey_score": 2.0, "survey_comment": "空调装好了但是外机有异响"}
+    unsure = await validate(
+        tracker("噪音特别小", "complain", requested="survey_score", satisfaction=("satisfied", 0.6))
+    )
+    assert unsure[0]["survey_score"] == 2.0  # praise the model doubts does not outweigh the complaint
+
+
+@pytest.mark.parametrize(
+    ("text", "satisfaction", "score"),
+    [
+        ("嘎嘎好，师傅老实在了，修完还帮俺把厨房灯泡换了", ("satisfied", 0.99), 5.0),
+        (
+            "车修的时间比说的长了一天，不过修理厂主动给我安排了代步车，这种服务太贴心了",
+            ("satisfied", 0.99),
+            4.0,
+        ),
+        ("太牛了", ("satisfied", 0.7), 4.0),
+    ],
+)
+async def test_sure_praise_the_intent_model_calls_a_complaint_is_praise(
+    text: str, satisfaction: tuple[str, float], score: float
+) -> None:
+    """Long praise is "complain" to the intent model: "嘎嘎好，师傅老实在了…" was scored 2, with an apology
+    and a priority remediation case (seen live)."""
+    slots, said = await validate(
+        tracker(text, "complain", requested="survey_score", satisfaction=satisfaction)
+    )
+    assert slots == {"survey_score": score, "survey_comment": text} and said == []
 
 
 async def test_a_worker_pressing_for_a_good_score_is_a_bad_answer(wired: Services, clock: Clock) -> None:
