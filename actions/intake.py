@@ -56,6 +56,7 @@ from bot.cases.intake import (
     without_person_request,
 )
 from bot.cases.model import CATEGORIES, CATEGORY_LABELS, PUSH_CHANNELS, CaseDraft
+from bot.feedback.rules import only_praise
 from bot.nlu.patterns import (
     find_category_mention,
     mask_phone,
@@ -297,6 +298,13 @@ class ValidateComplaintForm(FormValidationAction):
                 return redirected
             if await answer_contact_question(dispatcher, tracker):  # "投诉电话是多少" is not a complaint
                 return intake_left()
+            if latest_intent(tracker) == "complain" and only_praise(
+                (await get_services()).policy, text, *satisfaction_of(latest_parse(tracker))
+            ):
+                # Long praise is a complaint to the intent model: it got "马上帮您登记投诉".
+                from actions.feedback import ActionRecordFeedback
+
+                return [*await ActionRecordFeedback().run(dispatcher, tracker, domain), *intake_left()]
         if not _is_payload(text) and latest_intent(tracker) not in DIGRESSIONS and asks_for_a_person(text):
             # The model heard the complaint in "空调一直滴水，我要找人工"; the customer also asked for
             # a person, and was asked for the order number instead.

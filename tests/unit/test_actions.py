@@ -2009,3 +2009,25 @@ async def test_more_about_the_problem_at_a_later_question_is_acknowledged(wired:
     slots, said = await validate(t)
     assert slots["complaint_description"] == "我家冰箱\n不制冷了"
     assert said == ["好的，已补充到问题描述里📝"]
+
+
+async def test_sure_praise_heard_as_a_complaint_is_thanked_not_filed(
+    wired: Services, fake_uow: FakeUowFactory
+) -> None:
+    """Long praise is "complain" to the intent model: it got "收到，非常抱歉给您添麻烦了，我马上帮您登记
+    投诉" and the order question (seen live)."""
+    text = "嘎嘎好，师傅老实在了，修完还帮俺把厨房灯泡换了"
+    dispatcher = CollectingDispatcher()
+    events = await ValidateComplaintForm().run(
+        dispatcher, tracker(text, "complain", satisfaction=("satisfied", 0.99)), DOMAIN
+    )
+    assert ("active_loop", None) in [(e["event"], e.get("name")) for e in events]
+    assert [m["text"] for m in dispatcher.messages] == [render("thanks_for_feedback")]
+    (entry,) = fake_uow.store.feedback
+    assert (entry.kind, entry.text, entry.satisfaction) == ("feedback", text, "satisfied")
+    doubted = CollectingDispatcher()  # a score named: the worker may have pressed for it
+    events = await ValidateComplaintForm().run(
+        doubted, tracker("师傅自己拿我手机点了五星", "complain", satisfaction=("satisfied", 0.9)), DOMAIN
+    )
+    assert ("active_loop", None) not in [(e["event"], e.get("name")) for e in events]
+    assert {e["name"]: e["value"] for e in events if e["event"] == "slot"}["complaint_description"]
