@@ -38,6 +38,7 @@ from bot.cases.intake import (
     confirms,
     confirms_explicitly,
     declines_phone,
+    describes_beside_numbers,
     gives_address,
     is_about_the_category,
     is_angry,
@@ -158,10 +159,11 @@ def _adds_detail(tracker: Tracker) -> bool:
     JD20261130123 已经签收了但我没收到货" (the real problem, after "我想问一下你们的退货政策")."""
     text, intent = latest_text(tracker), latest_intent(tracker)
     rest = _words_besides_numbers(tracker)
+    numbers = any(latest_entities(tracker, name) for name in ("order_id", "phone"))  # "我换手机号了，新号码…"
     if (
         tracker.get_slot("complaint_description") is None
         or any(c.isdigit() for c in rest)
-        or not is_substantive_description(rest)
+        or not (describes_beside_numbers if numbers else is_substantive_description)(rest)
         or says_no_order(text)
         or (asks_for_time(text) and not (intent in ABOUT_THE_PROBLEM and says_more_than_wait(text)))
         or declines_phone(text)
@@ -347,9 +349,10 @@ class ValidateComplaintForm(FormValidationAction):
             value = rewritten
         elif current is None and requested in (None, "complaint_description"):
             earlier = unplaced_words(tracker)  # "我上周买的冰箱" before "今天发现不制冷了"
-            value = (
-                _with_more_detail(earlier, text) if earlier and is_substantive_description(earlier) else text
-            )
+            if not (earlier and is_substantive_description(earlier)):
+                value = text
+            else:  # "投诉" to "您是要投诉反映问题，还是…" added nothing to the problem before it
+                value = _with_more_detail(earlier, text) if is_substantive_description(text) else earlier
         elif (
             current is not None
             and requested != "complaint_description"
@@ -368,7 +371,7 @@ class ValidateComplaintForm(FormValidationAction):
             return {"complaint_description": current}
         else:
             return {}
-        if current is None and is_substantive_description(text):
+        if current is None and is_substantive_description(value):
             say(dispatcher, "ack_complaint")
         await self._advise_on_safety(dispatcher, text, current or "")
         return {"complaint_description": value}
@@ -848,6 +851,9 @@ class ActionRouteInform(Action):
             return []
         if describes_problem and is_substantive_description(latest_text(tracker)):
             return [FollowupAction(FORM)]
+        numbers = any(latest_entities(tracker, name) for name in ("order_id", "phone"))
+        if numbers and describes_beside_numbers(_words_besides_numbers(tracker)):
+            return [FollowupAction(FORM)]  # a complaint with its details: not a correction either
         if await answer_correction(dispatcher, tracker):
             return []
         if latest_entities(tracker, "case_number"):

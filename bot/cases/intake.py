@@ -198,6 +198,22 @@ def asks_to_reschedule(text: str) -> bool:
     return bool(_RESCHEDULES.search(_clean(text)))
 
 
+#: Around an order number or a phone, words that only label it or correct it: "我的手机号换了，新号码…",
+#: "订单号发错了，应该是…".
+_ABOUT_THE_NUMBER = re.compile(
+    r"联系我|找我|打我|联系方式|这是|是我|我的|手机|电话|号码|订单|单号|新的?|改成?|换成?|换了|错了|发错|写错|"
+    r"应该是?|不对|更正|修改|更新"
+)
+
+
+def describes_beside_numbers(rest: str) -> bool:
+    """ "订单号JD… 电视买回来就黑屏 电话138…" without its numbers: a problem, not a label or a correction.
+    The model heard such a complaint as information (1.00), and the customer was asked "您是要投诉
+    反映问题，还是查询…", then for the order number and the phone already given."""
+    words = re.sub(r"[0-9A-Za-z\-]{5,}", "", rest)  # a number the NLU gave no place in the text
+    return is_substantive_description(_ABOUT_THE_NUMBER.sub("", words))
+
+
 #: A postal address: a place ("朝阳区", "建国路", "阳光小区") and then a number ("5号", "3栋2单元501").
 _ADDRESS = re.compile(
     r"(?:省|市|区|县|镇|乡|街道|路|街|大道|巷|弄|胡同|村|小区|花园|公寓|大厦|苑|园)"

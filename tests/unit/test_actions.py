@@ -186,6 +186,15 @@ async def test_words_the_bot_could_not_place_join_the_complaint_that_follows(
     assert short["complaint_description"] == "今天发现不制冷了"
 
 
+async def test_a_bare_yes_to_complain_adds_nothing_to_the_problem_before_it(wired: Services) -> None:
+    """ "投诉" to "您是要投诉反映问题，还是…" was added to the description: "电视买回来就黑屏\n投诉"."""
+    t = unplaced_then("电视买回来就黑屏", "投诉", guessed=False)
+    t.latest_message["satisfaction"] = {"label": "neutral", "confidence": 0.6}
+    slots, said = await validate(t)
+    assert slots["complaint_description"] == "电视买回来就黑屏"
+    assert said == ["收到，非常抱歉给您添麻烦了，我马上帮您登记投诉。"]
+
+
 async def test_feedback_clarified_with_a_button_keeps_the_customers_words(
     wired: Services, fake_uow: FakeUowFactory
 ) -> None:
@@ -1802,6 +1811,16 @@ async def test_suggestions_are_recorded(wired: Services, fake_uow: FakeUowFactor
     [
         ("洗衣机安装完一直漏水", {"inform": 0.49, "complain": 0.41}, [], "followup:complaint_form"),
         ("13812345678", {"inform": 0.98, "complain": 0.01}, [entity("phone", "13812345678")], "ask"),
+        (  # a complaint with its details: it got "您是要投诉反映问题，还是…", then the order question
+            "订单号JD2026112012345 电视买回来就黑屏 电话13812345678",
+            {"inform": 1.0, "complain": 0.0},
+            [
+                {**entity("order_id", "JD2026112012345"), "start": 3, "end": 18},
+                {**entity("phone", "13812345678"), "start": 31, "end": 42},
+            ],
+            "followup:complaint_form",
+        ),
+        ("这是我的电话13812345678", {"inform": 0.98}, [entity("phone", "13812345678")], "ask"),
         (
             "C20261120-0007",
             {"inform": 0.7, "ask_case_status": 0.2},
@@ -2031,3 +2050,17 @@ async def test_sure_praise_heard_as_a_complaint_is_thanked_not_filed(
     )
     assert ("active_loop", None) not in [(e["event"], e.get("name")) for e in events]
     assert {e["name"]: e["value"] for e in events if e["event"] == "slot"}["complaint_description"]
+
+
+async def test_a_new_phone_in_the_middle_of_the_intake_is_no_detail_of_the_problem(wired: Services) -> None:
+    """ "我换手机号了，新号码139…" at the category question joined the description (and was acknowledged
+    as more about the problem) besides setting the phone."""
+    text = "我换手机号了，新号码13987654321"
+    phone = {**entity("phone", "13987654321"), "start": 10, "end": 21}
+    t = tracker(
+        text, "inform", [phone], requested="complaint_category", slots={"complaint_description": "电视黑屏"}
+    )
+    slots, said = await validate(t)
+    assert slots.get("complaint_description", "电视黑屏") == "电视黑屏"
+    assert slots["phone"] == "13987654321"
+    assert said == ["好的，联系电话已记下（139****4321）。"]

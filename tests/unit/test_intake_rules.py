@@ -6,6 +6,7 @@ from bot.cases.intake import (
     asks_to_reschedule,
     asks_when_someone_comes,
     declines_phone,
+    describes_beside_numbers,
     is_cancellation,
     is_plain_answer,
     is_substantive_description,
@@ -313,3 +314,18 @@ def test_help_no_longer_needed(text: str, gone: bool) -> None:
 )
 def test_preferring_to_be_reached_in_the_chat(text: str, prefers: bool) -> None:
     assert prefers_wechat(text) is prefers
+
+
+@pytest.mark.parametrize(
+    ("rest", "describes"),
+    [
+        (" 电视买回来就黑屏 ", True),  # "订单号JD… 电视买回来就黑屏 电话138…" without its numbers
+        ("什么时候发货", True),
+        ("我的换了，新", False),  # "我的手机号换了，新号码139…": a correction
+        ("发错了，应该", False),  # "订单号发错了，应该是JD…"
+        ("这是我的", False),
+        ("联系我JD2026112012345", False),  # a number the NLU gave no place in the text
+    ],
+)
+def test_a_problem_is_told_from_the_labels_around_a_number(rest: str, describes: bool) -> None:
+    assert describes_beside_numbers(rest) is describes
