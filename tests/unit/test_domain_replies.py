@@ -1,0 +1,15 @@
+"""Fixed replies in domain.yml that a customer would notice."""
+
+import yaml
+
+from bot.config import PROJECT_ROOT
+
+RESPONSES = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))["responses"]
+
+
+def test_thanks_is_not_met_with_another_question() -> None:
+    """ "没了，谢谢" in answer to "还有什么可以帮您的吗？" is heard as thanks, and got "不客气，能帮到您就好。
+    还有其他需要吗？": the same question again, after the customer had said no."""
+    for variant in RESPONSES["utter_thank"]:
+        text = variant["text"]
+        assert not text.rstrip().endswith(("？", "?")) and "还有其他需要吗" not in text
