@@ -97,6 +97,20 @@ def unplaced_words(tracker: Tracker) -> str | None:
     return _if_recent(tracker.events[users[0]], tracker.events[users[1]])
 
 
+def fragment_before(tracker: Tracker) -> str | None:
+    """The customer's previous message, when it was too short to describe the problem ("快递" to the
+    description question got "能再具体说说吗？") and the latest one goes on from it ("三天了还没到"):
+    the case said only "三天了还没到", and nobody knew what had not arrived."""
+    users = [i for i, e in enumerate(tracker.events) if e.get("event") == "user"][-2:]
+    if len(users) < 2:
+        return None
+    asked = render("description_too_short")
+    between = tracker.events[users[0] + 1 : users[1]]
+    if not any(e.get("event") == "bot" and e.get("text") == asked for e in between):
+        return None
+    return _if_recent(tracker.events[users[0]], tracker.events[users[1]])
+
+
 def _if_recent(earlier: dict[str, Any], later: dict[str, Any]) -> str | None:
     words = str(earlier.get("text") or "")
     if not words or words.startswith("/"):

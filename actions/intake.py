@@ -17,6 +17,7 @@ from actions.common import (
     channel_of,
     denied_a_guess,
     first_entity_value,
+    fragment_before,
     latest_entities,
     latest_intent,
     latest_parse,
@@ -46,6 +47,7 @@ from bot.cases.intake import (
     is_plain_answer,
     is_substantive_description,
     names_only_a_category,
+    names_something,
     prefers_wechat,
     refers_to_number_on_file,
     rewritten_description,
@@ -349,7 +351,10 @@ class ValidateComplaintForm(FormValidationAction):
             value = rewritten
         elif current is None and requested in (None, "complaint_description"):
             earlier = unplaced_words(tracker)  # "我上周买的冰箱" before "今天发现不制冷了"
-            if not (earlier and is_substantive_description(earlier)):
+            fragment = None if earlier else fragment_before(tracker)  # "快递", then "三天了还没到"
+            if fragment and names_something(fragment) and is_substantive_description(fragment + text):
+                value = f"{fragment.strip()}，{text.strip()}"  # one sentence: "快递，三天了还没到"
+            elif not (earlier and is_substantive_description(earlier)):
                 value = text
             else:  # "投诉" to "您是要投诉反映问题，还是…" added nothing to the problem before it
                 value = _with_more_detail(earlier, text) if is_substantive_description(text) else earlier

@@ -62,6 +62,13 @@ def _clean(text: str) -> str:
     return unicodedata.normalize("NFKC", text).strip()
 
 
+def names_something(text: str) -> bool:
+    """ "快递", "空调": too short to describe a problem, but a word of it, not "嗯" or "你好"."""
+    cleaned = _clean(text)
+    meaningful = [c for c in cleaned if c.isalnum()]
+    return len(meaningful) >= 2 and not _GENERIC.match(cleaned) and not is_plain_answer(cleaned)
+
+
 #: A demand that says nothing yet of what it is about: "能不能给个说法", "你们到底管不管".
 _BARE_DEMAND = re.compile(
     r"(?:能不能|可不可以|能否|请|麻烦)?(?:你们|你)?(?:总得|必须要?|得|要)?给(?:我们?)?(?:一个|个)?(?:说法|交代|解释|答复)"

@@ -2064,3 +2064,45 @@ async def test_a_new_phone_in_the_middle_of_the_intake_is_no_detail_of_the_probl
     assert slots.get("complaint_description", "电视黑屏") == "电视黑屏"
     assert slots["phone"] == "13987654321"
     assert said == ["好的，联系电话已记下（139****4321）。"]
+
+
+@pytest.mark.parametrize(
+    ("first", "then", "description"),
+    [
+        ("快递", "三天了还没到", "快递，三天了还没到"),  # the case said only "三天了还没到"
+        ("嗯", "空调漏水了", "空调漏水了"),  # nothing to keep
+    ],
+)
+async def test_a_word_too_short_to_describe_the_problem_joins_what_follows(
+    wired: Services, first: str, then: str, description: str
+) -> None:
+    at = 1796496443.0
+    later = parsed(then, "complain", satisfaction=("dissatisfied", 0.9))
+    events = [
+        {
+            "event": "user",
+            "text": "我要投诉",
+            "parse_data": parsed("我要投诉", "complain"),
+            "timestamp": at - 20,
+        },
+        {
+            "event": "bot",
+            "text": "很抱歉给您带来不便。请简单描述一下遇到的问题，比如什么产品/服务、发生了什么。",
+        },
+        {"event": "user", "text": first, "parse_data": parsed(first, "inform"), "timestamp": at},
+        {"event": "bot", "text": render("description_too_short")},
+        {"event": "action", "name": "action_listen"},
+        {"event": "user", "text": then, "parse_data": later, "timestamp": at + 30},
+    ]
+    t = Tracker(
+        "wx-1",
+        {"requested_slot": "complaint_description"},
+        later,
+        events,
+        False,
+        None,
+        {"name": "complaint_form"},
+        "action_listen",
+    )
+    slots, _ = await validate(t)
+    assert slots["complaint_description"] == description
