@@ -486,7 +486,7 @@ class ValidateSurveyForm(FormValidationAction):
             intent == "complain"
             and label != "dissatisfied"
             and not done
-            and not praise_outweighs_complaint(label, confidence)
+            and not praise_outweighs_complaint(label, confidence, text)
         ):
             # A problem to fix is a bad answer however calmly put: it gets a case, not "感谢您的评价".
             label, confidence = "dissatisfied", 0.0

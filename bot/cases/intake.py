@@ -451,7 +451,7 @@ _MISCONDUCT = re.compile(
 # Pressing the customer for a good review (索要好评), which many service businesses forbid; the
 # survey is where customers say it, and "师傅走之前非要我打5分" was recorded as a 5 and thanked.
 _SOLICITS = re.compile(
-    rf"(?:{PRESSED_BY_OTHERS}){ON_THE_SPOT}?(?:给|打|点|写|评|刷)?(?:个|一个|了)?"
+    rf"(?:{PRESSED_BY_OTHERS}){ON_THE_SPOT}?(?:给|打|点|写|评|刷)?(?:他们?|她|师傅|我们)?(?:个|一个|了)?"
     r"(?:好评|五星|5星|五颗星|满分|高分|[5五]分)|好评返现|给好评就?返"
 )
 _DENIED = re.compile(r"(?:没|没有|不|别|不会|从不)$")

@@ -507,14 +507,20 @@ def weighs_both(text: str) -> bool:
 #: `data/satisfaction/services.tsv`; "嘎嘎好，师傅老实在了，修完还帮俺把厨房灯泡换了" at 0.52, seen live),
 #: and 444 of them were scored 2 with an apology and a priority remediation case. On the development
 #: set (`bench/data/reviews_dev.tsv`), answers heard as complaints but as praise at 0.7 or more are
-#: praise 109 times out of 111; below 0.7, 14 out of 20.
+#: praise 109 times out of 111; below 0.7, 14 out of 20. A few words about a device are where the
+#: satisfaction model is least to be trusted ("油烟机吸力很小" is praise to it at 0.76): up to
+#: ``SHORT_ANSWER`` characters, it must be sure at 0.9.
 PRAISE_OVER_COMPLAINT = 0.7
+PRAISE_OVER_SHORT_COMPLAINT = 0.9
+SHORT_ANSWER = 10
 
 
-def praise_outweighs_complaint(label: str | None, confidence: float | None) -> bool:
+def praise_outweighs_complaint(label: str | None, confidence: float | None, text: str) -> bool:
     """Sure praise: the complaint the intent model hears is not there. With a "but" too: "晚了一天，不过
     师傅很认真，值了" puts the praise last, and the satisfaction model weighs which side wins."""
-    return label == "satisfied" and (confidence or 0.0) >= PRAISE_OVER_COMPLAINT
+    short = len(_typed(text)) <= SHORT_ANSWER
+    needed = PRAISE_OVER_SHORT_COMPLAINT if short else PRAISE_OVER_COMPLAINT
+    return label == "satisfied" and (confidence or 0.0) >= needed
 
 
 def score_from_satisfaction(label: str | None, confidence: float | None, text: str = "") -> int | None:

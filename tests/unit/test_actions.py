@@ -992,6 +992,7 @@ async def test_angry_feedback_is_handed_to_a_person(wired: Services) -> None:
         ("师傅走的时候把我家的工具顺走了", ("dissatisfied", 0.7), True),
         ("师傅很好，没有乱收费", ("satisfied", 0.9), False),
         ("安装师傅一直催我给五星好评", ("satisfied", 0.96), True),  # "感谢您的5分评价"
+        ("师傅干完活一直让我给他好评", ("satisfied", 0.99), True),  # "给他": it was thanked for
         ("师傅没让我给好评，挺好的", ("satisfied", 0.9), False),
         ("态度一般般吧", ("dissatisfied", 0.8), False),
     ],

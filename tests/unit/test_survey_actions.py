@@ -835,6 +835,11 @@ async def test_a_calmly_put_complaint_about_the_service_is_a_bad_answer() -> Non
         tracker("噪音特别小", "complain", requested="survey_score", satisfaction=("satisfied", 0.6))
     )
     assert unsure[0]["survey_score"] == 2.0  # praise the model doubts does not outweigh the complaint
+    # a few words about a device: "吸力很小" is praise to the satisfaction model, at 0.76
+    short = await validate(
+        tracker("油烟机吸力很小", "complain", requested="survey_score", satisfaction=("satisfied", 0.76))
+    )
+    assert short[0]["survey_score"] == 2.0
 
 
 @pytest.mark.parametrize(
@@ -846,7 +851,7 @@ async def test_a_calmly_put_complaint_about_the_service_is_a_bad_answer() -> Non
             ("satisfied", 0.99),
             4.0,
         ),
-        ("太牛了", ("satisfied", 0.7), 4.0),
+        ("太牛了", ("satisfied", 0.93), 5.0),  # a few words: the model must be surer
     ],
 )
 async def test_sure_praise_the_intent_model_calls_a_complaint_is_praise(
