@@ -87,24 +87,23 @@ def unplaced_words(tracker: Tracker) -> str | None:
         if _takes_the_guess(replayed):
             return None  # a tap or a yes: the clarified words are the latest message's own
         return _if_recent(original, replayed)
-    users = [i for i, e in enumerate(tracker.events) if e.get("event") == "user"][-2:]
-    if len(users) < 2:
-        return None
-    asked = render("inform_without_context")
-    between = tracker.events[users[0] + 1 : users[1]]
-    if not any(e.get("event") == "bot" and e.get("text") == asked for e in between):
-        return None
-    return _if_recent(tracker.events[users[0]], tracker.events[users[1]])
+    return _previous_if_answered_with(tracker, "inform_without_context")
 
 
 def fragment_before(tracker: Tracker) -> str | None:
     """The customer's previous message, when it was too short to describe the problem ("快递" to the
     description question got "能再具体说说吗？") and the latest one goes on from it ("三天了还没到"):
     the case said only "三天了还没到", and nobody knew what had not arrived."""
+    return _previous_if_answered_with(tracker, "description_too_short")
+
+
+def _previous_if_answered_with(tracker: Tracker, key: str) -> str | None:
+    """The customer's previous message, if the bot answered it with catalogue message ``key`` and it
+    was recent."""
     users = [i for i, e in enumerate(tracker.events) if e.get("event") == "user"][-2:]
     if len(users) < 2:
         return None
-    asked = render("description_too_short")
+    asked = render(key)
     between = tracker.events[users[0] + 1 : users[1]]
     if not any(e.get("event") == "bot" and e.get("text") == asked for e in between):
         return None
