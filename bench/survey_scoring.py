@@ -42,42 +42,42 @@ def outcome(score: Any) -> str:
     return "satisfied" if score >= 4 else "neutral" if score == 3 else "dissatisfied"
 
 
-def read(path: Path) -> list[tuple[str, str]]:
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        label, _, text = line.partition("\t")
-        if text.strip():
-            rows.append((label.strip(), text))
-    return rows
-
-
-async def measure(model: Path, files: list[Path]) -> dict[str, Any]:
-    quiet_structlog()
-    from rasa.core.agent import Agent
+async def answer_score_question(agent: Any, text: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The slots the survey form takes from ``text`` as the first reply to its score question, and
+    the model's parse of it (the model tests ask the same of single answers)."""
     from rasa_sdk import Tracker
     from rasa_sdk.executor import CollectingDispatcher
 
     from actions.surveys import ValidateSurveyForm
 
+    parse = await agent.parse_message(text)
+    tracker = Tracker(
+        "wx-1",
+        {"requested_slot": "survey_score"},
+        parse,
+        [{"event": "user", "text": text, "parse_data": parse}],
+        False,
+        None,
+        {"name": "survey_form"},
+        "action_listen",
+    )
+    slots = await ValidateSurveyForm().extract_survey_score(CollectingDispatcher(), tracker, {})
+    return slots, parse
+
+
+async def measure(model: Path, files: list[Path]) -> dict[str, Any]:
+    quiet_structlog()
+    from rasa.core.agent import Agent
+
+    from bot.nlu.satisfaction import load_labelled_tsv
+
     agent = Agent.load(str(model))
-    form = ValidateSurveyForm()
     figures: dict[str, Any] = {"model": str(model)}
     for path in files:
         outcomes: Counter[tuple[str, str]] = Counter()
-        for label, text in read(path):
-            parse = await agent.parse_message(text)
-            events = [{"event": "user", "text": text, "parse_data": parse}]
-            tracker = Tracker(
-                "bench",
-                {"requested_slot": "survey_score"},
-                parse,
-                events,
-                False,
-                None,
-                {"name": "survey_form"},
-                "",
-            )
-            slots = await form.extract_survey_score(CollectingDispatcher(), tracker, {})
+        texts, labels = load_labelled_tsv(path)
+        for label, text in zip(labels, texts, strict=True):
+            slots, _ = await answer_score_question(agent, text)
             outcomes[(label, outcome(slots.get("survey_score")))] += 1
         total = sum(outcomes.values())
         agree = sum(n for (label, got), n in outcomes.items() if label == got)

@@ -228,24 +228,10 @@ async def _survey_score(agent: Any, text: str) -> tuple[float | None, dict[str, 
 
 
 async def _survey_slots(agent: Any, text: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    from rasa_sdk import Tracker
-    from rasa_sdk.executor import CollectingDispatcher
+    sys.path.insert(0, str(PROJECT_ROOT / "bench"))
+    from survey_scoring import answer_score_question
 
-    from actions.surveys import ValidateSurveyForm
-
-    parse = await agent.parse_message(text)
-    tracker = Tracker(
-        "wx-1",
-        {"requested_slot": "survey_score"},
-        parse,
-        [{"event": "user", "text": text, "parse_data": parse}],
-        False,
-        None,
-        {"name": "survey_form"},
-        "action_listen",
-    )
-    slots = await ValidateSurveyForm().extract_survey_score(CollectingDispatcher(), tracker, {})
-    return slots, parse
+    return await answer_score_question(agent, text)
 
 
 @pytest.mark.parametrize(
