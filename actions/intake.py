@@ -122,6 +122,11 @@ def _answers_another_question(tracker: Tracker, slot: str) -> bool:
 _NUMBER_LABELS = re.compile(r"订单号?|运单号?|单号|手机号?|电话|号码|编号|是|为|[:：]")
 
 
+def _gives_a_number(tracker: Tracker) -> bool:
+    """The latest message carries an order number or a phone."""
+    return any(latest_entities(tracker, name) for name in ("order_id", "phone"))
+
+
 def _words_besides_numbers(tracker: Tracker) -> str:
     """The latest message without its order, phone and case numbers and their labels."""
     parse = latest_parse(tracker)
@@ -161,11 +166,12 @@ def _adds_detail(tracker: Tracker) -> bool:
     JD20261130123 已经签收了但我没收到货" (the real problem, after "我想问一下你们的退货政策")."""
     text, intent = latest_text(tracker), latest_intent(tracker)
     rest = _words_besides_numbers(tracker)
-    numbers = any(latest_entities(tracker, name) for name in ("order_id", "phone"))  # "我换手机号了，新号码…"
+    # "我换手机号了，新号码…": around a number, only words that are not its label count
+    described = describes_beside_numbers if _gives_a_number(tracker) else is_substantive_description
     if (
         tracker.get_slot("complaint_description") is None
         or any(c.isdigit() for c in rest)
-        or not (describes_beside_numbers if numbers else is_substantive_description)(rest)
+        or not described(rest)
         or says_no_order(text)
         or (asks_for_time(text) and not (intent in ABOUT_THE_PROBLEM and says_more_than_wait(text)))
         or declines_phone(text)
@@ -722,7 +728,7 @@ def stray_number(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[Eve
     matched = _BARE_NUMBER.match(latest_text(tracker))
     if tracker.active_loop_name != FORM or matched is None:
         return None
-    number = int(matched.group(1).translate(str.maketrans("０１２３４５６７８９", "0123456789")))
+    number = int(matched.group(1))  # int() reads full-width digits too
     requested = tracker.get_slot("requested_slot")
     if requested == "complaint_category" and 1 <= number <= len(CATEGORIES):
         return [SlotSet("complaint_category", CATEGORIES[number - 1])]
@@ -856,8 +862,7 @@ class ActionRouteInform(Action):
             return []
         if describes_problem and is_substantive_description(latest_text(tracker)):
             return [FollowupAction(FORM)]
-        numbers = any(latest_entities(tracker, name) for name in ("order_id", "phone"))
-        if numbers and describes_beside_numbers(_words_besides_numbers(tracker)):
+        if _gives_a_number(tracker) and describes_beside_numbers(_words_besides_numbers(tracker)):
             return [FollowupAction(FORM)]  # a complaint with its details: not a correction either
         if await answer_correction(dispatcher, tracker):
             return []

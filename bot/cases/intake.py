@@ -62,11 +62,15 @@ def _clean(text: str) -> str:
     return unicodedata.normalize("NFKC", text).strip()
 
 
+def _meaningful(cleaned: str) -> int:
+    """How many letters and digits: punctuation and emoji say nothing of the problem."""
+    return sum(c.isalnum() for c in cleaned)
+
+
 def names_something(text: str) -> bool:
     """ "快递", "空调": too short to describe a problem, but a word of it, not "嗯" or "你好"."""
     cleaned = _clean(text)
-    meaningful = [c for c in cleaned if c.isalnum()]
-    return len(meaningful) >= 2 and not _GENERIC.match(cleaned) and not is_plain_answer(cleaned)
+    return _meaningful(cleaned) >= 2 and not _GENERIC.match(cleaned) and not is_plain_answer(cleaned)
 
 
 #: A demand that says nothing yet of what it is about: "能不能给个说法", "你们到底管不管".
@@ -85,8 +89,7 @@ def is_substantive_description(text: str) -> bool:
         return False
     if _BARE_DEMAND.search(cleaned) and not _DEMAND_FILLER.sub("", _BARE_DEMAND.sub("", cleaned)):
         return False
-    meaningful = [c for c in cleaned if c.isalnum()]
-    return len(meaningful) >= 3
+    return _meaningful(cleaned) >= 3
 
 
 _PERSON = re.compile(
