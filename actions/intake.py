@@ -59,7 +59,7 @@ from bot.cases.intake import (
     without_person_request,
 )
 from bot.cases.model import CATEGORIES, CATEGORY_LABELS, PUSH_CHANNELS, CaseDraft
-from bot.feedback.rules import only_praise
+from bot.feedback.rules import names_no_problem, only_praise
 from bot.nlu.patterns import (
     find_category_mention,
     mask_phone,
@@ -308,13 +308,22 @@ class ValidateComplaintForm(FormValidationAction):
                 return redirected
             if await answer_contact_question(dispatcher, tracker):  # "投诉电话是多少" is not a complaint
                 return intake_left()
-            if latest_intent(tracker) == "complain" and only_praise(
-                (await get_services()).policy, text, *satisfaction_of(latest_parse(tracker))
-            ):
+            policy, heard = (await get_services()).policy, satisfaction_of(latest_parse(tracker))
+            if latest_intent(tracker) == "complain" and only_praise(policy, text, *heard):
                 # Long praise is a complaint to the intent model: it got "马上帮您登记投诉".
                 from actions.feedback import ActionRecordFeedback
 
                 return [*await ActionRecordFeedback().run(dispatcher, tracker, domain), *intake_left()]
+            if (
+                tracker.get_slot("requested_slot") is None
+                and latest_intent(tracker) == "complain"
+                and names_no_problem(policy, text, *heard)
+                and not asks_for_a_person(text)
+            ):
+                # "我到前台了" got an apology and the intake. Asked what the customer wants instead; a
+                # problem told next is added to these words ("海尔的热水器，买了三年了", "不出热水了").
+                say(dispatcher, "inform_without_context")
+                return intake_left()
         if not _is_payload(text) and latest_intent(tracker) not in DIGRESSIONS and asks_for_a_person(text):
             # The model heard the complaint in "空调一直滴水，我要找人工"; the customer also asked for
             # a person, and was asked for the order number instead.

@@ -33,6 +33,7 @@ from actions.services import get_services
 from bot.cases.errors import CaseError
 from bot.cases.intake import is_cancellation, is_substantive_description, safety_terms, solicits_praise
 from bot.cases.model import CATEGORIES, Case
+from bot.feedback.rules import names_no_problem
 from bot.nlu.patterns import withholds_score
 from bot.surveys.errors import SurveyError
 from bot.surveys.model import SERVICE_LABELS, SURVEY_QUESTION, Survey, SurveyStatus
@@ -487,8 +488,10 @@ class ValidateSurveyForm(FormValidationAction):
             and label != "dissatisfied"
             and not done
             and not praise_outweighs_complaint(label, confidence, text)
+            and not names_no_problem((await get_services()).policy, text, label, confidence)
         ):
             # A problem to fix is a bad answer however calmly put: it gets a case, not "感谢您的评价".
+            # Not a remark with no problem in it: "补了个胎，就那样，能开就行" was a 2 and opened a case.
             label, confidence = "dissatisfied", 0.0
         # Free text without a number: scored from the satisfaction label; the words are the comment.
         score = score_from_satisfaction(label, confidence, text)

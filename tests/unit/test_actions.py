@@ -2053,6 +2053,43 @@ async def test_sure_praise_heard_as_a_complaint_is_thanked_not_filed(
     assert {e["name"]: e["value"] for e in events if e["event"] == "slot"}["complaint_description"]
 
 
+async def test_a_message_with_no_problem_in_it_is_asked_about_not_filed(
+    wired: Services, fake_uow: FakeUowFactory
+) -> None:
+    """ "我到前台了" is "complain" to the intent model: it got "收到，非常抱歉给您添麻烦了，我马上帮您登记
+    投诉" and the category question (seen live), and became a case's description."""
+    dispatcher = CollectingDispatcher()
+    events = await ValidateComplaintForm().run(
+        dispatcher, tracker("我到前台了", "complain", satisfaction=("neutral", 0.98)), DOMAIN
+    )
+    assert ("active_loop", None) in [(e["event"], e.get("name")) for e in events]
+    assert [m["text"] for m in dispatcher.messages] == [render("inform_without_context")]
+    assert not fake_uow.store.cases
+    slots, said = await validate(tracker("还没上门", "complain", satisfaction=("neutral", 0.98)))
+    assert slots["complaint_description"] == "还没上门" and said == [render("ack_complaint")]
+    asked, _ = await validate(  # the description question was asked: an answer, whatever it says
+        tracker(
+            "海尔的热水器，买了三年了",
+            "complain",
+            requested="complaint_description",
+            satisfaction=("neutral", 0.97),
+        )
+    )
+    assert asked["complaint_description"] == "海尔的热水器，买了三年了"
+    person = CollectingDispatcher()  # a person asked for: the person, not the question
+    events = await ValidateComplaintForm().run(
+        person, tracker("我到前台了，找人工", "complain", satisfaction=("neutral", 0.98)), DOMAIN
+    )
+    said = [m["text"] for m in person.messages]
+    assert render("inform_without_context") not in said and said[-1].startswith("已为您转接人工客服")
+
+
+async def test_words_with_no_problem_in_them_join_the_problem_told_next(wired: Services) -> None:
+    """ "海尔的热水器，买了三年了" is asked about; "不出热水了" next says what is wrong with it."""
+    slots, _ = await validate(unplaced_then("海尔的热水器，买了三年了", "不出热水了", guessed=False))
+    assert slots["complaint_description"] == "海尔的热水器，买了三年了\n不出热水了"
+
+
 async def test_a_new_phone_in_the_middle_of_the_intake_is_no_detail_of_the_problem(wired: Services) -> None:
     """ "我换手机号了，新号码139…" at the category question joined the description (and was acknowledged
     as more about the problem) besides setting the phone."""

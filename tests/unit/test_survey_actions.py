@@ -865,6 +865,24 @@ async def test_sure_praise_the_intent_model_calls_a_complaint_is_praise(
     assert slots == {"survey_score": score, "survey_comment": text} and said == []
 
 
+@pytest.mark.parametrize(
+    ("text", "satisfaction", "score"),
+    [
+        ("补了个胎，就那样，能开就行", ("neutral", 0.99), 3.0),
+        ("冰箱能制冷了，就这样吧", ("neutral", 0.99), 3.0),
+        ("还没上门", ("neutral", 0.98), 2.0),  # a problem however calmly put
+        ("故障还在，再派人来看看", ("neutral", 0.95), 2.0),
+    ],
+)
+async def test_a_remark_the_intent_model_calls_a_complaint_is_no_bad_answer_without_a_problem(
+    wired: Services, text: str, satisfaction: tuple[str, float], score: float
+) -> None:
+    """ "补了个胎，就那样，能开就行" is "complain" to the intent model: it was scored 2, with an apology
+    and a priority remediation case, though it names nothing wrong."""
+    slots, _ = await validate(tracker(text, "complain", requested="survey_score", satisfaction=satisfaction))
+    assert slots == {"survey_score": score, "survey_comment": text}
+
+
 async def test_a_worker_pressing_for_a_good_score_is_a_bad_answer(wired: Services, clock: Clock) -> None:
     """ "师傅走之前非要我打5分" was recorded as a 5 and thanked: the score was the technician's, and
     asking for it is misconduct. The model hears "5分" and praise in it."""
