@@ -24,6 +24,7 @@ from actions.services import get_services
 from actions.status import answer_withdrawal
 from actions.surveys import correct_score, heard, record_answer
 from bot.cases.intake import is_angry, names_misconduct
+from bot.surveys.rules import fails_again
 
 logger = logging.getLogger(__name__)
 
@@ -70,8 +71,10 @@ class ActionRecordFeedback(Action):
             corrected = await correct_score(dispatcher, tracker, rating)
             if corrected is not None:
                 return corrected
-        if kind in ("feedback", "rating") and names_misconduct(latest_text(tracker), label):
-            # Not "您的反馈已记录": the intake files it, with the words as the description.
+        text = latest_text(tracker)
+        if kind in ("feedback", "rating") and (names_misconduct(text, label) or fails_again(text)):
+            # Not "您的反馈已记录": the intake files it, with the words as the description. The fault
+            # back after a visit ("马桶堵了，师傅昨天刚通过") is praise to the satisfaction model.
             return [FollowupAction("complaint_form")]
         try:
             await services.feedback.record(

@@ -45,6 +45,7 @@ from bot.surveys.rules import (
     declines_survey,
     doubts_the_sender,
     english_verdict,
+    fails_again,
     few_words,
     is_bad,
     mocks_praise,
@@ -114,9 +115,10 @@ def asked_too_soon(tracker: Tracker) -> bool:
 
 def heard(tracker: Tracker) -> tuple[str | None, float | None]:
     """The answer's satisfaction: the model's, except where it hears praise in words that are none.
-    A worker pressing for a good score ("师傅走之前非要我打5分") and work not done ("没装好") are
-    displeasure; a score withheld ("满分？别想了") or a wish for better ("希望下次能准时点") is not
-    praise. They were scored 5, 4, 4 and 5. The job done ("已解决", "网速恢复正常了") is praise unless
+    A worker pressing for a good score ("师傅走之前非要我打5分"), work not done ("没装好") and the
+    fault back soon after a visit ("空调不制冷了，师傅上周刚修过") are displeasure; a score withheld
+    ("满分？别想了") or a wish for better ("希望下次能准时点") is not praise. They were scored 5, 4, 5,
+    4 and 5. The job done ("已解决", "网速恢复正常了") is praise unless
     the model is fairly sure of displeasure."""
     label, confidence = satisfaction_of(latest_parse(tracker))
     text = latest_text(tracker)
@@ -126,8 +128,10 @@ def heard(tracker: Tracker) -> tuple[str | None, float | None]:
     thumbs = thumbs_verdict(text)
     if thumbs and thumbs != label:
         return thumbs, 0.0  # "👎" was neutral to the model, and the question was asked again
-    if label != "dissatisfied" and (solicits_praise(text) or says_not_done(text) or mocks_praise(text)):
-        return "dissatisfied", 0.0  # "满意个鬼" was a 5
+    if label != "dissatisfied" and (
+        solicits_praise(text) or says_not_done(text) or mocks_praise(text) or fails_again(text)
+    ):
+        return "dissatisfied", 0.0  # "满意个鬼" was a 5, "马桶堵了，师傅昨天刚通过" a 5
     if satisfied_with_reservation(text) and not says_not_done(text):
         return "satisfied", 0.0  # "满意，就是有点慢" was a 2 with a case: a 4, the reservation kept
     # "没按时来，不过修得很好" or a long story of praise with "设计不好" in it: the model weighs those

@@ -7,7 +7,7 @@ import re
 
 from bot.cases.intake import safety_terms, solicits_praise
 from bot.cases.rules import SlaPolicy
-from bot.surveys.rules import mocks_praise, says_it_went_wrong, says_not_done
+from bot.surveys.rules import fails_again, mocks_praise, says_it_went_wrong, says_not_done
 
 #: How sure the satisfaction model must be before praise at first contact is taken for no complaint.
 #: Of the 1,275 complaints in `data/nlu/` (which the satisfaction model never trains on), 6 are praise
@@ -34,6 +34,7 @@ def only_praise(policy: SlaPolicy, text: str, label: str | None, confidence: flo
         and not solicits_praise(text)
         and not mocks_praise(text)
         and not says_it_went_wrong(text)
+        and not fails_again(text)
         and not safety_terms(policy, text)
     )
 

@@ -995,6 +995,8 @@ async def test_angry_feedback_is_handed_to_a_person(wired: Services) -> None:
         ("师傅干完活一直让我给他好评", ("satisfied", 0.99), True),  # "给他": it was thanked for
         ("师傅没让我给好评，挺好的", ("satisfied", 0.9), False),
         ("态度一般般吧", ("dissatisfied", 0.8), False),
+        ("马桶堵了，师傅昨天刚通过", ("satisfied", 0.95), True),  # the fault back: it was thanked for
+        ("马桶堵了，师傅来了十分钟就通好了，很专业", ("satisfied", 0.99), False),  # put right
     ],
 )
 async def test_a_verdict_that_names_misconduct_is_filed_as_a_complaint(
@@ -2045,6 +2047,14 @@ async def test_sure_praise_heard_as_a_complaint_is_thanked_not_filed(
     assert [m["text"] for m in dispatcher.messages] == [render("thanks_for_feedback")]
     (entry,) = fake_uow.store.feedback
     assert (entry.kind, entry.text, entry.satisfaction) == ("feedback", text, "satisfied")
+    again = CollectingDispatcher()  # the fault back after a visit is no praise, whatever the model hears
+    events = await ValidateComplaintForm().run(
+        again,
+        tracker("我家空调不制冷了，师傅上周刚修过", "complain", satisfaction=("satisfied", 0.91)),
+        DOMAIN,
+    )
+    assert {e["name"]: e["value"] for e in events if e["event"] == "slot"}["complaint_description"]
+    assert [m["text"] for m in again.messages] == [render("ack_complaint")]
     doubted = CollectingDispatcher()  # a score named: the worker may have pressed for it
     events = await ValidateComplaintForm().run(
         doubted, tracker("师傅自己拿我手机点了五星", "complain", satisfaction=("satisfied", 0.9)), DOMAIN

@@ -871,6 +871,7 @@ async def test_sure_praise_the_intent_model_calls_a_complaint_is_praise(
         ("补了个胎，就那样，能开就行", ("neutral", 0.99), 3.0),
         ("冰箱能制冷了，就这样吧", ("neutral", 0.99), 3.0),
         ("还没上门", ("neutral", 0.98), 2.0),  # a problem however calmly put
+        ("我家空调不制冷了，师傅上周刚修过", ("satisfied", 0.91), 2.0),  # praise to the model: a 5
         ("故障还在，再派人来看看", ("neutral", 0.95), 2.0),
     ],
 )

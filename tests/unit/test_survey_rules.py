@@ -13,6 +13,7 @@ from bot.surveys.rules import (
     choose_delivery,
     doubts_the_sender,
     english_verdict,
+    fails_again,
     first_send_time,
     in_quiet_hours,
     is_bad,
@@ -276,6 +277,27 @@ def test_the_job_done_is_told_from_a_fault(text: str, fixed: bool) -> None:
 )
 def test_work_not_done_is_told_from_praise(text: str, not_done: bool) -> None:
     assert says_not_done(text) is not_done
+
+
+@pytest.mark.parametrize(
+    ("text", "again"),
+    [
+        ("我家空调不制冷了，师傅上周刚修过", True),  # praise to the model (0.91): thanked, scored 5
+        ("马桶堵了，师傅昨天刚通过", True),
+        ("宽带又断网了，昨天师傅刚来过", True),
+        ("油烟机不转了，师傅装完第二天就这样", True),
+        ("电视黑屏了，师傅上次来修完没几天", True),
+        ("空调滴水，师傅刚装好的", True),
+        ("刚修好的洗衣机又不转了", True),
+        ("空调不制冷，师傅来了半小时就修好了，很专业", False),  # put right
+        ("热水器漏水问题解决，师傅还留了电话", False),
+        ("空调不制冷了", False),  # a fault, no visit: the model decides
+        ("师傅刚来过，不漏水了", False),
+        ("大晚上热水器坏了，师傅九点多还过来修，太感动了", False),
+    ],
+)
+def test_a_fault_back_soon_after_a_visit_is_told_from_praise(text: str, again: bool) -> None:
+    assert fails_again(text) is again
 
 
 @pytest.mark.parametrize(
