@@ -854,6 +854,10 @@ class ActionRouteInform(Action):
             # "这个我帮不上忙…" or "还有什么可以帮您的吗？" in the middle of filing; the question follows.
             say(dispatcher, "intake_not_placed")
             return []
+        if latest_intent(tracker) == "affirm" and confirms(latest_text(tracker)) and unplaced_words(tracker):
+            # "对" to "您是要投诉反映问题，还是查询之前投诉的进度呢？" got "好的。还有什么可以帮您的吗？" and
+            # the words before it were lost. A yes takes the first offer: the intake, with those words.
+            return [FollowupAction(FORM)]
         if yes_or_no and is_plain_answer(latest_text(tracker)):
             dispatcher.utter_message(response="utter_anything_else")
             return []

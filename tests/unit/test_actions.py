@@ -20,6 +20,7 @@ from actions.intake import (
     ActionAskOrderId,
     ActionAskPhone,
     ActionCancelComplaint,
+    ActionRouteInform,
     ActionSubmitComplaint,
     ValidateComplaintForm,
 )
@@ -184,6 +185,24 @@ async def test_words_the_bot_could_not_place_join_the_complaint_that_follows(
     assert later["complaint_description"] == "今天发现不制冷了"  # not the same conversation any more
     short, _ = await validate(unplaced_then("嗯", "今天发现不制冷了", guessed=guessed))
     assert short["complaint_description"] == "今天发现不制冷了"
+
+
+async def test_a_yes_to_complain_or_status_files_the_words_before_it(wired: Services) -> None:
+    """ "对" to "您是要投诉反映问题，还是查询之前投诉的进度呢？" got "好的。还有什么可以帮您的吗？", and
+    "海尔的热水器，买了三年了" before it was filed nowhere."""
+    t = unplaced_then("海尔的热水器，买了三年了", "对", guessed=False)
+    yes = parsed("对", "affirm")
+    t.latest_message, t.events[-1] = yes, {**t.events[-1], "parse_data": yes}
+    dispatcher = CollectingDispatcher()
+    events = await ActionRouteInform().run(dispatcher, t, DOMAIN)
+    assert [e.get("name") for e in events if e["event"] == "followup"] == ["complaint_form"]
+    assert dispatcher.messages == []
+    slots, said = await validate(t)
+    assert slots["complaint_description"] == "海尔的热水器，买了三年了"
+    assert said == [render("ack_complaint")]
+    plain = CollectingDispatcher()  # a yes with nothing before it is still "好的"
+    await ActionRouteInform().run(plain, tracker("对", "affirm", loop=None), DOMAIN)
+    assert [m.get("response") for m in plain.messages] == ["utter_anything_else"]
 
 
 async def test_a_bare_yes_to_complain_adds_nothing_to_the_problem_before_it(wired: Services) -> None:
