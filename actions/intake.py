@@ -168,10 +168,18 @@ def _adds_detail(tracker: Tracker) -> bool:
     rest = _words_besides_numbers(tracker)
     # "我换手机号了，新号码…": around a number, only words that are not its label count
     described = describes_beside_numbers if _gives_a_number(tracker) else is_substantive_description
+    # "不制冷" to the order question, after "我上周买的冰箱": too short to describe a problem alone,
+    # but a complaint with no letter or digit is no order number or phone ("订单号格式不太对")
+    in_brief = (
+        tracker.get_slot("requested_slot") in ("order_id", "phone")
+        and intent in ABOUT_THE_PROBLEM
+        and names_something(rest)
+        and not any(c.isascii() and c.isalnum() for c in rest)
+    )
     if (
         tracker.get_slot("complaint_description") is None
         or any(c.isdigit() for c in rest)
-        or not described(rest)
+        or not (described(rest) or in_brief)
         or says_no_order(text)
         or (asks_for_time(text) and not (intent in ABOUT_THE_PROBLEM and says_more_than_wait(text)))
         or declines_phone(text)

@@ -2119,6 +2119,27 @@ async def test_words_with_no_problem_in_them_join_the_problem_told_next(wired: S
     assert slots["complaint_description"] == "海尔的热水器，买了三年了\n不出热水了"
 
 
+@pytest.mark.parametrize("requested", ["order_id", "phone"])
+async def test_a_few_words_of_the_problem_at_the_order_question_are_added_not_a_bad_number(
+    wired: Services, requested: str
+) -> None:
+    """ "我上周买的冰箱", then "不制冷" to the order question: "订单号格式不太对", and the words lost."""
+    t = tracker(
+        "不制冷",
+        "complain",
+        requested=requested,
+        slots={"complaint_description": "我上周买的冰箱"},
+        satisfaction=("dissatisfied", 0.8),
+    )
+    slots, said = await validate(t)
+    assert slots["complaint_description"] == "我上周买的冰箱\n不制冷"
+    assert said == [render("detail_added")] and requested not in slots
+    bare, _ = await validate(  # "嗯" is no detail: the question again, as before
+        tracker("嗯", "affirm", requested=requested, slots={"complaint_description": "我上周买的冰箱"})
+    )
+    assert "complaint_description" not in bare
+
+
 async def test_a_new_phone_in_the_middle_of_the_intake_is_no_detail_of_the_problem(wired: Services) -> None:
     """ "我换手机号了，新号码139…" at the category question joined the description (and was acknowledged
     as more about the problem) besides setting the phone."""
