@@ -18,7 +18,13 @@ from actions.reopening import about_an_open_case
 from actions.services import get_services
 from actions.surveys import asked_too_soon, pictures_for_the_score
 from bot.cases.errors import CaseNotFound
-from bot.cases.intake import asks_about_the_service, is_urging, praises, withdraws_complaint
+from bot.cases.intake import (
+    asks_about_the_service,
+    asks_for_arrival_time,
+    is_urging,
+    praises,
+    withdraws_complaint,
+)
 from bot.cases.model import CATEGORY_LABELS, STATUS_LABELS, Case, Priority
 from bot.cases.rules import latest_finished, next_deadline, normalise_case_number
 from bot.cases.service import CaseService
@@ -156,6 +162,9 @@ class ActionCaseStatus(Action):
             say(dispatcher, "status_unavailable")
             return []
         if not cases:
+            if asks_for_arrival_time(latest_text(tracker)):
+                say(dispatcher, "arrival_unknown")  # not "您目前没有处理中的投诉"
+                return []
             await _none_open(dispatcher, services.cases, tracker.sender_id, now)
             return []
         shown, urged = await _urge(tracker, cases[:MAX_LISTED])

@@ -149,6 +149,23 @@ def asks_about_the_service(text: str) -> bool:
     return bool(_ABOUT_THE_SERVICE.search(_clean(text)))
 
 
+#: When someone or something is due: "师傅什么时候到" / "快递几点能送来" / "什么时候上门". Not "退款什么时候
+#:到账" or "投诉什么时候处理": those are about a case.
+_WHEN_DUE = re.compile(
+    r"(?:师傅|工程师|维修的?|安装的?|修理工|快递员?|骑手|外卖|送货的?|配送员?|货|包裹|东西|人)"
+    r".{0,6}?(?:什么时候|啥时候|几点|多久|何时|哪天|几号)(?:能|才|可以|会)?"
+    r"(?:到(?!账)|来|过来|上门|送|送到|送来|派送)"
+    r"|(?:什么时候|啥时候|几点|哪天)(?:能|才|可以|会)?(?:上门|派人|来人)"
+)
+
+
+def asks_for_arrival_time(text: str) -> bool:
+    """ "师傅什么时候到" with no open case was answered "您目前没有处理中的投诉": CareLoop does not see
+    the dispatch schedule, and the customer was asking about that, not about a complaint. Narrower
+    than `asks_when_someone_comes`, which also hears "投诉什么时候处理"."""
+    return bool(_WHEN_DUE.search(_clean(text)))
+
+
 _PRAISE = re.compile(r"点赞|点个赞|赞一个|赞赞|好评|表扬|给力|靠谱|(?<!\d)6{3,}(?!\d)")  # "666": well done
 
 

@@ -1555,6 +1555,18 @@ async def test_status_lists_the_customers_open_cases(wired: Services) -> None:
     assert a.number in reply and "已登记，等待受理" in reply and "快递丢了" not in reply
 
 
+async def test_when_the_technician_comes_with_no_case_open_is_no_status_question(wired: Services) -> None:
+    """ "师傅什么时候到" with no case open got "您目前没有处理中的投诉": the customer asked about the visit,
+    which the bot cannot see, not about a complaint. With a case open it is about that case."""
+    assert await status("师傅什么时候到") == render("arrival_unknown")
+    assert await status("快递几点能送到") == render("arrival_unknown")
+    assert "没有处理中的投诉" in await status("我的投诉什么时候处理")
+    case = await wired.cases.open_case(
+        CaseDraft("wx-1", "rest", "空调坏了", "installation_repair", "13812345678")
+    )
+    assert case.number in await status("师傅什么时候到")
+
+
 async def test_a_status_question_after_the_case_was_finished_names_it(wired: Services, clock: Clock) -> None:
     """The day after resolution, "我的投诉怎么样了" got "您目前没有处理中的投诉", as if there had
     never been a complaint."""

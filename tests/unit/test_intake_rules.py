@@ -2,6 +2,7 @@ import pytest
 
 from bot.cases.intake import (
     MAX_DESCRIPTION,
+    asks_for_arrival_time,
     asks_for_time,
     asks_to_reschedule,
     asks_when_someone_comes,
@@ -203,6 +204,24 @@ def test_chasing_is_told_apart_from_asking(text: str, urging: bool) -> None:
 )
 def test_when_help_comes_is_a_question_about_the_case(text: str, asks: bool) -> None:
     assert asks_when_someone_comes(text) is asks
+
+
+@pytest.mark.parametrize(
+    ("text", "arrival"),
+    [
+        ("师傅什么时候到", True),
+        ("请问师傅大概什么时候能上门啊", True),
+        ("快递几点能送到", True),
+        ("维修的人啥时候来", True),
+        ("什么时候上门", True),
+        ("我的投诉什么时候处理", False),  # about a case
+        ("钱什么时候退", False),
+        ("退款什么时候到账", False),
+        ("你们几点下班", False),
+    ],
+)
+def test_a_question_about_the_visit_is_told_from_one_about_a_case(text: str, arrival: bool) -> None:
+    assert asks_for_arrival_time(text) is arrival
 
 
 @pytest.mark.parametrize(
