@@ -149,8 +149,8 @@ def asks_about_the_service(text: str) -> bool:
     return bool(_ABOUT_THE_SERVICE.search(_clean(text)))
 
 
-#: When someone or something is due: "师傅什么时候到" / "快递几点能送来" / "什么时候上门". Not "退款什么时候
-#:到账" or "投诉什么时候处理": those are about a case.
+#: When someone or something is due: "师傅什么时候到" / "快递几点能送来" / "什么时候上门". Not
+#: "退款什么时候到账" or "投诉什么时候处理": those are about a case.
 _WHEN_DUE = re.compile(
     r"(?:师傅|工程师|维修的?|安装的?|修理工|快递员?|骑手|外卖|送货的?|配送员?|货|包裹|东西|人)"
     r".{0,6}?(?:什么时候|啥时候|几点|多久|何时|哪天|几号)(?:能|才|可以|会)?"

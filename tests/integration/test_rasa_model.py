@@ -413,10 +413,25 @@ async def test_nlu_quality_on_held_out_data() -> None:
 
 
 async def test_survey_scores_of_held_out_answers() -> None:
-    """What free-text survey answers end up scored, end to end (README, "Scoring, end to end"): 0.834
-    when measured, 0.796 before long praise the intent model calls a complaint stopped being a 2."""
+    """What free-text survey answers end up scored, end to end (README, "Scoring, end to end"): 0.844
+    when measured, 0.834 before remarks with no problem in them stopped being a 2, and 0.796 before long
+    praise the intent model calls a complaint did."""
     sys.path.insert(0, str(PROJECT_ROOT / "bench"))
     from survey_scoring import measure
 
     figures = await measure(MODEL_PATH, [PROJECT_ROOT / "tests/nlu/satisfaction.tsv"])
-    assert figures["satisfaction.tsv"]["agreement"] >= 0.82, figures
+    assert figures["satisfaction.tsv"]["agreement"] >= 0.83, figures
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我家空调不制冷了，师傅上周刚修过",  # praise to the model (0.91): a 5
+        "洗衣机漏水，师傅前天刚来修过",  # praise (0.83)
+        "宽带又断网了，昨天师傅刚来过",  # praise (0.90)
+        "马桶堵了，师傅昨天刚通过",  # praise (0.95)
+    ],
+)
+async def test_the_fault_back_after_a_visit_is_a_bad_answer(agent: Any, text: str) -> None:
+    score, parse = await _survey_score(agent, text)
+    assert score in (1.0, 2.0), (parse["intent"], parse["satisfaction"])
