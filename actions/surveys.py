@@ -118,8 +118,8 @@ def heard(tracker: Tracker) -> tuple[str | None, float | None]:
     A worker pressing for a good score ("师傅走之前非要我打5分"), work not done ("没装好") and the
     fault back soon after a visit ("空调不制冷了，师傅上周刚修过") are displeasure; a score withheld
     ("满分？别想了") or a wish for better ("希望下次能准时点") is not praise. They were scored 5, 4, 5,
-    4 and 5. The job done ("已解决", "网速恢复正常了") is praise unless
-    the model is fairly sure of displeasure."""
+    4 and 5. The job done ("已解决", "网速恢复正常了") is praise unless the model is fairly sure of
+    displeasure."""
     label, confidence = satisfaction_of(latest_parse(tracker))
     text = latest_text(tracker)
     english = english_verdict(text)

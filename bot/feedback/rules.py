@@ -45,9 +45,8 @@ def only_praise(policy: SlaPolicy, text: str, label: str | None, confidence: flo
 #: "故障还在，再派人来看看"), and the words below keep every one a complaint.
 SURE_NEUTRAL = 0.9
 
-#: Something wrong, or something wanted done again, in a few words: "坏", "漏", "一直滴水", "还没", "不制冷",
-#: "再派人".
-#: Not "没问题" / "没啥毛病", which say the opposite.
+#: Something wrong, or something wanted done again, in a few words: "坏", "漏", "一直滴水", "还没",
+#: "不制冷", "再派人". Not "没问题" / "没啥毛病", which say the opposite.
 _FAULT = re.compile(
     r"坏|故障|失败|不行|不能|不了|漏|破|裂|凹|撞|划|碎|断|错(?!字)|差|慢|贵|脏|臭|乱|丢|缺|假|烂|维权|"
     r"还没|一直|都没|迟迟|滴水|到现在|至今|等了|催|又|再(?:派|来|修|上门)|"
