@@ -46,12 +46,12 @@ class ActionRecordFeedback(Action):
         rating = first_entity_value(tracker, "rating")
         rating = rating if isinstance(rating, int) and 1 <= rating <= 5 else None
         label, _ = heard(tracker)  # "满意个鬼" is no praise here either (it was thanked for)
+        text = latest_text(tracker)
         services = await get_services()
         if kind in ("rating", "feedback"):
             # A score or a verdict while a survey awaits one (or lately expired) answers the survey.
             survey = await services.surveys.awaiting_answer(tracker.sender_id)
             if survey is not None:
-                text = latest_text(tracker)
                 return await record_answer(
                     dispatcher,
                     tracker,
@@ -71,7 +71,6 @@ class ActionRecordFeedback(Action):
             corrected = await correct_score(dispatcher, tracker, rating)
             if corrected is not None:
                 return corrected
-        text = latest_text(tracker)
         if kind in ("feedback", "rating") and (names_misconduct(text, label) or fails_again(text)):
             # Not "您的反馈已记录": the intake files it, with the words as the description. The fault
             # back after a visit ("马桶堵了，师傅昨天刚通过") is praise to the satisfaction model.
@@ -81,13 +80,13 @@ class ActionRecordFeedback(Action):
                 sender_id=tracker.sender_id,
                 channel=channel_of(tracker),
                 kind=kind,
-                text=latest_text(tracker),
+                text=text,
                 rating=rating,
                 satisfaction=label,
             )
         except Exception:
             logger.exception("could not record %s from %s", kind, tracker.sender_id)
-        if is_angry(latest_text(tracker), *satisfaction_of(latest_parse(tracker))):
+        if is_angry(text, *satisfaction_of(latest_parse(tracker))):
             from actions.handoff import hand_to_a_person
 
             say(dispatcher, "angry_no_case")

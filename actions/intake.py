@@ -316,8 +316,8 @@ class ValidateComplaintForm(FormValidationAction):
                 return redirected
             if await answer_contact_question(dispatcher, tracker):  # "投诉电话是多少" is not a complaint
                 return intake_left()
-            policy, heard = (await get_services()).policy, satisfaction_of(latest_parse(tracker))
-            if latest_intent(tracker) == "complain" and only_praise(policy, text, *heard):
+            policy, satisfaction = (await get_services()).policy, satisfaction_of(latest_parse(tracker))
+            if latest_intent(tracker) == "complain" and only_praise(policy, text, *satisfaction):
                 # Long praise is a complaint to the intent model: it got "马上帮您登记投诉".
                 from actions.feedback import ActionRecordFeedback
 
@@ -325,7 +325,7 @@ class ValidateComplaintForm(FormValidationAction):
             if (
                 tracker.get_slot("requested_slot") is None
                 and latest_intent(tracker) == "complain"
-                and names_no_problem(policy, text, *heard)
+                and names_no_problem(policy, text, *satisfaction)
                 and not asks_for_a_person(text)
             ):
                 # "我到前台了" got an apology and the intake. Asked what the customer wants instead; a

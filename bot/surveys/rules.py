@@ -543,7 +543,7 @@ def praise_outweighs_complaint(label: str | None, confidence: float | None, text
     师傅很认真，值了" puts the praise last, and the satisfaction model weighs which side wins."""
     short = len(_typed(text)) <= SHORT_ANSWER
     needed = PRAISE_OVER_SHORT_COMPLAINT if short else PRAISE_OVER_COMPLAINT
-    return label == "satisfied" and (confidence or 0.0) >= needed and not fails_again(text)
+    return label == "satisfied" and (confidence or 0.0) >= needed
 
 
 def score_from_satisfaction(label: str | None, confidence: float | None, text: str = "") -> int | None:
