@@ -359,14 +359,23 @@ _AGAIN = re.compile(
 )
 
 
+# Work still to come: "收到了，还没装" after an installation was scored 4, the delivery heard as the
+# job done. Not "还没到一个小时就修好了", "还没来得及谢谢师傅" or "还没用" (not tried yet).
+_PENDING = re.compile(
+    r"(?:还|都|仍|尚|也)(?:没有?|未)(?:给我?|帮我?|来|上门|开始|去)?"
+    r"(?:安装|装|维修|修|弄|调试|调|接|处理|解决|送|换|通|到(?![一二两三四五六七八九十几半0-9]|时间|点|位))"
+)
+
+
 def reports_fixed(text: str) -> bool:
     """ "修好了" / "上门了，修好了" / "网速恢复正常了": the job is done, with nothing against it. Not
-    "修好了又坏了", "没修好", or "修好了，但是收费太贵" (the model weighs that one)."""
+    "修好了又坏了", "没修好", "收到了，还没装", or "修好了，但是收费太贵" (the model weighs that one)."""
     typed = _typed(text)
     return (
         bool(_FIXED.search(typed))
         and not _BUT.search(typed)
         and not _AGAIN.search(typed)
+        and not _PENDING.search(typed)
         and not says_not_done(typed)
     )
 

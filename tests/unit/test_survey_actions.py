@@ -926,6 +926,8 @@ async def test_work_not_done_is_a_bad_answer_whatever_the_model_hears(intent: st
         ("快递收到了", "complain", ("neutral", 0.99), 4.0),  # 2
         ("修好了又坏了", "complain", ("dissatisfied", 0.88), 1.0),
         ("师傅修好了就走了，垃圾也没带", "complain", ("dissatisfied", 0.93), 1.0),
+        # the goods came, the installation did not: it was a 4, the delivery heard as the job done
+        ("收到了，还没装", "complain", ("neutral", 0.86), 2.0),
     ],
 )
 async def test_the_job_done_is_a_good_answer(

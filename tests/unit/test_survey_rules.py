@@ -249,6 +249,11 @@ def test_a_wish_for_better_next_time_is_told_from_praise(text: str, wish: bool) 
         ("还没收到", False),
         ("刚装好，还没用呢", False),
         ("问题依旧", False),
+        ("收到了，还没装", False),  # after an installation: scored 4 as the job done
+        ("到货了，师傅还没来装", False),
+        ("东西收到了，另一件还没到", False),
+        ("还没到一个小时就修好了", True),
+        ("修好了，还没来得及谢谢师傅", True),
     ],
 )
 def test_the_job_done_is_told_from_a_fault(text: str, fixed: bool) -> None:
