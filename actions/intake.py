@@ -47,6 +47,7 @@ from bot.cases.intake import (
     is_plain_answer,
     is_substantive_description,
     names_only_a_category,
+    names_own_category,
     names_something,
     prefers_wechat,
     refers_to_number_on_file,
@@ -157,6 +158,21 @@ def _amends_the_summary(tracker: Tracker) -> bool:
         and not is_about_the_category(text)
         and is_substantive_description(re.sub(r"[0-9A-Za-z\s]", "", _words_besides_numbers(tracker)))
     )
+
+
+def _says_no_order_ahead(tracker: Tracker) -> bool:
+    """ "没有订单号" while the category is asked: the answer to the next question, given early. It was
+    ignored, and the category asked again."""
+    text = latest_text(tracker)
+    return (
+        tracker.get_slot("requested_slot") == "complaint_category"
+        and tracker.get_slot("order_id") is None
+        and says_no_order(text)
+        and bool(_ORDER_WORD.search(text))
+    )
+
+
+_ORDER_WORD = re.compile(r"订单|单号")
 
 
 def _adds_detail(tracker: Tracker) -> bool:
@@ -454,6 +470,12 @@ class ValidateComplaintForm(FormValidationAction):
         named = find_category_mention(str(value or ""))
         if named:
             return {"complaint_category": named}
+        if tracker.get_slot("requested_slot") == "complaint_category" and names_own_category(
+            str(value or "")
+        ):
+            # "网络问题": the customer's own answer, not on the menu. Asking again got the same words
+            # back, and the menu a third time; the agent files it.
+            return {"complaint_category": "other"}
         return {"complaint_category": None}  # asked again, with the buttons
 
     # --- order number --------------------------------------------------------------------
@@ -465,9 +487,11 @@ class ValidateComplaintForm(FormValidationAction):
         if value:
             new = normalise_order_id(str(value)) or str(value)
             return {"order_id": value, **_number_corrected_in_description(tracker, "order_id", new)}
-        if tracker.get_slot("requested_slot") != "order_id":
-            return {}
         text, intent = latest_text(tracker), latest_intent(tracker)
+        if tracker.get_slot("requested_slot") != "order_id":
+            if _says_no_order_ahead(tracker):
+                return {"order_id": NO_ORDER}  # not asked for it again later
+            return {}
         if text == "/deny" or says_no_order(text) or (intent == "deny" and not is_cancellation(text)):
             return {"order_id": NO_ORDER}
         if asks_for_time(text):  # "等一下我找找": no number yet, and no digression either

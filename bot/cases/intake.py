@@ -331,6 +331,25 @@ def unsure_of_category(text: str) -> bool:
     return bool(_UNSURE.match(folded) or _NONE_FITS.match(folded))
 
 
+_OWN_CATEGORY = re.compile(
+    r"^(?:是|属于|算|应该是|应该算)?[\u4e00-\u9fff]{1,6}?的?(?:问题|方面|那块|这块|类|故障|毛病)"
+    r"(?:吧|啊|呀|呢|哈)?$"
+)
+
+
+def names_own_category(text: str) -> bool:
+    """ "网络问题" / "是信号方面的" to "这属于哪一类问题？": the customer's own label for the problem,
+    one the menu does not have. Asking again only got it back; the agent files it."""
+    folded = _letters(text).removesuffix("的")
+    return bool(_OWN_CATEGORY.match(folded)) and not _NO_LABEL.search(folded)
+
+
+#: A question or a yes/no in the label's place: "什么问题", "没问题", "有问题" name no kind of problem.
+_NO_LABEL = re.compile(
+    r"什么|啥|哪|怎|^(?:是|属于|算)?(?:没|有|大|小|这个|那个|这|那)?的?(?:问题|方面|类|故障|毛病)"
+)
+
+
 def names_only_a_category(text: str) -> bool:
     """ "产品质量" / "是物流的问题" while the order number is asked: a category, not more about the
     problem (it was added to the description)."""

@@ -16,6 +16,7 @@ from actions.fallback import ActionDefaultFallback
 from actions.feedback import ActionRecordFeedback
 from actions.handoff import ActionRequestHuman
 from actions.intake import (
+    NO_ORDER,
     ActionAskComplaintConfirmed,
     ActionAskOrderId,
     ActionAskPhone,
@@ -404,6 +405,28 @@ async def test_a_plain_yes_to_a_number_question_is_asked_again_without_calling_i
         )
     )
     assert slots[requested] is None and said == []  # the form's own question follows
+
+
+async def test_the_customers_own_kind_of_problem_is_filed_as_other(wired: Services) -> None:
+    """ "网络问题" to the category question got "已补充到问题描述里" and the menu again, every time."""
+    t = tracker(
+        "网络问题", "inform", requested="complaint_category", slots={"complaint_description": "宽带又断了"}
+    )
+    slots, _ = await validate(t)
+    assert slots["complaint_category"] == "other"
+    nod = tracker("对", "affirm", requested="complaint_category", slots=t.slots)
+    assert (await validate(nod))[0].get("complaint_category") is None  # no answer: asked again
+
+
+async def test_no_order_number_said_before_it_is_asked_is_kept(wired: Services) -> None:
+    """ "没有订单号" to the category question was ignored; the order question would have come next."""
+    t = tracker(
+        "没有订单号", "inform", requested="complaint_category", slots={"complaint_description": "宽带又断了"}
+    )
+    slots, _ = await validate(t)
+    assert slots["order_id"] == NO_ORDER and slots.get("complaint_category") is None
+    bare = tracker("没有", "deny", requested="complaint_category", slots=t.slots)
+    assert "order_id" not in (await validate(bare))[0]  # "none of these" to the menu, not the order
 
 
 @pytest.mark.parametrize(

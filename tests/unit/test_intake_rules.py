@@ -12,6 +12,7 @@ from bot.cases.intake import (
     is_plain_answer,
     is_substantive_description,
     is_urging,
+    names_own_category,
     no_longer_needed,
     prefers_wechat,
     rewritten_description,
@@ -140,6 +141,25 @@ def test_a_worry_about_giving_the_phone(text: str, declines: bool) -> None:
 )
 def test_not_knowing_the_category(text: str, unsure: bool) -> None:
     assert unsure_of_category(text) is unsure
+
+
+@pytest.mark.parametrize(
+    ("text", "own"),
+    [
+        ("网络问题", True),  # asked again and again: the menu has no such kind
+        ("是信号方面的", True),
+        ("宽带问题吧", True),
+        ("电路故障", True),
+        ("什么问题", False),
+        ("没问题", False),
+        ("有问题", False),
+        ("这个问题", False),
+        ("我的冰箱不制冷了这是什么问题", False),
+        ("没有订单号", False),
+    ],
+)
+def test_the_customers_own_kind_of_problem(text: str, own: bool) -> None:
+    assert names_own_category(text) is own
 
 
 def test_safety_terms_for_immediate_advice(policy: SlaPolicy) -> None:
