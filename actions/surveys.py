@@ -46,6 +46,7 @@ from bot.surveys.rules import (
     doubts_the_sender,
     english_verdict,
     fails_again,
+    faint_praise_then_fault,
     few_words,
     is_bad,
     mocks_praise,
@@ -134,6 +135,8 @@ def heard(tracker: Tracker) -> tuple[str | None, float | None]:
         return "dissatisfied", 0.0  # "满意个鬼" was a 5, "马桶堵了，师傅昨天刚通过" a 5
     if satisfied_with_reservation(text) and not says_not_done(text):
         return "satisfied", 0.0  # "满意，就是有点慢" was a 2 with a case: a 4, the reservation kept
+    if label != "dissatisfied" and faint_praise_then_fault(text):
+        return "dissatisfied", 0.0  # "装得还行，就是师傅态度不太好" was a 4, and thanked
     # "没按时来，不过修得很好" or a long story of praise with "设计不好" in it: the model weighs those
     praised_too = label == "satisfied" and (weighs_both(text) or (confidence or 0.0) >= 0.8)
     if label != "dissatisfied" and says_it_went_wrong(text) and not praised_too:

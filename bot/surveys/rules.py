@@ -547,6 +547,27 @@ PRAISE_OVER_SHORT_COMPLAINT = 0.9
 SHORT_ANSWER = 10
 
 
+#: Faint praise: "还行", "还可以", "凑合", "说得过去". Not "一般" ("一般般，不过师傅真负责" praises).
+_FAINT_PRAISE = re.compile(r"还行|还可以|凑合|还算可以|还算行|说得过去|过得去|马马虎虎|还成|尚可")
+#: What faint praise is weighed against: a fault, conduct, slowness, a price.
+_AGAINST = re.compile(
+    r"差(?!不多|点|一点)|烂|冲|凶|横|不耐烦|敷衍|糊弄|太慢|太晚|磨蹭|太贵|乱收费|收费太|坑|离谱|受不了|忍不了|没人管|没人修|"
+    r"又坏|还是漏|断网|掉线"
+)
+
+
+def faint_praise_then_fault(text: str) -> bool:
+    """ "装得还行，就是师傅态度不太好": the praise is faint and the fault is what the customer came to
+    say. The model heard praise (0.52) and the survey scored it 4 with a thank-you; in the training
+    and development answers, 60 of 84 such "还行，就是…" answers are displeasure."""
+    typed = _typed(text)
+    but = _BUT.search(typed)
+    if not but or not _FAINT_PRAISE.search(typed[: but.start()]):
+        return False
+    after = typed[but.end() :]
+    return bool(_AGAINST.search(after)) or says_it_went_wrong(after) or says_not_done(after)
+
+
 def praise_outweighs_complaint(label: str | None, confidence: float | None, text: str) -> bool:
     """Sure praise: the complaint the intent model hears is not there. With a "but" too: "晚了一天，不过
     师傅很认真，值了" puts the praise last, and the satisfaction model weighs which side wins."""

@@ -937,6 +937,15 @@ async def test_the_job_done_is_a_good_answer(
     assert slots == {"survey_score": score, "survey_comment": text}
 
 
+async def test_faint_praise_before_a_fault_is_a_bad_answer() -> None:
+    """ "装得还行，就是师傅态度不太好" was scored 4 and answered "感谢您的评价，我们会继续努力"."""
+    text = "装得还行，就是师傅态度不太好"
+    slots, _ = await validate(
+        tracker(text, "give_feedback", requested="survey_score", satisfaction=("satisfied", 0.52))
+    )
+    assert slots == {"survey_score": 2.0, "survey_comment": text}
+
+
 @pytest.mark.parametrize("text", ["满分？别想了", "等用几天再给五星", "希望下次能准时点"])
 async def test_a_score_withheld_or_a_wish_for_better_is_no_praise(text: str) -> None:
     """The model hears praise in "满分" and "五星" themselves, and in a polite wish: "满分？别想了"

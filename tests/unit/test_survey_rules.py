@@ -14,6 +14,7 @@ from bot.surveys.rules import (
     doubts_the_sender,
     english_verdict,
     fails_again,
+    faint_praise_then_fault,
     first_send_time,
     in_quiet_hours,
     is_bad,
@@ -258,6 +259,23 @@ def test_a_wish_for_better_next_time_is_told_from_praise(text: str, wish: bool) 
 )
 def test_the_job_done_is_told_from_a_fault(text: str, fixed: bool) -> None:
     assert reports_fixed(text) is fixed
+
+
+@pytest.mark.parametrize(
+    ("text", "faint"),
+    [
+        ("装得还行，就是师傅态度不太好", True),  # praise to the model (0.52): scored 4 and thanked
+        ("网速还凑合，就是经常断网", True),
+        ("修得还可以，不过收费太贵了", True),
+        ("还可以，就是来得有点晚", False),  # the model weighs it: no fault word
+        ("一般般，不过师傅很负责", False),  # the praise comes last
+        ("满意，就是有点慢", False),  # 满意 is no faint praise
+        ("价格跟平时差不多，还行，就是司机开得快", False),
+        ("师傅态度不太好", False),  # no praise to weigh: other rules take it
+    ],
+)
+def test_faint_praise_before_a_fault_is_displeasure(text: str, faint: bool) -> None:
+    assert faint_praise_then_fault(text) is faint
 
 
 @pytest.mark.parametrize(
