@@ -229,7 +229,9 @@ def asks_to_reschedule(text: str) -> bool:
 #: "订单号发错了，应该是…".
 _ABOUT_THE_NUMBER = re.compile(
     r"联系我|找我|打我|联系方式|这是|是我|我的|手机|电话|号码|订单|单号|新的?|改成?|换成?|换了|错了|发错|写错|"
-    r"应该是?|不对|更正|修改|更新"
+    r"应该是?|不对|更正|修改|更新|"
+    # "手机号就是这个号 137…": the number itself, pointed at; it was added to the problem's description
+    r"(?:就|都|也)?(?:用|打|留|是)?(?:这|那)个号?|本机|本人|机主"
 )
 
 

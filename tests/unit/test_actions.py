@@ -2189,6 +2189,18 @@ async def test_a_new_phone_in_the_middle_of_the_intake_is_no_detail_of_the_probl
     assert said == ["好的，联系电话已记下（139****4321）。"]
 
 
+async def test_a_phone_pointed_at_is_no_detail_of_the_problem(wired: Services) -> None:
+    """ "手机号就是这个号 137…" at the order question (seen live) was acknowledged as more about the
+    problem, and "手机号就是这个号" joined the case's description."""
+    text = "手机号就是这个号 13700001111"
+    phone = {**entity("phone", "13700001111"), "start": 9, "end": 20}
+    t = tracker(text, "inform", [phone], requested="order_id", slots={"complaint_description": "多扣了话费"})
+    slots, said = await validate(t)
+    assert slots.get("complaint_description", "多扣了话费") == "多扣了话费"
+    assert slots["phone"] == "13700001111"
+    assert said == ["好的，联系电话已记下（137****1111）。"]
+
+
 @pytest.mark.parametrize(
     ("first", "then", "description"),
     [

@@ -364,6 +364,9 @@ def test_preferring_to_be_reached_in_the_chat(text: str, prefers: bool) -> None:
         ("发错了，应该", False),  # "订单号发错了，应该是JD…"
         ("这是我的", False),
         ("联系我JD2026112012345", False),  # a number the NLU gave no place in the text
+        ("就这个号 ", False),  # "手机号就是这个号 137…": it was added to the description
+        ("打这个", False),
+        ("这个号码不用了，空调漏水", True),
     ],
 )
 def test_a_problem_is_told_from_the_labels_around_a_number(rest: str, describes: bool) -> None:
