@@ -224,6 +224,8 @@ _NOT_DONE = re.compile(
     r"(?<!有)没有?(?:(?:装|修|弄|接|调|搞|清理|打扫|换|通)(?:好|完|对|干净)|解决|处理)(?!之前|以前|的时候)"
     # a cleaning left undone: "清洁做得马马虎虎，角落都没擦" was heard as praise (0.51) and scored 4
     r"|(?<!有)没有?(?:擦|拖|扫|洗|收拾|清理|打扫|清洗)(?:干净|好|完)?(?!码|描|.?(?:之前|以前|的时候))"
+    # the old appliance or the rubbish left behind: "师傅把旧空调拆了没带走" was praise (0.87), a 5
+    r"|(?<!有)没有?(?:带|拿|收|清|运|拉|搬)走"
 )
 
 

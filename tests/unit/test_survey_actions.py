@@ -937,6 +937,15 @@ async def test_the_job_done_is_a_good_answer(
     assert slots == {"survey_score": score, "survey_comment": text}
 
 
+async def test_the_old_appliance_left_behind_is_a_bad_answer() -> None:
+    """ "师傅把旧空调拆了没带走" was praise to the model (0.87) and scored 5."""
+    text = "师傅把旧空调拆了没带走"
+    slots, _ = await validate(
+        tracker(text, "complain", requested="survey_score", satisfaction=("satisfied", 0.87))
+    )
+    assert slots == {"survey_score": 2.0, "survey_comment": text}
+
+
 async def test_faint_praise_before_a_fault_is_a_bad_answer() -> None:
     """ "装得还行，就是师傅态度不太好" was scored 4 and answered "感谢您的评价，我们会继续努力"."""
     text = "装得还行，就是师傅态度不太好"

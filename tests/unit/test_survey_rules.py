@@ -296,6 +296,9 @@ def test_faint_praise_before_a_fault_is_displeasure(text: str, faint: bool) -> N
         ("厨房也没收拾", True),
         ("没扫码就走了", False),
         ("没拖地之前满地是灰，现在干净了", False),
+        ("师傅把旧空调拆了没带走", True),  # praise to the model (0.87): scored 5
+        ("包装垃圾也没收走", True),
+        ("旧的带走了，新的装好了", False),
     ],
 )
 def test_work_not_done_is_told_from_praise(text: str, not_done: bool) -> None:
