@@ -251,6 +251,9 @@ def test_a_wish_for_better_next_time_is_told_from_praise(text: str, wish: bool) 
         ("刚装好，还没用呢", False),
         ("问题依旧", False),
         ("收到了，还没装", False),  # after an installation: scored 4 as the job done
+        ("保养做完车开着顺多了", True),  # a complaint to the intent model: scored 2 with a case
+        ("网速比以前快多了", True),
+        ("网速快了很多，但是费用也涨了", False),  # the model weighs it
         ("到货了，师傅还没来装", False),
         ("东西收到了，另一件还没到", False),
         ("还没到一个小时就修好了", True),
@@ -469,6 +472,9 @@ def test_a_complaint_in_a_survey_is_an_answer_unless_it_changes_the_subject(text
         ("没有按时来", True),  # a "no" to the model: the survey closed as declined
         ("不行", True),  # declined too
         ("师傅没来", True),  # satisfied 0.49 to the model: scored 4
+        ("快递放驿站了也没通知我", True),  # neutral to the model (0.90): scored 3
+        ("比以前慢多了", True),  # praise to the model (0.78): scored 4
+        ("不卡多了", False),
         ("不满意，没按约定时间来", True),  # satisfied 0.60: scored 4
         ("没效果", True),
         ("没变化", True),
