@@ -43,6 +43,7 @@ from bot.surveys.rules import (
     brief_displeasure,
     changes_score,
     declines_survey,
+    done_with_a_wish,
     doubts_the_sender,
     english_verdict,
     fails_again,
@@ -135,6 +136,8 @@ def heard(tracker: Tracker) -> tuple[str | None, float | None]:
         return "dissatisfied", 0.0  # "满意个鬼" was a 5, "马桶堵了，师傅昨天刚通过" a 5
     if satisfied_with_reservation(text) and not says_not_done(text):
         return "satisfied", 0.0  # "满意，就是有点慢" was a 2 with a case: a 4, the reservation kept
+    if done_with_a_wish(text):
+        return "satisfied", 0.0  # "修好了，不过下次能不能提前打个电话" was a 2 with a case: a 4
     if label != "dissatisfied" and faint_praise_then_fault(text):
         return "dissatisfied", 0.0  # "装得还行，就是师傅态度不太好" was a 4, and thanked
     # "没按时来，不过修得很好" or a long story of praise with "设计不好" in it: the model weighs those

@@ -414,6 +414,30 @@ def wants_better_next_time(text: str) -> bool:
     return bool(_BETTER_NEXT_TIME.search(_typed(text)))
 
 
+_ONLY_A_TURN = re.compile(r"[\s,，。.!！~～]*(?:但是?|不过|就是|只是|可是)?[\s,，。.!！~～]*")
+_LATE = re.compile(r"迟到|来晚|晚了|晚到|等了")
+
+
+def done_with_a_wish(text: str) -> bool:
+    """ "修好了，不过下次能不能提前打个电话": the job done, and a wish for next time. The model heard
+    displeasure (0.88) and the survey scored it 2, with an apology, a remediation case and the offer of
+    a person. Not when a fault is named too ("修好了，但是师傅迟到了，希望下次准时")."""
+    typed = _typed(text)
+    wish = _BETTER_NEXT_TIME.search(typed)
+    if wish is None:
+        return False
+    done = _FIXED.search(typed[: wish.start()])
+    return (
+        done is not None
+        and bool(_ONLY_A_TURN.fullmatch(typed[done.end() : wish.start()]))  # nothing said in between
+        and not _LATE.search(typed)
+        and not _AGAIN.search(typed)
+        and not _PENDING.search(typed)
+        and not says_not_done(typed)
+        and not says_it_went_wrong(typed)
+    )
+
+
 def _nothing_left(text: str) -> bool:
     """Only punctuation and spaces remain; an emoji is something: "👍" or "😡" is an answer."""
     return all(unicodedata.category(c)[0] in "PZC" for c in text)

@@ -926,6 +926,8 @@ async def test_work_not_done_is_a_bad_answer_whatever_the_model_hears(intent: st
         ("快递收到了", "complain", ("neutral", 0.99), 4.0),  # 2
         ("修好了又坏了", "complain", ("dissatisfied", 0.88), 1.0),
         ("师傅修好了就走了，垃圾也没带", "complain", ("dissatisfied", 0.93), 1.0),
+        # the job done and a wish: displeasure to the model, it was a 2 with an apology and a case
+        ("修好了，不过下次能不能提前打个电话", "suggest", ("dissatisfied", 0.88), 4.0),
         # better than before, a complaint to the intent model: it was a 2, with an apology and a case
         ("保养做完车开着顺多了", "complain", ("satisfied", 0.60), 4.0),
         # the goods came, the installation did not: it was a 4, the delivery heard as the job done

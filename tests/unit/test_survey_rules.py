@@ -11,6 +11,7 @@ from bot.surveys.rules import (
     brief_displeasure,
     check_transition,
     choose_delivery,
+    done_with_a_wish,
     doubts_the_sender,
     english_verdict,
     fails_again,
@@ -262,6 +263,21 @@ def test_a_wish_for_better_next_time_is_told_from_praise(text: str, wish: bool) 
 )
 def test_the_job_done_is_told_from_a_fault(text: str, fixed: bool) -> None:
     assert reports_fixed(text) is fixed
+
+
+@pytest.mark.parametrize(
+    ("text", "done"),
+    [
+        ("修好了，不过下次能不能提前打个电话", True),  # displeasure to the model (0.88): a 2 and a case
+        ("修好了，希望下次准时点", True),
+        ("修好了，但是师傅迟到了，希望下次准时", False),  # a fault named as well
+        ("师傅迟到了，修好了，希望下次准时", False),
+        ("希望下次早点来", False),  # nothing done
+        ("修好了又坏了，希望下次认真点", False),
+    ],
+)
+def test_the_job_done_with_a_wish_for_next_time(text: str, done: bool) -> None:
+    assert done_with_a_wish(text) is done
 
 
 @pytest.mark.parametrize(
