@@ -575,6 +575,11 @@ def _comment_around_score(text: str, tracker: Tracker) -> str | None:
     return text.strip() if len(meaningful) >= 4 else None
 
 
+def _thank(dispatcher: CollectingDispatcher, words: str | None) -> None:
+    """A wish in the answer ("下次能不能提前打个电话") is acknowledged as one, not only thanked for."""
+    say(dispatcher, "survey_thanks_wish" if words and wants_better_next_time(words) else "survey_thanks")
+
+
 async def record_answer(
     dispatcher: CollectingDispatcher,
     tracker: Tracker,
@@ -592,7 +597,7 @@ async def record_answer(
         say(dispatcher, "survey_answer_kept")
         return []
     if not outcome.bad:
-        say(dispatcher, "survey_thanks")
+        _thank(dispatcher, comment)
         return [SlotSet("human_offered", False)]
     _apologise(dispatcher, outcome, services.cases.tz)
     return [SlotSet("human_offered", True)]
@@ -681,7 +686,7 @@ async def _add_comment(
         say(dispatcher, "survey_answer_kept")
         return []
     if not outcome.bad:
-        say(dispatcher, "survey_thanks")
+        _thank(dispatcher, words)
         return [SlotSet("human_offered", False)]
     if outcome.remediation_case or outcome.reopened_case:  # the comment made the answer a bad one
         _apologise(dispatcher, outcome, services.cases.tz)

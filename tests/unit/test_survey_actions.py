@@ -339,6 +339,24 @@ async def submit(
     return await ActionSubmitSurvey().run(dispatcher or CollectingDispatcher(), t, DOMAIN)
 
 
+@pytest.mark.parametrize(
+    ("comment", "reply"),
+    [
+        ("修好了，不过下次能不能提前打个电话", "感谢您的评价和建议，您的建议我们已经记下了，会继续改进😊"),
+        ("修好了", "感谢您的评价，我们会继续努力😊"),
+    ],
+)
+async def test_a_wish_in_a_good_answer_is_acknowledged(
+    wired: Services, clock: Clock, comment: str, reply: str
+) -> None:
+    """ "修好了，不过下次能不能提前打个电话" got only "感谢您的评价，我们会继续努力", the wish unheard."""
+    survey_id = await a_sent_survey(wired, clock)
+    dispatcher = CollectingDispatcher()
+    await submit(survey_id, 4, comment, "give_feedback", dispatcher=dispatcher)
+    assert [m["text"] for m in dispatcher.messages] == [reply]
+    assert (await wired.surveys.get(survey_id)).comment == comment
+
+
 async def test_a_bad_answer_gets_an_apology_a_case_and_the_offer_of_a_person(
     wired: Services, clock: Clock, fake_uow: FakeUowFactory
 ) -> None:
