@@ -39,6 +39,8 @@ from bot.cases.rules import SlaPolicy
         "这事你们总得给我个交代吧",
         "你们到底管不管啊",
         "这个事情怎么处理？？",
+        "我要给你们差评",  # a threat that names nothing: it became a case's whole description
+        "我要投诉你们公司",
     ],
 )
 def test_empty_complaints_are_not_descriptions(text: str) -> None:
@@ -47,7 +49,15 @@ def test_empty_complaints_are_not_descriptions(text: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["空调坏了", "快递三天还没到", "师傅态度太差了我要投诉", "多扣了我80块 给个说法", "空调的事怎么处理"],
+    [
+        "空调坏了",
+        "快递三天还没到",
+        "师傅态度太差了我要投诉",
+        "多扣了我80块 给个说法",
+        "空调的事怎么处理",
+        "给差评，快递三天没到",
+        "我要投诉你们的安装师傅",
+    ],
 )
 def test_real_descriptions(text: str) -> None:
     assert is_substantive_description(text)
