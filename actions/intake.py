@@ -35,6 +35,7 @@ from actions.services import get_services
 from actions.status import ActionCaseStatus, answer_withdrawal
 from bot.cases.intake import (
     asks_for_a_person,
+    asks_for_case_number,
     asks_for_time,
     confirms,
     confirms_explicitly,
@@ -872,6 +873,8 @@ class ActionRouteInform(Action):
             return []
         if await answer_contact_question(dispatcher, tracker):  # "给我一个联系电话" started an intake
             return []
+        if tracker.active_loop_name is None and asks_for_case_number(latest_text(tracker)):
+            return await ActionCaseStatus().run(dispatcher, tracker, domain)  # "我的工单号是多少"
         meant = affirmed_guess(tracker)
         if meant is not None:  # "是的" to "您是想投诉或反映问题吗？": what was offered first
             taken = await self._take_the_guess(next(iter(guesses(meant)), None), dispatcher, tracker, domain)

@@ -21,6 +21,7 @@ from bot.cases.errors import CaseNotFound
 from bot.cases.intake import (
     asks_about_the_service,
     asks_for_arrival_time,
+    asks_for_case_number,
     is_urging,
     praises,
     withdraws_complaint,
@@ -271,6 +272,8 @@ class ActionCannotHelp(Action):
             return await ActionRecordFeedback().run(dispatcher, tracker, domain)
         if await answer_contact_question(dispatcher, tracker):  # "怎么联系你们"
             return []
+        if not in_survey and asks_for_case_number(text):  # "我的投诉编号是多少来着"
+            return await ActionCaseStatus().run(dispatcher, tracker, domain)
         if not in_survey:
             # "怎么没人理我" from a customer with an open case got "这个我帮不上忙": a chase. (A question
             # like "师傅几点到？" goes onto the case below, for the person who promised the visit.)

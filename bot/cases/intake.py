@@ -101,6 +101,18 @@ _PERSON = re.compile(
 )
 
 
+_CASE_NUMBER_WORD = re.compile(r"(?:投诉|工单|受理|案件)?(?:编号|编码)|(?:投诉|工单|受理|案件)单?号")
+_WHAT_WAS_IT = re.compile(
+    r"多少|是什么|是啥|是哪个|几号|忘了|忘记|找不到|记不得|记不清|来着|发我|告诉我|查一下|查查"
+)
+
+
+def asks_for_case_number(text: str) -> bool:
+    """ "我的投诉编号是多少来着": the customer's own cases answer it. It got "这个我帮不上忙"."""
+    cleaned = _clean(text)
+    return bool(_CASE_NUMBER_WORD.search(cleaned) and _WHAT_WAS_IT.search(cleaned))
+
+
 def asks_for_a_person(text: str) -> bool:
     """ "…一直滴水，我要找人工": the complaint and the request for a person in one message. "客服"
     alone is not enough: "客服态度很差" is a complaint about one."""

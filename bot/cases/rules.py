@@ -63,7 +63,9 @@ def withdrawn_by_customer(events: Iterable[CaseEvent]) -> bool:
 # --- case numbers -------------------------------------------------------------------------
 
 _CASE_NUMBER = re.compile(
-    r"(?<![A-Za-z0-9])(?:[Cc]\s*(\d{8})\s*[-－—_]?\s*(\d{4,6})|(\d{8})\s*[-－—_]\s*(\d{4,6}))(?!\d)"
+    r"(?<![A-Za-z0-9])(?:[Cc]\s*(\d{8})\s*(?:[-－—_]\s*)?(\d{4,6})|(\d{8})\s*[-－—_]\s*(\d{4,6})"
+    # leading zeros left out: "c20261207-1" was taken for an order number and replaced the case's own
+    r"|[Cc]\s*(\d{8})\s*[-－—_]\s*(\d{1,3}))(?!\d)"
 )
 #: Without its "C", a case number is still one ("20261206-0005", copied without the letter) unless
 #: the customer calls it an order: it was taken for an order number and replaced the case's own.
@@ -84,14 +86,22 @@ def find_case_numbers(text: str) -> list[tuple[int, int, str]]:
         normalised = text
     found = []
     for match in _CASE_NUMBER.finditer(normalised):
-        lettered_day, lettered_seq, bare_day, bare_seq = match.groups()
-        day, seq = (lettered_day, lettered_seq) if lettered_day else (bare_day, bare_seq)
+        lettered_day, lettered_seq, bare_day, bare_seq, short_day, short_seq = match.groups()
+        day, seq = (
+            (lettered_day, lettered_seq)
+            if lettered_day
+            else (bare_day, bare_seq)
+            if bare_day
+            else (short_day, f"{int(short_seq):04d}")
+        )
         if bare_day and _ORDER_WORD_BEFORE.search(normalised[max(0, match.start() - 8) : match.start()]):
             continue
         try:
             datetime.strptime(day, "%Y%m%d")
         except ValueError:
             continue
+        if int(seq) == 0:
+            continue  # no case is number 0
         found.append((match.start(), match.end(), f"C{day}-{seq}"))
     return found
 

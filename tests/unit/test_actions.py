@@ -1371,6 +1371,17 @@ async def test_a_question_the_bot_cannot_answer_goes_onto_the_open_case(wired: S
     assert in_survey.endswith("先请您给这次服务打个分吧：")
 
 
+async def test_a_customer_who_forgot_the_case_number_gets_their_cases(wired: Services) -> None:
+    """ "我的投诉编号是多少来着" got "这个我帮不上忙"; "我的工单号是多少" (information to the model)
+    got "您是要投诉反映问题，还是查询…"."""
+    case = await wired.cases.open_case(CaseDraft("wx-1", "wechat", "快递三天没到", "delivery", "13812345678"))
+    assert case.number in await cannot_help("我的投诉编号是多少来着")
+    dispatcher = CollectingDispatcher()
+    await ActionRouteInform().run(dispatcher, tracker("我的工单号是多少", "inform", loop=None), DOMAIN)
+    assert case.number in dispatcher.messages[0]["text"]
+    assert "没有处理中的投诉" in await cannot_help("编号忘了", sender="wx-2")
+
+
 async def test_without_an_open_case_or_a_question_about_the_service_nothing_is_noted(
     wired: Services,
 ) -> None:

@@ -74,6 +74,11 @@ def test_case_numbers_carry_the_day_and_the_sequence() -> None:
         ("订单号20261120-0007", None),  # called an order by the customer
         ("202611200007", None),  # digits alone may be anything
         ("20261320-0007", None),
+        ("c20261207-1", "C20261207-0001"),  # zeros left out: it replaced the case's order number
+        ("C20261207-12", "C20261207-0012"),
+        ("C20261207-0", None),
+        ("20261207-1", None),  # no "C" and no zeros: anything
+        ("C202612071", None),  # without the dash, where does the day end?
     ],
 )
 def test_typed_case_numbers_are_normalised(typed: str, canonical: str | None) -> None:

@@ -3,6 +3,7 @@ import pytest
 from bot.cases.intake import (
     MAX_DESCRIPTION,
     asks_for_arrival_time,
+    asks_for_case_number,
     asks_for_time,
     asks_to_reschedule,
     asks_when_someone_comes,
@@ -151,6 +152,20 @@ def test_a_worry_about_giving_the_phone(text: str, declines: bool) -> None:
 )
 def test_not_knowing_the_category(text: str, unsure: bool) -> None:
     assert unsure_of_category(text) is unsure
+
+
+@pytest.mark.parametrize(
+    ("text", "asks"),
+    [
+        ("我的投诉编号是多少来着", True),  # got "这个我帮不上忙"
+        ("编号忘了", True),
+        ("工单号发我一下", True),
+        ("我的订单号是多少", False),  # an order: not ours to know
+        ("查一下我的投诉", False),  # a status question: the model's
+    ],
+)
+def test_asking_for_the_case_number(text: str, asks: bool) -> None:
+    assert asks_for_case_number(text) is asks
 
 
 @pytest.mark.parametrize(
