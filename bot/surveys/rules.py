@@ -373,17 +373,16 @@ _PENDING = re.compile(
 )
 
 
+def _left_undone(typed: str) -> bool:
+    """The fault back ("又坏了"), work still to come ("还没装") or work not done ("没修好")."""
+    return bool(_AGAIN.search(typed) or _PENDING.search(typed)) or says_not_done(typed)
+
+
 def reports_fixed(text: str) -> bool:
     """ "修好了" / "上门了，修好了" / "网速恢复正常了": the job is done, with nothing against it. Not
     "修好了又坏了", "没修好", "收到了，还没装", or "修好了，但是收费太贵" (the model weighs that one)."""
     typed = _typed(text)
-    return (
-        bool(_FIXED.search(typed))
-        and not _BUT.search(typed)
-        and not _AGAIN.search(typed)
-        and not _PENDING.search(typed)
-        and not says_not_done(typed)
-    )
+    return bool(_FIXED.search(typed)) and not _BUT.search(typed) and not _left_undone(typed)
 
 
 #: A question, not news: "我的问题解决了没" / "修好了吗？" / "是不是已经处理好了".
@@ -431,9 +430,7 @@ def done_with_a_wish(text: str) -> bool:
         done is not None
         and bool(_ONLY_A_TURN.fullmatch(typed[done.end() : wish.start()]))  # nothing said in between
         and not _LATE.search(typed)
-        and not _AGAIN.search(typed)
-        and not _PENDING.search(typed)
-        and not says_not_done(typed)
+        and not _left_undone(typed)
         and not says_it_went_wrong(typed)
     )
 
