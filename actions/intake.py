@@ -63,6 +63,7 @@ from bot.cases.intake import (
 from bot.cases.model import CATEGORIES, CATEGORY_LABELS, PUSH_CHANNELS, CaseDraft
 from bot.feedback.rules import names_no_problem, only_praise
 from bot.nlu.patterns import (
+    CATEGORY_GUESS,
     find_category_mention,
     mask_phone,
     mask_phones_in,
@@ -315,6 +316,19 @@ def _just_agrees(tracker: Tracker) -> bool:
     return latest_intent(tracker) == "affirm" and is_plain_answer(latest_text(tracker))
 
 
+def _category_read_from_description(tracker: Tracker) -> str | None:
+    """The model's category for a description the intent model took for an answer: "油烟机装歪了"
+    (inform) started the intake and then got the category question a complaint would not have."""
+    if tracker.get_slot("complaint_category") or latest_intent(tracker) != "inform":
+        return None
+    if tracker.get_slot("requested_slot") not in (None, "complaint_description"):
+        return None  # "网络问题" to the category question is the customer's answer, read as such
+    guess = tracker.latest_message.get(CATEGORY_GUESS) or {}
+    if (guess.get("confidence") or 0) < CATEGORY_CONFIDENCE:
+        return None
+    return guess.get("value") if is_substantive_description(latest_text(tracker)) else None
+
+
 class ValidateComplaintForm(FormValidationAction):
     def name(self) -> str:
         return "validate_complaint_form"
@@ -459,6 +473,9 @@ class ValidateComplaintForm(FormValidationAction):
             if from_model and not is_substantive_description(latest_text(tracker)):
                 continue  # the model files even "我要投诉" somewhere; the description will say where
             return {"complaint_category": entity.get("value")}
+        guess = _category_read_from_description(tracker)
+        if guess:
+            return {"complaint_category": guess}
         if requested == "complaint_category" and latest_intent(tracker) not in DIGRESSIONS:
             return {"complaint_category": latest_text(tracker)}
         return {}

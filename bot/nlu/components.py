@@ -326,12 +326,18 @@ class ComplaintCategoryClassifier(_TrainedTextComponent, EntityExtractorMixin):
     """Adds a ``complaint_category`` entity; learnt from the complaint blocks' metadata.
 
     Runs after the intent classifier: complaints and feedback get the model's category; any other
-    message gets one only when it names a category outright ("是收费的问题").
+    message gets one only when it names a category outright ("是收费的问题"). A ``guess_intents``
+    message naming none gets the model's reading at top level (``complaint_category_guess``): the
+    intake starts on "油烟机装歪了" read as inform, and then asked for a category it could have read.
     """
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        return {"intents": ["complain", "give_feedback"], "metadata_key": "complaint_category"}
+        return {
+            "intents": ["complain", "give_feedback"],
+            "guess_intents": ["inform"],
+            "metadata_key": "complaint_category",
+        }
 
     @classmethod
     def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
@@ -371,11 +377,16 @@ class ComplaintCategoryClassifier(_TrainedTextComponent, EntityExtractorMixin):
             entities = message.get(ENTITIES, [])
             if any(e.get("entity") == "complaint_category" for e in entities):
                 continue
-            if _intent_name(message) in self._config["intents"]:
+            intent = _intent_name(message)
+            if intent in self._config["intents"]:
                 label, confidence = self._model.predict(text)
             else:
                 label, confidence = patterns.find_category_mention(text), 1.0
                 if label is None:
+                    if intent in self._config["guess_intents"]:
+                        guess, certainty = self._model.predict(text)
+                        reading = {"value": guess, "confidence": round(certainty, 4)}
+                        message.set(patterns.CATEGORY_GUESS, reading, add_to_output=True)
                     continue
             entity = {
                 "entity": "complaint_category",

@@ -109,6 +109,32 @@ async def test_the_first_message_fills_what_it_can(wired: Services) -> None:
     assert said == ["收到，非常抱歉给您添麻烦了，我马上帮您登记投诉。"]  # acknowledged once, no questions yet
 
 
+def read_as_answer(text: str, guess: str, confidence: float, requested: str | None = None) -> Tracker:
+    """A description the intent model took for an answer (inform), with the category model's guess."""
+    t = tracker(text, "inform", requested=requested)
+    t.latest_message["complaint_category_guess"] = {"value": guess, "confidence": confidence}
+    return t
+
+
+async def test_a_description_read_as_an_answer_keeps_the_category_it_names(wired: Services) -> None:
+    # "油烟机装歪了" is inform to the intent model: the intake started, then asked for the category.
+    slots, said = await validate(read_as_answer("油烟机装歪了", "installation_repair", 0.8))
+    assert slots["complaint_description"] == "油烟机装歪了"
+    assert slots["complaint_category"] == "installation_repair"
+    assert said == ["收到，非常抱歉给您添麻烦了，我马上帮您登记投诉。"]
+    answer = read_as_answer("油烟机装歪了，师傅就走了", "installation_repair", 0.8, "complaint_description")
+    asked, _ = await validate(answer)
+    assert asked["complaint_category"] == "installation_repair"
+
+
+async def test_a_weak_or_late_category_guess_is_not_taken(wired: Services) -> None:
+    weak, _ = await validate(read_as_answer("油烟机装歪了", "installation_repair", 0.3))
+    assert weak.get("complaint_category") is None  # asked about instead
+    # "网络问题" answers the category question: the customer's words, not the model's guess, decide.
+    answered, _ = await validate(read_as_answer("网络问题", "delivery", 0.9, "complaint_category"))
+    assert answered["complaint_category"] == "other"
+
+
 def clarified(
     text: str,
     tapped: str,
