@@ -179,6 +179,21 @@ def channel_of(tracker: Tracker) -> str:
 
 def user_messages_since_form_start(tracker: Tracker, form: str) -> list[dict[str, Any]]:
     """User events of the current run of ``form``, including the message that started it."""
+    return [e for e in events_since_form_start(tracker, form) if e.get("event") == "user"]
+
+
+def answers_not_taken(tracker: Tracker, form: str, slot: str) -> int:
+    """How often, in the current run of ``form``, an answer for ``slot`` was not one it could take
+    (validation set the slot to None, and the question came again). The form asks its questions
+    itself, so they leave no event of their own to count."""
+    events = events_since_form_start(tracker, form)
+    return sum(
+        1 for e in events if e.get("event") == "slot" and e.get("name") == slot and e.get("value") is None
+    )
+
+
+def events_since_form_start(tracker: Tracker, form: str) -> list[dict[str, Any]]:
+    """Events of the current run of ``form``, from the message that started it."""
     events = list(tracker.events)
     start, active = 0, None
     for i, event in enumerate(events):
@@ -191,4 +206,4 @@ def user_messages_since_form_start(tracker: Tracker, form: str) -> list[dict[str
         if events[i].get("event") == "user":
             start = i
             break
-    return [e for e in events[start:] if e.get("event") == "user"]
+    return events[start:]

@@ -14,6 +14,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import (
     affirmed_guess,
+    answers_not_taken,
     channel_of,
     denied_a_guess,
     first_entity_value,
@@ -493,6 +494,13 @@ class ValidateComplaintForm(FormValidationAction):
         ):
             # "网络问题": the customer's own answer, not on the menu. Asking again got the same words
             # back, and the menu a third time; the agent files it.
+            return {"complaint_category": "other"}
+        if (
+            tracker.get_slot("requested_slot") == "complaint_category"
+            and answers_not_taken(tracker, FORM, "complaint_category") >= 1
+        ):
+            # "投诉" to the menu, twice: the same menu came back every time, for as long as the
+            # customer kept answering it. Sorting the complaint is the agent's job.
             return {"complaint_category": "other"}
         return {"complaint_category": None}  # asked again, with the buttons
 

@@ -469,6 +469,31 @@ async def test_a_customer_who_cannot_say_the_category_is_not_asked_again(
     assert slots["complaint_category"] == "other" and said == []
 
 
+def menu_answered(*answers: str) -> Tracker:
+    """An intake whose category menu was shown once per answer, each answer naming no category
+    (as Rasa records it: the form's run, then the slot set to None for an answer not taken)."""
+    problem = "宽带又断了，这个月第三次了"
+    events: list[dict[str, Any]] = [
+        {"event": "user", "text": problem, "parse_data": parsed(problem, "complain")},
+        {"event": "active_loop", "name": "complaint_form"},
+    ]
+    for i, answer in enumerate(answers):
+        if i:  # the answer before was not taken, and the menu came again
+            events.append({"event": "slot", "name": "complaint_category", "value": None})
+        events.append({"event": "user", "text": answer, "parse_data": parsed(answer, "complain")})
+    slots = {"requested_slot": "complaint_category", "complaint_description": problem}
+    latest = events[-1]["parse_data"]
+    return Tracker("wx-1", slots, latest, events, False, None, {"name": "complaint_form"}, "action_listen")
+
+
+async def test_the_category_menu_is_not_shown_for_ever(wired: Services) -> None:
+    """ "投诉" to the category menu got the same menu back, as often as the customer answered it."""
+    once, _ = await validate(menu_answered("投诉"))
+    assert once["complaint_category"] is None  # the menu once more
+    twice, said = await validate(menu_answered("投诉", "投诉"))
+    assert twice["complaint_category"] == "other" and said == []  # the agent sorts it; the intake goes on
+
+
 async def ask(action: Any, t: Tracker) -> list[str]:
     dispatcher = CollectingDispatcher()
     await action.run(dispatcher, t, DOMAIN)
