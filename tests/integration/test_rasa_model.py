@@ -344,6 +344,8 @@ async def test_the_job_done_scores_well_in_a_survey(agent: Any, text: str) -> No
         ("无语", "bad"),  # out of scope: "这个我帮不上忙"
         ("等用几天再说", None),  # goodbye 0.47: declined
         ("你们是不是骗子", None),  # a 1, an apology and a remediation case
+        ("东西送到了，包装有点破", "bad"),  # satisfied 0.71: a 4 and a thank-you
+        ("外箱有点瘪，不过里面的东西完好无损", 4.0),
     ],
 )
 async def test_what_a_survey_answer_says_is_what_is_recorded(agent: Any, text: str, outcome: Any) -> None:

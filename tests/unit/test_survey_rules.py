@@ -517,6 +517,26 @@ def test_a_verdict_on_how_the_visit_went_is_told_from_a_refusal(text: str, wrong
 
 
 @pytest.mark.parametrize(
+    ("text", "damaged"),
+    [
+        ("东西送到了，包装有点破", True),  # praise to the model (0.71): a 4 and a thank-you
+        ("里面的杯子碎了一个", True),
+        ("送是送到了，就是盒子压扁了", True),
+        ("汤洒了一半", True),
+        ("外箱有点瘪，不过里面的东西完好无损", True),  # weighed against praise by the model: a 4
+        ("快递很快，包装一点都没破", False),
+        ("盒子也没破", False),
+        ("本来担心蛋糕会压坏，结果完好无损", False),
+        ("易碎品包得很仔细", False),
+        ("防漏的袋子，汤一点没洒", False),
+        ("师傅修好了，没漏水了", False),
+    ],
+)
+def test_damage_on_arrival_is_told_from_goods_unharmed(text: str, damaged: bool) -> None:
+    assert says_it_went_wrong(text) is damaged
+
+
+@pytest.mark.parametrize(
     ("text", "shrug"),
     [
         ("无所谓", True),
