@@ -577,7 +577,12 @@ async def test_the_real_problem_told_instead_of_the_category_joins_the_descripti
 
 @pytest.mark.parametrize(
     ("text", "intent"),
-    [("我不想留电话", "deny"), ("为什么一定要手机号", "complain"), ("不方便留手机号", "deny")],
+    [
+        ("我不想留电话", "deny"),
+        ("为什么一定要手机号", "complain"),
+        ("不方便留手机号", "deny"),
+        ("为什么要我电话，会不会泄露", "complain"),  # added to the description, the question again
+    ],
 )
 async def test_a_worry_about_the_phone_is_answered_not_taken_as_cancelling(
     wired: Services, text: str, intent: str

@@ -125,6 +125,13 @@ def test_a_wait_word_with_more_about_the_problem(text: str, more: bool) -> None:
         ("为什么一定要手机号", True),
         ("电话就不留了", True),
         ("怕被骚扰", True),
+        # added to the complaint's description, and the phone question came again
+        ("为什么要我电话，会不会泄露", True),
+        ("为什么要我的手机号", True),
+        ("要电话干嘛", True),
+        ("不会拿去卖吧", True),
+        ("会不会修不好", False),
+        ("这个型号还会卖吗", False),
         ("不对，手机号是13912345678", False),
         ("电话打不通", False),
         ("手机屏幕碎了", False),
