@@ -51,6 +51,7 @@ from bot.cases.intake import (
     names_only_a_category,
     names_own_category,
     names_something,
+    only_never_mind,
     prefers_wechat,
     refers_to_number_on_file,
     rewritten_description,
@@ -878,8 +879,23 @@ class ActionCancelComplaint(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        if _never_mind_the_phone(tracker):
+            wechat = channel_of(tracker) in PUSH_CHANNELS
+            say(dispatcher, "cancel_or_go_on_wechat" if wechat else "cancel_or_go_on")
+            # The intake stays open for the answer; re-activating it clears the form's rejection of
+            # "那算了", which would otherwise leave the next answer to the fallback rules first.
+            return [ActiveLoop(FORM), FollowupAction("action_listen")]
         say(dispatcher, "complaint_cancelled")
         return [ActiveLoop(None), *reset_intake()]
+
+
+def _never_mind_the_phone(tracker: Tracker) -> bool:
+    """ "那算了" after the customer's worry about the phone was answered: never mind the number, or
+    the whole complaint? It cancelled the complaint; now the customer is asked, once."""
+    if tracker.get_slot("requested_slot") != "phone" or not only_never_mind(latest_text(tracker)):
+        return False
+    earlier = [str(e.get("text") or "") for e in user_messages_since_form_start(tracker, FORM)[:-1]]
+    return any(declines_phone(t) for t in earlier) and not any(only_never_mind(t) for t in earlier)
 
 
 class ActionRouteInform(Action):

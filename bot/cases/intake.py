@@ -409,6 +409,14 @@ _PREFERS_WECHAT = re.compile(
 )
 
 
+_BARE_NEVER_MIND = re.compile(r"^(?:那|那就|那还是|哎|唉|嗯)?算了(?:吧|啦|呗|哈)?$")
+
+
+def only_never_mind(text: str) -> bool:
+    """ "那算了": "never mind", with nothing to say what about; "算了，不投诉了" says it."""
+    return bool(_BARE_NEVER_MIND.match(_letters(text)))
+
+
 def prefers_wechat(text: str) -> bool:
     """ "不留电话，微信联系我" / "有事在这里说就行": the customer wants to be reached in this chat,
     which WeChat allows (a person writes from the console); a number is not the only way."""

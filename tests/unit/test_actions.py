@@ -1383,6 +1383,51 @@ async def test_cancelling_clears_the_form_and_creates_nothing(
     assert fake_uow.store.cases == {}
 
 
+def at_phone_question(*texts: str, channel: str = "wechat") -> Tracker:
+    """An intake at the phone question, with the customer's messages there (all heard as "no")."""
+    events: list[dict[str, Any]] = [
+        {"event": "user", "text": "空调不制冷", "parse_data": parsed("空调不制冷", "complain")},
+        {"event": "active_loop", "name": "complaint_form"},
+    ]
+    for text in texts:
+        events.append(
+            {"event": "user", "text": text, "parse_data": parsed(text, "deny"), "input_channel": channel}
+        )
+    slots = {**MID_INTAKE, "order_id": NO_ORDER, "requested_slot": "phone"}
+    message = parsed(texts[-1], "deny")
+    return Tracker("wx-1", slots, message, events, False, None, {"name": "complaint_form"}, "action_listen")
+
+
+async def cancel(t: Tracker) -> tuple[list[dict[str, Any]], list[str]]:
+    dispatcher = CollectingDispatcher()
+    events = await ActionCancelComplaint().run(dispatcher, t, DOMAIN)
+    return events, [m["text"] for m in dispatcher.messages]
+
+
+async def test_never_mind_after_the_phone_worry_asks_before_cancelling(wired: Services) -> None:
+    """ "为什么要我电话，会不会泄露", the explanation, then "那算了": the complaint was cancelled, though
+    the customer may only have meant the number, which WeChat does without."""
+    events, said = await cancel(at_phone_question("为什么要我电话，会不会泄露", "那算了"))
+    assert [(e["event"], e["name"]) for e in events] == [
+        ("active_loop", "complaint_form"),  # still open, ready for the answer
+        ("followup", "action_listen"),
+    ]
+    assert said == [
+        "这次投诉还要继续登记吗？不想留电话也没关系，处理人员可以在微信上联系您；不登记了请点“取消投诉”。"
+    ]
+    web = at_phone_question("我不想留电话", "算了吧", channel="rest")
+    assert (await cancel(web))[1][0].startswith("这次投诉还要继续登记吗？继续的话请留一个手机号或座机")
+    # Asked once: "算了" again, "算了，不投诉了", or "算了" with no worry before it cancels at once.
+    for t in (
+        at_phone_question("为什么要我电话", "那算了", "算了"),
+        at_phone_question("为什么要我电话", "算了，不投诉了"),
+        at_phone_question("那算了"),
+    ):
+        events, said = await cancel(t)
+        assert events[0] == {"event": "active_loop", "name": None, "timestamp": None}
+        assert said == ["好的，已为您取消本次投诉，填写的信息没有提交。之后有需要随时找我。"]
+
+
 async def status(text: str, entities: list[dict] | None = None, sender: str = "wx-1") -> str:
     dispatcher = CollectingDispatcher()
     await ActionCaseStatus().run(
