@@ -40,6 +40,7 @@ from bot.surveys.model import SERVICE_LABELS, SURVEY_QUESTION, Survey, SurveySta
 from bot.surveys.rules import (
     FACES_CONFIDENCE,
     asks_to_stop,
+    asks_why_surveyed,
     brief_displeasure,
     changes_score,
     declines_survey,
@@ -453,6 +454,9 @@ class ValidateSurveyForm(FormValidationAction):
         if doubts_the_sender(text):
             # "你们是不是骗子" was scored 1 with an apology and a remediation case
             say(dispatcher, "survey_genuine")
+            return {"survey_score": None}
+        if asks_why_surveyed(text):
+            say(dispatcher, "survey_why")  # "为什么要打分" was a 2, an apology and a remediation case
             return {"survey_score": None}
         if says_no_verdict(text):
             return {"survey_score": None}  # "哦" or "收到" is no refusal (the model's "no"): ask again

@@ -720,6 +720,20 @@ def doubts_the_sender(text: str) -> bool:
     return bool(_DOUBT.search(_typed(text))) and few_words(text, 20)
 
 
+#: A question about the survey itself: "为什么要打分", "评价有什么用", "必须打分吗", "不评价行不行".
+_WHY_SURVEYED = re.compile(
+    r"(?:为什么|为啥|干嘛|凭什么)(?:要|一定要|非要|还要|得)?(?:我)?(?:给你们)?(?:打分|评分|评价|回访|做回访)"
+    r"|(?:打分|评分|评价|回访)(?:有什么用|有啥用|是干嘛|是干什么|干嘛用|做什么用)"
+    r"|(?:必须|一定要|非得|非要)(?:打分|评分|评价)|不(?:打分|评分|评价)(?:行不行|可以吗|可以么|行吗|行么)"
+)
+
+
+def asks_why_surveyed(text: str) -> bool:
+    """ "为什么要打分" to the score question: the model heard a complaint (0.37, displeasure 0.63), and
+    the survey scored it 2 with an apology, a remediation case and the offer of a person."""
+    return bool(_WHY_SURVEYED.search(_typed(text))) and few_words(text, 20)
+
+
 #: The score taken back: "改成3分吧", "打错了，是4分", "其实是2分".
 _CHANGE_SCORE = re.compile(
     r"改成|改为|改一下|改下|改个|更正|重新打|重打|打错|点错|按错|选错|应该是|其实是|我是说|还是给|换成|"

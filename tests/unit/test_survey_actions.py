@@ -793,6 +793,30 @@ async def test_asked_whether_the_survey_is_genuine_the_bot_says_so_and_asks_agai
     assert (await wired.surveys.get(survey_id)).status is SurveyStatus.SENT
 
 
+@pytest.mark.parametrize("text", ["为什么要打分", "必须评价吗", "不打分行不行"])
+async def test_asked_why_the_survey_wants_a_score_the_bot_says_so_and_asks_again(
+    wired: Services, clock: Clock, fake_uow: FakeUowFactory, text: str
+) -> None:
+    """ "为什么要打分" (a complaint to the model, displeasure 0.63) was scored 2, with an apology, a
+    remediation case and the offer of a person."""
+    survey_id = await a_sent_survey(wired, clock)
+    t = tracker(
+        text,
+        "complain",
+        slots={"survey_id": str(survey_id)},
+        requested="survey_score",
+        satisfaction=("dissatisfied", 0.63),
+    )
+    slots, said = await validate(t)
+    assert slots == {"survey_score": None}  # the question follows
+    assert said == [
+        "这是服务完成后的回访😊 您的评分和意见会直接反馈给服务团队，用来改进服务，不会影响您的售后。"
+        "评价全凭自愿，不想评也没关系，回复“不评了”就行。"
+    ]
+    assert fake_uow.store.cases == {}
+    assert (await wired.surveys.get(survey_id)).status is SurveyStatus.SENT
+
+
 async def test_opting_out_in_the_middle_of_an_intake_leaves_the_intake_going(wired: Services) -> None:
     """ "以后别给我发回访了" while the order number was asked for got "订单号格式不太对"."""
     dispatcher = CollectingDispatcher()

@@ -8,6 +8,7 @@ from bot.surveys.rules import (
     Delivery,
     SurveyPolicy,
     asks_to_stop,
+    asks_why_surveyed,
     brief_displeasure,
     check_transition,
     choose_delivery,
@@ -514,6 +515,23 @@ def test_a_complaint_in_a_survey_is_an_answer_unless_it_changes_the_subject(text
 )
 def test_a_verdict_on_how_the_visit_went_is_told_from_a_refusal(text: str, wrong: bool) -> None:
     assert says_it_went_wrong(text) is wrong
+
+
+@pytest.mark.parametrize(
+    ("text", "asks"),
+    [
+        ("为什么要打分", True),
+        ("为啥要给你们评价", True),
+        ("评价有什么用", True),
+        ("必须打分吗", True),
+        ("不评价行不行", True),
+        ("为什么要等这么久", False),  # a verdict on the service
+        ("为什么师傅不来", False),
+        ("不评价", False),  # a refusal
+    ],
+)
+def test_a_question_about_the_survey_itself(text: str, asks: bool) -> None:
+    assert asks_why_surveyed(text) is asks
 
 
 @pytest.mark.parametrize(
