@@ -30,11 +30,14 @@ from bot.cases.model import CATEGORY_LABELS, STATUS_LABELS, Case, Priority
 from bot.cases.rules import latest_finished, next_deadline, normalise_case_number
 from bot.cases.service import CaseService
 from bot.handoff.rules import asks_about_opening_hours, describe_hours
+from bot.nlu.patterns import english_words
 from bot.surveys.rules import doubts_the_sender, says_problem_gone
 from bot.timefmt import format_local
 
 logger = logging.getLogger(__name__)
 MAX_LISTED = 5
+#: Enough English words to be written in English, not an "ok" or a "thx" in a Chinese chat.
+ENGLISH_SENTENCE = 3
 
 
 def describe(case: Case, tz: tzinfo, now: datetime, *, withdrawn: bool = False) -> str:
@@ -265,6 +268,10 @@ class ActionCannotHelp(Action):
         if in_survey and (pictures_for_the_score(tracker) or asked_too_soon(tracker)):
             return []  # the survey form takes it next
         text = latest_text(tracker)
+        if english_words(text) >= ENGLISH_SENTENCE:
+            # "my package hasn't arrived" got "抱歉，这个我帮不上忙"; the customer may not read that
+            say(dispatcher, "english_only")
+            return []
         label, _ = satisfaction_of(latest_parse(tracker))
         if not in_survey and praises(text) and label != "dissatisfied":
             from actions.feedback import ActionRecordFeedback  # thanked and recorded as feedback

@@ -250,6 +250,40 @@ class LinearIntentBlender(_TrainedTextComponent):
         return messages
 
 
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
+class ForeignLanguageGuard(_ByRule):
+    """English beyond the few phrases the training data has ("thank you", "talk to a human") is out
+    of scope: the model, trained on Chinese, read "hello, my order hasn't arrived yet" as a greeting
+    (0.68) and the complaint got the menu; "what's the status of my complaint" got "这个我帮不上忙".
+    The actions answer it in both languages. A confident intent, or a number the message carries
+    (a phone at the phone question), leaves the message alone. Runs after the intent classifiers."""
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {"min_words": 4, "trusted_confidence": 0.8}
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__(config)
+        self._min_words = int(config["min_words"])
+        self._trusted = float(config["trusted_confidence"])
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        for message in messages:
+            text = message.get(TEXT) or ""
+            intent = message.get(INTENT) or {}
+            if text.startswith("/") or message.get(ENTITIES) or not isinstance(intent, dict):
+                continue
+            if patterns.english_words(text) < self._min_words:
+                continue
+            if float(intent.get("confidence") or 0.0) >= self._trusted:
+                continue
+            ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != "out_of_scope"]
+            guarded = {"name": "out_of_scope", "confidence": 1.0}
+            message.set(INTENT, dict(guarded), add_to_output=True)
+            message.set(INTENT_RANKING_KEY, [guarded, *ranking], add_to_output=True)
+        return messages
+
+
 def _merge_kin(ordered: list[tuple[str, float]], kin: list[frozenset[str]]) -> list[tuple[str, float]]:
     """The ranking with the runner-up folded into the first when both are of one ``kin`` group."""
     if len(ordered) < 2 or not any({ordered[0][0], ordered[1][0]} <= group for group in kin):

@@ -408,6 +408,15 @@ _CATEGORY_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_LATIN_WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
+
+
+def english_words(text: str) -> int:
+    """How many English words a message without a Chinese character has; 0 if it has one."""
+    return 0 if _CJK.search(text) else len(_LATIN_WORD.findall(text))
+
+
 # Parse key of the category model's reading of a message it gives no entity ("油烟机装歪了" read as
 # inform): a guess, not a mention, so the entities stay free of it.
 CATEGORY_GUESS = "complaint_category_guess"

@@ -238,6 +238,14 @@ async def test_a_problem_read_as_an_answer_still_gets_its_category(agent: Any, t
     assert slots == {"complaint_category": "installation_repair"}
 
 
+async def test_english_the_model_was_not_taught_is_out_of_scope(agent: Any) -> None:
+    """ "hello, my order hasn't arrived yet" was a greeting (0.68): the menu, and the complaint lost."""
+    for text in ("hello, my order hasn't arrived yet", "what's the status of my complaint"):
+        assert (await agent.parse_message(text))["intent"]["name"] == "out_of_scope", text
+    for text, intent in (("thank you very much", "thank"), ("I want to speak to a person", "request_human")):
+        assert (await agent.parse_message(text))["intent"]["name"] == intent, text
+
+
 async def _survey_score(agent: Any, text: str) -> tuple[float | None, dict[str, Any]]:
     """The score the survey form takes from an answer to "这次服务怎么样", parsed by the real model."""
     slots, parse = await _survey_slots(agent, text)

@@ -1444,6 +1444,14 @@ async def cannot_help(text: str, sender: str = "wx-1", loop: str | None = None) 
     return "\n".join(m.get("text") or m["response"] for m in dispatcher.messages)
 
 
+@pytest.mark.parametrize("loop", [None, "survey_form"])
+async def test_english_is_answered_in_english_too(wired: Services, loop: str | None) -> None:
+    """ "my package hasn't arrived" (out of scope to the NLU) got "抱歉，这个我帮不上忙" only."""
+    reply = await cannot_help("my package hasn't arrived", loop=loop)
+    assert reply.startswith("Sorry, I can only read Chinese for now.") and "抱歉，我目前只能看懂中文" in reply
+    assert not (await cannot_help("ok thx")).startswith("Sorry")  # a chat's English, not a language
+
+
 async def test_a_customer_asking_who_is_writing_is_told(wired: Services) -> None:
     """ "你们怎么有我的微信" got "抱歉，这个我帮不上忙", "你们是不是骗子" "您是想确认是不是机器人吗？"."""
     from actions.fallback import ActionDefaultAskAffirmation
