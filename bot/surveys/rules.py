@@ -257,12 +257,12 @@ def says_it_went_wrong(text: str) -> bool:
 
 #: Goods or their packing arrived damaged: "包装有点破", "杯子碎了一个", "汤洒了". The model heard
 #: "东西送到了，包装有点破" as praise (0.71): a 4 and a thank-you. In the training and development
-#: answers, 113 of the 124 that say so are displeasure; the rest weigh it against praise.
+#: answers, 110 of the 121 that say so are displeasure; the rest weigh it against praise.
 _GOODS = (
     r"包装|盒子|餐盒|饭盒|箱子|外箱|纸箱|包裹|袋子|瓶子|杯子|碗|屏幕|东西|货|商品|蛋糕|鸡蛋|玻璃|汤|菜|"
     r"饮料|奶茶"
 )
-_BROKEN = r"破|碎|瘪|压扁|压坏|摔坏|磕坏|碰坏|变形|洒|撒|漏"
+_BROKEN = r"破|碎|瘪|压扁|压坏|摔坏|磕坏|碰坏|变形|洒|漏"  # not 撒: "菜上撒了葱花"
 _DAMAGE = re.compile(rf"(?:{_GOODS})([^，,。！!？?\s]{{0,4}}?)(?:{_BROKEN})")
 _UNHARMED = re.compile(r"[没不无未防易]")  # "一点都没破", "防漏", "易碎" (a label, not damage)
 _FEARED = re.compile(r"(?:担心|怕|以为|万一)[^，,。！!？?\s]{0,6}$")  # "本来担心蛋糕会压坏"
