@@ -146,6 +146,17 @@ def latest_text(tracker: Tracker) -> str:
     return str(latest_parse(tracker).get("text") or "")
 
 
+def words_behind(tracker: Tracker) -> str:
+    """The customer's own words for the latest message. A tapped button ("/request_human" under
+    "Sorry, I can only read Chinese…") stands for the message it answered, if that was recent: an
+    out-of-hours case for a person read "无客服在线时转人工：/request_human"."""
+    text = latest_text(tracker)
+    if not text.startswith("/"):
+        return text
+    users = [e for e in tracker.events if e.get("event") == "user"][-2:]
+    return (_if_recent(users[0], users[1]) or "") if len(users) == 2 else ""
+
+
 def as_typed(tracker: Tracker, text: str) -> str:
     """``text`` as the customer typed it: the NLU reads simplified characters and chat spellings
     written out ("不戳" → "不错"), but what is kept as their own words is what they wrote."""

@@ -9,7 +9,7 @@ from rasa_sdk.events import ActiveLoop, ConversationPaused, EventType, FollowupA
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import channel_of, latest_intent, latest_text
+from actions.common import channel_of, latest_intent, latest_text, words_behind
 from actions.contact import answer_contact_question
 from actions.intake import FORM as INTAKE_FORM
 from actions.intake import hand_over_intake, reset_intake
@@ -37,7 +37,7 @@ async def hand_to_a_person(
             reason,
             case_number=case_number,
             priority=priority,
-            summary=latest_text(tracker)[:200],
+            summary=words_behind(tracker)[:200],
         )
     except Exception:
         logger.exception("could not queue %s for a person", tracker.sender_id)

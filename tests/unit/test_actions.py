@@ -1204,6 +1204,36 @@ async def test_asking_for_a_person_when_nobody_is_at_the_console(
     assert any(e["event"] == "pause" for e in events)  # still queued: the first agent in takes it
 
 
+def tapped_after(words: str, payload: str, seconds: float = 20) -> Tracker:
+    """A button tapped under the bot's answer to ``words``, ``seconds`` later."""
+    t = tracker(payload, payload.lstrip("/"), loop=None)
+    t.events.insert(
+        0, {"event": "user", "text": words, "timestamp": 1000.0, "parse_data": parsed(words, "out_of_scope")}
+    )
+    t.events.insert(1, {"event": "bot", "text": "Sorry, I can only read Chinese for now…"})
+    t.events[-1]["timestamp"] = 1000.0 + seconds
+    return t
+
+
+@pytest.mark.parametrize(
+    ("seconds", "description"),
+    [
+        (20, "无客服在线时转人工：hello, my order hasn't arrived yet"),
+        (3 * 60 * 60, "无客服在线时转人工"),  # hours later the tap says nothing of those words
+    ],
+)
+async def test_a_tapped_request_for_a_person_keeps_the_words_it_answered(
+    wired: Services, fake_uow: FakeUowFactory, seconds: float, description: str
+) -> None:
+    """ "Talk to a person" under the English answer filed "无客服在线时转人工：/request_human": the
+    payload, not the complaint the agent has to work from."""
+    wired.handoffs._store.online_count = 0  # type: ignore[attr-defined]
+    t = tapped_after("hello, my order hasn't arrived yet", "/request_human", seconds)
+    await ActionRequestHuman().run(CollectingDispatcher(), t, DOMAIN)
+    (case,) = fake_uow.store.cases.values()
+    assert case.description == description
+
+
 MID_INTAKE = {
     "complaint_description": "空调装好第二天就不制冷了",
     "complaint_category": "installation_repair",
