@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rasa_sdk import Tracker
 
 from actions.messages import render
-from bot.cases.intake import confirms
+from bot.cases.intake import confirms, is_cancellation, names_something
+from bot.feedback.rules import purchase_without_problem
 
 #: Words the bot could not place belong to a complaint that follows them this soon.
 UNPLACED_FOR_SECONDS = 30 * 60
@@ -87,7 +89,26 @@ def unplaced_words(tracker: Tracker) -> str | None:
         if _takes_the_guess(replayed):
             return None  # a tap or a yes: the clarified words are the latest message's own
         return _if_recent(original, replayed)
-    return _previous_if_answered_with(tracker, "inform_without_context")
+    return _previous_if_answered_with(tracker, "inform_without_context") or _purchase_asked_about(tracker)
+
+
+def _purchase_asked_about(tracker: Tracker) -> str | None:
+    """ "我上个月在你们这买的洗衣机", if the bot's answer was "请问洗衣机遇到了什么问题？"."""
+    return _previous_if_answered_with(
+        tracker, "purchase_without_problem", lambda words: {"thing": purchase_without_problem(words)}
+    )
+
+
+def answers_what_is_wrong(tracker: Tracker) -> bool:
+    """The reply to "请问洗衣机遇到了什么问题？", whatever the models make of it: "声音很大" was
+    "您是想评价我们的服务吗？", "制冷效果差" thanked as feedback, "尺寸不对" a no. After that question a
+    displeased answer that names something is the problem."""
+    text = latest_text(tracker)
+    if text.startswith("/") or not names_something(text) or is_cancellation(text):
+        return False
+    if satisfaction_of(latest_parse(tracker))[0] != "dissatisfied":
+        return False
+    return _purchase_asked_about(tracker) is not None
 
 
 def fragment_before(tracker: Tracker) -> str | None:
@@ -97,13 +118,17 @@ def fragment_before(tracker: Tracker) -> str | None:
     return _previous_if_answered_with(tracker, "description_too_short")
 
 
-def _previous_if_answered_with(tracker: Tracker, key: str) -> str | None:
-    """The customer's previous message, if the bot answered it with catalogue message ``key`` and it
-    was recent."""
+def _previous_if_answered_with(
+    tracker: Tracker, key: str, fill: Callable[[str], dict[str, Any]] | None = None
+) -> str | None:
+    """The customer's previous message, if the bot answered it with catalogue message ``key`` (its
+    placeholders ``fill``ed from that message's words) and it was recent."""
     users = [i for i, e in enumerate(tracker.events) if e.get("event") == "user"][-2:]
     if len(users) < 2:
         return None
-    asked = render(key)
+    earlier = tracker.events[users[0]]
+    read = str((earlier.get("parse_data") or {}).get("text") or earlier.get("text") or "")
+    asked = render(key, **(fill(read) if fill else {}))
     between = tracker.events[users[0] + 1 : users[1]]
     if not any(e.get("event") == "bot" and e.get("text") == asked for e in between):
         return None

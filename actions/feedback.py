@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import (
+    answers_what_is_wrong,
     channel_of,
     first_entity_value,
     latest_intent,
@@ -17,6 +18,7 @@ from actions.common import (
     latest_text,
     satisfaction_of,
 )
+from actions.intake import FORM as INTAKE_FORM
 from actions.intake import stray_number
 from actions.messages import say
 from actions.reopening import about_an_open_case
@@ -38,6 +40,8 @@ class ActionRecordFeedback(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        if answers_what_is_wrong(tracker):  # "制冷效果差" to "请问空调遇到了什么问题？" was thanked for
+            return [FollowupAction(INTAKE_FORM)]
         intent = latest_intent(tracker) or "give_feedback"
         kind = KIND_BY_INTENT.get(intent, "feedback")
         stray = stray_number(dispatcher, tracker) if kind == "rating" else None

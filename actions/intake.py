@@ -15,6 +15,7 @@ from rasa_sdk.types import DomainDict
 from actions.common import (
     affirmed_guess,
     answers_not_taken,
+    answers_what_is_wrong,
     channel_of,
     denied_a_guess,
     first_entity_value,
@@ -63,7 +64,7 @@ from bot.cases.intake import (
     without_person_request,
 )
 from bot.cases.model import CATEGORIES, CATEGORY_LABELS, PUSH_CHANNELS, CaseDraft
-from bot.feedback.rules import names_no_problem, only_praise
+from bot.feedback.rules import names_no_problem, only_praise, purchase_without_problem
 from bot.nlu.patterns import (
     CATEGORY_GUESS,
     find_category_mention,
@@ -331,6 +332,28 @@ def _category_read_from_description(tracker: Tracker) -> str | None:
     return guess.get("value") if is_substantive_description(latest_text(tracker)) else None
 
 
+def _category_of_earlier_words(tracker: Tracker) -> str | None:
+    """The model's category for the words before the description began: "上周你们给我装的空调"
+    ("请问空调遇到了什么问题？"), then "不制冷", got the category question about an installation."""
+    if tracker.get_slot("complaint_category") or tracker.get_slot("requested_slot") not in (
+        None,
+        "complaint_description",
+    ):
+        return None
+    earlier = unplaced_words(tracker)
+    users = [e for e in tracker.events if e.get("event") == "user"][:-1]
+    for event in reversed(users):
+        if earlier and event.get("text") == earlier:
+            for found in (event.get("parse_data") or {}).get("entities") or []:
+                if (
+                    found.get("entity") == "complaint_category"
+                    and (found.get("confidence_entity") or 0) >= CATEGORY_CONFIDENCE
+                ):
+                    return str(found.get("value"))
+            return None
+    return None
+
+
 class ValidateComplaintForm(FormValidationAction):
     def name(self) -> str:
         return "validate_complaint_form"
@@ -365,6 +388,12 @@ class ValidateComplaintForm(FormValidationAction):
                 # problem told next is added to these words ("海尔的热水器，买了三年了", "不出热水了").
                 say(dispatcher, "inform_without_context")
                 return intake_left()
+            thing = purchase_without_problem(text) if tracker.get_slot("requested_slot") is None else None
+            if thing and latest_intent(tracker) == "complain":
+                # "我上个月在你们这买的洗衣机" got "非常抱歉给您添麻烦了" before any problem was named;
+                # the problem told next is added to these words.
+                say(dispatcher, "purchase_without_problem", thing=thing)
+                return intake_left()
         if not _is_payload(text) and latest_intent(tracker) not in DIGRESSIONS and asks_for_a_person(text):
             # The model heard the complaint in "空调一直滴水，我要找人工"; the customer also asked for
             # a person, and was asked for the order number instead.
@@ -398,7 +427,7 @@ class ValidateComplaintForm(FormValidationAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         text, intent = latest_text(tracker), latest_intent(tracker)
-        if _is_payload(text) or intent in DIGRESSIONS:
+        if _is_payload(text) or (intent in DIGRESSIONS and not answers_what_is_wrong(tracker)):
             return {}
         current = tracker.get_slot("complaint_description")
         requested = tracker.get_slot("requested_slot")
@@ -412,8 +441,9 @@ class ValidateComplaintForm(FormValidationAction):
                 value = f"{fragment.strip()}，{text.strip()}"  # one sentence: "快递，三天了还没到"
             elif not (earlier and is_substantive_description(earlier)):
                 value = text
-            else:  # "投诉" to "您是要投诉反映问题，还是…" added nothing to the problem before it
-                value = _with_more_detail(earlier, text) if is_substantive_description(text) else earlier
+            else:  # "投诉" to "您是要投诉反映问题，还是…" added nothing to the problem before it; "不制冷"
+                # to "请问空调遇到了什么问题？" is the whole problem, and was dropped
+                value = _with_more_detail(earlier, text) if names_something(text) else earlier
         elif (
             current is not None
             and requested != "complaint_description"
@@ -475,7 +505,7 @@ class ValidateComplaintForm(FormValidationAction):
             if from_model and not is_substantive_description(latest_text(tracker)):
                 continue  # the model files even "我要投诉" somewhere; the description will say where
             return {"complaint_category": entity.get("value")}
-        guess = _category_read_from_description(tracker)
+        guess = _category_read_from_description(tracker) or _category_of_earlier_words(tracker)
         if guess:
             return {"complaint_category": guess}
         if requested == "complaint_category" and latest_intent(tracker) not in DIGRESSIONS:
@@ -912,6 +942,8 @@ class ActionRouteInform(Action):
     ) -> list[EventType]:
         if await answer_withdrawal(dispatcher, tracker):  # "撤回投诉" is heard as a "no"
             return []
+        if answers_what_is_wrong(tracker):  # "尺寸不对" to "请问衣服遇到了什么问题？"
+            return [FollowupAction(FORM)]
         if await answer_contact_question(dispatcher, tracker):  # "给我一个联系电话" started an intake
             return []
         if tracker.active_loop_name is None and asks_for_case_number(latest_text(tracker)):

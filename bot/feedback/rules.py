@@ -69,3 +69,26 @@ def names_no_problem(policy: SlaPolicy, text: str, label: str | None, confidence
         and not says_not_done(text)
         and not safety_terms(policy, text)
     )
+
+
+#: Where and when something came from, and nothing yet of what is wrong with it: "我上个月在你们这买的
+#: 洗衣机", "上周你们给我装的空调". The satisfaction model hears these as displeasure (complaints in
+#: WeChat start this way), so they got "非常抱歉给您添麻烦了" before any problem was named.
+_PURCHASE = re.compile(
+    r"(?:我|我们|我家|俺)?(?:是|之前|当时|刚)?[^，,。！!？?\s]{0,8}?"  # when: "上个月", "前天", "双十一"
+    r"(?:(?:在|从|找|让)?(?:你们|你家|贵司|贵店)[^，,。！!？?\s]{0,4}?)?"  # where: "在你们这", "你们店里"
+    r"(?:给我|帮我)?(?:买|购买|订|下单|装|安装|修|维修|办|换|送)(?:了|的)+"
+    r"(?:一|1|两|2)?(?:台|个|件|部|套|张|款|双|箱|份|条)?"
+    r"(?P<thing>[\u4e00-\u9fffA-Za-z0-9]{1,6}?)(?:啊|呀|哈|哦|呢)?"
+)
+_NOT_A_THING = re.compile(r"^[那这哪]|[不没未无别了是在还就很太都也会要能得着过掉发好]|什么|啥|玩意|垃圾|寂寞|东西$")
+
+
+def purchase_without_problem(text: str) -> str | None:
+    """What was bought, installed or repaired, when the message says only that ("洗衣机"), else None."""
+    cleaned = re.sub(r"[\s。.!！~～…]+$", "", text.strip())
+    match = _PURCHASE.fullmatch(cleaned)
+    if match is None or _ASKS.search(cleaned) or _FAULT.search(cleaned) or says_it_went_wrong(cleaned):
+        return None
+    thing = match["thing"]
+    return None if _NOT_A_THING.search(thing) else thing

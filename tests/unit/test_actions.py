@@ -12,7 +12,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services as action_services
-from actions.fallback import ActionDefaultFallback
+from actions.fallback import ActionDefaultAskAffirmation, ActionDefaultFallback
 from actions.feedback import ActionRecordFeedback
 from actions.handoff import ActionRequestHuman
 from actions.intake import (
@@ -2302,6 +2302,102 @@ async def test_words_with_no_problem_in_them_join_the_problem_told_next(wired: S
     """ "海尔的热水器，买了三年了" is asked about; "不出热水了" next says what is wrong with it."""
     slots, _ = await validate(unplaced_then("海尔的热水器，买了三年了", "不出热水了", guessed=False))
     assert slots["complaint_description"] == "海尔的热水器，买了三年了\n不出热水了"
+
+
+async def test_a_purchase_with_no_problem_named_is_asked_about_not_apologised_for(
+    wired: Services, fake_uow: FakeUowFactory
+) -> None:
+    """ "我上个月在你们这买的洗衣机" is a displeased complaint to the models: it got "非常抱歉给您添麻烦了，
+    我马上帮您登记投诉" and the order question before anything was wrong with the washing machine."""
+    dispatcher = CollectingDispatcher()
+    events = await ValidateComplaintForm().run(
+        dispatcher,
+        tracker("我上个月在你们这买的洗衣机", "complain", satisfaction=("dissatisfied", 0.93)),
+        DOMAIN,
+    )
+    assert ("active_loop", None) in [(e["event"], e.get("name")) for e in events]
+    assert [m["text"] for m in dispatcher.messages] == [
+        "收到。请问洗衣机遇到了什么问题？直接描述给我就行，我来帮您登记。"
+    ]
+    assert not fake_uow.store.cases
+    slots, said = await validate(  # the problem in the same message: filed as before
+        tracker("我上个月在你们这买的洗衣机，脱水响声特别大", "complain", satisfaction=("dissatisfied", 0.9))
+    )
+    assert slots["complaint_description"] == "我上个月在你们这买的洗衣机，脱水响声特别大"
+    assert said == [render("ack_complaint")]
+
+
+def purchase_then(then: str, category: str, confidence: float) -> Tracker:
+    """ "上周你们给我装的空调" (with the category model's guess), the bot's question, then ``then``."""
+    first = "上周你们给我装的空调"
+    guess = entity("complaint_category", category, confidence, "ComplaintCategoryClassifier")
+    later = parsed(then, "complain", satisfaction=("dissatisfied", 0.9))
+    events = [
+        {
+            "event": "user",
+            "text": first,
+            "parse_data": parsed(first, "complain", [guess]),
+            "timestamp": 1000.0,
+        },
+        {"event": "action", "name": "validate_complaint_form"},
+        {"event": "bot", "text": render("purchase_without_problem", thing="空调")},
+        {"event": "active_loop", "name": None},
+        {"event": "action", "name": "action_listen"},
+        {"event": "user", "text": then, "parse_data": later, "timestamp": 1030.0},
+    ]
+    return Tracker("wx-1", {"requested_slot": None}, later, events, False, None, {}, "action_listen")
+
+
+@pytest.mark.parametrize(
+    ("then", "category", "confidence", "description", "filed_as"),
+    [
+        ("不制冷", "installation_repair", 0.9, "上周你们给我装的空调\n不制冷", "installation_repair"),
+        (
+            "一直滴水，地板都湿了",
+            "installation_repair",
+            0.9,
+            "上周你们给我装的空调\n一直滴水，地板都湿了",
+            "installation_repair",
+        ),
+        ("不制冷", "installation_repair", 0.3, "上周你们给我装的空调\n不制冷", None),  # a weak guess is asked
+        ("投诉", "installation_repair", 0.9, "上周你们给我装的空调", "installation_repair"),
+    ],
+)
+async def test_the_problem_named_after_the_purchase_joins_it_with_its_category(
+    wired: Services, then: str, category: str, confidence: float, description: str, filed_as: str | None
+) -> None:
+    """ "不制冷" to "请问空调遇到了什么问题？" was dropped (four characters or fewer "describe" nothing),
+    and the category question was asked about an air conditioner the first words said was installed."""
+    slots, said = await validate(purchase_then(then, category, confidence))
+    assert slots["complaint_description"] == description
+    assert slots.get("complaint_category") == filed_as
+    assert said == [render("ack_complaint")]
+
+
+@pytest.mark.parametrize(
+    ("then", "intent", "action"),
+    [
+        ("声音很大", "nlu_fallback", ActionDefaultAskAffirmation),  # was "您是想评价我们的服务吗？"
+        ("制冷效果差", "give_feedback", ActionRecordFeedback),  # was thanked for
+        ("尺寸不对", "deny", ActionRouteInform),
+    ],
+)
+async def test_any_displeased_answer_to_what_went_wrong_starts_the_intake(
+    wired: Services, then: str, intent: str, action: type
+) -> None:
+    t = purchase_then(then, "installation_repair", 0.9)
+    answer = parsed(then, intent, satisfaction=("dissatisfied", 0.9))
+    t.latest_message, t.events[-1] = answer, {**t.events[-1], "parse_data": answer}
+    dispatcher = CollectingDispatcher()
+    events = await action().run(dispatcher, t, DOMAIN)
+    assert [e.get("name") for e in events if e["event"] == "followup"] == ["complaint_form"]
+    assert dispatcher.messages == []
+    slots, _ = await validate(t)
+    assert slots["complaint_description"] == f"上周你们给我装的空调\n{then}"
+    calm = parsed(then, intent, satisfaction=("neutral", 0.9))  # not displeased: no problem told
+    t.latest_message, t.events[-1] = calm, {**t.events[-1], "parse_data": calm}
+    events = await action().run(CollectingDispatcher(), t, DOMAIN)
+    assert "complaint_form" not in [e.get("name") for e in events if e["event"] == "followup"]
 
 
 @pytest.mark.parametrize("requested", ["order_id", "phone"])

@@ -2,7 +2,7 @@ import pytest
 
 from bot.cases.rules import SlaPolicy
 from bot.config import Settings
-from bot.feedback.rules import names_no_problem, only_praise
+from bot.feedback.rules import names_no_problem, only_praise, purchase_without_problem
 
 POLICY = SlaPolicy.load(Settings.from_env({}).sla_policy_path)
 
@@ -58,3 +58,27 @@ def test_a_message_with_no_problem_in_it_is_told_from_a_complaint(
     text: str, satisfaction: tuple[str, float], none: bool
 ) -> None:
     assert names_no_problem(POLICY, text, *satisfaction) is none
+
+
+@pytest.mark.parametrize(
+    ("text", "thing"),
+    [
+        ("我上个月在你们这买的洗衣机", "洗衣机"),
+        ("上周你们给我装的空调", "空调"),
+        ("我前天在你们店买了个冰箱。", "冰箱"),
+        ("双十一买的扫地机器人", "扫地机器人"),
+        ("我上个月在你们这买的洗衣机坏了", None),  # the problem is named
+        ("我上周买的冰箱不制冷", None),
+        ("我上个月在你们这买的洗衣机，订单号JD123", None),  # more than the purchase
+        ("新买的冰箱噪音很大", None),  # complaints in data/nlu/ the pattern must not take
+        ("装的窗帘轨道掉了", None),
+        ("宽带都退订了还在扣费", None),
+        ("你是不是只会回固定的话", None),
+        ("你们装的什么玩意儿", None),  # displeasure, not a thing
+        ("买了个寂寞", None),
+        ("就是上周修的那台", None),  # which one, said to someone who knows
+        ("我要投诉你们装的空调", None),  # asks for something
+    ],
+)
+def test_a_purchase_with_no_problem_named_is_told_from_a_complaint(text: str, thing: str | None) -> None:
+    assert purchase_without_problem(text) == thing
