@@ -52,6 +52,7 @@ from bot.cases.intake import (
     names_only_a_category,
     names_own_category,
     names_something,
+    only_chases,
     only_never_mind,
     prefers_wechat,
     refers_to_number_on_file,
@@ -946,6 +947,10 @@ class ActionRouteInform(Action):
             return [FollowupAction(FORM)]
         if await answer_contact_question(dispatcher, tracker):  # "给我一个联系电话" started an intake
             return []
+        if tracker.active_loop_name is None and only_chases(latest_text(tracker)):  # "赶紧的" is a yes
+            chased = await about_an_open_case(dispatcher, tracker, domain)
+            if chased is not None:
+                return chased
         if tracker.active_loop_name is None and asks_for_case_number(latest_text(tracker)):
             return await ActionCaseStatus().run(dispatcher, tracker, domain)  # "我的工单号是多少"
         meant = affirmed_guess(tracker)

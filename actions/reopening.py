@@ -17,7 +17,13 @@ from rasa_sdk.types import DomainDict
 from actions.common import first_entity_value, latest_text
 from actions.messages import say
 from actions.services import get_services
-from bot.cases.intake import asks_to_reschedule, asks_when_someone_comes, is_urging, says_still_broken
+from bot.cases.intake import (
+    asks_to_reschedule,
+    asks_when_someone_comes,
+    is_urging,
+    only_chases,
+    says_still_broken,
+)
 from bot.cases.model import CATEGORY_LABELS, Case, Priority
 from bot.cases.rules import latest_finished
 from bot.cases.service import CaseService
@@ -84,7 +90,9 @@ async def chase_if_open(
     if text.startswith("/") or not asked or starts_new_matter(text):
         return None
     try:
-        if not await (await get_services()).cases.open_cases_for(tracker.sender_id):
+        if not await (await get_services()).cases.open_cases_for(tracker.sender_id) and not only_chases(text):
+            # A bare chase with nothing open ("我想催一下" got "您是想查询投诉进度吗？", "能不能快点" was
+            # thanked as a suggestion) is told so below, with what to do instead.
             return None
     except Exception:  # the intake goes on and files a case: nothing is lost
         logger.exception("could not look up %s's open cases", tracker.sender_id)

@@ -198,6 +198,19 @@ def is_urging(text: str) -> bool:
     return bool(_URGING.search(_clean(text)))
 
 
+#: A chase and nothing else: "我想催一下", "能不能快点", "可以加急吗", "赶紧的". Not "快点发货" or "等了三天",
+#: which say what is awaited.
+_BARE_CHASE = re.compile(r"催|快点|快些|尽快|赶紧|抓紧|加急|抓点紧|等不及|速度")
+_CHASE_FILLER = re.compile(
+    r"我想|我要|帮我|给我|麻烦|能不能|能否|可不可以|可以|一下|你们|处理|进度|[想要请下一您你吗呢啊呀吧了的哈办单点再好行不]|[\W_]"
+)
+
+
+def only_chases(text: str) -> bool:
+    cleaned = _clean(text)
+    return bool(_BARE_CHASE.search(cleaned)) and not _CHASE_FILLER.sub("", _BARE_CHASE.sub("", cleaned))
+
+
 #: When will someone come: "什么时候派人来" / "师傅啥时候上门" / "几点能到". From a customer with a case
 #: open it is about that case; heard as a complaint, it started a second intake ("请问这属于哪一类问题？").
 _ASKS_WHEN = re.compile(

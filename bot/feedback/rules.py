@@ -81,7 +81,9 @@ _PURCHASE = re.compile(
     r"(?:一|1|两|2)?(?:台|个|件|部|套|张|款|双|箱|份|条)?"
     r"(?P<thing>[\u4e00-\u9fffA-Za-z0-9]{1,6}?)(?:啊|呀|哈|哦|呢)?"
 )
-_NOT_A_THING = re.compile(r"^[那这哪]|[不没未无别了是在还就很太都也会要能得着过掉发好]|什么|啥|玩意|垃圾|寂寞|东西$")
+_NOT_A_THING = re.compile(
+    r"^[那这哪]|[不没未无别了是在还就很太都也会要能得着过掉发好]|什么|啥|玩意|垃圾|寂寞|东西$"
+)
 
 
 def purchase_without_problem(text: str) -> str | None:

@@ -1945,11 +1945,43 @@ async def test_a_chase_the_model_did_not_hear_as_one_is_still_a_chase(
     assert [e.note for e in chased.events if e.kind == "urged"] == [text]
     assert fake_uow.store.feedback == []
 
-    # Without an open case the words are what the model heard
+    # Without an open case the words are what the model heard, unless they are a bare chase
     dispatcher = CollectingDispatcher()
     events = await run(dispatcher, tracker(text, intent, sender="wx-2", loop=None), DOMAIN)
     assert dispatcher.messages and not any("催办" in (m.get("text") or "") for m in dispatcher.messages)
-    assert not [e for e in events if e["event"] == "active_loop"]
+    if text != "能不能快点":
+        assert not [e for e in events if e["event"] == "active_loop"]
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "action"),
+    [
+        ("我想催一下", "nlu_fallback", "fallback"),  # got "您是想查询投诉进度吗？"
+        ("能不能快点", "suggest", "feedback"),  # got "谢谢您的建议！已经记录…"
+        ("帮我催催", "out_of_scope", "cannot_help"),  # got "抱歉，这个我帮不上忙"
+        ("可以加急吗", "out_of_scope", "cannot_help"),
+        ("赶紧的", "affirm", "route_inform"),  # got "请问您是要投诉反映问题，还是…"
+        ("催单", "complain", "intake"),
+    ],
+)
+async def test_a_bare_chase_with_nothing_open_is_told_so(
+    wired: Services, fake_uow: FakeUowFactory, text: str, intent: str, action: str
+) -> None:
+    from actions.fallback import ActionDefaultAskAffirmation
+
+    run = {
+        "fallback": ActionDefaultAskAffirmation().run,
+        "cannot_help": ActionCannotHelp().run,
+        "route_inform": ActionRouteInform().run,
+        "intake": ValidateComplaintForm().run,
+        "feedback": ActionRecordFeedback().run,
+    }[action]
+    dispatcher = CollectingDispatcher()
+    await run(
+        dispatcher, tracker(text, intent, loop="complaint_form" if action == "intake" else None), DOMAIN
+    )
+    assert [m["text"] for m in dispatcher.messages] == [render("no_open_cases")]
+    assert not fake_uow.store.cases and fake_uow.store.feedback == []
 
 
 async def test_a_problem_back_with_danger_in_it_reopens_the_case_at_p1(wired: Services) -> None:

@@ -15,6 +15,7 @@ from bot.cases.intake import (
     is_urging,
     names_own_category,
     no_longer_needed,
+    only_chases,
     prefers_wechat,
     rewritten_description,
     safety_terms,
@@ -403,3 +404,21 @@ def test_preferring_to_be_reached_in_the_chat(text: str, prefers: bool) -> None:
 )
 def test_a_problem_is_told_from_the_labels_around_a_number(rest: str, describes: bool) -> None:
     assert describes_beside_numbers(rest) is describes
+
+
+@pytest.mark.parametrize(
+    ("text", "bare"),
+    [
+        ("我想催一下", True),
+        ("能不能快点", True),
+        ("可以加急吗", True),
+        ("你们能不能快点处理一下啊！！", True),
+        ("催单", True),
+        ("快点发货", False),  # says what is awaited: a complaint
+        ("等了三天", False),
+        ("还没到", False),
+        ("催什么催", False),
+    ],
+)
+def test_a_bare_chase_is_told_from_one_that_says_what_is_awaited(text: str, bare: bool) -> None:
+    assert only_chases(text) is bare
