@@ -252,7 +252,22 @@ _WENT_WRONG = re.compile(
 def says_it_went_wrong(text: str) -> bool:
     """ "没有按时来" / "没效果" / "不满意": a verdict on the service, and a bad one, even where the
     model hears a "no" or nothing much."""
+    text = this_time_only(text)
     return bool(_WENT_WRONG.search(_typed(text))) or reports_damage(text)
+
+
+_THIS_TIME = re.compile(r"这次|这回|这一次|这一回|本次|这趟")
+_LAST_TIME = re.compile(r"上次|上回|上一次|上一回|之前|以前|前几次|前两次|那次")
+
+
+def this_time_only(text: str) -> str:
+    """The answer without what it says of an earlier visit, when it sets this one apart: "这次挺满意，
+    上次的师傅就不行" scored 2 with a remediation case for the earlier technician. "比上次差远了"
+    and "上次挺好，这次不行" are about this time, and kept whole."""
+    clauses = [c for c in _CLAUSES.split(text) if c]
+    if len(clauses) < 2 or not any(_THIS_TIME.search(c) for c in clauses):
+        return text
+    return "，".join(c for c in clauses if _THIS_TIME.search(c) or not _LAST_TIME.search(c))
 
 
 #: Goods or their packing arrived damaged: "包装有点破", "杯子碎了一个", "汤洒了". The model heard

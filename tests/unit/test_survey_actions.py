@@ -1091,6 +1091,19 @@ async def test_a_score_withheld_or_a_wish_for_better_is_no_praise(text: str) -> 
         # displeasure in a word, out of scope to the model: "这个我帮不上忙" and the question again
         ("无语", "out_of_scope", ("dissatisfied", 0.98), {"survey_score": 1.0, "survey_comment": "无语"}),
         ("王者荣耀怎么上分", "out_of_scope", ("satisfied", 0.9), {}),
+        # an earlier visit's fault set apart from this one: it was a 2 with a remediation case
+        (
+            "这次挺满意，上次的师傅就不行",
+            "give_feedback",
+            ("satisfied", 0.68),
+            {"survey_score": 4.0, "survey_comment": "这次挺满意，上次的师傅就不行"},
+        ),
+        (
+            "上次挺好，这次不行",
+            "give_feedback",
+            ("satisfied", 0.6),
+            {"survey_score": 2.0, "survey_comment": "上次挺好，这次不行"},
+        ),
     ],
 )
 async def test_what_an_answer_says_decides_it_over_the_intent_the_model_gives(

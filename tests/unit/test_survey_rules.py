@@ -740,3 +740,18 @@ def test_a_problem_gone_is_told_from_a_question_about_it(text: str, gone: bool) 
 )
 def test_thumbs_say_one_thing(text: str, label: str | None) -> None:
     assert thumbs_verdict(text) == label
+
+
+@pytest.mark.parametrize(
+    ("text", "wrong"),
+    [
+        ("这次挺满意，上次的师傅就不行", False),  # the fault is the earlier visit's
+        ("这回很准时，之前那个师傅没按时来", False),
+        ("上次挺好，这次不行", True),
+        ("比上次慢多了", True),  # one clause: about this time
+        ("上次的师傅就不行", True),  # nothing said of this time
+        ("这次也不行，上次也不行", True),
+    ],
+)
+def test_an_earlier_visit_set_apart_from_this_one_is_not_this_ones_fault(text: str, wrong: bool) -> None:
+    assert says_it_went_wrong(text) is wrong
