@@ -645,7 +645,8 @@ def score_from_satisfaction(label: str | None, confidence: float | None, text: s
     """A free-text answer without a number, scored from the NLU's satisfaction label. An answer that
     weighs one thing against another is never scored at an extreme: the model hears the complaint
     in "装得挺快的，就是走的时候垃圾没带走" with confidence, but 1 (非常不满意) is not what it says."""
-    c = 0.0 if _BUT.search(text) else confidence or 0.0
+    # Nor is faint praise ever a 5: "还可以，价格能再便宜点就更好了" was one (satisfied, 0.81).
+    c = 0.0 if _BUT.search(text) or _FAINT_PRAISE.search(_typed(text)) else confidence or 0.0
     if label == "satisfied":
         return 5 if c >= 0.8 else 4
     if label == "dissatisfied":
