@@ -31,7 +31,14 @@ from actions.common import (
 from actions.messages import catalogue, render, say
 from actions.services import get_services
 from bot.cases.errors import CaseError
-from bot.cases.intake import is_cancellation, is_substantive_description, safety_terms, solicits_praise
+from bot.cases.intake import (
+    confirms,
+    is_cancellation,
+    is_plain_answer,
+    is_substantive_description,
+    safety_terms,
+    solicits_praise,
+)
 from bot.cases.model import CATEGORIES, Case
 from bot.feedback.rules import names_no_problem
 from bot.nlu.patterns import withholds_score
@@ -108,6 +115,39 @@ def pictures_for_the_score(tracker: Tracker) -> bool:
         and only_faces(latest_text(tracker))
         and latest_intent(tracker) not in CLOSINGS  # "[抱拳]" thanks, "[再见]" leaves: as in words
     )
+
+
+_WAITING = ("survey_take_your_time", "survey_not_tried_yet", "survey_waiting_quietly")
+
+
+def _said_it_would_wait(tracker: Tracker) -> bool:
+    """The bot's last words before this message said it would wait for the verdict."""
+    latest = max((i for i, e in enumerate(tracker.events) if e.get("event") == "user"), default=0)
+    for event in reversed(tracker.events[:latest]):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "bot":
+            return event.get("text") in {render(key) for key in _WAITING}
+    return False
+
+
+def waits_again(tracker: Tracker) -> bool:
+    """No verdict yet, or a yes to waiting, after the bot has already said it would wait."""
+    text = latest_text(tracker)
+    return (says_no_verdict(text) or not_tried_yet(text) or _plain_yes(tracker)) and _said_it_would_wait(
+        tracker
+    )
+
+
+def _plain_yes(tracker: Tracker) -> bool:
+    text = latest_text(tracker)
+    return is_plain_answer(text) and (latest_intent(tracker) == "affirm" or confirms(text))
+
+
+def agrees_to_wait(tracker: Tracker) -> bool:
+    """ "好的" to "好的，不着急😊 等您用上一段时间…" was scored 3 (一般) and closed the survey: a yes to
+    waiting, not a verdict on the service."""
+    return _plain_yes(tracker) and _said_it_would_wait(tracker)
 
 
 def asked_too_soon(tracker: Tracker) -> bool:
@@ -271,6 +311,9 @@ class ActionAskSurveyScore(Action):
             dispatcher.utter_message(
                 json_message=_template_data(survey, services.cases.tz, reminder=reminder)
             )
+        elif not pushed and waits_again(tracker):
+            # "刚装好，还没用呢", then "过两天再说吧": the same reply and menu came back word for word
+            say(dispatcher, "survey_waiting_quietly")
         elif not pushed and says_no_verdict(latest_text(tracker)):
             say(dispatcher, "survey_take_your_time", buttons=_score_buttons())
         elif not pushed and not_tried_yet(latest_text(tracker)):
@@ -458,7 +501,7 @@ class ValidateSurveyForm(FormValidationAction):
         if asks_why_surveyed(text):
             say(dispatcher, "survey_why")  # "为什么要打分" was a 2, an apology and a remediation case
             return {"survey_score": None}
-        if says_no_verdict(text):
+        if says_no_verdict(text) or agrees_to_wait(tracker):
             return {"survey_score": None}  # "哦" or "收到" is no refusal (the model's "no"): ask again
         if shrugs(text):
             return {"survey_score": 3.0, "survey_comment": text}  # "随便吧": out of scope to the model

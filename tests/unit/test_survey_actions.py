@@ -156,6 +156,28 @@ async def test_asked_too_soon_is_no_answer_and_the_bot_can_wait(wired: Services,
     assert (await wired.surveys.get(survey_id)).status is SurveyStatus.SENT
 
 
+@pytest.mark.parametrize("then", ["过两天再说吧", "嗯", "好的", "行"])
+async def test_no_verdict_said_again_is_met_quietly(wired: Services, clock: Clock, then: str) -> None:
+    """ "刚装好，还没用呢", then "过两天再说吧": "好的，不着急😊 等您用上一段时间…" and the five
+    buttons came back word for word, and again for every "嗯" after it. "好的" to it was scored 3
+    (一般) and closed the survey."""
+    survey_id, first = await no_answer_yet(wired, clock, "刚装好，还没用呢", "give_feedback")
+    t = tracker(then, "affirm", requested="survey_score")
+    t.slots.update({"survey_id": str(survey_id), "survey_delivery": "customer_service"})
+    t.events[:0] = [
+        {"event": "user", "text": "刚装好，还没用呢"},
+        {"event": "bot", "text": first["text"], "data": {"buttons": first["buttons"]}},
+    ]
+    slots, _ = await validate(t)
+    assert slots == {"survey_score": None}
+    dispatcher = CollectingDispatcher()
+    await ActionAskSurveyScore().run(dispatcher, t, DOMAIN)
+    assert [(m["text"], m["buttons"]) for m in dispatcher.messages] == [
+        ("好的，不打扰您了😊 想好了随时回复1-5分或者说说感受就行。", [])
+    ]
+    assert (await wired.surveys.get(survey_id)).status is SurveyStatus.SENT  # still open for its answer
+
+
 async def test_asked_too_soon_is_no_answer_whatever_its_intent(wired: Services, clock: Clock) -> None:
     """ "没试过" is out of scope to the model: the rule for that runs first, and must leave the
     words to the survey form, not answer "抱歉，这个我帮不上忙"."""
