@@ -6,8 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
 
-from actions.messages import render
+from actions.messages import render, say
 from bot.cases.intake import confirms, is_cancellation, names_something
 from bot.feedback.rules import purchase_without_problem
 
@@ -109,6 +110,15 @@ def answers_what_is_wrong(tracker: Tracker) -> bool:
     if satisfaction_of(latest_parse(tracker))[0] != "dissatisfied":
         return False
     return _purchase_asked_about(tracker) is not None
+
+
+def ask_what_went_wrong(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
+    """ "我上个月在你们这买的洗衣机" / "我家空调", and nothing else: "请问洗衣机遇到了什么问题？"
+    rather than an apology, "这个我帮不上忙" or a guess. The answer joins these words."""
+    thing = purchase_without_problem(latest_text(tracker))
+    if thing:
+        say(dispatcher, "purchase_without_problem", thing=thing)
+    return bool(thing)
 
 
 def fragment_before(tracker: Tracker) -> str | None:

@@ -9,7 +9,7 @@ from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, UserUtterance
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import answers_what_is_wrong, latest_text
+from actions.common import answers_what_is_wrong, ask_what_went_wrong, latest_text
 from actions.contact import answer_contact_question
 from actions.messages import say
 from actions.reopening import about_an_open_case
@@ -49,6 +49,8 @@ class ActionDefaultAskAffirmation(Action):
     ) -> list[EventType]:
         if answers_what_is_wrong(tracker):  # "声音很大" to "请问冰箱遇到了什么问题？"
             return [ActiveLoop(None), FollowupAction("complaint_form")]
+        if tracker.active_loop_name is None and ask_what_went_wrong(dispatcher, tracker):  # "我家空调"
+            return [ActiveLoop(None), FollowupAction("action_listen")]
         if await answer_contact_question(dispatcher, tracker):  # "售后电话" got "您是想打个招呼吗？"
             return [ActiveLoop(None), FollowupAction("action_listen")]
         if await answer_withdrawal(dispatcher, tracker):  # "问题解决了" got "您是想评价我们的服务吗？"

@@ -16,6 +16,7 @@ from actions.common import (
     affirmed_guess,
     answers_not_taken,
     answers_what_is_wrong,
+    ask_what_went_wrong,
     channel_of,
     denied_a_guess,
     first_entity_value,
@@ -65,7 +66,7 @@ from bot.cases.intake import (
     without_person_request,
 )
 from bot.cases.model import CATEGORIES, CATEGORY_LABELS, PUSH_CHANNELS, CaseDraft
-from bot.feedback.rules import names_no_problem, only_praise, purchase_without_problem
+from bot.feedback.rules import names_no_problem, only_praise
 from bot.nlu.patterns import (
     CATEGORY_GUESS,
     find_category_mention,
@@ -389,11 +390,12 @@ class ValidateComplaintForm(FormValidationAction):
                 # problem told next is added to these words ("海尔的热水器，买了三年了", "不出热水了").
                 say(dispatcher, "inform_without_context")
                 return intake_left()
-            thing = purchase_without_problem(text) if tracker.get_slot("requested_slot") is None else None
-            if thing and latest_intent(tracker) == "complain":
-                # "我上个月在你们这买的洗衣机" got "非常抱歉给您添麻烦了" before any problem was named;
-                # the problem told next is added to these words.
-                say(dispatcher, "purchase_without_problem", thing=thing)
+            if (
+                tracker.get_slot("requested_slot") is None
+                and latest_intent(tracker) == "complain"
+                and ask_what_went_wrong(dispatcher, tracker)
+            ):
+                # "我上个月在你们这买的洗衣机" got "非常抱歉给您添麻烦了" before any problem was named
                 return intake_left()
         if not _is_payload(text) and latest_intent(tracker) not in DIGRESSIONS and asks_for_a_person(text):
             # The model heard the complaint in "空调一直滴水，我要找人工"; the customer also asked for
@@ -951,6 +953,8 @@ class ActionRouteInform(Action):
             chased = await about_an_open_case(dispatcher, tracker, domain)
             if chased is not None:
                 return chased
+        if tracker.active_loop_name is None and ask_what_went_wrong(dispatcher, tracker):  # "家里那台冰箱"
+            return []
         if tracker.active_loop_name is None and asks_for_case_number(latest_text(tracker)):
             return await ActionCaseStatus().run(dispatcher, tracker, domain)  # "我的工单号是多少"
         meant = affirmed_guess(tracker)

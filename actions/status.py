@@ -11,7 +11,14 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import first_entity_value, latest_intent, latest_parse, latest_text, satisfaction_of
+from actions.common import (
+    ask_what_went_wrong,
+    first_entity_value,
+    latest_intent,
+    latest_parse,
+    latest_text,
+    satisfaction_of,
+)
 from actions.contact import answer_contact_question
 from actions.messages import render, say
 from actions.reopening import about_an_open_case
@@ -271,6 +278,8 @@ class ActionCannotHelp(Action):
         if english_words(text) >= ENGLISH_SENTENCE:
             # "my package hasn't arrived" got "抱歉，这个我帮不上忙"; the customer may not read that
             say(dispatcher, "english_only")
+            return []
+        if not in_survey and ask_what_went_wrong(dispatcher, tracker):  # "我家空调" got "这个我帮不上忙"
             return []
         label, _ = satisfaction_of(latest_parse(tracker))
         if not in_survey and praises(text) and label != "dissatisfied":

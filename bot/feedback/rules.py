@@ -79,17 +79,24 @@ _PURCHASE = re.compile(
     r"(?:(?:在|从|找|让)?(?:你们|你家|贵司|贵店)[^，,。！!？?\s]{0,4}?)?"  # where: "在你们这", "你们店里"
     r"(?:给我|帮我)?(?:买|购买|订|下单|装|安装|修|维修|办|换|送)(?:了|的)+"
     r"(?:一|1|两|2)?(?:台|个|件|部|套|张|款|双|箱|份|条)?"
-    r"(?P<thing>[\u4e00-\u9fffA-Za-z0-9]{1,6}?)(?:啊|呀|哈|哦|呢)?"
+    r"(?P<thing>[\u4e00-\u9fffA-Za-z0-9]{2,6}?)(?:啊|呀|哈|哦|呢)?"
+)
+#: Or a thing at home and nothing more, a customer who sends the problem in the next message: "我家空调"
+#: got "抱歉，这个我帮不上忙", and the case said only "不制冷了".
+_AT_HOME = re.compile(
+    r"(?:我家|我们家|家里|俺家|家中)(?:的|里的?)?(?:那台|这台|那个|这个)?"
+    r"(?P<thing>[\u4e00-\u9fffA-Za-z0-9]{2,6}?)(?:啊|呀|哈|哦|呢)?"
 )
 _NOT_A_THING = re.compile(
-    r"^[那这哪]|[不没未无别了是在还就很太都也会要能得着过掉发好]|什么|啥|玩意|垃圾|寂寞|东西$"
+    r"^[那这哪里]|[不没未无别了是在还就很太都也会要能得着过掉发好]|什么|啥|玩意|垃圾|寂寞|东西$|的$|地址|电话|号"
 )
 
 
 def purchase_without_problem(text: str) -> str | None:
-    """What was bought, installed or repaired, when the message says only that ("洗衣机"), else None."""
+    """What was bought, installed or repaired, or what at home, when the message says only that
+    ("洗衣机"), else None."""
     cleaned = re.sub(r"[\s。.!！~～…]+$", "", text.strip())
-    match = _PURCHASE.fullmatch(cleaned)
+    match = _PURCHASE.fullmatch(cleaned) or _AT_HOME.fullmatch(cleaned)
     if match is None or _ASKS.search(cleaned) or _FAULT.search(cleaned) or says_it_went_wrong(cleaned):
         return None
     thing = match["thing"]

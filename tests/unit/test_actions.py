@@ -2359,6 +2359,34 @@ async def test_a_purchase_with_no_problem_named_is_asked_about_not_apologised_fo
     assert said == [render("ack_complaint")]
 
 
+@pytest.mark.parametrize(
+    ("text", "intent", "action"),
+    [
+        ("我家空调", "out_of_scope", ActionCannotHelp),  # got "抱歉，这个我帮不上忙"
+        ("家里的热水器", "nlu_fallback", ActionDefaultAskAffirmation),
+        ("我们家那台冰箱", "inform", ActionRouteInform),  # got "您是要投诉反映问题，还是…"
+    ],
+)
+async def test_a_thing_at_home_and_nothing_more_is_asked_about(
+    wired: Services, text: str, intent: str, action: type
+) -> None:
+    """WeChat customers send the problem in the next message: "我家空调", then "不制冷了", and the case
+    said only "不制冷了"."""
+    dispatcher = CollectingDispatcher()
+    await action().run(dispatcher, tracker(text, intent, loop=None), DOMAIN)
+    thing = text.removeprefix("我家").removeprefix("家里的").removeprefix("我们家那台")
+    assert [m["text"] for m in dispatcher.messages] == [render("purchase_without_problem", thing=thing)]
+    then = parsed("不制冷了", "complain", satisfaction=("dissatisfied", 0.9))
+    t = tracker(text, intent, loop=None)
+    t.events += [
+        {"event": "bot", "text": dispatcher.messages[0]["text"]},
+        {"event": "user", "text": "不制冷了", "parse_data": then},
+    ]
+    t.latest_message = then
+    slots, _ = await validate(t)
+    assert slots["complaint_description"] == f"{text}\n不制冷了"
+
+
 def purchase_then(then: str, category: str, confidence: float) -> Tracker:
     """ "上周你们给我装的空调" (with the category model's guess), the bot's question, then ``then``."""
     first = "上周你们给我装的空调"

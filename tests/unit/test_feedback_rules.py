@@ -77,6 +77,11 @@ def test_a_message_with_no_problem_in_it_is_told_from_a_complaint(
         ("你们装的什么玩意儿", None),  # displeasure, not a thing
         ("买了个寂寞", None),
         ("就是上周修的那台", None),  # which one, said to someone who knows
+        ("我家空调", "空调"),  # a thing at home, the problem to follow
+        ("家里的热水器", "热水器"),
+        ("我家里人", None),
+        ("家里那台格力的", None),  # an answer (inform in data/nlu/), not a thing to ask about
+        ("我家地址", None),
         ("我要投诉你们装的空调", None),  # asks for something
     ],
 )
