@@ -31,6 +31,7 @@ from bot.cases.intake import (
     asks_for_case_number,
     is_urging,
     praises,
+    stops_complaining,
     withdraws_complaint,
 )
 from bot.cases.model import CATEGORY_LABELS, STATUS_LABELS, Case, Priority
@@ -101,7 +102,9 @@ async def answer_withdrawal(dispatcher: CollectingDispatcher, tracker: Tracker) 
     A problem gone ("已经修好了") is answered the same way when the customer has an open case; with
     none, False: the message is answered as it would have been (feedback, a "no")."""
     text = latest_text(tracker)
-    withdrawal = not text.startswith("/") and withdraws_complaint(text)
+    withdrawal = not text.startswith("/") and (
+        withdraws_complaint(text) or (tracker.active_loop_name is None and stops_complaining(text))
+    )
     if not withdrawal and not says_solved(tracker):
         return False
     services = await get_services()

@@ -142,6 +142,16 @@ def withdraws_complaint(text: str) -> bool:
     return bool(_WITHDRAW.search(_clean(text)))
 
 
+_NO_MORE_COMPLAINING = re.compile(r"(?<!还)(?:不想|不要|不用|不打算|不)(?:再)?投诉了")
+
+
+def stops_complaining(text: str) -> bool:
+    """ "算了不投诉了": inside an intake it cancels the one being described (`is_cancellation`); with
+    none running, it takes back the complaint just filed. It got "请问您是要投诉反映问题，还是查询之前
+    投诉的进度呢？"."""
+    return bool(_NO_MORE_COMPLAINING.search(_clean(text)))
+
+
 #: Help no longer needed: "已经没事了" / "不用派人来了" to a bot holding an open case about it.
 _NO_LONGER_NEEDED = re.compile(
     r"(?:已经|现在)?没事了|(?:不用|不需要|不必)(?:再|你们)?(?:处理|管|派人(?:来|过来)?|来人?|上门|过来|修)了"

@@ -1594,6 +1594,21 @@ def test_opening_hours_read_as_a_customer_reads_them(
     assert describe_hours(policy) == said
 
 
+@pytest.mark.parametrize("text", ["算了不投诉了", "我不想投诉了"])
+async def test_no_more_complaining_after_filing_takes_the_complaint_back(wired: Services, text: str) -> None:
+    """Said just after filing, it got "请问您是要投诉反映问题，还是查询之前投诉的进度呢？"."""
+    filed = await wired.cases.open_case(
+        CaseDraft("wx-1", "rest", "空调漏水", "installation_repair", "13812345678")
+    )
+    dispatcher = CollectingDispatcher()
+    await ActionRouteInform().run(dispatcher, tracker(text, "deny", loop=None), DOMAIN)
+    assert f"已记下您要撤销投诉 {filed.number}" in dispatcher.messages[0]["text"]
+    assert (await wired.cases.get(filed.number)).description.endswith(f"客户要求撤销投诉：{text}")
+    during = CollectingDispatcher()  # inside an intake the words cancel the one being described
+    await ActionRouteInform().run(during, tracker(text, "deny"), DOMAIN)
+    assert not any("撤销投诉" in (m.get("text") or "") for m in during.messages)
+
+
 async def test_a_customer_withdraws_a_filed_complaint(wired: Services) -> None:
     """ "我想撤销刚才的投诉，问题已经解决了" (heard as a "no") got "这个我帮不上忙"."""
     from actions.intake import ActionRouteInform
