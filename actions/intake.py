@@ -36,6 +36,7 @@ from actions.messages import catalogue, render, say
 from actions.reopening import about_an_open_case, reopen_if_back
 from actions.services import get_services
 from actions.status import ActionCaseStatus, answer_withdrawal
+from actions.surveys import add_to_bad_answer
 from bot.cases.intake import (
     asks_for_a_person,
     asks_for_case_number,
@@ -372,6 +373,10 @@ class ValidateComplaintForm(FormValidationAction):
             )
             if redirected is not None:
                 return redirected
+            if await add_to_bad_answer(dispatcher, tracker, offer_person=False):
+                # "不用了" to a person after a bad survey answer, then "他还把我家地板刮花了": a second
+                # complaint asked for the order again; it is more about the same visit
+                return intake_left()
             if await answer_contact_question(dispatcher, tracker):  # "投诉电话是多少" is not a complaint
                 return intake_left()
             policy, satisfaction = (await get_services()).policy, satisfaction_of(latest_parse(tracker))

@@ -812,28 +812,38 @@ class ActionMoreAboutBadAnswer(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        text = latest_text(tracker)
-        services = await get_services()
-        survey = await services.surveys.last_bad_answer(tracker.sender_id)
-        new_matter = (
-            not is_substantive_description(text)
-            or starts_new_matter(text)
-            or bool(safety_terms(services.policy, text))
-        )
-        if survey is None or new_matter:
+        if not await add_to_bad_answer(dispatcher, tracker, offer_person=True):
             return [SlotSet("human_offered", False), FollowupAction("complaint_form")]
-        try:
-            await services.surveys.add_comment(tracker.sender_id, survey.stored_id, text)
-        except SurveyError:
-            logger.exception("could not add more words to survey %s", survey.id)
-            say(dispatcher, "survey_answer_kept")
-            return []
-        number = survey.remediation_case_number or survey.case_number
-        if number:
-            say(dispatcher, "survey_more_noted", number=number)
-        else:
-            say(dispatcher, "survey_offer_human_noted")
         return []  # the offer of a person still stands
+
+
+async def add_to_bad_answer(
+    dispatcher: CollectingDispatcher, tracker: Tracker, *, offer_person: bool
+) -> bool:
+    """More about a survey answered badly in the last half hour goes onto its case; True if it did.
+    ``offer_person``: the offer of a person still stands (not after the customer said no to it)."""
+    text = latest_text(tracker)
+    services = await get_services()
+    survey = await services.surveys.last_bad_answer(tracker.sender_id)
+    new_matter = (
+        not is_substantive_description(text)
+        or starts_new_matter(text)
+        or bool(safety_terms(services.policy, text))
+    )
+    if survey is None or new_matter:
+        return False
+    try:
+        await services.surveys.add_comment(tracker.sender_id, survey.stored_id, text)
+    except SurveyError:
+        logger.exception("could not add more words to survey %s", survey.id)
+        say(dispatcher, "survey_answer_kept")
+        return True
+    number = survey.remediation_case_number or survey.case_number
+    if number:
+        say(dispatcher, "survey_more_noted" if offer_person else "survey_more_noted_declined", number=number)
+    else:
+        say(dispatcher, "survey_offer_human_noted" if offer_person else "survey_noted")
+    return True
 
 
 class ActionDeclineHuman(Action):

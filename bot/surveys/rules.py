@@ -25,11 +25,11 @@ _DECLINE = re.compile(
 #: Tired of being asked: "别烦我" and "天天发，烦不烦" were scored 1 or 2 and opened a remediation case.
 #: Only in a short answer: "每次保养都推销燃油宝，一直劝，烦不烦" is a complaint about the service.
 _TIRED = re.compile(r"别烦|烦不烦|(?:别|不要)再?问了|问什么问|有完没完")
+#: "我家热水器也漏水了": something else of the customer's has a problem too
+_ANOTHER_THING = re.compile(r"(我家|家里|我们家|我的)[^，。,！!？?\s]{1,8}也")
 _NEW_MATTER = re.compile(
     r"投诉|另外|还有个|还有一个|还有件|别的事|另一件|另一个|另一台|顺便|顺带|先不说这个|对了|"
-    r"还想(问|说|反映)|"
-    # "我家热水器也漏水了": something else of the customer's has a problem too
-    r"(我家|家里|我们家|我的)[^，。,！!？?\s]{1,8}也"
+    rf"还想(问|说|反映)|{_ANOTHER_THING.pattern}"
 )
 
 
@@ -774,7 +774,17 @@ def declines_survey(text: str) -> bool:
     return bool(_DECLINE.search(text.strip()))
 
 
+#: "对了" / "另外" that goes on about the same person: "对了，他还把我家地板刮花了" is more about the
+#: visit, and it started a second complaint that asked for the order again.
+_SAME_PERSON_AGAIN = re.compile(
+    r"^(?:对了|另外|还有)[，,。\s]*(?:他|她|那个?师傅|这个?师傅|师傅|快递员|快递小哥|送货的|配送员|骑手|小哥)"
+    r"(?:还|也|居然|竟然|甚至)"
+)
+
+
 def starts_new_matter(text: str) -> bool:
     """A complaint in the middle of a survey is an answer about the service, unless it says it is
     about something else ("另外…", "我要投诉…")."""
+    if _SAME_PERSON_AGAIN.match(text.strip()) and not _ANOTHER_THING.search(text) and "投诉" not in text:
+        return False
     return bool(_NEW_MATTER.search(text))

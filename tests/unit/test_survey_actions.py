@@ -562,6 +562,38 @@ async def test_more_words_after_a_bad_answer_join_its_case_instead_of_a_second_c
     assert survey.comment == "2分，师傅迟到了两个小时\n师傅没打招呼就迟到，地板也没擦"
 
 
+async def test_more_words_after_a_person_was_declined_still_join_the_bad_answers_case(
+    wired: Services, clock: Clock, fake_uow: FakeUowFactory
+) -> None:
+    """ "2分，师傅迟到了两个小时", "不用了" to a person, then "对了，他还把我家地板刮花了": a second
+    complaint that asked for the order number again, about the visit that had just opened a case."""
+    from actions.intake import ValidateComplaintForm
+
+    survey_id = await a_sent_survey(wired, clock)
+    await submit(survey_id, 2, "2分，师傅迟到了两个小时")
+    (case,) = fake_uow.store.cases.values()
+    clock.now += timedelta(minutes=3)
+    dispatcher = CollectingDispatcher()
+    more = tracker(
+        "对了，他还把我家地板刮花了", "complain", loop="complaint_form", satisfaction=("dissatisfied", 0.9)
+    )
+    events = await ValidateComplaintForm().run(dispatcher, more, DOMAIN)
+    assert {"event": "active_loop", "name": None, "timestamp": None} in events
+    assert len(fake_uow.store.cases) == 1
+    assert fake_uow.store.cases[case.number].description.endswith("回访留言：对了，他还把我家地板刮花了")
+    assert [(m["text"], m["buttons"]) for m in dispatcher.messages] == [
+        (
+            f"已经补充到工单 {case.number} 里，跟进的同事会一并处理。"
+            "如果是另一个问题，请发“我要投诉”单独登记。",
+            [],  # no second offer of the person just declined
+        )
+    ]
+    clock.now += timedelta(hours=1)  # an hour later it is a complaint of its own
+    later = CollectingDispatcher()
+    await ValidateComplaintForm().run(later, more, DOMAIN)
+    assert [m["text"] for m in later.messages][:1] == ["收到，非常抱歉给您添麻烦了，我马上帮您登记投诉。"]
+
+
 def _after(said: list[tuple[str, str]], text: str, intent: str) -> Tracker:
     """A tracker whose history is ``said`` ((who, text) pairs) and then the customer's ``text``."""
     message = {"text": text, "intent": {"name": intent, "confidence": 0.95}, "entities": []}

@@ -477,6 +477,10 @@ def test_declining_a_survey(text: str, declines: bool) -> None:
         ("顺便问下，我上次投诉的宽带修好没", True),
         ("师傅也没打招呼，地板也没擦", False),
         ("还是坏的，能再派人来看看吗", False),
+        ("对了，他还把我家地板刮花了", False),  # "对了" going on about the same person
+        ("另外师傅还多收了50块", False),
+        ("对了，师傅也说我家热水器也要换", True),  # another thing of the customer's
+        ("另外快递也还没到", True),  # the parcel, not the courier
     ],
 )
 def test_a_complaint_in_a_survey_is_an_answer_unless_it_changes_the_subject(text: str, new: bool) -> None:
