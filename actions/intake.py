@@ -58,6 +58,7 @@ from bot.cases.intake import (
     only_never_mind,
     prefers_wechat,
     refers_to_number_on_file,
+    resumes,
     rewritten_description,
     safety_terms,
     says_more_than_wait,
@@ -210,6 +211,7 @@ def _adds_detail(tracker: Tracker) -> bool:
         or prefers_wechat(text)
         or refers_to_number_on_file(text)
         or names_only_a_category(text)
+        or resumes(text)
     ):
         return False
     if intent in ABOUT_THE_PROBLEM:
@@ -319,7 +321,8 @@ async def hand_over_intake(
 def _just_agrees(tracker: Tracker) -> bool:
     """ "好的" / "嗯嗯" to "请留一个手机号": the customer will give it; the question is asked again
     without calling their "好的" a malformed number."""
-    return latest_intent(tracker) == "affirm" and is_plain_answer(latest_text(tracker))
+    text = latest_text(tracker)
+    return (latest_intent(tracker) == "affirm" and is_plain_answer(text)) or resumes(text)
 
 
 def _category_read_from_description(tracker: Tracker) -> str | None:
@@ -559,7 +562,7 @@ class ValidateComplaintForm(FormValidationAction):
             return {}
         if text == "/deny" or says_no_order(text) or (intent == "deny" and not is_cancellation(text)):
             return {"order_id": NO_ORDER}
-        if asks_for_time(text):  # "等一下我找找": no number yet, and no digression either
+        if asks_for_time(text) and not _aside_after_a_wait(tracker):  # "等一下我找找": no number yet
             return {"order_id": text}
         if intent in DIGRESSIONS or _is_payload(text) or _answers_another_question(tracker, "order_id"):
             return {}
@@ -684,12 +687,19 @@ class _AskAgain(_AskFromCatalogue):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         again = tracker.get_slot("requested_slot") == self.slot
-        answer = again and self.reason_to_answer(latest_text(tracker))
+        answer = again and self.reason_to_answer(latest_text(tracker)) and not _aside_after_a_wait(tracker)
         say(dispatcher, self.answer_key(tracker) if answer else self.key)
         return []
 
     def answer_key(self, tracker: Tracker) -> str:
         return self.again_key
+
+
+def _aside_after_a_wait(tracker: Tracker) -> bool:
+    """ "等等，我先查下我的投诉进度" at the order question: a status question, not a search for the
+    number. It got "好的，不着急😊 找到后直接发给我就行" and no status."""
+    text = latest_text(tracker)
+    return asks_for_time(text) and latest_intent(tracker) in DIGRESSIONS and says_more_than_wait(text)
 
 
 class ActionAskOrderId(_AskAgain):

@@ -179,7 +179,13 @@ class ActionCaseStatus(Action):
             if asks_for_arrival_time(latest_text(tracker)):
                 say(dispatcher, "arrival_unknown")  # not "您目前没有处理中的投诉"
                 return []
-            await _none_open(dispatcher, services.cases, tracker.sender_id, now)
+            await _none_open(
+                dispatcher,
+                services.cases,
+                tracker.sender_id,
+                now,
+                filing=_filing(tracker),
+            )
             return []
         shown, urged = await _urge(tracker, cases[:MAX_LISTED])
         header = f"您有 {len(cases)} 个处理中的投诉" + (
@@ -204,11 +210,22 @@ async def _withdrawn(cases: CaseService, among: list[Case]) -> set[str]:
         return set()
 
 
+def _filing(tracker: Tracker) -> bool:
+    """A complaint is being described: the intake runs and has the problem."""
+    return tracker.active_loop_name == "complaint_form" and bool(tracker.get_slot("complaint_description"))
+
+
 async def _none_open(
-    dispatcher: CollectingDispatcher, cases: CaseService, sender_id: str, now: datetime
+    dispatcher: CollectingDispatcher,
+    cases: CaseService,
+    sender_id: str,
+    now: datetime,
+    *,
+    filing: bool = False,
 ) -> None:
     """ "我的投诉怎么样了" the day after a case was resolved got "您目前没有处理中的投诉", as if
-    there had never been one: the latest case finished in the last RECENTLY_FINISHED is named."""
+    there had never been one: the latest case finished in the last RECENTLY_FINISHED is named.
+    ``filing``: asked in the middle of an intake, which "直接描述给我就可以登记" ignored."""
     try:
         finished = latest_finished(await cases.cases_for(sender_id), now)
     except Exception:
@@ -216,7 +233,7 @@ async def _none_open(
         finished = None
     finished_at = finished.finished_at if finished is not None else None
     if finished is None or finished_at is None:
-        say(dispatcher, "no_open_cases")
+        say(dispatcher, "no_open_cases_filing" if filing else "no_open_cases")
         return
     say(
         dispatcher,

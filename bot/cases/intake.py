@@ -152,6 +152,19 @@ def stops_complaining(text: str) -> bool:
     return bool(_NO_MORE_COMPLAINING.search(_clean(text)))
 
 
+_RESUMES = re.compile(
+    r"(?:好了|好的|好|行了|行|可以了|ok|嗯)?[，,。\s]*"
+    r"(?:继续|接着|我回来了|回来了|接着来|接着说|继续吧|继续说|继续登记|我们继续|咱们继续)[吧啊呀哈。.!！~～]*"
+    r"|(?:好了|查完了|看完了|弄好了)[吧啊呀哈。.!！~～]*"
+)
+
+
+def resumes(text: str) -> bool:
+    """ "好了，继续" after a digression: back to the open question, nothing about the problem. It was
+    added to the case's description ("已补充到问题描述里📝")."""
+    return bool(_RESUMES.fullmatch(_clean(text).lower()))
+
+
 #: Help no longer needed: "已经没事了" / "不用派人来了" to a bot holding an open case about it.
 _NO_LONGER_NEEDED = re.compile(
     r"(?:已经|现在)?没事了|(?:不用|不需要|不必)(?:再|你们)?(?:处理|管|派人(?:来|过来)?|来人?|上门|过来|修)了"

@@ -525,6 +525,43 @@ async def test_no_order_number_at_hand_is_not_a_malformed_one(
         ]
 
 
+async def test_a_status_question_after_a_wait_word_is_a_digression_not_a_search(wired: Services) -> None:
+    """ "等等，我先查下我的投诉进度" at the order question got "好的，不着急😊 找到后直接发给我就行"
+    and no status; the status rule answers it, and the question comes back as it was."""
+    described = {"complaint_description": "快递三天了还没到", "complaint_category": "delivery"}
+    t = tracker("等等，我先查下我的投诉进度", "ask_case_status", requested="order_id", slots=described)
+    slots, said = await validate(t)
+    assert "order_id" not in slots and said == []
+    assert await status_reply(t) == [  # not "如果遇到了问题，直接描述给我就可以登记" mid-filing
+        "您目前没有处理中的投诉。正在登记的这条提交后会生成编号，之后随时可以查进度。我们接着登记～"
+    ]
+    assert await ask(ActionAskOrderId(), t) == [render("ask_order_id")]
+
+
+async def status_reply(t: Tracker) -> list[str]:
+    dispatcher = CollectingDispatcher()
+    await ActionCaseStatus().run(dispatcher, t, DOMAIN)
+    return [m["text"] for m in dispatcher.messages]
+
+
+@pytest.mark.parametrize("text", ["好了，继续", "我回来了", "查完了"])
+async def test_back_from_a_digression_is_no_detail_and_no_order_number(wired: Services, text: str) -> None:
+    """ "好了，继续" after the status was added to the case's description ("已补充到问题描述里📝")."""
+    described = {"complaint_description": "快递三天了还没到", "complaint_category": "delivery"}
+    entities = [entity("complaint_category", "installation_repair", 0.6, "ComplaintCategoryClassifier")]
+    t = tracker(
+        text,
+        "give_feedback",
+        entities,
+        requested="order_id",
+        slots=described,
+        satisfaction=("satisfied", 0.8),
+    )
+    slots, said = await validate(t)
+    assert slots.get("complaint_description", described["complaint_description"]) == "快递三天了还没到"
+    assert not slots.get("order_id") and said == []  # not "订单号格式不太对"
+
+
 async def test_a_correction_instead_of_an_order_number_is_kept(wired: Services) -> None:
     """ "不对，是师傅装的时候弄坏的，算安装问题" to the order question was "not a valid order number"
     and its words were lost."""
