@@ -65,6 +65,7 @@ from bot.cases.intake import (
     says_no_order,
     trim_description,
     unsure_of_category,
+    without_numbers_on_file,
     without_person_request,
 )
 from bot.cases.model import CATEGORIES, CATEGORY_LABELS, PUSH_CHANNELS, CaseDraft
@@ -752,10 +753,19 @@ class ActionAskComplaintCategory(Action):
         return []
 
 
+def _description_to_file(tracker: Tracker) -> str:
+    order = tracker.get_slot("order_id")
+    return without_numbers_on_file(
+        tracker.get_slot("complaint_description") or "",
+        None if order in (None, NO_ORDER) else order,
+        _given_phone(tracker),
+    )
+
+
 def summary(tracker: Tracker) -> str:
     order = tracker.get_slot("order_id")
     phone = _given_phone(tracker)
-    description = mask_phones_in(tracker.get_slot("complaint_description") or "")
+    description = mask_phones_in(_description_to_file(tracker))
     if len(description) > 120:
         description = description[:119] + "…"
     return render(
@@ -870,7 +880,7 @@ class ActionSubmitComplaint(Action):
                 CaseDraft(
                     sender_id=tracker.sender_id,
                     channel=channel_of(tracker),
-                    description=tracker.get_slot("complaint_description") or "",
+                    description=_description_to_file(tracker),
                     category=tracker.get_slot("complaint_category") or "other",
                     phone=_given_phone(tracker),
                     order_id=None if order in (None, NO_ORDER) else order,

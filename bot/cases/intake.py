@@ -7,7 +7,13 @@ import unicodedata
 
 from bot.cases.model import Priority
 from bot.cases.rules import SlaPolicy, sounds_angry, urgent_hits
-from bot.nlu.patterns import ON_THE_SPOT, PRESSED_BY_OTHERS, find_category_mention
+from bot.nlu.patterns import (
+    ON_THE_SPOT,
+    PRESSED_BY_OTHERS,
+    find_category_mention,
+    normalise_order_id,
+    normalise_phone,
+)
 
 MAX_DESCRIPTION = 4000
 
@@ -501,6 +507,29 @@ _GREETING = re.compile(
     r"^(?:(?:你好|您好|你们好|哈喽|哈啰|嗨|喂|在吗|在不在|亲|客服|对了|hello|hi)[呀啊吗么哈]?[，,。.!！?？~～\s]+)+",
     re.IGNORECASE,
 )
+
+
+#: A labelled number closing the message: "…还把墙打坏了，订单号JD2026113012345，电话135…". It has a
+#: line of its own in the summary and on the case, and a phone corrected later left the old one here.
+_TRAILING_NUMBER = re.compile(
+    r"[，,。.;；\s]*(?:(?P<order>(?:我的)?(?:订单号?|单号|运单号|订单编号))|(?:联系)?(?:电话|手机号?|号码))"
+    r"[：:是为\s]*(?P<number>[A-Za-z0-9\s+-]{7,30})[。.!！\s]*$"
+)
+
+
+def without_numbers_on_file(text: str, order_id: str | None, phone: str | None) -> str:
+    """The description without the order number and phone that close it, when the case has its own
+    (the same, or the one the customer corrected it to)."""
+    while (found := _TRAILING_NUMBER.search(text)) is not None:
+        number = found["number"]
+        kept = (
+            order_id and normalise_order_id(number) if found["order"] else phone and normalise_phone(number)
+        )
+        rest = text[: found.start()]
+        if not kept or not is_substantive_description(rest):
+            break
+        text = rest
+    return text
 
 
 def trim_description(text: str) -> str:

@@ -1196,6 +1196,41 @@ async def test_the_receipt_lists_the_photos_sent_during_the_intake(wired: Servic
     assert "附件" not in dispatcher.messages[0]["text"]
 
 
+@pytest.mark.parametrize(
+    ("phone", "description"),
+    [
+        ("13512345678", "热水器装了四个小时，还把墙打坏了"),
+        ("13912345678", "热水器装了四个小时，还把墙打坏了"),  # corrected since: the old one goes too
+    ],
+)
+async def test_numbers_closing_the_description_are_not_filed_twice(
+    wired: Services, fake_uow: FakeUowFactory, phone: str, description: str
+) -> None:
+    """The summary read "问题：…还把墙打坏了，订单号JD2026113012345，电话135****5678" above lines of
+    their own for both, and a phone corrected later left the old number in the description."""
+    said = "热水器装了四个小时，还把墙打坏了，订单号JD2026113012345，电话13512345678"
+    slots = {
+        "complaint_description": said,
+        "complaint_category": "installation_repair",
+        "order_id": "JD2026113012345",
+        "phone": phone,
+    }
+    shown = await ask(ActionAskComplaintConfirmed(), tracker("13512345678", "inform", slots=slots))
+    assert f"问题：{description}\n" in shown[0]
+    await ActionSubmitComplaint().run(
+        CollectingDispatcher(),
+        tracker("确认", "affirm", slots={**slots, "complaint_confirmed": True}),
+        DOMAIN,
+    )
+    (case,) = fake_uow.store.cases.values()
+    assert (case.description, case.order_id, case.phone) == (description, "JD2026113012345", phone)
+    kept = {**slots, "order_id": NO_ORDER, "phone": None}  # nothing on file: the words stay
+    assert (
+        "订单号JD2026113012345"
+        in (await ask(ActionAskComplaintConfirmed(), tracker("好", "affirm", slots=kept)))[0]
+    )
+
+
 async def test_a_safety_case_at_night_goes_to_a_person_and_keeps_its_one_hour_promise(
     wired: Services, fake_uow: FakeUowFactory
 ) -> None:
