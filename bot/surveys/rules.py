@@ -641,12 +641,21 @@ def praise_outweighs_complaint(label: str | None, confidence: float | None, text
     return label == "satisfied" and (confidence or 0.0) >= needed
 
 
+#: A small "but" without the word: "价格有点贵", "来得稍微晚了点".
+_MILD_RESERVATION = re.compile(
+    r"(?:有点|有些|稍微|稍|略)儿?(?:贵|慢|晚|久|吵|小|大|少|高|远|麻烦|不方便|不太)"
+)
+
+
 def score_from_satisfaction(label: str | None, confidence: float | None, text: str = "") -> int | None:
     """A free-text answer without a number, scored from the NLU's satisfaction label. An answer that
     weighs one thing against another is never scored at an extreme: the model hears the complaint
     in "装得挺快的，就是走的时候垃圾没带走" with confidence, but 1 (非常不满意) is not what it says."""
-    # Nor is faint praise ever a 5: "还可以，价格能再便宜点就更好了" was one (satisfied, 0.81).
-    c = 0.0 if _BUT.search(text) or _FAINT_PRAISE.search(_typed(text)) else confidence or 0.0
+    # Nor is faint praise, or praise with a reservation after it: "还可以，价格能再便宜点就更好了"
+    # (satisfied, 0.81) and "服务不错，价格有点贵" (0.85) were 5s.
+    typed = _typed(text)
+    weighed = _BUT.search(text) or _FAINT_PRAISE.search(typed) or _MILD_RESERVATION.search(typed)
+    c = 0.0 if weighed else confidence or 0.0
     if label == "satisfied":
         return 5 if c >= 0.8 else 4
     if label == "dissatisfied":

@@ -144,6 +144,8 @@ def test_free_text_is_scored_from_the_satisfaction_label(
         ("就是这个师傅太磨蹭了", "dissatisfied", 1),  # 就是 opening the complaint weighs nothing
         ("还可以，价格能再便宜点就更好了", "satisfied", 4),  # faint praise: it was a 5
         ("还行吧", "satisfied", 4),
+        ("服务不错，价格有点贵", "satisfied", 4),  # a reservation without a "but": it was a 5
+        ("师傅很好，来得稍微晚了点", "satisfied", 4),
     ],
 )
 def test_an_answer_weighing_good_against_bad_is_not_scored_at_an_extreme(
