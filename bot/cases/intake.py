@@ -96,6 +96,7 @@ def is_substantive_description(text: str) -> bool:
     """False for "我要投诉" and "能不能给个说法": a complaint with nothing in it yet. The second got
     "收到…我马上帮您登记投诉" and became the case's whole description."""
     cleaned = _clean(text)
+    cleaned = _GREETING.sub("", cleaned) or cleaned  # "你好，我想反映个问题" named no problem yet
     if len(cleaned) < 4 or _GENERIC.match(cleaned):
         return False
     if _BARE_DEMAND.search(cleaned) and not _DEMAND_FILLER.sub("", _BARE_DEMAND.sub("", cleaned)):

@@ -1614,7 +1614,9 @@ async def test_praise_the_model_puts_out_of_scope_is_thanked_and_kept(
     assert await cannot_help("能给个好评吗？", sender="wx-2") == "utter_out_of_scope"
 
 
-@pytest.mark.parametrize("text", ["你们几点下班", "人工客服什么时候在？", "客服工作时间是几点到几点"])
+@pytest.mark.parametrize(
+    "text", ["你们几点下班", "人工客服什么时候在？", "客服工作时间是几点到几点", "你们营业到几点"]
+)
 async def test_a_question_about_opening_hours_is_answered(wired: Services, text: str) -> None:
     """ "你们几点下班" got "这个我帮不上忙", and with an open case it was filed on it as a question
     for the case's handler; the bot knows when people answer (HANDOFF_HOURS / HANDOFF_DAYS)."""
@@ -2421,6 +2423,13 @@ async def test_words_with_no_problem_in_them_join_the_problem_told_next(wired: S
     """ "海尔的热水器，买了三年了" is asked about; "不出热水了" next says what is wrong with it."""
     slots, _ = await validate(unplaced_then("海尔的热水器，买了三年了", "不出热水了", guessed=False))
     assert slots["complaint_description"] == "海尔的热水器，买了三年了\n不出热水了"
+
+
+async def test_a_greeting_before_an_empty_complaint_is_no_description(wired: Services) -> None:
+    """ "你好，我想反映个问题" got "收到，非常抱歉给您添麻烦了，我马上帮您登记投诉" and the category
+    question about a problem not yet told."""
+    slots, said = await validate(tracker("你好，我想反映个问题", "complain", requested=None))
+    assert not slots.get("complaint_description") and render("ack_complaint") not in said
 
 
 async def test_a_purchase_with_no_problem_named_is_asked_about_not_apologised_for(

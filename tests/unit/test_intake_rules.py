@@ -43,6 +43,8 @@ from bot.cases.rules import SlaPolicy
         "这个事情怎么处理？？",
         "我要给你们差评",  # a threat that names nothing: it became a case's whole description
         "我要投诉你们公司",
+        "你好，我想反映个问题",  # a greeting first: it got the apology and the category question
+        "在吗？我要投诉",
     ],
 )
 def test_empty_complaints_are_not_descriptions(text: str) -> None:
