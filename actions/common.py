@@ -181,6 +181,19 @@ def latest_text(tracker: Tracker) -> str:
     return str(latest_parse(tracker).get("text") or "")
 
 
+def bot_words_before(tracker: Tracker) -> str | None:
+    """What the bot said last before the customer's latest message; None if the customer wrote
+    between, or it said nothing."""
+    events = tracker.events
+    latest = max((i for i, e in enumerate(events) if e.get("event") == "user"), default=len(events))
+    for event in reversed(events[:latest]):
+        if event.get("event") == "user":
+            return None
+        if event.get("event") == "bot":
+            return str(event.get("text") or "")
+    return None
+
+
 def words_behind(tracker: Tracker) -> str:
     """The customer's own words for the latest message. A tapped button ("/request_human" under
     "Sorry, I can only read Chinese…") stands for the message it answered, if that was recent: an

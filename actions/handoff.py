@@ -9,7 +9,7 @@ from rasa_sdk.events import ActiveLoop, ConversationPaused, EventType, FollowupA
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import channel_of, latest_intent, latest_text, words_behind
+from actions.common import bot_words_before, channel_of, latest_intent, latest_text, words_behind
 from actions.contact import answer_contact_question
 from actions.intake import FORM as INTAKE_FORM
 from actions.intake import hand_over_intake, reset_intake
@@ -53,14 +53,7 @@ OFFER = "需要人工客服现在就和您沟通吗"
 
 def _offer_just_made(tracker: Tracker) -> bool:
     """Whether the bot's last words before this message offered a person."""
-    events = tracker.events
-    latest = max((i for i, e in enumerate(events) if e.get("event") == "user"), default=len(events))
-    for event in reversed(events[:latest]):
-        if event.get("event") == "user":
-            return False  # the customer said something else in between
-        if event.get("event") == "bot":
-            return OFFER in (event.get("text") or "")
-    return False
+    return OFFER in (bot_words_before(tracker) or "")
 
 
 class ActionRequestHuman(Action):

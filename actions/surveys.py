@@ -21,6 +21,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import (
     as_typed,
+    bot_words_before,
     channel_of,
     first_entity_value,
     latest_intent,
@@ -122,13 +123,7 @@ _WAITING = ("survey_take_your_time", "survey_not_tried_yet", "survey_waiting_qui
 
 def _said_it_would_wait(tracker: Tracker) -> bool:
     """The bot's last words before this message said it would wait for the verdict."""
-    latest = max((i for i, e in enumerate(tracker.events) if e.get("event") == "user"), default=0)
-    for event in reversed(tracker.events[:latest]):
-        if event.get("event") == "user":
-            return False
-        if event.get("event") == "bot":
-            return event.get("text") in {render(key) for key in _WAITING}
-    return False
+    return bot_words_before(tracker) in {render(key) for key in _WAITING}
 
 
 def waits_again(tracker: Tracker) -> bool:
