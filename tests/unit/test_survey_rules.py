@@ -499,6 +499,12 @@ def test_a_complaint_in_a_survey_is_an_answer_unless_it_changes_the_subject(text
         ("师傅没来", True),  # satisfied 0.49 to the model: scored 4
         ("快递放驿站了也没通知我", True),  # neutral to the model (0.90): scored 3
         ("比以前慢多了", True),  # praise to the model (0.78): scored 4
+        ("比上次差远了", True),
+        ("服务还不如以前", True),
+        ("没以前那么仔细", True),
+        ("比上次贵得多", True),
+        ("差不多，跟以前一样", False),
+        ("没有以前的问题了", False),
         ("不卡多了", False),
         ("不满意，没按约定时间来", True),  # satisfied 0.60: scored 4
         ("没效果", True),
