@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -94,10 +95,43 @@ def unplaced_words(tracker: Tracker) -> str | None:
 
 
 def _purchase_asked_about(tracker: Tracker) -> str | None:
-    """ "我上个月在你们这买的洗衣机", if the bot's answer was "请问洗衣机遇到了什么问题？"."""
-    return _previous_if_answered_with(
+    """ "我上个月在你们这买的洗衣机", if the bot's answer was "请问洗衣机遇到了什么问题？", or if the
+    customer said only "对" to that and was asked again (`ask_fault_again`)."""
+    asked = _previous_if_answered_with(
         tracker, "purchase_without_problem", lambda words: {"thing": purchase_without_problem(words)}
     )
+    if asked is not None:
+        return asked
+    users = [i for i, e in enumerate(tracker.events) if e.get("event") == "user"][-3:]
+    if len(users) < 3:
+        return None
+    first = tracker.events[users[0]]
+    thing = purchase_without_problem(_read(first))
+    if thing is None:
+        return None
+    said = [
+        [str(e.get("text")) for e in tracker.events[start + 1 : end] if e.get("event") == "bot"]
+        for start, end in itertools.pairwise(users)
+    ]
+    if render("purchase_without_problem", thing=thing) not in said[0]:
+        return None
+    if render("purchase_fault_asked_again", thing=thing) not in said[1]:
+        return None
+    return _if_recent(first, tracker.events[users[2]])
+
+
+def ask_fault_again(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
+    """ "对" / "嗯" to "请问冰箱遇到了什么问题？" says there is a problem, not which: it started the
+    intake with the purchase as the whole description, and the fault was asked for nowhere."""
+    if latest_intent(tracker) != "affirm" or names_something(latest_text(tracker)):
+        return False
+    asked = _previous_if_answered_with(
+        tracker, "purchase_without_problem", lambda words: {"thing": purchase_without_problem(words)}
+    )
+    thing = purchase_without_problem(asked) if asked else None
+    if thing:
+        say(dispatcher, "purchase_fault_asked_again", thing=thing)
+    return bool(thing)
 
 
 def answers_what_is_wrong(tracker: Tracker) -> bool:
@@ -137,12 +171,16 @@ def _previous_if_answered_with(
     if len(users) < 2:
         return None
     earlier = tracker.events[users[0]]
-    read = str((earlier.get("parse_data") or {}).get("text") or earlier.get("text") or "")
-    asked = render(key, **(fill(read) if fill else {}))
+    asked = render(key, **(fill(_read(earlier)) if fill else {}))
     between = tracker.events[users[0] + 1 : users[1]]
     if not any(e.get("event") == "bot" and e.get("text") == asked for e in between):
         return None
     return _if_recent(tracker.events[users[0]], tracker.events[users[1]])
+
+
+def _read(event: dict[str, Any]) -> str:
+    """A user event's words as the models read them."""
+    return str((event.get("parse_data") or {}).get("text") or event.get("text") or "")
 
 
 def _if_recent(earlier: dict[str, Any], later: dict[str, Any]) -> str | None:

@@ -16,6 +16,7 @@ from actions.common import (
     affirmed_guess,
     answers_not_taken,
     answers_what_is_wrong,
+    ask_fault_again,
     ask_what_went_wrong,
     channel_of,
     denied_a_guess,
@@ -979,6 +980,8 @@ class ActionRouteInform(Action):
             if chased is not None:
                 return chased
         if tracker.active_loop_name is None and ask_what_went_wrong(dispatcher, tracker):  # "家里那台冰箱"
+            return []
+        if tracker.active_loop_name is None and ask_fault_again(dispatcher, tracker):  # "对", but what?
             return []
         if tracker.active_loop_name is None and asks_for_case_number(latest_text(tracker)):
             return await ActionCaseStatus().run(dispatcher, tracker, domain)  # "我的工单号是多少"

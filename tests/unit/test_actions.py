@@ -2556,6 +2556,39 @@ async def test_any_displeased_answer_to_what_went_wrong_starts_the_intake(
     assert "complaint_form" not in [e.get("name") for e in events if e["event"] == "followup"]
 
 
+def yes_then(then: str, intent: str = "complain") -> Tracker:
+    """ "上周你们给我装的空调", the bot's question, "对", the bot's question again, then ``then``."""
+    t = purchase_then("对", "installation_repair", 0.9)
+    later = parsed(then, intent, satisfaction=("dissatisfied", 0.9))
+    t.events += [
+        {"event": "bot", "text": render("purchase_fault_asked_again", thing="空调")},
+        {"event": "action", "name": "action_listen"},
+        {"event": "user", "text": then, "parse_data": later, "timestamp": 1060.0},
+    ]
+    t.latest_message = later
+    return t
+
+
+async def test_a_yes_to_what_went_wrong_is_asked_which_and_the_answer_joins_the_purchase(
+    wired: Services,
+) -> None:
+    """ "对" to "请问空调遇到了什么问题？" started the intake with "上周你们给我装的空调" as the whole
+    description, and the fault was asked for nowhere."""
+    t = purchase_then("对", "installation_repair", 0.9)
+    yes = parsed("对", "affirm")
+    t.latest_message, t.events[-1] = yes, {**t.events[-1], "parse_data": yes}
+    dispatcher = CollectingDispatcher()
+    events = await ActionRouteInform().run(dispatcher, t, DOMAIN)
+    assert [e for e in events if e["event"] == "followup"] == []
+    assert [m["text"] for m in dispatcher.messages] == [render("purchase_fault_asked_again", thing="空调")]
+    slots, said = await validate(yes_then("不制冷"))
+    assert slots["complaint_description"] == "上周你们给我装的空调\n不制冷"
+    assert slots.get("complaint_category") == "installation_repair"
+    assert said == [render("ack_complaint")]
+    events = await ActionRouteInform().run(CollectingDispatcher(), yes_then("尺寸不对", "deny"), DOMAIN)
+    assert [e.get("name") for e in events if e["event"] == "followup"] == ["complaint_form"]
+
+
 @pytest.mark.parametrize("requested", ["order_id", "phone"])
 async def test_a_few_words_of_the_problem_at_the_order_question_are_added_not_a_bad_number(
     wired: Services, requested: str
