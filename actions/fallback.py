@@ -12,7 +12,7 @@ from rasa_sdk.types import DomainDict
 from actions.common import answers_what_is_wrong, ask_what_went_wrong, latest_text
 from actions.contact import answer_contact_question
 from actions.messages import say
-from actions.reopening import about_an_open_case
+from actions.reopening import chase_or_file
 from actions.status import answer_withdrawal, says_solved
 from bot.cases.intake import asks_for_time
 from bot.surveys.rules import doubts_the_sender
@@ -63,7 +63,7 @@ class ActionDefaultAskAffirmation(Action):
             return [ActiveLoop(None), FollowupAction("action_listen")]
         # "能不能快点，急用网络上班" from a customer with an open case got "您是想提建议吗？": a chase,
         # answered with the case's status; the events close the fallback's loop.
-        chased = await about_an_open_case(dispatcher, tracker, domain)
+        chased = await chase_or_file(dispatcher, tracker, domain)  # or "快点发货" with nothing open
         if chased is not None:
             return chased
         candidates = guesses(tracker.latest_message)

@@ -21,7 +21,7 @@ from actions.common import (
 from actions.intake import FORM as INTAKE_FORM
 from actions.intake import stray_number
 from actions.messages import say
-from actions.reopening import about_an_open_case
+from actions.reopening import chase_or_file
 from actions.services import get_services
 from actions.status import answer_withdrawal
 from actions.surveys import correct_score, heard, record_answer
@@ -68,7 +68,7 @@ class ActionRecordFeedback(Action):
             if await answer_withdrawal(dispatcher, tracker):
                 return []
             # "能不能快点" from a customer with an open case was thanked as a suggestion: a chase.
-            chased = await about_an_open_case(dispatcher, tracker, domain)
+            chased = await chase_or_file(dispatcher, tracker, domain)  # "能不能快点送到": filed
             if chased is not None:
                 return chased
         if kind == "rating" and rating is not None:

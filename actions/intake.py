@@ -42,6 +42,8 @@ from bot.cases.intake import (
     asks_for_a_person,
     asks_for_case_number,
     asks_for_time,
+    category_awaited,
+    chases_what_is_awaited,
     confirms,
     confirms_explicitly,
     declines_phone,
@@ -440,9 +442,11 @@ class ValidateComplaintForm(FormValidationAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         text, intent = latest_text(tracker), latest_intent(tracker)
-        if _is_payload(text) or (intent in DIGRESSIONS and not answers_what_is_wrong(tracker)):
-            return {}
         current = tracker.get_slot("complaint_description")
+        # "能不能快点送到" (a suggestion to the model) or "快点退款" (a status question) with nothing open
+        chase = current is None and chases_what_is_awaited(text)
+        if _is_payload(text) or (intent in DIGRESSIONS and not (answers_what_is_wrong(tracker) or chase)):
+            return {}
         requested = tracker.get_slot("requested_slot")
         rewritten = rewritten_description(text) if current is not None else None
         if rewritten:  # "问题描述改一下：…" replaces; it was added to the old one, request and all
@@ -506,6 +510,9 @@ class ValidateComplaintForm(FormValidationAction):
         current = tracker.get_slot("complaint_category")
         if requested == "complaint_category" and unsure_of_category(latest_text(tracker)):
             return {"complaint_category": "other"}  # the agent files it; the intake goes on
+        awaited = category_awaited(latest_text(tracker)) if current is None else None
+        if awaited and requested in (None, "complaint_description"):
+            return {"complaint_category": awaited}  # "快点发货": what is awaited says where it belongs
         if latest_intent(tracker) in DIGRESSIONS - {"deny"}:  # "不对，是收费的问题" corrects it
             return {}  # "我要找人工客服" names no category, whatever words it shares with one
         for entity in latest_entities(tracker, "complaint_category"):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import ActiveLoop, EventType, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -20,6 +20,7 @@ from actions.services import get_services
 from bot.cases.intake import (
     asks_to_reschedule,
     asks_when_someone_comes,
+    chases_what_is_awaited,
     is_urging,
     only_chases,
     says_still_broken,
@@ -137,3 +138,20 @@ async def about_an_open_case(
     return await chase_if_open(dispatcher, tracker, domain, when_questions=when_questions) or (
         await note_visit_request(dispatcher, tracker)
     )
+
+
+async def chase_or_file(
+    dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, *, when_questions: bool = True
+) -> list[EventType] | None:
+    """`about_an_open_case`; with nothing open, a chase that names what is awaited ("能不能快点送到",
+    "快点退款") starts the intake with its words. It was thanked as a suggestion, guessed to be a
+    status question, or told there was nothing to chase."""
+    answered = await about_an_open_case(dispatcher, tracker, domain, when_questions=when_questions)
+    if answered is not None:
+        return answered
+    text = latest_text(tracker)
+    if text.startswith("/") or tracker.active_loop_name == "complaint_form":
+        return None
+    if not chases_what_is_awaited(text):
+        return None
+    return [ActiveLoop(None), FollowupAction("complaint_form")]

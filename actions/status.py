@@ -7,7 +7,7 @@ import logging
 from datetime import datetime, tzinfo
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -21,7 +21,7 @@ from actions.common import (
 )
 from actions.contact import answer_contact_question
 from actions.messages import render, say
-from actions.reopening import about_an_open_case
+from actions.reopening import chase_or_file
 from actions.services import get_services
 from actions.surveys import asked_too_soon, pictures_for_the_score
 from bot.cases.errors import CaseNotFound
@@ -29,6 +29,7 @@ from bot.cases.intake import (
     asks_about_the_service,
     asks_for_arrival_time,
     asks_for_case_number,
+    chases_what_is_awaited,
     is_urging,
     praises,
     stops_complaining,
@@ -176,6 +177,8 @@ class ActionCaseStatus(Action):
             say(dispatcher, "status_unavailable")
             return []
         if not cases:
+            if tracker.active_loop_name is None and chases_what_is_awaited(latest_text(tracker)):
+                return [FollowupAction("complaint_form")]  # "快点退款": nothing to chase, so it is filed
             if asks_for_arrival_time(latest_text(tracker)):
                 say(dispatcher, "arrival_unknown")  # not "您目前没有处理中的投诉"
                 return []
@@ -313,7 +316,7 @@ class ActionCannotHelp(Action):
         if not in_survey:
             # "怎么没人理我" from a customer with an open case got "这个我帮不上忙": a chase. (A question
             # like "师傅几点到？" goes onto the case below, for the person who promised the visit.)
-            chased = await about_an_open_case(dispatcher, tracker, domain, when_questions=False)
+            chased = await chase_or_file(dispatcher, tracker, domain, when_questions=False)
             if chased is not None:
                 return chased
         if doubts_the_sender(text):  # "你们怎么有我的微信" got "这个我帮不上忙"

@@ -241,6 +241,39 @@ def only_chases(text: str) -> bool:
     return bool(_BARE_CHASE.search(cleaned)) and not _CHASE_FILLER.sub("", _BARE_CHASE.sub("", cleaned))
 
 
+#: What a chase waits for (goods, a visit, a refund), and the category it files under.
+_AWAITED_BY_CATEGORY = {
+    "delivery": r"发货|发出|寄出|送|到货|配送|派送|补发",
+    "installation_repair": r"上门|派人|来人|师傅|修|安装|装",
+    "billing": r"退款|退钱",
+    "": r"退货|换货",  # goods or service? The customer is asked
+}
+_AWAITED = re.compile("|".join(_AWAITED_BY_CATEGORY.values()))
+
+
+def chases_what_is_awaited(text: str) -> bool:
+    """ "快点发货" / "能不能快点送到" / "赶紧派人来修" / "快点退款": a chase that says what is awaited.
+    From a customer with nothing open it is the complaint to file; it was thanked as a suggestion,
+    guessed to be a status question, or told "您目前没有处理中的投诉"."""
+    cleaned = _clean(text)
+    return is_urging(cleaned) and bool(_AWAITED.search(cleaned)) and not only_chases(cleaned)
+
+
+def category_awaited(text: str) -> str | None:
+    """The category of what "快点发货" / "快点退款" chases: the model files "赶紧给我发货" under
+    product quality, and asks of "快点发货" which category it is. None if it names more than one."""
+    if not chases_what_is_awaited(text):
+        return None
+    cleaned = _clean(text)
+    clauses = [c for c in re.split(r"[\s，,。.!！?？~～、；;]+", cleaned) if c]
+    if not all(is_urging(c) or _AWAITED.search(c) for c in clauses):
+        return None  # "快递员态度太差，赶紧给我送过来" says more: the model reads all of it
+    named = {category for category, words in _AWAITED_BY_CATEGORY.items() if re.search(words, cleaned)}
+    if len(named) != 1:
+        return None
+    return named.pop() or None  # "" for goods to return or exchange
+
+
 #: When will someone come: "什么时候派人来" / "师傅啥时候上门" / "几点能到". From a customer with a case
 #: open it is about that case; heard as a complaint, it started a second intake ("请问这属于哪一类问题？").
 _ASKS_WHEN = re.compile(

@@ -2073,6 +2073,42 @@ async def test_a_bare_chase_with_nothing_open_is_told_so(
     assert not fake_uow.store.cases and fake_uow.store.feedback == []
 
 
+@pytest.mark.parametrize(
+    ("text", "intent", "action", "category"),
+    [
+        ("快点发货", "nlu_fallback", "fallback", "delivery"),  # got "您是想查询投诉进度吗？"
+        ("能不能快点送到", "suggest", "feedback", "delivery"),  # got "谢谢您的建议！已经记录…"
+        ("能不能快点安排师傅上门", "suggest", "feedback", "installation_repair"),
+        ("快点退款", "ask_case_status", "status", "billing"),  # got "您目前没有处理中的投诉…"
+        ("赶紧派人来修啊", "out_of_scope", "cannot_help", "installation_repair"),
+    ],
+)
+async def test_a_chase_of_something_named_with_nothing_open_is_filed(
+    wired: Services, fake_uow: FakeUowFactory, text: str, intent: str, action: str, category: str
+) -> None:
+    from actions.fallback import ActionDefaultAskAffirmation
+
+    run = {
+        "fallback": ActionDefaultAskAffirmation().run,
+        "cannot_help": ActionCannotHelp().run,
+        "status": ActionCaseStatus().run,
+    }.get(action, ActionRecordFeedback().run)
+    dispatcher = CollectingDispatcher()
+    events = await run(dispatcher, tracker(text, intent, loop=None), DOMAIN)
+    assert dispatcher.messages == []
+    assert [e["name"] for e in events if e["event"] == "followup"] == ["complaint_form"]
+    assert fake_uow.store.feedback == []
+    slots, said = await validate(tracker(text, intent, satisfaction=("dissatisfied", 0.6)))
+    assert slots["complaint_description"] == text  # the intake takes the words, whatever the intent
+    assert said == [render("ack_complaint")]
+    assert slots["complaint_category"] == category  # "快点发货" got the category question
+    # Mid-intake the same words are no new description
+    later, _ = await validate(
+        tracker(text, intent, requested="phone", slots={"complaint_description": "冰箱不制冷"})
+    )
+    assert "complaint_description" not in later
+
+
 async def test_a_problem_back_with_danger_in_it_reopens_the_case_at_p1(wired: Services) -> None:
     aircon = await wired.cases.open_case(
         CaseDraft("wx-1", "wechat", "空调不制冷", "installation_repair", "13812345678")

@@ -424,3 +424,43 @@ def test_a_problem_is_told_from_the_labels_around_a_number(rest: str, describes:
 )
 def test_a_bare_chase_is_told_from_one_that_says_what_is_awaited(text: str, bare: bool) -> None:
     assert only_chases(text) is bare
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("快点发货", True),
+        ("能不能快点送到", True),
+        ("赶紧派人来修", True),
+        ("催一下我的退款", True),
+        ("怎么还不发货", True),
+        ("我想催一下", False),  # bare: "您目前没有处理中的投诉"
+        ("尽快处理", False),
+        ("催一下我的投诉", False),  # a complaint the customer believes open
+        ("什么时候发货", False),  # a question, not a chase
+        ("送货很快，师傅也专业", False),
+    ],
+)
+def test_a_chase_names_what_is_awaited(text: str, names: bool) -> None:
+    from bot.cases.intake import chases_what_is_awaited
+
+    assert chases_what_is_awaited(text) is names
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("赶紧给我发货", "delivery"),  # product quality to the category model
+        ("催一下我的退款", "billing"),
+        ("快点派人上门", "installation_repair"),
+        ("快点给我换货", None),  # goods or service: the customer is asked
+        ("赶紧发货，师傅也没来", None),  # two things
+        ("快递员态度太差，赶紧给我送过来", None),  # more than the chase: the model reads it
+        ("快点发货！！！", "delivery"),
+        ("快递三天还没到", None),  # no chase of a thing named: left to the model
+    ],
+)
+def test_what_is_chased_says_where_it_belongs(text: str, category: str | None) -> None:
+    from bot.cases.intake import category_awaited
+
+    assert category_awaited(text) == category
