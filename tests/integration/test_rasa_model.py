@@ -357,6 +357,7 @@ async def test_the_job_done_scores_well_in_a_survey(agent: Any, text: str) -> No
         ("为什么要打分", None),  # complain 0.37, displeasure 0.63: a 2, an apology and a case
         ("没以前那么仔细", "bad"),  # neutral: a 3
         ("比上次贵得多", "bad"),  # satisfied: a 4
+        ("师傅修得挺好，但是走的时候没把垃圾带走", "bad"),  # satisfied: a 4, and thanked
     ],
 )
 async def test_what_a_survey_answer_says_is_what_is_recorded(agent: Any, text: str, outcome: Any) -> None:

@@ -323,6 +323,12 @@ def test_faint_praise_before_a_fault_is_displeasure(text: str, faint: bool) -> N
         ("师傅把旧空调拆了没带走", True),  # praise to the model (0.87): scored 5
         ("包装垃圾也没收走", True),
         ("旧的带走了，新的装好了", False),
+        ("师傅修得挺好，但是走的时候没把垃圾带走", True),  # satisfied: a 4
+        ("没把地拖干净", True),
+        ("没把旧热水器拆走", True),
+        ("还没把门关好就走了，空调倒是装好了", False),  # 关 is no part of the job
+        ("把垃圾都带走了", False),
+        ("没想到他把垃圾也带走了", False),
     ],
 )
 def test_work_not_done_is_told_from_praise(text: str, not_done: bool) -> None:
