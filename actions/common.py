@@ -10,8 +10,9 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.messages import render, say
-from bot.cases.intake import confirms, is_cancellation, names_something
+from bot.cases.intake import confirms, is_cancellation, names_something, strongly_displeased
 from bot.feedback.rules import purchase_without_problem
+from bot.nlu.patterns import english_words
 
 #: Words the bot could not place belong to a complaint that follows them this soon.
 UNPLACED_FOR_SECONDS = 30 * 60
@@ -268,6 +269,15 @@ def first_entity_value(tracker: Tracker, name: str) -> Any:
 def satisfaction_of(parse: dict[str, Any]) -> tuple[str | None, float | None]:
     sat = parse.get("satisfaction") or {}
     return sat.get("label"), sat.get("confidence")
+
+
+def vents(tracker: Tracker) -> bool:
+    """Strong displeasure in Chinese words the models place nowhere ("你们公司太坑了", "气死我了"):
+    a complaint not yet told, not something the bot cannot help with."""
+    text = latest_text(tracker)
+    if text.startswith("/") or english_words(text) or is_cancellation(text):
+        return False
+    return strongly_displeased(*satisfaction_of(latest_parse(tracker)))
 
 
 def channel_of(tracker: Tracker) -> str:

@@ -9,7 +9,7 @@ from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, UserUtterance
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import answers_what_is_wrong, ask_what_went_wrong, latest_text
+from actions.common import answers_what_is_wrong, ask_what_went_wrong, latest_text, vents
 from actions.contact import answer_contact_question
 from actions.messages import say
 from actions.reopening import chase_or_file
@@ -66,6 +66,9 @@ class ActionDefaultAskAffirmation(Action):
         chased = await chase_or_file(dispatcher, tracker, domain)  # or "快点发货" with nothing open
         if chased is not None:
             return chased
+        if tracker.active_loop_name not in ("complaint_form", "survey_form") and vents(tracker):
+            # "气死我了" got "您是想投诉或反映问题吗？": the intake asks what happened, or calls a person
+            return [ActiveLoop(None), FollowupAction("complaint_form")]
         candidates = guesses(tracker.latest_message)
         entities = {e["entity"]: e["value"] for e in tracker.latest_message.get("entities") or []}
         payload_entities = json.dumps(entities, ensure_ascii=False) if entities else ""

@@ -18,6 +18,7 @@ from actions.common import (
     latest_parse,
     latest_text,
     satisfaction_of,
+    vents,
 )
 from actions.contact import answer_contact_question
 from actions.messages import render, say
@@ -331,6 +332,10 @@ class ActionCannotHelp(Action):
             say(dispatcher, "question_filed_in_survey", case_number=number)
         elif number:
             say(dispatcher, "question_noted_in_survey" if in_survey else "question_noted", case_number=number)
+        elif not in_survey and tracker.active_loop_name is None and vents(tracker):
+            # "你们这什么破服务" got "这个我帮不上忙": the intake asks what happened (or, in anger,
+            # calls a person)
+            return [FollowupAction("complaint_form")]
         else:
             response = "utter_survey_cannot_help" if in_survey else "utter_out_of_scope"
             dispatcher.utter_message(response=response)

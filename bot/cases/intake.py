@@ -90,6 +90,13 @@ _BARE_DEMAND = re.compile(
     r"|(?:我?要|我?想)?(?:投诉|举报|曝光)(?:你们|你)(?:公司|家)?"
 )
 _DEMAND_FILLER = re.compile(r"[这那个事情你们我吧啊呢吗呀了的啦到底\W_]")
+#: A verdict on the company that names nothing: "你们公司太坑了", "什么破服务", "太让人失望了". It got
+#: "这个我帮不上忙"; as a description it tells the agent nothing.
+_BARE_VENT = re.compile(
+    r"(?:什么|啥)(?:破|垃圾|烂|鬼)?(?:服务|公司|玩意儿?|东西|态度)"
+    r"|(?:坑人|坑爹|坑|差劲|烂透|垃圾|失望|恶心|离谱|过分|无语|忽悠人|骗人)"
+)
+_VENT_FILLER = re.compile(r"[这那个你们家公司店服务的了啊呀吧呢吗太真好是实在简直特别非常也都让人我\W_]")
 
 
 def is_substantive_description(text: str) -> bool:
@@ -100,6 +107,8 @@ def is_substantive_description(text: str) -> bool:
     if len(cleaned) < 4 or _GENERIC.match(cleaned):
         return False
     if _BARE_DEMAND.search(cleaned) and not _DEMAND_FILLER.sub("", _BARE_DEMAND.sub("", cleaned)):
+        return False
+    if _BARE_VENT.search(cleaned) and not _VENT_FILLER.sub("", _BARE_VENT.sub("", cleaned)):
         return False
     return _meaningful(cleaned) >= 3
 
@@ -638,9 +647,15 @@ def names_misconduct(text: str, satisfaction: str | None) -> bool:
     return unhappy or solicits_praise(text)
 
 
+#: How sure the satisfaction model must be of displeasure to call it strong.
+STRONG_DISPLEASURE = 0.8
+
+
+def strongly_displeased(satisfaction: str | None, confidence: float | None) -> bool:
+    return satisfaction == "dissatisfied" and (confidence or 0.0) >= STRONG_DISPLEASURE
+
+
 def is_angry(text: str, satisfaction: str | None, confidence: float | None) -> bool:
     """Strong displeasure, not just a complaint: angry words, threats or shouting, and the NLU hearing
     a dissatisfied customer. Such customers are handed to a person."""
-    if satisfaction != "dissatisfied" or (confidence or 0.0) < 0.8:
-        return False
-    return sounds_angry(text)
+    return strongly_displeased(satisfaction, confidence) and sounds_angry(text)

@@ -2109,6 +2109,39 @@ async def test_a_chase_of_something_named_with_nothing_open_is_filed(
     assert "complaint_description" not in later
 
 
+@pytest.mark.parametrize(
+    ("text", "intent", "action"),
+    [
+        ("你们公司太坑了", "out_of_scope", "cannot_help"),  # got "这个我帮不上忙"
+        ("你们这什么破服务", "out_of_scope", "cannot_help"),
+        ("气死我了", "nlu_fallback", "fallback"),  # got "您是想投诉或反映问题吗？"
+    ],
+)
+async def test_strong_displeasure_placed_nowhere_is_a_complaint_not_yet_told(
+    wired: Services, fake_uow: FakeUowFactory, text: str, intent: str, action: str
+) -> None:
+    from actions.fallback import ActionDefaultAskAffirmation
+
+    run = ActionDefaultAskAffirmation().run if action == "fallback" else ActionCannotHelp().run
+    dispatcher = CollectingDispatcher()
+    events = await run(
+        dispatcher, tracker(text, intent, loop=None, satisfaction=("dissatisfied", 0.97)), DOMAIN
+    )
+    assert dispatcher.messages == []
+    assert [e["name"] for e in events if e["event"] == "followup"] == ["complaint_form"]
+    calm = CollectingDispatcher()  # the model unsure of displeasure: answered as before
+    events = await run(calm, tracker(text, intent, loop=None, satisfaction=("dissatisfied", 0.6)), DOMAIN)
+    assert calm.messages and not [e for e in events if e["event"] == "followup"]
+
+
+@pytest.mark.parametrize("text", ["你们公司太坑了", "太让人失望了", "真是太过分了"])
+async def test_a_vent_is_asked_what_happened_not_filed_as_it_is(wired: Services, text: str) -> None:
+    """ "你们公司太坑了" tells the agent nothing: the intake asks for the problem, as for "我要投诉"."""
+    slots, said = await validate(tracker(text, "complain", satisfaction=("dissatisfied", 0.97)))
+    assert slots.get("complaint_description") is None
+    assert said == []  # no "收到…马上帮您登记投诉": the form asks for the description next
+
+
 async def test_a_problem_back_with_danger_in_it_reopens_the_case_at_p1(wired: Services) -> None:
     aircon = await wired.cases.open_case(
         CaseDraft("wx-1", "wechat", "空调不制冷", "installation_repair", "13812345678")

@@ -45,6 +45,10 @@ from bot.cases.rules import SlaPolicy
         "我要投诉你们公司",
         "你好，我想反映个问题",  # a greeting first: it got the apology and the category question
         "在吗？我要投诉",
+        # a verdict on the company that names nothing: "这个我帮不上忙" once, an empty case since
+        "你们公司太坑了",
+        "你们这什么破服务",
+        "太让人失望了",
     ],
 )
 def test_empty_complaints_are_not_descriptions(text: str) -> None:
@@ -61,6 +65,9 @@ def test_empty_complaints_are_not_descriptions(text: str) -> None:
         "空调的事怎么处理",
         "给差评，快递三天没到",
         "我要投诉你们的安装师傅",
+        "收费太坑了",
+        "你们坑了我500块",
+        "太失望了，冰箱用了一周就坏了",
     ],
 )
 def test_real_descriptions(text: str) -> None:
