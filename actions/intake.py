@@ -569,6 +569,8 @@ class ValidateComplaintForm(FormValidationAction):
             if _says_no_order_ahead(tracker):
                 return {"order_id": NO_ORDER}  # not asked for it again later
             return {}
+        if declines_phone(text, named=True):  # "我不想留电话" is no "no order": the phone's, early
+            return {}
         if text == "/deny" or says_no_order(text) or (intent == "deny" and not is_cancellation(text)):
             return {"order_id": NO_ORDER}
         if asks_for_time(text) and not _aside_after_a_wait(tracker):  # "等一下我找找": no number yet
@@ -605,6 +607,13 @@ class ValidateComplaintForm(FormValidationAction):
             return {"phone": NO_PHONE}
         if requested == "phone" and declines_phone(text):  # heard as a "no", which cancels the intake
             return {"phone": text}
+        if (
+            requested == "order_id"
+            and declines_phone(text, named=True)
+            and channel_of(tracker) in PUSH_CHANNELS
+        ):
+            # "我不想留电话" at the order question was taken for "no order", and the phone asked next
+            return {"phone": NO_PHONE}
         if requested != "phone" or latest_intent(tracker) in DIGRESSIONS:
             return {}
         return {} if _is_payload(text) or _answers_another_question(tracker, "phone") else {"phone": text}
@@ -614,6 +623,8 @@ class ValidateComplaintForm(FormValidationAction):
     ) -> dict[str, Any]:
         if value == NO_PHONE:
             if channel_of(tracker) in PUSH_CHANNELS:
+                if tracker.get_slot("requested_slot") == "order_id":
+                    say(dispatcher, "phone_declined_early")  # the order question follows again
                 return {"phone": NO_PHONE}
             say(dispatcher, "phone_needed_here")  # nobody could write to them here first
             return {"phone": None}

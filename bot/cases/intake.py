@@ -53,6 +53,7 @@ _DECLINES_PHONE = re.compile(
 
 
 # "没有" / "不给" / "不想说" to "请留一个手机号": a "no" to the model, which cancelled the complaint.
+_PHONE_WORD = re.compile(r"电话|手机|号码|联系方式")
 _BARE_REFUSAL = re.compile(
     r"^(?:我)?(?:没有|没|不给|不留|不想给|不想留|不想说|不说|不告诉你?|不方便)(?:手机号?|电话|号码)?(?:了|呢|啊|吧|哦)?$"
 )
@@ -531,13 +532,15 @@ def refers_to_number_on_file(text: str) -> bool:
     )
 
 
-def declines_phone(text: str) -> bool:
+def declines_phone(text: str, *, named: bool = False) -> bool:
     """ "我不想留电话" / "为什么一定要手机号": a worry about the number, not a cancelled complaint
-    (the model hears a "no", and a "no" in the intake used to cancel it)."""
+    (the model hears a "no", and a "no" in the intake used to cancel it). ``named``: only where the
+    phone is named ("不给" is a refusal of the phone only when the phone is asked for)."""
     cleaned = _clean(text)
-    return not any(c.isdigit() for c in cleaned) and bool(
-        _DECLINES_PHONE.search(cleaned) or _BARE_REFUSAL.match(_letters(cleaned))
-    )
+    if any(c.isdigit() for c in cleaned):
+        return False
+    bare = _BARE_REFUSAL.match(_letters(cleaned))
+    return bool(_DECLINES_PHONE.search(cleaned) or (bare and (not named or _PHONE_WORD.search(cleaned))))
 
 
 def safety_terms(policy: SlaPolicy, text: str) -> list[str]:

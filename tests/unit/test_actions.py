@@ -17,6 +17,7 @@ from actions.feedback import ActionRecordFeedback
 from actions.handoff import ActionRequestHuman
 from actions.intake import (
     NO_ORDER,
+    NO_PHONE,
     ActionAskComplaintConfirmed,
     ActionAskOrderId,
     ActionAskPhone,
@@ -689,6 +690,29 @@ async def test_a_bare_no_to_the_phone_question_is_a_worry_not_a_cancellation(
     described = {"complaint_description": "电视屏幕有条竖线", "complaint_category": "product_quality"}
     slots, said = await validate(tracker(text, intent, requested="phone", slots=described))
     assert slots == {"phone": None} and said == []
+
+
+@pytest.mark.parametrize("channel", ["wechat", "rest"])
+async def test_a_number_declined_at_the_order_question_is_no_answer_about_the_order(
+    wired: Services, channel: str
+) -> None:
+    """ "我不想留电话" at the order question was taken for "no order number", and the next question
+    asked for the phone. On WeChat the chat is the way to reach them; elsewhere the order question
+    comes again, and the phone question answers the worry when it comes."""
+    described = {"complaint_description": "电视屏幕有条竖线", "complaint_category": "product_quality"}
+    slots, said = await validate(
+        tracker("我不想留电话", "deny", requested="order_id", slots=described, channel=channel)
+    )
+    assert "order_id" not in slots
+    if channel == "wechat":
+        assert slots["phone"] == NO_PHONE
+        assert said == [render("phone_declined_early")]
+    else:
+        assert slots.get("phone") is None and said == []
+    no_order, _ = await validate(
+        tracker("没有", "deny", requested="order_id", slots=described, channel=channel)
+    )
+    assert no_order["order_id"] == NO_ORDER  # a plain "no" is still no order
 
 
 async def test_on_wechat_a_customer_who_will_not_leave_a_number_is_reached_in_the_chat(
