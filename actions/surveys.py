@@ -58,6 +58,7 @@ from bot.surveys.rules import (
     fails_again,
     faint_praise_then_fault,
     few_words,
+    has_reservation,
     is_bad,
     mocks_praise,
     not_tried_yet,
@@ -617,9 +618,15 @@ def _comment_around_score(text: str, tracker: Tracker) -> str | None:
     return text.strip() if len(meaningful) >= 4 else None
 
 
-def _thank(dispatcher: CollectingDispatcher, words: str | None) -> None:
-    """A wish in the answer ("下次能不能提前打个电话") is acknowledged as one, not only thanked for."""
-    say(dispatcher, "survey_thanks_wish" if words and wants_better_next_time(words) else "survey_thanks")
+def _thank(dispatcher: CollectingDispatcher, words: str | None, label: str | None) -> None:
+    """A wish in the answer ("下次能不能提前打个电话") is acknowledged as one, and so is a fault told
+    beside a good score ("5分", then "就是师傅鞋套没穿，踩脏了地板"), which got "我们会继续努力"."""
+    if words and wants_better_next_time(words):
+        say(dispatcher, "survey_thanks_wish")
+    elif words and (label == "dissatisfied" or has_reservation(words)):
+        say(dispatcher, "survey_thanks_noted")
+    else:
+        say(dispatcher, "survey_thanks")
 
 
 async def record_answer(
@@ -639,7 +646,7 @@ async def record_answer(
         say(dispatcher, "survey_answer_kept")
         return []
     if not outcome.bad:
-        _thank(dispatcher, comment)
+        _thank(dispatcher, comment, heard(tracker)[0])
         return [SlotSet("human_offered", False)]
     _apologise(dispatcher, outcome, services.cases.tz)
     return [SlotSet("human_offered", True)]
@@ -728,7 +735,7 @@ async def _add_comment(
         say(dispatcher, "survey_answer_kept")
         return []
     if not outcome.bad:
-        _thank(dispatcher, words)
+        _thank(dispatcher, words, label)
         return [SlotSet("human_offered", False)]
     if outcome.remediation_case or outcome.reopened_case:  # the comment made the answer a bad one
         _apologise(dispatcher, outcome, services.cases.tz)

@@ -653,6 +653,11 @@ _MILD_RESERVATION = re.compile(
 )
 
 
+def has_reservation(text: str) -> bool:
+    """ "送得有点慢" / "挺好，就是师傅没穿鞋套": something the customer would have liked otherwise."""
+    return bool(_BUT.search(_typed(text)) or _MILD_RESERVATION.search(_typed(text)))
+
+
 def score_from_satisfaction(label: str | None, confidence: float | None, text: str = "") -> int | None:
     """A free-text answer without a number, scored from the NLU's satisfaction label. An answer that
     weighs one thing against another is never scored at an extreme: the model hears the complaint

@@ -379,6 +379,41 @@ async def test_a_wish_in_a_good_answer_is_acknowledged(
     assert (await wired.surveys.get(survey_id)).comment == comment
 
 
+@pytest.mark.parametrize("score_first", [False, True])
+@pytest.mark.parametrize(
+    ("comment", "satisfaction", "noted"),
+    [
+        ("就是师傅鞋套没穿，踩脏了地板", ("dissatisfied", 0.7), True),  # got "我们会继续努力"
+        ("满意，就是有点慢", ("dissatisfied", 0.49), True),
+        ("送得有点慢", ("neutral", 0.6), True),
+        ("师傅很专业", ("satisfied", 0.95), False),
+    ],
+)
+async def test_a_fault_told_beside_a_good_score_is_acknowledged_as_noted(
+    wired: Services,
+    clock: Clock,
+    fake_uow: FakeUowFactory,
+    comment: str,
+    satisfaction: tuple[str, float],
+    noted: bool,
+    score_first: bool,
+) -> None:
+    """ "5分", then "就是师傅鞋套没穿，踩脏了地板": "感谢您的评价，我们会继续努力😊", as if it were praise."""
+    survey_id = await a_sent_survey(wired, clock)
+    if score_first:  # the score recorded when given, the comment added to it
+        await validate(a_score(survey_id, 5))
+    dispatcher = CollectingDispatcher()
+    await submit(survey_id, 5, comment, "give_feedback", satisfaction=satisfaction, dispatcher=dispatcher)
+    expected = (
+        "谢谢您的评价！您说的情况我们已经记下，会转给相关同事改进🙏"
+        if noted
+        else "感谢您的评价，我们会继续努力😊"
+    )
+    assert [m["text"] for m in dispatcher.messages] == [expected]
+    survey = await wired.surveys.get(survey_id)
+    assert (survey.score, survey.comment) == (5, comment) and not fake_uow.store.cases
+
+
 async def test_a_bad_answer_gets_an_apology_a_case_and_the_offer_of_a_person(
     wired: Services, clock: Clock, fake_uow: FakeUowFactory
 ) -> None:
