@@ -81,6 +81,7 @@ from bot.nlu.patterns import (
     normalise_order_id,
     normalise_phone,
 )
+from bot.surveys.rules import names_device_fault
 from bot.timefmt import format_local
 from bot.wiring import Services
 
@@ -445,7 +446,13 @@ class ValidateComplaintForm(FormValidationAction):
         current = tracker.get_slot("complaint_description")
         # "能不能快点送到" (a suggestion to the model) or "快点退款" (a status question) with nothing open
         chase = current is None and chases_what_is_awaited(text)
-        if _is_payload(text) or (intent in DIGRESSIONS and not (answers_what_is_wrong(tracker) or chase)):
+        # "不脱水" to the description question was a "no" to the model, and cancelled the intake
+        fault = (
+            current is None and intent == "deny" and names_device_fault(text) and not is_cancellation(text)
+        )
+        if _is_payload(text) or (
+            intent in DIGRESSIONS and not (answers_what_is_wrong(tracker) or chase or fault)
+        ):
             return {}
         requested = tracker.get_slot("requested_slot")
         rewritten = rewritten_description(text) if current is not None else None

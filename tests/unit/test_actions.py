@@ -2730,17 +2730,19 @@ async def test_a_phone_pointed_at_is_no_detail_of_the_problem(wired: Services) -
 
 
 @pytest.mark.parametrize(
-    ("first", "then", "description"),
+    ("first", "then", "intent", "description"),
     [
-        ("快递", "三天了还没到", "快递，三天了还没到"),  # the case said only "三天了还没到"
-        ("嗯", "空调漏水了", "空调漏水了"),  # nothing to keep
+        ("快递", "三天了还没到", "complain", "快递，三天了还没到"),  # the case said only "三天了还没到"
+        ("嗯", "空调漏水了", "complain", "空调漏水了"),  # nothing to keep
+        ("洗衣机", "不脱水", "deny", "洗衣机，不脱水"),  # a "no" to the model: it cancelled the intake
+        ("电视", "不显示", "deny", "电视，不显示"),
     ],
 )
 async def test_a_word_too_short_to_describe_the_problem_joins_what_follows(
-    wired: Services, first: str, then: str, description: str
+    wired: Services, first: str, then: str, intent: str, description: str
 ) -> None:
     at = 1796496443.0
-    later = parsed(then, "complain", satisfaction=("dissatisfied", 0.9))
+    later = parsed(then, intent, satisfaction=("dissatisfied", 0.9))
     events = [
         {
             "event": "user",
@@ -2769,3 +2771,13 @@ async def test_a_word_too_short_to_describe_the_problem_joins_what_follows(
     )
     slots, _ = await validate(t)
     assert slots["complaint_description"] == description
+
+
+@pytest.mark.parametrize(("text", "taken"), [("不通电了", True), ("不方便说", False), ("不投诉了", False)])
+async def test_a_fault_heard_as_a_no_at_the_description_question_is_the_description(
+    wired: Services, text: str, taken: bool
+) -> None:
+    """ "不脱水" / "不通电" are a "no" to the intent model, and a "no" there cancelled the intake."""
+    t = tracker(text, "deny", requested="complaint_description", satisfaction=("dissatisfied", 0.9))
+    slots, _ = await validate(t)
+    assert slots.get("complaint_description") == (text if taken else None)

@@ -775,3 +775,13 @@ def test_thumbs_say_one_thing(text: str, label: str | None) -> None:
 )
 def test_an_earlier_visit_set_apart_from_this_one_is_not_this_ones_fault(text: str, wrong: bool) -> None:
     assert says_it_went_wrong(text) is wrong
+
+
+@pytest.mark.parametrize(
+    ("text", "fault"),
+    [("不脱水", True), ("电视不显示", True), ("按了没反应", True), ("不方便说", False), ("不知道", False)],
+)
+def test_a_device_fault_is_named_in_so_many_words(text: str, fault: bool) -> None:
+    from bot.surveys.rules import names_device_fault
+
+    assert names_device_fault(text) is fault
