@@ -697,6 +697,22 @@ class _AskFromCatalogue(Action):
 class ActionAskComplaintDescription(_AskFromCatalogue):
     key = "ask_complaint_description"
 
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        if _said_since_latest_message(tracker, render("description_too_short")):
+            return []  # "能再具体说说吗？…" was just asked: the question again would say it twice
+        return await super().run(dispatcher, tracker, domain)
+
+
+def _said_since_latest_message(tracker: Tracker, text: str) -> bool:
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "bot" and event.get("text") == text:
+            return True
+    return False
+
 
 class _AskAgain(_AskFromCatalogue):
     """A question whose second asking answers what the customer said instead of repeating itself:

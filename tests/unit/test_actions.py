@@ -2773,6 +2773,16 @@ async def test_a_word_too_short_to_describe_the_problem_joins_what_follows(
     assert slots["complaint_description"] == description
 
 
+async def test_too_short_a_description_is_asked_about_once_not_twice(wired: Services) -> None:
+    """ "洗衣机" got "能再具体说说吗？…" and, at once, "很抱歉给您带来不便。请简单描述一下…"."""
+    from actions.intake import ActionAskComplaintDescription
+
+    t = tracker("洗衣机", "complain", requested="complaint_description")
+    assert await ask(ActionAskComplaintDescription(), t) == [render("ask_complaint_description")]
+    t.events.append({"event": "bot", "text": render("description_too_short")})
+    assert await ask(ActionAskComplaintDescription(), t) == []
+
+
 @pytest.mark.parametrize(("text", "taken"), [("不通电了", True), ("不方便说", False), ("不投诉了", False)])
 async def test_a_fault_heard_as_a_no_at_the_description_question_is_the_description(
     wired: Services, text: str, taken: bool
