@@ -563,18 +563,27 @@ _TRAILING_NUMBER = re.compile(
 )
 
 
+#: The same opening the message: "手机号13812345678，空调不制冷".
+_LEADING_NUMBER = re.compile(
+    r"^\s*(?:(?P<order>(?:我的)?(?:订单号?|单号|运单号|订单编号))|(?:我的)?(?:联系)?(?:电话|手机号?|号码))"
+    r"[：:是为\s]*(?P<number>[A-Za-z0-9\s+-]{7,30}?)\s*[，,。.;；]+"
+)
+
+
 def without_numbers_on_file(text: str, order_id: str | None, phone: str | None) -> str:
-    """The description without the order number and phone that close it, when the case has its own
-    (the same, or the one the customer corrected it to)."""
-    while (found := _TRAILING_NUMBER.search(text)) is not None:
-        number = found["number"]
-        kept = (
-            order_id and normalise_order_id(number) if found["order"] else phone and normalise_phone(number)
-        )
-        rest = text[: found.start()]
-        if not kept or not is_substantive_description(rest):
-            break
-        text = rest
+    """The description without the order number and phone that close or open it, when the case has
+    its own (the same, or the one the customer corrected it to)."""
+    for pattern, closing in ((_TRAILING_NUMBER, True), (_LEADING_NUMBER, False)):
+        while (found := pattern.search(text)) is not None:
+            number = found["number"]
+            if found["order"]:
+                kept = order_id and normalise_order_id(number)
+            else:
+                kept = phone and normalise_phone(number)
+            rest = text[: found.start()] if closing else text[found.end() :]
+            if not kept or not is_substantive_description(rest):
+                break
+            text = rest
     return text
 
 

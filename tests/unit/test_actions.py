@@ -1221,18 +1221,30 @@ async def test_the_receipt_lists_the_photos_sent_during_the_intake(wired: Servic
 
 
 @pytest.mark.parametrize(
-    ("phone", "description"),
+    ("said", "phone", "description"),
     [
-        ("13512345678", "热水器装了四个小时，还把墙打坏了"),
-        ("13912345678", "热水器装了四个小时，还把墙打坏了"),  # corrected since: the old one goes too
+        (
+            "热水器装了四个小时，还把墙打坏了，订单号JD2026113012345，电话13512345678",
+            "13512345678",
+            "热水器装了四个小时，还把墙打坏了",
+        ),
+        (  # corrected since: the old one goes too
+            "热水器装了四个小时，还把墙打坏了，订单号JD2026113012345，电话13512345678",
+            "13912345678",
+            "热水器装了四个小时，还把墙打坏了",
+        ),
+        (  # the numbers first: "问题：手机号138****5678，空调不制冷" (seen live)
+            "手机号13512345678，订单号JD2026113012345，热水器装了四个小时，还把墙打坏了",
+            "13512345678",
+            "热水器装了四个小时，还把墙打坏了",
+        ),
     ],
 )
 async def test_numbers_closing_the_description_are_not_filed_twice(
-    wired: Services, fake_uow: FakeUowFactory, phone: str, description: str
+    wired: Services, fake_uow: FakeUowFactory, said: str, phone: str, description: str
 ) -> None:
     """The summary read "问题：…还把墙打坏了，订单号JD2026113012345，电话135****5678" above lines of
     their own for both, and a phone corrected later left the old number in the description."""
-    said = "热水器装了四个小时，还把墙打坏了，订单号JD2026113012345，电话13512345678"
     slots = {
         "complaint_description": said,
         "complaint_category": "installation_repair",
