@@ -387,6 +387,8 @@ class ValidateComplaintForm(FormValidationAction):
                 return intake_left()
             if await answer_contact_question(dispatcher, tracker):  # "投诉电话是多少" is not a complaint
                 return intake_left()
+            if asks_for_case_number(text):  # "我没收到编号" was filed as a complaint
+                return [*await ActionCaseStatus().run(dispatcher, tracker, domain), *intake_left()]
             policy, satisfaction = (await get_services()).policy, satisfaction_of(latest_parse(tracker))
             if latest_intent(tracker) == "complain" and only_praise(policy, text, *satisfaction):
                 # Long praise is a complaint to the intent model: it got "马上帮您登记投诉".
@@ -447,8 +449,12 @@ class ValidateComplaintForm(FormValidationAction):
         # "能不能快点送到" (a suggestion to the model) or "快点退款" (a status question) with nothing open
         chase = current is None and chases_what_is_awaited(text)
         # "不脱水" to the description question was a "no" to the model, and cancelled the intake
+        # (and "空调漏水怎么办" was out of scope: "这个我帮不上忙")
         fault = (
-            current is None and intent == "deny" and names_device_fault(text) and not is_cancellation(text)
+            current is None
+            and intent in ("deny", "out_of_scope")
+            and names_device_fault(text)
+            and not is_cancellation(text)
         )
         if _is_payload(text) or (
             intent in DIGRESSIONS and not (answers_what_is_wrong(tracker) or chase or fault)

@@ -41,7 +41,7 @@ from bot.cases.rules import latest_finished, next_deadline, normalise_case_numbe
 from bot.cases.service import CaseService
 from bot.handoff.rules import asks_about_opening_hours, describe_hours
 from bot.nlu.patterns import english_words
-from bot.surveys.rules import doubts_the_sender, says_problem_gone
+from bot.surveys.rules import doubts_the_sender, names_device_fault, says_problem_gone
 from bot.timefmt import format_local
 
 logger = logging.getLogger(__name__)
@@ -332,9 +332,13 @@ class ActionCannotHelp(Action):
             say(dispatcher, "question_filed_in_survey", case_number=number)
         elif number:
             say(dispatcher, "question_noted_in_survey" if in_survey else "question_noted", case_number=number)
-        elif not in_survey and tracker.active_loop_name is None and vents(tracker):
-            # "你们这什么破服务" got "这个我帮不上忙": the intake asks what happened (or, in anger,
-            # calls a person)
+        elif (
+            not in_survey
+            and tracker.active_loop_name is None
+            and (vents(tracker) or names_device_fault(text))
+        ):
+            # "你们这什么破服务" and "空调漏水怎么办" got "这个我帮不上忙": the intake asks what happened
+            # (or, in anger, calls a person), or takes the fault as the problem
             return [FollowupAction("complaint_form")]
         else:
             response = "utter_survey_cannot_help" if in_survey else "utter_out_of_scope"

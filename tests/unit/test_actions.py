@@ -2170,6 +2170,18 @@ async def test_strong_displeasure_placed_nowhere_is_a_complaint_not_yet_told(
     assert calm.messages and not [e for e in events if e["event"] == "followup"]
 
 
+@pytest.mark.parametrize("text", ["空调漏水怎么办", "电视黑屏了怎么弄"])
+async def test_a_fault_asked_about_is_filed_not_beyond_help(wired: Services, text: str) -> None:
+    """ "空调漏水怎么办" (out of scope to the model) got "抱歉，这个我帮不上忙"."""
+    dispatcher = CollectingDispatcher()
+    t = tracker(text, "out_of_scope", loop=None, satisfaction=("dissatisfied", 0.5))
+    events = await ActionCannotHelp().run(dispatcher, t, DOMAIN)
+    assert dispatcher.messages == []
+    assert [e["name"] for e in events if e["event"] == "followup"] == ["complaint_form"]
+    slots, _ = await validate(tracker(text, "out_of_scope", satisfaction=("dissatisfied", 0.5)))
+    assert slots["complaint_description"] == text
+
+
 @pytest.mark.parametrize("text", ["你们公司太坑了", "太让人失望了", "真是太过分了"])
 async def test_a_vent_is_asked_what_happened_not_filed_as_it_is(wired: Services, text: str) -> None:
     """ "你们公司太坑了" tells the agent nothing: the intake asks for the problem, as for "我要投诉"."""
@@ -2783,6 +2795,23 @@ async def test_a_word_too_short_to_describe_the_problem_joins_what_follows(
     )
     slots, _ = await validate(t)
     assert slots["complaint_description"] == description
+
+
+@pytest.mark.parametrize("text", ["我没收到编号", "没有收到投诉编号啊"])
+async def test_a_case_number_not_received_is_a_status_question_not_a_complaint(
+    wired: Services, fake_uow: FakeUowFactory, text: str
+) -> None:
+    """ "我没收到编号" (a complaint to the model) started an intake with itself as the description."""
+    heater = await wired.cases.open_case(
+        CaseDraft("wx-1", "wechat", "热水器不出热水", "product_quality", None)
+    )
+    dispatcher = CollectingDispatcher()
+    events = await ValidateComplaintForm().run(
+        dispatcher, tracker(text, "complain", satisfaction=("dissatisfied", 0.7)), DOMAIN
+    )
+    assert heater.number in dispatcher.messages[0]["text"]
+    assert {"event": "active_loop", "name": None, "timestamp": None} in events
+    assert len(fake_uow.store.cases) == 1
 
 
 async def test_too_short_a_description_is_asked_about_once_not_twice(wired: Services) -> None:

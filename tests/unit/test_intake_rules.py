@@ -471,3 +471,19 @@ def test_what_is_chased_says_where_it_belongs(text: str, category: str | None) -
     from bot.cases.intake import category_awaited
 
     assert category_awaited(text) == category
+
+
+@pytest.mark.parametrize(
+    ("text", "asks"),
+    [
+        ("我的投诉编号是多少", True),
+        ("我没收到编号", True),
+        ("没有收到投诉编号", True),
+        ("订单编号是多少", False),  # the order's, not the case's
+        ("快递单号没收到", False),
+    ],
+)
+def test_a_question_about_the_case_number_is_told_from_one_about_the_order(text: str, asks: bool) -> None:
+    from bot.cases.intake import asks_for_case_number
+
+    assert asks_for_case_number(text) is asks
