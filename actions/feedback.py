@@ -24,7 +24,7 @@ from actions.messages import say
 from actions.reopening import chase_or_file
 from actions.services import get_services
 from actions.status import answer_withdrawal
-from actions.surveys import correct_score, heard, record_answer
+from actions.surveys import add_to_answer, correct_score, heard, record_answer
 from bot.cases.intake import is_angry, names_misconduct
 from bot.surveys.rules import fails_again
 
@@ -75,6 +75,11 @@ class ActionRecordFeedback(Action):
             corrected = await correct_score(dispatcher, tracker, rating)
             if corrected is not None:
                 return corrected
+        if kind != "rating" and tracker.active_loop_name is None and not text.startswith("/"):
+            # "对了，下次能不能提前打电话" just after a survey was answered: more of that answer
+            lately = await services.surveys.answered_lately(tracker.sender_id)
+            if lately is not None:
+                return await add_to_answer(dispatcher, tracker, services, lately, text)
         if kind in ("feedback", "rating") and (names_misconduct(text, label) or fails_again(text)):
             # Not "您的反馈已记录": the intake files it, with the words as the description. The fault
             # back after a visit ("马桶堵了，师傅昨天刚通过") is praise to the satisfaction model.

@@ -706,7 +706,7 @@ class ActionSubmitSurvey(Action):
             if corrected is not None:
                 return corrected + resets
         if answered is not None:  # the score was recorded when given: this adds the comment
-            return await _add_comment(dispatcher, tracker, services, answered, comment) + resets
+            return await add_to_answer(dispatcher, tracker, services, answered, comment) + resets
         events = await record_answer(
             dispatcher,
             tracker,
@@ -717,13 +717,15 @@ class ActionSubmitSurvey(Action):
         return events + resets
 
 
-async def _add_comment(
+async def add_to_answer(
     dispatcher: CollectingDispatcher,
     tracker: Tracker,
     services: Services,
     survey: Survey,
     comment: str | None,
 ) -> list[EventType]:
+    """The comment on an answered survey: after its score, or a word more just after it was done
+    ("对了，下次能不能提前打电话" was thanked as a suggestion, and the survey never showed it)."""
     words = None if comment in (None, NO_COMMENT) else comment
     label, _ = heard(tracker)
     try:

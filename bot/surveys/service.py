@@ -433,16 +433,26 @@ class SurveyService:
         await self._store.save(answered, [change])
         return AnswerOutcome(answered, score, bad, late, remediation, reopened)
 
+    async def answered_lately(
+        self, sender_id: str, within: timedelta = timedelta(minutes=30)
+    ) -> Survey | None:
+        """The customer's survey answered in the last ``within``: a score or a word more just after
+        belongs to it."""
+        survey = await self._store.latest_for(sender_id, [SurveyStatus.ANSWERED])
+        if survey is None or survey.answered_at is None or self._clock() - survey.answered_at > within:
+            return None
+        return survey
+
     async def correct_score(
         self, sender_id: str, rating: int, within: timedelta = timedelta(minutes=30)
     ) -> AnswerOutcome | None:
         """ "4分吧" just after an answer in words that the model scored 2: the customer's own number
         is the score the figures count. A case their words opened stays open (they did say what was
         wrong); a low number after a good guess opens one. None: no survey answered that lately."""
-        survey = await self._store.latest_for(sender_id, [SurveyStatus.ANSWERED])
-        now = self._clock()
-        if survey is None or survey.answered_at is None or now - survey.answered_at > within:
+        survey = await self.answered_lately(sender_id, within)
+        if survey is None:
             return None
+        now = self._clock()
         was_bad = is_bad(survey.score, survey.satisfaction)
         if survey.score == rating:
             return AnswerOutcome(survey, rating, was_bad)

@@ -414,6 +414,28 @@ async def test_a_fault_told_beside_a_good_score_is_acknowledged_as_noted(
     assert (survey.score, survey.comment) == (5, comment) and not fake_uow.store.cases
 
 
+@pytest.mark.parametrize(("minutes", "joined"), [(5, True), (40, False)])
+async def test_a_word_more_just_after_a_survey_joins_its_answer(
+    wired: Services, clock: Clock, fake_uow: FakeUowFactory, minutes: int, joined: bool
+) -> None:
+    """ "师傅人挺好的", "没有了", then "对了，下次能不能提前打电话": thanked as a suggestion and filed
+    apart, and the survey's own record never showed it."""
+    survey_id = await a_sent_survey(wired, clock)
+    await submit(survey_id, 5, "师傅人挺好的", "give_feedback", satisfaction=("satisfied", 0.9))
+    clock.now += timedelta(minutes=minutes)
+    wish = "对了，下次能不能提前打电话"
+    dispatcher = CollectingDispatcher()
+    await ActionRecordFeedback().run(dispatcher, tracker(wish, "suggest", loop=None), DOMAIN)
+    survey = await wired.surveys.get(survey_id)
+    if joined:
+        assert survey.comment == f"师傅人挺好的\n{wish}" and fake_uow.store.feedback == []
+        assert [m["text"] for m in dispatcher.messages] == [
+            "感谢您的评价和建议，您的建议我们已经记下了，会继续改进😊"
+        ]
+    else:  # long after: a suggestion of its own
+        assert survey.comment == "师傅人挺好的" and len(fake_uow.store.feedback) == 1
+
+
 async def test_a_bad_answer_gets_an_apology_a_case_and_the_offer_of_a_person(
     wired: Services, clock: Clock, fake_uow: FakeUowFactory
 ) -> None:
