@@ -66,6 +66,7 @@ from bot.cases.intake import (
     safety_terms,
     says_more_than_wait,
     says_no_order,
+    strongly_displeased,
     trim_description,
     unsure_of_category,
     without_numbers_on_file,
@@ -220,6 +221,10 @@ def _adds_detail(tracker: Tracker) -> bool:
     ):
         return False
     if intent in ABOUT_THE_PROBLEM:
+        return True
+    if intent == "nlu_fallback" and strongly_displeased(*satisfaction_of(latest_parse(tracker))):
+        # "快递员态度很差，还把我的东西扔地上" at the order question, placed nowhere by the model, got
+        # "订单号格式不太对" and was lost
         return True
     requested = tracker.get_slot("requested_slot")
     return (

@@ -2727,6 +2727,22 @@ async def test_a_few_words_of_the_problem_at_the_order_question_are_added_not_a_
     assert "complaint_description" not in bare
 
 
+async def test_the_problem_told_at_the_order_question_is_kept_whatever_the_model_made_of_it(
+    wired: Services,
+) -> None:
+    """ "我要投诉快递", then "快递员态度很差，还把我的东西扔地上" at the order question (nlu_fallback to
+    the model): "订单号格式不太对", and the case said only "我要投诉快递"."""
+    text = "快递员态度很差，还把我的东西扔地上"
+    slots = {"complaint_description": "我要投诉快递", "complaint_category": "delivery"}
+    t = tracker(text, "nlu_fallback", requested="order_id", slots=slots, satisfaction=("dissatisfied", 0.99))
+    got, said = await validate(t)
+    assert got["complaint_description"] == f"我要投诉快递\n{text}"
+    assert said == [render("detail_added")] and "order_id" not in got
+    unsure = tracker(text, "nlu_fallback", requested="order_id", slots=slots, satisfaction=("neutral", 0.6))
+    got, _ = await validate(unsure)  # the model unsure of displeasure: left as before
+    assert "complaint_description" not in got
+
+
 async def test_a_new_phone_in_the_middle_of_the_intake_is_no_detail_of_the_problem(wired: Services) -> None:
     """ "我换手机号了，新号码139…" at the category question joined the description (and was acknowledged
     as more about the problem) besides setting the phone."""
