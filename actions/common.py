@@ -98,9 +98,7 @@ def unplaced_words(tracker: Tracker) -> str | None:
 def _purchase_asked_about(tracker: Tracker) -> str | None:
     """ "我上个月在你们这买的洗衣机", if the bot's answer was "请问洗衣机遇到了什么问题？", or if the
     customer said only "对" to that and was asked again (`ask_fault_again`)."""
-    asked = _previous_if_answered_with(
-        tracker, "purchase_without_problem", lambda words: {"thing": purchase_without_problem(words)}
-    )
+    asked = _answers_purchase_question(tracker)
     if asked is not None:
         return asked
     users = [i for i, e in enumerate(tracker.events) if e.get("event") == "user"][-3:]
@@ -121,14 +119,19 @@ def _purchase_asked_about(tracker: Tracker) -> str | None:
     return _if_recent(first, tracker.events[users[2]])
 
 
+def _answers_purchase_question(tracker: Tracker) -> str | None:
+    """The purchase's words, if the latest message answers "请问洗衣机遇到了什么问题？"."""
+    return _previous_if_answered_with(
+        tracker, "purchase_without_problem", lambda words: {"thing": purchase_without_problem(words)}
+    )
+
+
 def ask_fault_again(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
     """ "对" / "嗯" to "请问冰箱遇到了什么问题？" says there is a problem, not which: it started the
     intake with the purchase as the whole description, and the fault was asked for nowhere."""
     if latest_intent(tracker) != "affirm" or names_something(latest_text(tracker)):
         return False
-    asked = _previous_if_answered_with(
-        tracker, "purchase_without_problem", lambda words: {"thing": purchase_without_problem(words)}
-    )
+    asked = _answers_purchase_question(tracker)
     thing = purchase_without_problem(asked) if asked else None
     if thing:
         say(dispatcher, "purchase_fault_asked_again", thing=thing)
