@@ -147,8 +147,12 @@ async def chase_or_file(
     "快点退款") starts the intake with its words. It was thanked as a suggestion, guessed to be a
     status question, or told there was nothing to chase."""
     answered = await about_an_open_case(dispatcher, tracker, domain, when_questions=when_questions)
-    if answered is not None:
-        return answered
+    return answered if answered is not None else files_the_chase(tracker)
+
+
+def files_the_chase(tracker: Tracker) -> list[EventType] | None:
+    """Events that start the intake with a chase that names what is awaited, for a customer with
+    nothing open to chase; None if the message is no such chase, or the intake is already running."""
     text = latest_text(tracker)
     if text.startswith("/") or tracker.active_loop_name == "complaint_form":
         return None

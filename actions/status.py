@@ -22,7 +22,7 @@ from actions.common import (
 )
 from actions.contact import answer_contact_question
 from actions.messages import render, say
-from actions.reopening import chase_or_file
+from actions.reopening import chase_or_file, files_the_chase
 from actions.services import get_services
 from actions.surveys import asked_too_soon, pictures_for_the_score
 from bot.cases.errors import CaseNotFound
@@ -30,7 +30,6 @@ from bot.cases.intake import (
     asks_about_the_service,
     asks_for_arrival_time,
     asks_for_case_number,
-    chases_what_is_awaited,
     is_urging,
     praises,
     stops_complaining,
@@ -178,8 +177,9 @@ class ActionCaseStatus(Action):
             say(dispatcher, "status_unavailable")
             return []
         if not cases:
-            if tracker.active_loop_name is None and chases_what_is_awaited(latest_text(tracker)):
-                return [FollowupAction("complaint_form")]  # "快点退款": nothing to chase, so it is filed
+            filed = files_the_chase(tracker) if tracker.active_loop_name is None else None
+            if filed is not None:
+                return filed  # "快点退款": nothing to chase, so it is filed
             if asks_for_arrival_time(latest_text(tracker)):
                 say(dispatcher, "arrival_unknown")  # not "您目前没有处理中的投诉"
                 return []
