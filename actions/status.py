@@ -189,6 +189,7 @@ class ActionCaseStatus(Action):
                 tracker.sender_id,
                 now,
                 filing=_filing(tracker),
+                number_asked=asks_for_case_number(latest_text(tracker)),
             )
             return []
         shown, urged = await _urge(tracker, cases[:MAX_LISTED])
@@ -226,16 +227,32 @@ async def _none_open(
     now: datetime,
     *,
     filing: bool = False,
+    number_asked: bool = False,
 ) -> None:
     """ "我的投诉怎么样了" the day after a case was resolved got "您目前没有处理中的投诉", as if
     there had never been one: the latest case finished in the last RECENTLY_FINISHED is named.
-    ``filing``: asked in the middle of an intake, which "直接描述给我就可以登记" ignored."""
+    ``filing``: asked in the middle of an intake, which "直接描述给我就可以登记" ignored.
+    ``number_asked``: "我没收到编号" got that same answer, which neither gave a number nor said why
+    there was none (a complaint made by phone is not on record here)."""
     try:
-        finished = latest_finished(await cases.cases_for(sender_id), now)
+        theirs = await cases.cases_for(sender_id)  # newest first
     except Exception:
         logger.exception("could not look up %s's finished cases", sender_id)
-        finished = None
+        theirs = None
+    finished = latest_finished(theirs, now) if theirs else None
     finished_at = finished.finished_at if finished is not None else None
+    if (finished is None or finished_at is None) and number_asked and not filing and theirs is not None:
+        if not theirs:
+            say(dispatcher, "no_case_number_here")
+        else:
+            say(
+                dispatcher,
+                "no_open_cases_latest",
+                case_number=theirs[0].number,
+                category=CATEGORY_LABELS.get(theirs[0].category, theirs[0].category),
+                status=STATUS_LABELS[theirs[0].status],
+            )
+        return
     if finished is None or finished_at is None:
         say(dispatcher, "no_open_cases_filing" if filing else "no_open_cases")
         return

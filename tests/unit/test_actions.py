@@ -1626,7 +1626,7 @@ async def test_a_customer_who_forgot_the_case_number_gets_their_cases(wired: Ser
     dispatcher = CollectingDispatcher()
     await ActionRouteInform().run(dispatcher, tracker("我的工单号是多少", "inform", loop=None), DOMAIN)
     assert case.number in dispatcher.messages[0]["text"]
-    assert "没有处理中的投诉" in await cannot_help("编号忘了", sender="wx-2")
+    assert await cannot_help("编号忘了", sender="wx-2") == render("no_case_number_here")
 
 
 async def test_without_an_open_case_or_a_question_about_the_service_nothing_is_noted(
@@ -1883,6 +1883,35 @@ async def test_a_status_question_after_the_case_was_finished_names_it(wired: Ser
     assert (
         await status("我的投诉怎么样了") == "您目前没有处理中的投诉。如果遇到了问题，直接描述给我就可以登记。"
     )
+
+
+async def test_a_case_number_asked_for_with_nothing_open_says_why_there_is_none(
+    wired: Services, fake_uow: FakeUowFactory, clock: Clock
+) -> None:
+    """ "我没收到编号" with nothing on record got "您目前没有处理中的投诉…", the answer the status question
+    before it had already had: no word that a complaint made by phone cannot be seen here."""
+    dispatcher = CollectingDispatcher()
+    events = await ValidateComplaintForm().run(
+        dispatcher, tracker("我没收到编号", "complain", satisfaction=("dissatisfied", 0.7)), DOMAIN
+    )
+    assert [m["text"] for m in dispatcher.messages] == [render("no_case_number_here")]
+    assert "电话" in render("no_case_number_here") and "转人工" in render("no_case_number_here")
+    assert {"event": "active_loop", "name": None, "timestamp": None} in events
+    assert not fake_uow.store.cases  # nothing filed
+    # A plain status question is answered as before
+    assert await status("我的投诉怎么样了") == render("no_open_cases")
+    # Cases finished long ago: the latest one's number, which is what was asked for
+    case = await wired.cases.open_case(
+        CaseDraft("wx-1", "rest", "空调坏了", "installation_repair", "13812345678")
+    )
+    for step in (Status.ACKNOWLEDGED, Status.IN_PROGRESS, Status.RESOLVED, Status.CLOSED):
+        await wired.cases.change_status(case.number, step, actor="agent:wang")
+    clock.now += timedelta(days=40)
+    assert await status("我的投诉编号是多少") == (
+        f"您目前没有处理中的投诉。您最近一次的投诉编号是 {case.number}（安装维修），目前是「已关闭」。"
+        "如果是别的问题还没登记，直接描述给我就行。"
+    )
+    assert await status("我的投诉怎么样了") == render("no_open_cases")
 
 
 async def test_status_by_number_discloses_nothing_about_others(wired: Services) -> None:
