@@ -312,6 +312,9 @@ class ActionCannotHelp(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        if tracker.active_loop_name == "complaint_form":
+            await _cannot_help_in_intake(dispatcher, tracker)
+            return []  # the intake asks its question again next
         in_survey = (tracker.active_loop or {}).get("name") == "survey_form"
         if in_survey and (pictures_for_the_score(tracker) or asked_too_soon(tracker)):
             return []  # the survey form takes it next
@@ -361,6 +364,19 @@ class ActionCannotHelp(Action):
             response = "utter_survey_cannot_help" if in_survey else "utter_out_of_scope"
             dispatcher.utter_message(response=response)
         return []
+
+
+async def _cannot_help_in_intake(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+    """Something off the subject in the middle of an intake. It got the menu's "这个我帮不上忙…" with
+    its 转人工客服 button, then the intake's question with its own buttons: two menus in a row, and
+    "你们几点下班", which the bot knows, went unanswered. The intake's question follows this."""
+    if await answer_contact_question(dispatcher, tracker):  # "客服电话多少"
+        return
+    if asks_about_opening_hours(latest_text(tracker)):
+        policy = (await get_services()).handoffs.policy
+        say(dispatcher, "opening_hours", hours=describe_hours(policy))
+        return
+    say(dispatcher, "cannot_help_in_intake")
 
 
 async def _note_question(tracker: Tracker, in_survey: bool) -> tuple[str | None, bool]:

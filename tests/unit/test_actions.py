@@ -1582,6 +1582,22 @@ async def cannot_help(text: str, sender: str = "wx-1", loop: str | None = None) 
     return "\n".join(m.get("text") or m["response"] for m in dispatcher.messages)
 
 
+async def test_off_the_subject_mid_intake_is_one_message_without_a_menu(wired: Services) -> None:
+    """ "明天天气怎么样" at the order question got "这个我帮不上忙…" with a 转人工客服 button, then the
+    question with its own: two menus in a row. "你们几点下班", which the bot knows, got the same."""
+    case = await wired.cases.open_case(CaseDraft("wx-1", "wechat", "空调坏了", "installation_repair", None))
+    t = tracker("明天天气怎么样", "out_of_scope")
+    t.active_loop = {"name": "complaint_form"}
+    dispatcher = CollectingDispatcher()
+    assert await ActionCannotHelp().run(dispatcher, t, DOMAIN) == []
+    assert [(m["text"], m["buttons"]) for m in dispatcher.messages] == [(render("cannot_help_in_intake"), [])]
+    assert await cannot_help("你们几点下班", loop="complaint_form") == render(
+        "opening_hours", hours=describe_hours(wired.handoffs.policy)
+    )
+    assert await cannot_help("师傅几点到？", loop="complaint_form") == render("cannot_help_in_intake")
+    assert not [e for e in (await wired.cases.get(case.number)).events if e.kind == "note"]
+
+
 @pytest.mark.parametrize("loop", [None, "survey_form"])
 async def test_english_is_answered_in_english_too(wired: Services, loop: str | None) -> None:
     """ "my package hasn't arrived" (out of scope to the NLU) got "抱歉，这个我帮不上忙" only."""
