@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import answers_what_is_wrong, ask_what_went_wrong, latest_text, vents
-from actions.contact import answer_contact_question
+from actions.contact import answer_cancellation, answer_contact_question
 from actions.messages import say
 from actions.reopening import chase_or_file
 from actions.status import answer_withdrawal, says_solved
@@ -52,6 +52,8 @@ class ActionDefaultAskAffirmation(Action):
         if tracker.active_loop_name is None and ask_what_went_wrong(dispatcher, tracker):  # "我家空调"
             return [ActiveLoop(None), FollowupAction("action_listen")]
         if await answer_contact_question(dispatcher, tracker):  # "售后电话" got "您是想打个招呼吗？"
+            return [ActiveLoop(None), FollowupAction("action_listen")]
+        if tracker.active_loop_name is None and answer_cancellation(dispatcher, tracker):
             return [ActiveLoop(None), FollowupAction("action_listen")]
         if await answer_withdrawal(dispatcher, tracker):  # "问题解决了" got "您是想评价我们的服务吗？"
             return [ActiveLoop(None), FollowupAction("action_listen")]

@@ -18,6 +18,7 @@ from actions.common import (
     latest_text,
     satisfaction_of,
 )
+from actions.contact import answer_cancellation
 from actions.intake import FORM as INTAKE_FORM
 from actions.intake import stray_number
 from actions.messages import say
@@ -66,6 +67,8 @@ class ActionRecordFeedback(Action):
         if kind != "rating" and tracker.active_loop_name is None:
             # "师傅已经修好了" from a customer with an open case was thanked as feedback, the case left open
             if await answer_withdrawal(dispatcher, tracker):
+                return []
+            if answer_cancellation(dispatcher, tracker):  # "能不能把订单取消了" was thanked as a suggestion
                 return []
             # "能不能快点" from a customer with an open case was thanked as a suggestion: a chase.
             chased = await chase_or_file(dispatcher, tracker, domain)  # "能不能快点送到": filed

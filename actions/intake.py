@@ -30,7 +30,7 @@ from actions.common import (
     unplaced_words,
     user_messages_since_form_start,
 )
-from actions.contact import answer_contact_question
+from actions.contact import answer_cancellation, answer_contact_question
 from actions.corrections import answer_correction
 from actions.fallback import guesses
 from actions.messages import catalogue, render, say
@@ -391,6 +391,8 @@ class ValidateComplaintForm(FormValidationAction):
                 # complaint asked for the order again; it is more about the same visit
                 return intake_left()
             if await answer_contact_question(dispatcher, tracker):  # "投诉电话是多少" is not a complaint
+                return intake_left()
+            if answer_cancellation(dispatcher, tracker):  # "我要取消我的订单" is not one either
                 return intake_left()
             if asks_for_case_number(text):  # "我没收到编号" was filed as a complaint
                 return [*await ActionCaseStatus().run(dispatcher, tracker, domain), *intake_left()]
@@ -1027,6 +1029,8 @@ class ActionRouteInform(Action):
             return [FollowupAction(FORM)]
         if await answer_contact_question(dispatcher, tracker):  # "给我一个联系电话" started an intake
             return []
+        if tracker.active_loop_name is None and answer_cancellation(dispatcher, tracker):
+            return []  # "取消订单": a person does that
         if tracker.active_loop_name is None and only_chases(latest_text(tracker)):  # "赶紧的" is a yes
             chased = await about_an_open_case(dispatcher, tracker, domain)
             if chased is not None:

@@ -20,7 +20,7 @@ from actions.common import (
     satisfaction_of,
     vents,
 )
-from actions.contact import answer_contact_question
+from actions.contact import answer_cancellation, answer_contact_question
 from actions.messages import render, say
 from actions.reopening import chase_or_file, files_the_chase
 from actions.services import get_services
@@ -331,6 +331,8 @@ class ActionCannotHelp(Action):
 
             return await ActionRecordFeedback().run(dispatcher, tracker, domain)
         if await answer_contact_question(dispatcher, tracker):  # "怎么联系你们"
+            return []
+        if answer_cancellation(dispatcher, tracker):  # "帮我取消订单": a person does that
             return []
         if not in_survey and asks_for_case_number(text):  # "我的投诉编号是多少来着"
             return await ActionCaseStatus().run(dispatcher, tracker, domain)

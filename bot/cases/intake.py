@@ -255,6 +255,31 @@ def only_chases(text: str) -> bool:
     return bool(_BARE_CHASE.search(cleaned)) and not _CHASE_FILLER.sub("", _BARE_CHASE.sub("", cleaned))
 
 
+#: An order, a booking or a service to call off: "我要取消我的订单", "能不能把订单取消了",
+#: "明天的安装预约帮我取消一下". Not "取消我的投诉" (a withdrawal, answered elsewhere).
+_CANCEL_ORDER_WORD = r"取消|退掉|撤单|不要了|不想要了"
+_CANCELLED_THING = r"订单|预约|订购|安装|上门|服务|宽带|套餐|单子|这单|那单|下的单|订的|买的"
+_CANCELS = re.compile(
+    rf"(?:{_CANCEL_ORDER_WORD})[^，。,！!？?；;]{{0,6}}(?:{_CANCELLED_THING})"
+    rf"|(?:{_CANCELLED_THING})[^，。,！!？?；;]{{0,8}}(?:{_CANCEL_ORDER_WORD})"
+)
+_CANCEL_FILLER = re.compile(
+    rf"{_CANCEL_ORDER_WORD}|{_CANCELLED_THING}|我想|我要|帮我|给我|麻烦|能不能|能否|可不可以|可以|一下|"
+    r"你们|你好|您好|谢谢|这个|那个|我的|今天|明天|后天|上午|下午|晚上|周[一二三四五六日天末]|"
+    r"星期[一二三四五六日天]|[想要请下一您你吗呢啊呀吧了的哈把帮掉给我就先]|[\W_]"
+)
+
+
+def only_cancels(text: str) -> bool:
+    """ "我要取消我的订单" was filed as a complaint, "能不能把订单取消了" thanked as a suggestion: a
+    request to call something off, which only a person can do. Not when the message says more ("我要
+    取消订单，你们发货太慢了" is a complaint), nor a complaint withdrawn."""
+    cleaned = _clean(text)
+    if not _CANCELS.search(cleaned) or re.search(r"投诉|工单", cleaned):
+        return False
+    return not _CANCEL_FILLER.sub("", cleaned)
+
+
 #: What a chase waits for (goods, a visit, a refund), and the category it files under.
 _AWAITED_BY_CATEGORY = {
     "delivery": r"发货|发出|寄出|送|到货|配送|派送|补发",

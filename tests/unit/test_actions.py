@@ -2388,7 +2388,7 @@ async def test_an_order_number_or_phone_sent_after_filing_corrects_the_open_case
         ("不用了，谢谢", "deny", ("neutral", 0.9), "utter_anything_else"),
         # Read as a "no" by the model: "好的" would agree to a wrong bill or to a cancelled order.
         ("账单不对", "deny", ("dissatisfied", 0.9), "inform_without_context"),
-        ("取消订单", "deny", ("neutral", 0.8), "utter_out_of_scope"),
+        ("取消订单", "deny", ("neutral", 0.8), "cancel_needs_person"),  # a person does it
     ],
 )
 async def test_a_yes_or_no_out_of_context_is_only_agreed_with_when_it_is_bare(
@@ -2404,6 +2404,8 @@ async def test_a_yes_or_no_out_of_context_is_only_agreed_with_when_it_is_bare(
     (said,) = dispatcher.messages
     if answer == "inform_without_context":
         assert said["text"] == "收到。请问您是要投诉反映问题，还是查询之前投诉的进度呢？"
+    elif answer == "cancel_needs_person":
+        assert said["text"] == render(answer) and said["buttons"][0]["payload"] == "/request_human"
     else:
         assert said["response"] == answer
 
@@ -2470,6 +2472,51 @@ async def test_asking_for_the_service_number_is_answered_wherever_the_model_put_
     if action in ("intake", "fallback"):  # the loop the question landed in is left
         assert {"event": "active_loop", "name": None, "timestamp": None} in events
     assert fake_uow.store.cases == {} and await wired.handoffs.open_for("wx-1") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "action"),
+    [
+        ("我要取消我的订单", "complain", "intake"),  # got "非常抱歉给您添麻烦了，我马上帮您登记投诉"
+        ("能不能把订单取消了", "suggest", "feedback"),  # got "谢谢您的建议！已经记录并转给相关团队参考"
+        ("帮我取消订单", "out_of_scope", "cannot_help"),  # got "这个我帮不上忙…"
+        ("订单不要了，取消吧", "deny", "inform"),
+        ("取消预约", "nlu_fallback", "fallback"),
+    ],
+)
+async def test_a_request_to_cancel_an_order_is_for_a_person_wherever_the_model_put_it(
+    wired: Services, fake_uow: FakeUowFactory, text: str, intent: str, action: str
+) -> None:
+    from actions.fallback import ActionDefaultAskAffirmation
+    from actions.intake import ActionRouteInform
+
+    runs = {
+        "cannot_help": ActionCannotHelp().run,
+        "fallback": ActionDefaultAskAffirmation().run,
+        "inform": ActionRouteInform().run,
+        "intake": ValidateComplaintForm().run,
+        "feedback": ActionRecordFeedback().run,
+    }
+    dispatcher = CollectingDispatcher()
+    events = await runs[action](
+        dispatcher, tracker(text, intent, loop="complaint_form" if action == "intake" else None), DOMAIN
+    )
+    assert [(m["text"], [b["payload"] for b in m["buttons"]]) for m in dispatcher.messages] == [
+        (render("cancel_needs_person"), ["/request_human"])
+    ]
+    assert not any(
+        e["event"] == "slot" and e.get("name") == "complaint_description" and e.get("value") for e in events
+    )
+    if action in ("intake", "fallback"):
+        assert {"event": "active_loop", "name": None, "timestamp": None} in events
+    assert fake_uow.store.cases == {} and fake_uow.store.feedback == []
+
+
+async def test_a_cancelled_order_complained_about_is_still_a_complaint(wired: Services) -> None:
+    """ "我要取消订单，你们发货太慢了" says what went wrong: it is filed."""
+    slots, said = await validate(tracker("我要取消订单，你们发货太慢了", "complain"))
+    assert slots["complaint_description"] == "我要取消订单，你们发货太慢了"
+    assert said == [render("ack_complaint")]
 
 
 async def test_trouble_with_the_phone_line_is_still_a_complaint(wired: Services) -> None:

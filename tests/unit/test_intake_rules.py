@@ -15,6 +15,7 @@ from bot.cases.intake import (
     is_urging,
     names_own_category,
     no_longer_needed,
+    only_cancels,
     only_chases,
     prefers_wechat,
     rewritten_description,
@@ -431,6 +432,27 @@ def test_a_problem_is_told_from_the_labels_around_a_number(rest: str, describes:
 )
 def test_a_bare_chase_is_told_from_one_that_says_what_is_awaited(text: str, bare: bool) -> None:
     assert only_chases(text) is bare
+
+
+@pytest.mark.parametrize(
+    ("text", "only"),
+    [
+        ("我要取消我的订单", True),  # was filed as a complaint
+        ("能不能把订单取消了", True),  # was thanked as a suggestion
+        ("明天的安装预约帮我取消一下", True),
+        ("订单不要了，取消吧", True),
+        ("宽带帮我退掉", True),
+        ("我要取消订单，你们发货太慢了", False),  # says what went wrong
+        ("订单取消了怎么还扣钱", False),
+        ("你们为什么取消我的订单", False),
+        ("取消我的投诉", False),  # a withdrawal
+        ("算了不投诉了", False),
+        ("安装师傅不要了", False),
+        ("不要了", False),
+    ],
+)
+def test_a_request_to_call_off_an_order_is_told_from_a_complaint(text: str, only: bool) -> None:
+    assert only_cancels(text) is only
 
 
 @pytest.mark.parametrize(
