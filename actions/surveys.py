@@ -33,6 +33,7 @@ from actions.messages import catalogue, render, say
 from actions.services import get_services
 from bot.cases.errors import CaseError
 from bot.cases.intake import (
+    asks_for_a_person,
     confirms,
     is_cancellation,
     is_plain_answer,
@@ -524,8 +525,14 @@ class ValidateSurveyForm(FormValidationAction):
         # to "这次服务怎么样" they are the answer: a bad verdict, or a few words of plain praise
         praise = label == "satisfied" and (confidence or 0.0) >= FACES_CONFIDENCE and few_words(text)
         brief = praise or brief_displeasure(label, confidence, text)  # "666" / "无语"
+        # "以后还会找你们的" is praise that the model may hear as a request for a person ("找你们")
+        praised = (
+            label == "satisfied" and (confidence or 0.0) >= FACES_CONFIDENCE and not asks_for_a_person(text)
+        )
         aside = intent in DIGRESSIONS - CLOSINGS and not (
-            english or (intent == "out_of_scope" and (verdict or brief))
+            english
+            or (intent == "out_of_scope" and (verdict or brief))
+            or (intent == "request_human" and praised)
         )
         if aside or text.startswith("/") or not text.strip():
             return {}

@@ -1153,6 +1153,15 @@ async def test_a_score_withheld_or_a_wish_for_better_is_no_praise(text: str) -> 
         # chit-chat at first contact, praise to the score question
         ("666", "out_of_scope", ("satisfied", 0.79), {"survey_score": 4.0, "survey_comment": "666"}),
         ("这是什么", "out_of_scope", ("dissatisfied", 0.75), {}),  # a question: answered, then asked again
+        # praise heard as a request for a person ("找你们"): it was passed over, the question asked again
+        (
+            "以后还会找你们的",
+            "request_human",
+            ("satisfied", 0.91),
+            {"survey_score": 5.0, "survey_comment": "以后还会找你们的"},
+        ),
+        ("转人工，我要找真人", "request_human", ("satisfied", 0.8), {}),  # a request for a person still
+        ("让你们领导联系我", "request_human", ("dissatisfied", 0.9), {}),
         # praise only to deny it: it was a 5
         (
             "满意个鬼",
