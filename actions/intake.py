@@ -18,6 +18,7 @@ from actions.common import (
     answers_what_is_wrong,
     ask_fault_again,
     ask_what_went_wrong,
+    bot_words_before,
     channel_of,
     denied_a_guess,
     first_entity_value,
@@ -335,6 +336,11 @@ def _just_agrees(tracker: Tracker) -> bool:
     return (latest_intent(tracker) == "affirm" and is_plain_answer(text)) or resumes(text)
 
 
+def _wechat_offered(tracker: Tracker) -> bool:
+    """The bot's last words offered to reach the customer in this chat instead of by phone."""
+    return bot_words_before(tracker) == render("phone_why_wechat")
+
+
 def _category_read_from_description(tracker: Tracker) -> str | None:
     """The model's category for a description the intent model took for an answer: "油烟机装歪了"
     (inform) started the intake and then got the category question a complaint would not have."""
@@ -624,6 +630,14 @@ class ValidateComplaintForm(FormValidationAction):
             return {"phone": known} if known else {}
         text = latest_text(tracker)
         if requested == "phone" and prefers_wechat(text):  # "不留电话，微信联系我"
+            return {"phone": NO_PHONE}
+        if (
+            requested == "phone"
+            and _wechat_offered(tracker)
+            and (declines_phone(text) or _just_agrees(tracker))
+        ):
+            # "还是不留了" or "好的" to "…不想留也可以，处理人员会在微信上联系您": taken at its word. The
+            # first got "这个号码好像不太对", both the phone question again, as if nothing had been said.
             return {"phone": NO_PHONE}
         if requested == "phone" and declines_phone(text):  # heard as a "no", which cancels the intake
             return {"phone": text}

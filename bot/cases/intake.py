@@ -55,7 +55,8 @@ _DECLINES_PHONE = re.compile(
 # "没有" / "不给" / "不想说" to "请留一个手机号": a "no" to the model, which cancelled the complaint.
 _PHONE_WORD = re.compile(r"电话|手机|号码|联系方式")
 _BARE_REFUSAL = re.compile(
-    r"^(?:我)?(?:没有|没|不给|不留|不想给|不想留|不想说|不说|不告诉你?|不方便)(?:手机号?|电话|号码)?(?:了|呢|啊|吧|哦)?$"
+    r"^(?:那)?(?:我)?(?:还是|就|真的|实在)?(?:没有|没|不给|不留|不想给|不想留|不想说|不说|不告诉你?|不方便)"
+    r"(?:手机号?|电话|号码)?(?:了|呢|啊|吧|哦)?$"  # "还是不留了", after being told why it is asked
 )
 
 

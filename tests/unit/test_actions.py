@@ -715,6 +715,26 @@ async def test_a_number_declined_at_the_order_question_is_no_answer_about_the_or
     assert no_order["order_id"] == NO_ORDER  # a plain "no" is still no order
 
 
+@pytest.mark.parametrize(
+    ("text", "intent"), [("还是不留了", "deny"), ("好的", "affirm"), ("确认", "affirm"), ("不留", "deny")]
+)
+async def test_a_refusal_or_a_yes_after_the_chat_was_offered_is_taken_at_its_word(
+    wired: Services, text: str, intent: str
+) -> None:
+    """ "我不想留电话" got "…不想留也可以，处理人员会在微信上联系您"; then "还是不留了" got "这个号码好像不太
+    对" and the phone question, and "好的" the phone question again, as if nothing had been said."""
+    described = {"complaint_description": "师傅把地板划了", "complaint_category": "installation_repair"}
+    t = tracker(text, intent, requested="phone", slots=described, channel="wechat")
+    t.events.insert(0, {"event": "bot", "text": render("phone_why_wechat")})
+    t.events.insert(0, {"event": "user", "text": "不想留", "parse_data": parsed("不想留", "deny", None)})
+    slots, said = await validate(t)
+    assert slots["phone"] == NO_PHONE and said == []
+    # Without that offer just before, a bare yes is still no number, and asked for again
+    plain = tracker(text, intent, requested="phone", slots=described, channel="wechat")
+    slots, _ = await validate(plain)
+    assert slots.get("phone") in (None, text) and slots.get("phone") != NO_PHONE
+
+
 async def test_on_wechat_a_customer_who_will_not_leave_a_number_is_reached_in_the_chat(
     wired: Services, fake_uow: FakeUowFactory
 ) -> None:

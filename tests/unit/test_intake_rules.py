@@ -136,6 +136,9 @@ def test_a_wait_word_with_more_about_the_problem(text: str, more: bool) -> None:
         ("为什么一定要手机号", True),
         ("电话就不留了", True),
         ("怕被骚扰", True),
+        ("还是不留了", True),  # after being told why: it got "这个号码好像不太对"
+        ("那我还是不给了", True),
+        ("还是没有", True),
         # added to the complaint's description, and the phone question came again
         ("为什么要我电话，会不会泄露", True),
         ("为什么要我的手机号", True),
