@@ -93,6 +93,25 @@ async def validate(t: Tracker) -> tuple[dict[str, Any], list[str]]:
     return slots, [m["text"] for m in dispatcher.messages]
 
 
+#: Where the model may put a message: the action that then runs, by a short name tests parametrize on.
+ACTION_RUNS = {
+    "cannot_help": ActionCannotHelp,
+    "fallback": ActionDefaultAskAffirmation,
+    "feedback": ActionRecordFeedback,
+    "human": ActionRequestHuman,
+    "inform": ActionRouteInform,
+    "route_inform": ActionRouteInform,
+    "intake": ValidateComplaintForm,
+    "status": ActionCaseStatus,
+}
+
+
+async def run_where_put(action: str, t: Tracker) -> tuple[list[dict[str, Any]], CollectingDispatcher]:
+    """Run the action ``action`` names on ``t``: its events and what it said."""
+    dispatcher = CollectingDispatcher()
+    return await ACTION_RUNS[action]().run(dispatcher, t, DOMAIN), dispatcher
+
+
 async def test_the_first_message_fills_what_it_can(wired: Services) -> None:
     slots, said = await validate(
         tracker(
@@ -2117,17 +2136,10 @@ async def test_a_visit_to_move_goes_onto_the_open_case(
 async def test_a_chase_the_model_did_not_hear_as_one_is_still_a_chase(
     wired: Services, fake_uow: FakeUowFactory, text: str, intent: str, action: str
 ) -> None:
-    from actions.fallback import ActionDefaultAskAffirmation
-
     broadband = await wired.cases.open_case(
         CaseDraft("wx-1", "wechat", "宽带连不上网", "other", "13812345678")
     )
-    run = {
-        "fallback": ActionDefaultAskAffirmation().run,
-        "cannot_help": ActionCannotHelp().run,
-    }.get(action, ActionRecordFeedback().run)
-    dispatcher = CollectingDispatcher()
-    events = await run(dispatcher, tracker(text, intent, loop=None), DOMAIN)
+    events, dispatcher = await run_where_put(action, tracker(text, intent, loop=None))
     (reply,) = [m["text"] for m in dispatcher.messages]
     assert f"编号 {broadband.number}" in reply and "已为您催办" in reply
     assert {"event": "active_loop", "name": None, "timestamp": None} in events
@@ -2136,8 +2148,7 @@ async def test_a_chase_the_model_did_not_hear_as_one_is_still_a_chase(
     assert fake_uow.store.feedback == []
 
     # Without an open case the words are what the model heard, unless they are a bare chase
-    dispatcher = CollectingDispatcher()
-    events = await run(dispatcher, tracker(text, intent, sender="wx-2", loop=None), DOMAIN)
+    events, dispatcher = await run_where_put(action, tracker(text, intent, sender="wx-2", loop=None))
     assert dispatcher.messages and not any("催办" in (m.get("text") or "") for m in dispatcher.messages)
     if text != "能不能快点":
         assert not [e for e in events if e["event"] == "active_loop"]
@@ -2157,19 +2168,8 @@ async def test_a_chase_the_model_did_not_hear_as_one_is_still_a_chase(
 async def test_a_bare_chase_with_nothing_open_is_told_so(
     wired: Services, fake_uow: FakeUowFactory, text: str, intent: str, action: str
 ) -> None:
-    from actions.fallback import ActionDefaultAskAffirmation
-
-    run = {
-        "fallback": ActionDefaultAskAffirmation().run,
-        "cannot_help": ActionCannotHelp().run,
-        "route_inform": ActionRouteInform().run,
-        "intake": ValidateComplaintForm().run,
-        "feedback": ActionRecordFeedback().run,
-    }[action]
-    dispatcher = CollectingDispatcher()
-    await run(
-        dispatcher, tracker(text, intent, loop="complaint_form" if action == "intake" else None), DOMAIN
-    )
+    t = tracker(text, intent, loop="complaint_form" if action == "intake" else None)
+    _, dispatcher = await run_where_put(action, t)
     assert [m["text"] for m in dispatcher.messages] == [render("no_open_cases")]
     assert not fake_uow.store.cases and fake_uow.store.feedback == []
 
@@ -2187,15 +2187,7 @@ async def test_a_bare_chase_with_nothing_open_is_told_so(
 async def test_a_chase_of_something_named_with_nothing_open_is_filed(
     wired: Services, fake_uow: FakeUowFactory, text: str, intent: str, action: str, category: str
 ) -> None:
-    from actions.fallback import ActionDefaultAskAffirmation
-
-    run = {
-        "fallback": ActionDefaultAskAffirmation().run,
-        "cannot_help": ActionCannotHelp().run,
-        "status": ActionCaseStatus().run,
-    }.get(action, ActionRecordFeedback().run)
-    dispatcher = CollectingDispatcher()
-    events = await run(dispatcher, tracker(text, intent, loop=None), DOMAIN)
+    events, dispatcher = await run_where_put(action, tracker(text, intent, loop=None))
     assert dispatcher.messages == []
     assert [e["name"] for e in events if e["event"] == "followup"] == ["complaint_form"]
     assert fake_uow.store.feedback == []
@@ -2460,21 +2452,9 @@ async def test_asking_for_the_service_number_is_answered_wherever_the_model_put_
 ) -> None:
     import dataclasses
 
-    from actions.fallback import ActionDefaultAskAffirmation
-    from actions.intake import ActionRouteInform
-
     wired.settings = dataclasses.replace(wired.settings, hotline=hotline)
-    runs = {
-        "cannot_help": ActionCannotHelp().run,
-        "fallback": ActionDefaultAskAffirmation().run,
-        "inform": ActionRouteInform().run,
-        "intake": ValidateComplaintForm().run,
-        "human": ActionRequestHuman().run,
-    }
-    dispatcher = CollectingDispatcher()
-    events = await runs[action](
-        dispatcher, tracker(text, intent, loop="complaint_form" if action == "intake" else None), DOMAIN
-    )
+    t = tracker(text, intent, loop="complaint_form" if action == "intake" else None)
+    events, dispatcher = await run_where_put(action, t)
     if action == "human" and not hotline:  # nothing to give: the person asked about is what they get
         assert ("pause", None) in [(e["event"], e.get("name")) for e in events]
         return
@@ -2507,20 +2487,8 @@ async def test_asking_for_the_service_number_is_answered_wherever_the_model_put_
 async def test_a_request_to_cancel_an_order_is_for_a_person_wherever_the_model_put_it(
     wired: Services, fake_uow: FakeUowFactory, text: str, intent: str, action: str
 ) -> None:
-    from actions.fallback import ActionDefaultAskAffirmation
-    from actions.intake import ActionRouteInform
-
-    runs = {
-        "cannot_help": ActionCannotHelp().run,
-        "fallback": ActionDefaultAskAffirmation().run,
-        "inform": ActionRouteInform().run,
-        "intake": ValidateComplaintForm().run,
-        "feedback": ActionRecordFeedback().run,
-    }
-    dispatcher = CollectingDispatcher()
-    events = await runs[action](
-        dispatcher, tracker(text, intent, loop="complaint_form" if action == "intake" else None), DOMAIN
-    )
+    t = tracker(text, intent, loop="complaint_form" if action == "intake" else None)
+    events, dispatcher = await run_where_put(action, t)
     assert [(m["text"], [b["payload"] for b in m["buttons"]]) for m in dispatcher.messages] == [
         (render("cancel_needs_person"), ["/request_human"])
     ]
