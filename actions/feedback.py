@@ -68,12 +68,12 @@ class ActionRecordFeedback(Action):
             # "师傅已经修好了" from a customer with an open case was thanked as feedback, the case left open
             if await answer_withdrawal(dispatcher, tracker):
                 return []
-            if answer_cancellation(dispatcher, tracker):  # "能不能把订单取消了" was thanked as a suggestion
-                return []
             # "能不能快点" from a customer with an open case was thanked as a suggestion: a chase.
             chased = await chase_or_file(dispatcher, tracker, domain)  # "能不能快点送到": filed
             if chased is not None:
                 return chased
+            if answer_cancellation(dispatcher, tracker):  # "能不能把订单取消了" was thanked as a suggestion
+                return []
         if kind == "rating" and rating is not None:
             corrected = await correct_score(dispatcher, tracker, rating)
             if corrected is not None:

@@ -332,8 +332,6 @@ class ActionCannotHelp(Action):
             return await ActionRecordFeedback().run(dispatcher, tracker, domain)
         if await answer_contact_question(dispatcher, tracker):  # "怎么联系你们"
             return []
-        if answer_cancellation(dispatcher, tracker):  # "帮我取消订单": a person does that
-            return []
         if not in_survey and asks_for_case_number(text):  # "我的投诉编号是多少来着"
             return await ActionCaseStatus().run(dispatcher, tracker, domain)
         if not in_survey:
@@ -342,6 +340,9 @@ class ActionCannotHelp(Action):
             chased = await chase_or_file(dispatcher, tracker, domain, when_questions=False)
             if chased is not None:
                 return chased
+        # "帮我取消订单": a person does that (a visit of an open case to call off is noted on it above)
+        if answer_cancellation(dispatcher, tracker):
+            return []
         if doubts_the_sender(text):  # "你们怎么有我的微信" got "这个我帮不上忙"
             say(dispatcher, "who_we_are")
             return []

@@ -2500,6 +2500,20 @@ async def test_a_request_to_cancel_an_order_is_for_a_person_wherever_the_model_p
     assert fake_uow.store.cases == {} and fake_uow.store.feedback == []
 
 
+@pytest.mark.parametrize(("intent", "action"), [("out_of_scope", "cannot_help"), ("suggest", "feedback")])
+async def test_a_visit_of_an_open_case_to_call_off_goes_onto_the_case(
+    wired: Services, intent: str, action: str
+) -> None:
+    """With an installation case open, "明天的安装预约帮我取消一下" is for the person arranging the visit."""
+    case = await wired.cases.open_case(CaseDraft("wx-1", "wechat", "空调装歪了", "installation_repair", None))
+    text = "明天的安装预约帮我取消一下"
+    _, dispatcher = await run_where_put(action, tracker(text, intent, loop=None))
+    assert [m["text"] for m in dispatcher.messages] == [
+        render("visit_request_noted", case_number=case.number)
+    ]
+    assert (await wired.cases.get(case.number)).description.endswith(f"客户要求：{text}")
+
+
 async def test_a_cancelled_order_complained_about_is_still_a_complaint(wired: Services) -> None:
     """ "我要取消订单，你们发货太慢了" says what went wrong: it is filed."""
     slots, said = await validate(tracker("我要取消订单，你们发货太慢了", "complain"))
