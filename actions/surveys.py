@@ -40,6 +40,7 @@ from bot.cases.intake import (
     is_substantive_description,
     safety_terms,
     solicits_praise,
+    takes_extra_money,
 )
 from bot.cases.model import CATEGORIES, Case
 from bot.feedback.rules import names_no_problem
@@ -169,7 +170,11 @@ def heard(tracker: Tracker) -> tuple[str | None, float | None]:
     if thumbs and thumbs != label:
         return thumbs, 0.0  # "👎" was neutral to the model, and the question was asked again
     if label != "dissatisfied" and (
-        solicits_praise(text) or says_not_done(text) or mocks_praise(text) or fails_again(text)
+        solicits_praise(text)
+        or takes_extra_money(text)  # "装好了，但是师傅要了50块辛苦费" was a 4
+        or says_not_done(text)
+        or mocks_praise(text)
+        or fails_again(text)
     ):
         return "dissatisfied", 0.0  # "满意个鬼" was a 5, "马桶堵了，师傅昨天刚通过" a 5
     if satisfied_with_reservation(text) and not says_not_done(text):

@@ -680,13 +680,29 @@ def solicits_praise(text: str) -> bool:
     return any(not _DENIED.search(cleaned[: m.start()]) for m in _SOLICITS.finditer(cleaned))
 
 
+#: Money a worker asked for or took beyond the bill: "师傅要了50块辛苦费", "问我要红包", "多收了我100块".
+#: Told calmly in a survey ("装好了，但是师傅要了50块辛苦费") it was praise to the model (0.66), a 4.
+_TIP = r"辛苦费|小费|茶水费|红包|好处费|烟钱|买烟钱|跑腿费|喝水钱|感谢费"
+_AMOUNT = r"[\d一二两三四五六七八九十百千几]"
+_EXTRA_MONEY = re.compile(
+    rf"(?<!没有)(?<![没不别])(?:要|收|拿|讨|索要)了?(?:我|我们)?的?{_AMOUNT}*(?:块|元)?钱?的?(?:{_TIP})"
+    rf"|(?<!没有)(?<![没不别])(?:多收|多要|多拿|乱收|加收|另收|额外收)了?(?:我|我们)?的?{_AMOUNT}+(?:块|元)"
+)
+
+
+def takes_extra_money(text: str) -> bool:
+    """A worker asked for or took money beyond the bill, which a business wants to hear of however
+    pleasantly it is put. "师傅没要辛苦费" and "不用给红包" are not that."""
+    return bool(_EXTRA_MONEY.search(_clean(text)))
+
+
 def names_misconduct(text: str, satisfaction: str | None) -> bool:
     """ "师傅态度很差，还骂人" reads like a verdict, and the model calls it feedback; but a worker who
     swore, threatened, overcharged, took something or pressed for a good review is a complaint to act
     on. Only an unhappy message counts, "师傅很好，没有乱收费" praises, except that pressing for a
-    good review is reported in words that sound pleased ("非要我给五星好评")."""
+    good review ("非要我给五星好评") or money beyond the bill is reported in words that sound pleased."""
     unhappy = satisfaction == "dissatisfied" and bool(_MISCONDUCT.search(_clean(text)))
-    return unhappy or solicits_praise(text)
+    return unhappy or solicits_praise(text) or takes_extra_money(text)
 
 
 #: How sure the satisfaction model must be of displeasure to call it strong.

@@ -1192,6 +1192,9 @@ async def test_angry_feedback_is_handed_to_a_person(wired: Services) -> None:
         ("安装师傅一直催我给五星好评", ("satisfied", 0.96), True),  # "感谢您的5分评价"
         ("师傅干完活一直让我给他好评", ("satisfied", 0.99), True),  # "给他": it was thanked for
         ("师傅没让我给好评，挺好的", ("satisfied", 0.9), False),
+        # money beyond the bill, told calmly: it was recorded as feedback
+        ("装得挺好，就是师傅要了50块辛苦费", ("satisfied", 0.66), True),
+        ("师傅人很好，一分钱小费都没要", ("satisfied", 0.99), False),
         ("态度一般般吧", ("dissatisfied", 0.8), False),
         ("马桶堵了，师傅昨天刚通过", ("satisfied", 0.95), True),  # the fault back: it was thanked for
         ("马桶堵了，师傅来了十分钟就通好了，很专业", ("satisfied", 0.99), False),  # put right

@@ -22,6 +22,7 @@ from bot.cases.intake import (
     safety_terms,
     says_more_than_wait,
     says_no_order,
+    takes_extra_money,
     trim_description,
     unsure_of_category,
     withdraws_complaint,
@@ -512,3 +513,23 @@ def test_a_question_about_the_case_number_is_told_from_one_about_the_order(text:
     from bot.cases.intake import asks_for_case_number
 
     assert asks_for_case_number(text) is asks
+
+
+@pytest.mark.parametrize(
+    ("text", "takes"),
+    [
+        ("装好了，但是师傅要了50块辛苦费", True),  # a 4 and a thank-you in a survey
+        ("师傅问我要红包", True),
+        ("多收了我100块", True),
+        ("要了我50块钱的茶水费", True),
+        ("额外收了200元", True),
+        ("师傅没要辛苦费", False),
+        ("师傅人很好，一分钱小费都没要", False),
+        ("不用给红包", False),
+        ("我给了师傅一个红包", False),  # given, not asked for
+        ("没有多收100块", False),
+        ("修好了，收费200块", False),  # the bill
+    ],
+)
+def test_money_beyond_the_bill_is_told_from_the_bill(text: str, takes: bool) -> None:
+    assert takes_extra_money(text) is takes

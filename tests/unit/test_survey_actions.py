@@ -1153,6 +1153,13 @@ async def test_a_score_withheld_or_a_wish_for_better_is_no_praise(text: str) -> 
         # chit-chat at first contact, praise to the score question
         ("666", "out_of_scope", ("satisfied", 0.79), {"survey_score": 4.0, "survey_comment": "666"}),
         ("这是什么", "out_of_scope", ("dissatisfied", 0.75), {}),  # a question: answered, then asked again
+        # money beyond the bill, told calmly: it was a 4 and a thank-you
+        (
+            "装好了，但是师傅要了50块辛苦费",
+            "give_feedback",
+            ("satisfied", 0.66),
+            {"survey_score": 2.0, "survey_comment": "装好了，但是师傅要了50块辛苦费"},
+        ),
         # praise heard as a request for a person ("找你们"): it was passed over, the question asked again
         (
             "以后还会找你们的",
