@@ -21,6 +21,7 @@ from actions.common import (
     bot_words_before,
     channel_of,
     denied_a_guess,
+    events_since_form_start,
     first_entity_value,
     fragment_before,
     latest_entities,
@@ -341,6 +342,22 @@ def _wechat_offered(tracker: Tracker) -> bool:
     return bot_words_before(tracker) == render("phone_why_wechat")
 
 
+def _better_than_a_guess_of_other(tracker: Tracker, current: str | None, named: Any) -> bool:
+    """ "我要投诉", "你们的快递员" (read as 其他问题), then "把我的包裹放在楼下就走了…" at the order
+    question: the detail was added, but the case stayed under 其他问题 and the customer had to correct
+    it at the summary. A specific category read from the detail replaces "other" the model guessed,
+    never one the customer chose from the menu."""
+    if current != "other" or named in (None, "other") or not _adds_detail(tracker):
+        return False
+    asked = (
+        e.get("event") == "slot"
+        and e.get("name") == "requested_slot"
+        and e.get("value") == "complaint_category"
+        for e in events_since_form_start(tracker, FORM)
+    )
+    return not any(asked)
+
+
 def _category_read_from_description(tracker: Tracker) -> str | None:
     """The model's category for a description the intent model took for an answer: "油烟机装歪了"
     (inform) started the intake and then got the category question a complaint would not have."""
@@ -546,7 +563,10 @@ class ValidateComplaintForm(FormValidationAction):
                 entity.get("extractor") == "ComplaintCategoryClassifier"
                 and latest_intent(tracker) in ABOUT_THE_PROBLEM
             )
-            if from_model and (current or (entity.get("confidence_entity") or 0) < CATEGORY_CONFIDENCE):
+            sure = (entity.get("confidence_entity") or 0) >= CATEGORY_CONFIDENCE
+            if from_model and sure and _better_than_a_guess_of_other(tracker, current, entity.get("value")):
+                return {"complaint_category": entity.get("value")}
+            if from_model and (current or not sure):
                 continue  # a guess never overrides an answer, and a weak guess is asked about
             if from_model and not is_substantive_description(latest_text(tracker)):
                 continue  # the model files even "我要投诉" somewhere; the description will say where

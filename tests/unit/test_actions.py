@@ -2824,6 +2824,29 @@ async def test_a_few_words_of_the_problem_at_the_order_question_are_added_not_a_
     assert "complaint_description" not in bare
 
 
+@pytest.mark.parametrize("chosen", [False, True])
+async def test_a_category_read_from_the_detail_replaces_other_guessed_from_too_little(
+    wired: Services, chosen: bool
+) -> None:
+    """ "我要投诉", "你们的快递员" (其他问题 to the model), then "把我的包裹放在楼下就走了，东西被人拿走了" at
+    the order question: the detail was added, the case stayed under 其他问题. One the customer chose
+    from the menu stays."""
+    text = "把我的包裹放在楼下就走了，东西被人拿走了"
+    slots = {"complaint_description": "你们的快递员", "complaint_category": "other"}
+    read = [entity("complaint_category", "delivery", 0.8, "ComplaintCategoryClassifier")]
+    t = tracker(text, "complain", read, requested="order_id", slots=slots, satisfaction=("dissatisfied", 0.9))
+    earlier: list[dict[str, Any]] = [
+        {"event": "user", "text": "你们的快递员", "parse_data": parsed("你们的快递员", "complain")},
+        {"event": "active_loop", "name": "complaint_form"},
+    ]
+    if chosen:
+        earlier.append({"event": "slot", "name": "requested_slot", "value": "complaint_category"})
+    t.events[:0] = earlier
+    got, said = await validate(t)
+    assert got["complaint_description"] == f"你们的快递员\n{text}" and said == [render("detail_added")]
+    assert got.get("complaint_category", "other") == ("other" if chosen else "delivery")
+
+
 async def test_the_problem_told_at_the_order_question_is_kept_whatever_the_model_made_of_it(
     wired: Services,
 ) -> None:
