@@ -241,8 +241,10 @@ async def _none_open(
         theirs = None
     finished = latest_finished(theirs, now) if theirs else None
     finished_at = finished.finished_at if finished is not None else None
-    if (finished is None or finished_at is None) and number_asked and not filing and theirs is not None:
-        if not theirs:
+    if finished is None or finished_at is None:
+        if not (number_asked and not filing and theirs is not None):
+            say(dispatcher, "no_open_cases_filing" if filing else "no_open_cases")
+        elif not theirs:
             say(dispatcher, "no_case_number_here")
         else:
             say(
@@ -252,9 +254,6 @@ async def _none_open(
                 category=CATEGORY_LABELS.get(theirs[0].category, theirs[0].category),
                 status=STATUS_LABELS[theirs[0].status],
             )
-        return
-    if finished is None or finished_at is None:
-        say(dispatcher, "no_open_cases_filing" if filing else "no_open_cases")
         return
     say(
         dispatcher,
@@ -346,9 +345,7 @@ class ActionCannotHelp(Action):
         if doubts_the_sender(text):  # "你们怎么有我的微信" got "这个我帮不上忙"
             say(dispatcher, "who_we_are")
             return []
-        if asks_about_opening_hours(text):  # "你们几点下班": the bot knows that one
-            policy = (await get_services()).handoffs.policy
-            say(dispatcher, "opening_hours", hours=describe_hours(policy))
+        if await answer_opening_hours(dispatcher, text):  # "你们几点下班": the bot knows that one
             return []
         number, opened = await _note_question(tracker, in_survey)
         if opened:
@@ -375,11 +372,17 @@ async def _cannot_help_in_intake(dispatcher: CollectingDispatcher, tracker: Trac
     "你们几点下班", which the bot knows, went unanswered. The intake's question follows this."""
     if await answer_contact_question(dispatcher, tracker):  # "客服电话多少"
         return
-    if asks_about_opening_hours(latest_text(tracker)):
-        policy = (await get_services()).handoffs.policy
-        say(dispatcher, "opening_hours", hours=describe_hours(policy))
-        return
-    say(dispatcher, "cannot_help_in_intake")
+    if not await answer_opening_hours(dispatcher, latest_text(tracker)):
+        say(dispatcher, "cannot_help_in_intake")
+
+
+async def answer_opening_hours(dispatcher: CollectingDispatcher, text: str) -> bool:
+    """True if ``text`` asked when people are there ("你们几点下班"), and was answered."""
+    if not asks_about_opening_hours(text):
+        return False
+    policy = (await get_services()).handoffs.policy
+    say(dispatcher, "opening_hours", hours=describe_hours(policy))
+    return True
 
 
 async def _note_question(tracker: Tracker, in_survey: bool) -> tuple[str | None, bool]:
