@@ -38,9 +38,9 @@ from bot.cases.intake import (
     is_cancellation,
     is_plain_answer,
     is_substantive_description,
+    misconduct_told_pleasantly,
     safety_terms,
     solicits_praise,
-    takes_extra_money,
 )
 from bot.cases.model import CATEGORIES, Case
 from bot.feedback.rules import names_no_problem
@@ -170,8 +170,7 @@ def heard(tracker: Tracker) -> tuple[str | None, float | None]:
     if thumbs and thumbs != label:
         return thumbs, 0.0  # "👎" was neutral to the model, and the question was asked again
     if label != "dissatisfied" and (
-        solicits_praise(text)
-        or takes_extra_money(text)  # "装好了，但是师傅要了50块辛苦费" was a 4
+        misconduct_told_pleasantly(text)  # "装好了，但是师傅要了50块辛苦费" was a 4
         or says_not_done(text)
         or mocks_praise(text)
         or fails_again(text)

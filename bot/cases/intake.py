@@ -696,13 +696,19 @@ def takes_extra_money(text: str) -> bool:
     return bool(_EXTRA_MONEY.search(_clean(text)))
 
 
+def misconduct_told_pleasantly(text: str) -> bool:
+    """Misconduct customers report in words that sound pleased, so the satisfaction model misses it:
+    a good review pressed for ("非要我给五星好评") or money beyond the bill ("师傅要了50块辛苦费")."""
+    return solicits_praise(text) or takes_extra_money(text)
+
+
 def names_misconduct(text: str, satisfaction: str | None) -> bool:
     """ "师傅态度很差，还骂人" reads like a verdict, and the model calls it feedback; but a worker who
     swore, threatened, overcharged, took something or pressed for a good review is a complaint to act
     on. Only an unhappy message counts, "师傅很好，没有乱收费" praises, except that pressing for a
     good review ("非要我给五星好评") or money beyond the bill is reported in words that sound pleased."""
     unhappy = satisfaction == "dissatisfied" and bool(_MISCONDUCT.search(_clean(text)))
-    return unhappy or solicits_praise(text) or takes_extra_money(text)
+    return unhappy or misconduct_told_pleasantly(text)
 
 
 #: How sure the satisfaction model must be of displeasure to call it strong.
