@@ -100,7 +100,6 @@ ACTION_RUNS = {
     "feedback": ActionRecordFeedback,
     "human": ActionRequestHuman,
     "inform": ActionRouteInform,
-    "route_inform": ActionRouteInform,
     "intake": ValidateComplaintForm,
     "status": ActionCaseStatus,
 }
@@ -2164,7 +2163,7 @@ async def test_a_chase_the_model_did_not_hear_as_one_is_still_a_chase(
         ("能不能快点", "suggest", "feedback"),  # got "谢谢您的建议！已经记录…"
         ("帮我催催", "out_of_scope", "cannot_help"),  # got "抱歉，这个我帮不上忙"
         ("可以加急吗", "out_of_scope", "cannot_help"),
-        ("赶紧的", "affirm", "route_inform"),  # got "请问您是要投诉反映问题，还是…"
+        ("赶紧的", "affirm", "inform"),  # got "请问您是要投诉反映问题，还是…"
         ("催单", "complain", "intake"),
     ],
 )
